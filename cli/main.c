@@ -1,0 +1,39 @@
+/* sluice: the command. Dispatches to the subcommands; each lives in its own file. */
+#include "cli.h"
+#include "mock.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <sluice.h>
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: sluice <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  run INPUT -o OUTPUT   run a batch of JSON-over-HTTP requests (see sluice run --help)\n"
+               "  mock                  a local OpenAI-compatible test provider (see sluice mock --help)\n"
+               "  version               print the version\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0)
+        return cli_run_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "mock") == 0)
+        return mock_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("sluice %s\n", sluice_version());
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "sluice: unknown command '%s'; run 'sluice --help' for the list\n", cmd);
+    return 2;
+}

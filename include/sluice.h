@@ -1,0 +1,238 @@
+/*
+ * libsluice: run very large batches of JSON-over-HTTP API calls in parallel, as fast as the
+ * provider's rate limits allow, and lose nothing.
+ *
+ * The whole contract is this header. Conventions follow libuv: every public name is
+ * `sluice_`, handles are opaque, functions return 0 or a negative SLUICE_E* code that
+ * sluice_strerror() turns into words. The library never prints: it reports through return
+ * codes, result callbacks and stats snapshots, and the caller talks to people.
+ *
+ * Data flows one way (DESIGN.md "Architecture"):
+ *
+ *     source --> scheduler --> transport --> classifier --> result callback (sink)
+ *
+ * Work comes in by pull: the engine asks the source for the next request only when a slot
+ * and the budget allow, so memory stays bounded whatever the size of the input. Work goes out
+ * by callback: exactly once per request pulled, with its final outcome.
+ *
+ * One engine runs on one libuv loop, on one thread. No function here is thread-safe.
+ */
+#ifndef SLUICE_H
+#define SLUICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors ---- */
+
+#define SLUICE_OK       0
+#define SLUICE_ENOMEM   (-1)  /* out of memory */
+#define SLUICE_EINVAL   (-2)  /* invalid argument or configuration */
+#define SLUICE_EIO      (-3)  /* reading input or writing output failed (errno has details) */
+#define SLUICE_ECURL    (-4)  /* libcurl could not be set up */
+#define SLUICE_EUV      (-5)  /* libuv could not be set up */
+#define SLUICE_ESTOPPED (-6)  /* sluice_stop() was called: work is left for --resume */
+#define SLUICE_EOF      (-7)  /* source: no more requests, ever */
+#define SLUICE_EAGAIN   (-8)  /* source: none now; call sluice_source_ready() when there are */
+#define SLUICE_ENOSPC   (-9)  /* output device full */
+#define SLUICE_EPARSE   (-10) /* malformed input */
+
+/* Words for an SLUICE_E* code; never NULL. */
+const char *sluice_strerror(int err);
+
+/* "MAJOR.MINOR.PATCH" */
+const char *sluice_version(void);
+
+/* ---- requests and results ---- */
+
+/*
+ * One request, as a source hands it to the engine. The source owns the memory; the engine
+ * gives it back through sluice_source_t.release once the result callback has returned.
+ */
+typedef struct sluice_request_s {
+    const char *custom_id; /* NUL-terminated; unique within a job */
+    const char *method;    /* "POST", "GET", ... */
+    const char *url;       /* a path joined to the base URL, or an absolute http(s) URL */
+    const char *body;      /* request body, raw JSON text as read (not re-serialised) */
+    size_t body_len;
+    const char *metadata; /* raw JSON text copied to the result line, or NULL */
+    size_t metadata_len;
+    uint64_t line;       /* 1-based input line number, 0 when there is none */
+    const char *invalid; /* non-NULL: the line was rejected for this reason; never sent */
+    uint64_t est_tokens; /* the source's estimate of the tokens this request will cost */
+    void *user;          /* the source's own */
+} sluice_request_t;
+
+/* A source of requests, pulled by the engine. */
+typedef struct sluice_source_s {
+    /*
+     * Hands over the next request in *out and returns 0; or returns SLUICE_EOF when there will
+     * be no more, SLUICE_EAGAIN when none is ready now (the source then calls
+     * sluice_source_ready() when one is), or another negative code to stop the run.
+     */
+    int (*next)(void *ud, sluice_request_t **out);
+    /* Takes back a request handed out by next(). */
+    void (*release)(void *ud, sluice_request_t *req);
+    void *ud;
+} sluice_source_t;
+
+/*
+ * The final outcome of one request, passed to the result callback exactly once. Everything it
+ * points to is valid only during the callback.
+ */
+typedef struct sluice_result_s {
+    const sluice_request_t *req;
+    int status_code;        /* HTTP status of the last answer, 0 if there was none */
+    const char *request_id; /* x-request-id (or request-id) of the last answer, or NULL */
+    const char *body;       /* body of the last answer, or NULL */
+    size_t body_len;
+    int body_is_json;       /* body parses as one JSON value and can be written as-is */
+    const char *error_code; /* NULL on success, else e.g. "invalid_request", "http_400" */
+    const char *error_message;
+    int attempts;         /* attempts sent, 0 for a request that was never sent */
+    double latency_ms;    /* of the last attempt */
+    uint64_t tokens_in;   /* usage reported by the provider, 0 if none */
+    uint64_t tokens_out;
+} sluice_result_t;
+
+/*
+ * Called once per request. Return 0, or a negative code to stop the run (a full disk): the
+ * engine then stops dispatching and sluice_run() returns that code.
+ */
+typedef int (*sluice_result_cb)(const sluice_result_t *res, void *ud);
+
+/* ---- configuration ---- */
+
+typedef enum sluice_provider_e {
+    SLUICE_PROVIDER_OPENAI = 0, /* Authorization: Bearer; x-ratelimit-* headers */
+    SLUICE_PROVIDER_AZURE,      /* api-key header; x-ratelimit-* headers */
+    SLUICE_PROVIDER_ANTHROPIC,  /* x-api-key + anthropic-version; anthropic-ratelimit-* */
+    SLUICE_PROVIDER_NONE        /* no auth header */
+} sluice_provider_t;
+
+/* Parses "openai", "azure", "anthropic", "none"; returns 0 or SLUICE_EINVAL. */
+int sluice_provider_parse(const char *name, sluice_provider_t *out);
+
+typedef struct sluice_config_s {
+    const char *base_url;       /* "https://api.openai.com"; copied */
+    sluice_provider_t provider;
+    const char *api_key;        /* copied; never printed, logged or written */
+    const char *const *headers; /* extra "Name: value" lines; copied */
+    size_t n_headers;
+    int concurrency;           /* most requests in flight (default 64) */
+    double rpm;                /* requests per minute; 0: learn from the provider */
+    double tpm;                /* tokens per minute; 0: learn from the provider */
+    int max_attempts;          /* attempts before a request is final (default 8) */
+    double timeout_s;          /* per attempt (default 600) */
+    double connect_timeout_s;  /* (default 10) */
+    double backoff_base_s;     /* exponential backoff with full jitter (default 1) */
+    double backoff_cap_s;      /* (default 60) */
+    const char *cacert;        /* CA bundle path, or NULL for the system's */
+    int insecure;              /* 1: do not verify TLS certificates */
+    uint64_t seed;             /* PRNG seed for jitter; 0 picks one from the clock */
+} sluice_config_t;
+
+/* Fills *cfg with the defaults above. */
+void sluice_config_init(sluice_config_t *cfg);
+
+/* ---- the engine ---- */
+
+typedef struct sluice_s sluice_t;
+
+/*
+ * Creates an engine on `loop`, or on a loop of its own when `loop` is NULL. The config is
+ * copied. Returns 0 and *out, or a negative code.
+ */
+int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop);
+
+/* The source to pull from and where results go. Both are required before sluice_run(). */
+int sluice_set_source(sluice_t *s, const sluice_source_t *src);
+int sluice_set_result_cb(sluice_t *s, sluice_result_cb cb, void *ud);
+
+/* A source that answered SLUICE_EAGAIN has requests again. */
+void sluice_source_ready(sluice_t *s);
+
+/*
+ * Runs the loop until every request of the source has its result (0), or the run was stopped
+ * (SLUICE_ESTOPPED), or a result callback failed (its code).
+ */
+int sluice_run(sluice_t *s);
+
+typedef enum sluice_stop_e {
+    SLUICE_STOP_DRAIN = 0, /* send nothing more; let requests in flight finish */
+    SLUICE_STOP_ABANDON    /* cancel requests in flight too; they get no result */
+} sluice_stop_t;
+
+/* Safe to call from a callback on the engine's loop (a signal watcher, a result callback). */
+void sluice_stop(sluice_t *s, sluice_stop_t how);
+
+/* A snapshot for status lines, summaries and metrics. Stats observe; they never steer. */
+typedef struct sluice_stats_s {
+    uint64_t pulled;       /* requests taken from the source */
+    uint64_t succeeded;    /* results written as successes */
+    uint64_t failed;       /* results written as failures (including invalid lines) */
+    uint64_t invalid;      /* of which: input lines rejected before sending */
+    uint64_t attempts;     /* HTTP attempts sent */
+    uint64_t retries;      /* attempts beyond each request's first */
+    uint64_t rate_limited; /* 429 answers */
+    uint64_t in_flight;    /* attempts on the wire now */
+    uint64_t waiting;      /* requests waiting for a retry time */
+    int concurrency;       /* current slot limit */
+    double wall_s;         /* since sluice_run() began */
+    uint64_t tokens_in;    /* usage reported by the provider */
+    uint64_t tokens_out;
+} sluice_stats_t;
+
+void sluice_stats(const sluice_t *s, sluice_stats_t *out);
+
+uv_loop_t *sluice_loop(sluice_t *s);
+
+/* Frees the engine and everything it holds. Requests still held are released to the source. */
+void sluice_free(sluice_t *s);
+
+/* ---- the JSONL source (DESIGN.md "File formats") ---- */
+
+typedef struct sluice_jsonl_source_s sluice_jsonl_source_t;
+
+/*
+ * Opens `path` ("-" for stdin) as a lazy JSONL source. `default_url` is the path for bare-body
+ * lines (--url), or NULL to reject them. Lines up to 64 MiB; CRLF accepted; blank lines
+ * skipped. `skip(ud, custom_id)` may be NULL; when it returns nonzero the line is not handed
+ * out (--resume uses it for ids already done). Returns 0 and *out, or SLUICE_EIO (errno set).
+ */
+int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path,
+                             const char *default_url,
+                             int (*skip)(void *ud, const char *custom_id), void *skip_ud);
+/* Fills *src with the functions that pull from this reader. */
+void sluice_jsonl_source_bind(sluice_jsonl_source_t *js, sluice_source_t *src);
+/* The input's name as given, for file:line messages. */
+const char *sluice_jsonl_source_name(const sluice_jsonl_source_t *js);
+/* 0, or SLUICE_EIO when reading failed (errno was saved). */
+int sluice_jsonl_source_error(const sluice_jsonl_source_t *js);
+void sluice_jsonl_source_close(sluice_jsonl_source_t *js);
+
+/* ---- the JSONL sink ---- */
+
+typedef struct sluice_jsonl_sink_s sluice_jsonl_sink_t;
+
+/*
+ * Opens `path` ("-" for stdout) for results, truncating it, or appending when `append` is set.
+ * Each result is one line written with one write(2) on an O_APPEND descriptor.
+ */
+int sluice_jsonl_sink_open(sluice_jsonl_sink_t **out, const char *path, int append);
+/* Writes one result line. Returns 0, SLUICE_ENOSPC or SLUICE_EIO. */
+int sluice_jsonl_sink_write(sluice_jsonl_sink_t *sk, const sluice_result_t *res);
+/* Flushes and closes; returns 0 or SLUICE_EIO. */
+int sluice_jsonl_sink_close(sluice_jsonl_sink_t *sk);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SLUICE_H */

@@ -1,0 +1,84 @@
+#ifndef SLUICE_CLASSIFY_H
+#define SLUICE_CLASSIFY_H
+
+/*
+ * The classifier: what an answer (or a transport error) means, and what to do about it.
+ * Every class and its action are one table in classify.c (DESIGN.md "Architecture").
+ * Pure functions: no I/O, no clock of their own (callers pass the time).
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+enum classify_class {
+    CLASS_SUCCESS = 0,      /* 2xx: write the result */
+    CLASS_RETRY,            /* 408, 409, 5xx, reset, timeout, x-should-retry: true: back off */
+    CLASS_RATE_LIMITED,     /* 429 about rate: slow down, pause dispatch, retry; never final */
+    CLASS_OVERLOADED,       /* 529 / 503 "overloaded": provider-wide; retry, count for breaker */
+    CLASS_TOO_MANY_CONCURRENT, /* 429 "concurrent"/"concurrency": lower concurrency, retry */
+    CLASS_QUOTA,            /* insufficient_quota, per-day RESOURCE_EXHAUSTED: stop the run */
+    CLASS_AUTH,             /* 401, 403: stop the run */
+    CLASS_TOO_LARGE,        /* request alone exceeds the limit / context: final for it only */
+    CLASS_FINAL,            /* any other 4xx: final for this request */
+    CLASS__COUNT
+};
+
+/* Name of a class for logs and tests ("success", "retry", ...). */
+const char *classify_class_name(enum classify_class c);
+
+/*
+ * What the classifier reads from an answer's headers. The transport fills it line by line
+ * with classify_header() as curl delivers them; absent values stay at their "unset" marks
+ * from classify_hdrs_init().
+ */
+struct classify_hdrs {
+    int should_retry;       /* x-should-retry: -1 absent, 0 false, 1 true */
+    int64_t retry_after_ms; /* from retry-after-ms, else retry-after (seconds or HTTP-date); -1 */
+    char request_id[96];    /* x-request-id, else request-id; "" when absent */
+    /* Rate-limit dialect (OpenAI/Azure x-ratelimit-*, Anthropic anthropic-ratelimit-*);
+       -1 when absent. Reset values are in ms from the time of the answer. */
+    int64_t limit_requests, remaining_requests, reset_requests_ms;
+    int64_t limit_tokens, remaining_tokens, reset_tokens_ms;
+};
+
+void classify_hdrs_init(struct classify_hdrs *h);
+
+/*
+ * Reads one raw header line as curl gives it ("Name: value\r\n", any case) into *h; lines it
+ * does not know are ignored. `now_epoch_ms` is the wall-clock time of the answer, used to
+ * turn an HTTP-date Retry-After (RFC 9110 §10.2.3) or an RFC 3339 reset into a delay.
+ */
+void classify_header(struct classify_hdrs *h, const char *line, size_t len, int64_t now_epoch_ms);
+
+/* Transport-level failures the classifier must tell apart (the transport maps curl codes). */
+enum classify_transport {
+    TRANSPORT_OK = 0,     /* an HTTP answer arrived whole */
+    TRANSPORT_TIMEOUT,    /* per-attempt or connect timeout */
+    TRANSPORT_CONNECT,    /* could not connect / resolve */
+    TRANSPORT_RESET,      /* connection closed or broken mid-answer */
+    TRANSPORT_OTHER       /* any other transport failure (TLS, protocol) */
+};
+
+struct classify_verdict {
+    enum classify_class cls;
+    const char *code;       /* error code for a result line: "http_500", "timeout", ... static */
+    int64_t retry_after_ms; /* the server's hint (headers, or a body's retryDelay); -1 if none */
+};
+
+/*
+ * Classifies one attempt. `status` is the HTTP status (0 when tr != TRANSPORT_OK); `body` may
+ * be NULL. The body is only inspected for error answers (the 4xx/5xx dialect cases).
+ */
+struct classify_verdict classify_answer(enum classify_transport tr, int status,
+                                        const struct classify_hdrs *h, const char *body,
+                                        size_t body_len);
+
+/* "1s", "6m0s", "120ms", "1h2m3.5s" (OpenAI reset format) -> ms; -1 when malformed. */
+int64_t classify_parse_duration_ms(const char *s, size_t len);
+
+/* Retry-After value: delta-seconds or an HTTP-date -> ms from now (>= 0); -1 when malformed. */
+int64_t classify_parse_retry_after(const char *s, size_t len, int64_t now_epoch_ms);
+
+/* RFC 3339 timestamp -> epoch ms; -1 when malformed. */
+int64_t classify_parse_rfc3339_ms(const char *s, size_t len);
+
+#endif
