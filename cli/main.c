@@ -8,12 +8,14 @@
 #include <sluice.h>
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: sluice <command> [options]\n"
-               "\n"
-               "commands:\n"
-               "  run INPUT -o OUTPUT   run a batch of JSON-over-HTTP requests (see sluice run --help)\n"
-               "  mock                  a local OpenAI-compatible test provider (see sluice mock --help)\n"
-               "  version               print the version\n");
+    fprintf(
+        f,
+        "usage: sluice <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  run INPUT -o OUTPUT   run a batch of JSON-over-HTTP requests (see sluice run --help)\n"
+        "  mock                  a local OpenAI-compatible test provider (see sluice mock --help)\n"
+        "  version               print the version\n");
 }
 
 int main(int argc, char **argv) {

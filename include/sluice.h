@@ -95,9 +95,9 @@ typedef struct sluice_result_s {
     int body_is_json;       /* body parses as one JSON value and can be written as-is */
     const char *error_code; /* NULL on success, else e.g. "invalid_request", "http_400" */
     const char *error_message;
-    int attempts;         /* attempts sent, 0 for a request that was never sent */
-    double latency_ms;    /* of the last attempt */
-    uint64_t tokens_in;   /* usage reported by the provider, 0 if none */
+    int attempts;       /* attempts sent, 0 for a request that was never sent */
+    double latency_ms;  /* of the last attempt */
+    uint64_t tokens_in; /* usage reported by the provider, 0 if none */
     uint64_t tokens_out;
 } sluice_result_t;
 
@@ -120,22 +120,22 @@ typedef enum sluice_provider_e {
 int sluice_provider_parse(const char *name, sluice_provider_t *out);
 
 typedef struct sluice_config_s {
-    const char *base_url;       /* "https://api.openai.com"; copied */
+    const char *base_url; /* "https://api.openai.com"; copied */
     sluice_provider_t provider;
     const char *api_key;        /* copied; never printed, logged or written */
     const char *const *headers; /* extra "Name: value" lines; copied */
     size_t n_headers;
-    int concurrency;           /* most requests in flight (default 64) */
-    double rpm;                /* requests per minute; 0: learn from the provider */
-    double tpm;                /* tokens per minute; 0: learn from the provider */
-    int max_attempts;          /* attempts before a request is final (default 8) */
-    double timeout_s;          /* per attempt (default 600) */
-    double connect_timeout_s;  /* (default 10) */
-    double backoff_base_s;     /* exponential backoff with full jitter (default 1) */
-    double backoff_cap_s;      /* (default 60) */
-    const char *cacert;        /* CA bundle path, or NULL for the system's */
-    int insecure;              /* 1: do not verify TLS certificates */
-    uint64_t seed;             /* PRNG seed for jitter; 0 picks one from the clock */
+    int concurrency;          /* most requests in flight (default 64) */
+    double rpm;               /* requests per minute; 0: learn from the provider */
+    double tpm;               /* tokens per minute; 0: learn from the provider */
+    int max_attempts;         /* attempts before a request is final (default 8) */
+    double timeout_s;         /* per attempt (default 600) */
+    double connect_timeout_s; /* (default 10) */
+    double backoff_base_s;    /* exponential backoff with full jitter (default 1) */
+    double backoff_cap_s;     /* (default 60) */
+    const char *cacert;       /* CA bundle path, or NULL for the system's */
+    int insecure;             /* 1: do not verify TLS certificates */
+    uint64_t seed;            /* PRNG seed for jitter; 0 picks one from the clock */
 } sluice_config_t;
 
 /* Fills *cfg with the defaults above. */
@@ -172,6 +172,22 @@ typedef enum sluice_stop_e {
 /* Safe to call from a callback on the engine's loop (a signal watcher, a result callback). */
 void sluice_stop(sluice_t *s, sluice_stop_t how);
 
+/* Why a run stopped before its source was done. */
+typedef enum sluice_stopped_e {
+    SLUICE_STOPPED_NONE = 0, /* it did not stop early */
+    SLUICE_STOPPED_USER,     /* sluice_stop() */
+    SLUICE_STOPPED_AUTH,     /* 401/403: every request would fail the same way */
+    SLUICE_STOPPED_QUOTA,    /* quota exhausted: retrying cannot help */
+    SLUICE_STOPPED_SINK,     /* a result callback failed (full disk) */
+    SLUICE_STOPPED_SOURCE    /* the source failed */
+} sluice_stopped_t;
+
+/*
+ * Why the run stopped early, and for AUTH/QUOTA a one-line account of the answer that caused it
+ * (status and the provider's message, never the key). `detail` may be NULL.
+ */
+sluice_stopped_t sluice_stopped(const sluice_t *s, const char **detail);
+
 /* A snapshot for status lines, summaries and metrics. Stats observe; they never steer. */
 typedef struct sluice_stats_s {
     uint64_t pulled;       /* requests taken from the source */
@@ -187,6 +203,10 @@ typedef struct sluice_stats_s {
     double wall_s;         /* since sluice_run() began */
     uint64_t tokens_in;    /* usage reported by the provider */
     uint64_t tokens_out;
+    double latency_p50_ms; /* of attempts that got an answer (within ~5%) */
+    double latency_p90_ms;
+    double latency_p99_ms;
+    double latency_max_ms;
 } sluice_stats_t;
 
 void sluice_stats(const sluice_t *s, sluice_stats_t *out);
@@ -206,8 +226,7 @@ typedef struct sluice_jsonl_source_s sluice_jsonl_source_t;
  * skipped. `skip(ud, custom_id)` may be NULL; when it returns nonzero the line is not handed
  * out (--resume uses it for ids already done). Returns 0 and *out, or SLUICE_EIO (errno set).
  */
-int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path,
-                             const char *default_url,
+int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path, const char *default_url,
                              int (*skip)(void *ud, const char *custom_id), void *skip_ud);
 /* Fills *src with the functions that pull from this reader. */
 void sluice_jsonl_source_bind(sluice_jsonl_source_t *js, sluice_source_t *src);

@@ -1,10 +1,301 @@
+/* `sluice mock`: options, startup and a clean stop on SIGINT/SIGTERM. */
 #include "mock.h"
+#include "mock_server.h"
 
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *f) {
+    fprintf(
+        f,
+        "usage: sluice mock [options]\n"
+        "\n"
+        "An OpenAI-compatible test provider: POST /v1/chat/completions, /v1/completions,\n"
+        "/v1/embeddings and /v1/messages (Anthropic shape), with rate limits, latency and\n"
+        "faults. The first line on stdout is 'listening on http://HOST:PORT'.\n"
+        "\n"
+        "options (default in brackets):\n"
+        "  --listen HOST:PORT     address to listen on; port 0 picks a free one [127.0.0.1:8080]\n"
+        "  --provider NAME        openai | anthropic: rate-limit headers and error bodies\n"
+        "                         [openai]\n"
+        "  --latency MS           median answer delay [0]\n"
+        "  --jitter SIGMA         lognormal spread of the delay; 0 = always the median [0]\n"
+        "  --ms-per-token MS      extra delay per completion token [0]\n"
+        "  --rpm N                requests per minute, refilled continuously; 0 = no limit [0]\n"
+        "  --tpm N                tokens per minute (prompt estimate + max_tokens, charged\n"
+        "                         at admission); 0 = no limit [0]\n"
+        "  --burst-s S            seconds of the per-minute budget usable at once [1]\n"
+        "  --no-rate-headers      send no x-ratelimit-* / anthropic-ratelimit-* headers and\n"
+        "                         no retry-after-ms (a 429 keeps its retry-after) [off]\n"
+        "  --max-concurrency N    requests processed at once; more are refused; 0 = no limit\n"
+        "                         [0]\n"
+        "  --overload-status N    status for requests beyond --max-concurrency: 429, 503\n"
+        "                         or 529 [429]\n"
+        "  --fail-rate P          probability of a 500, 502 or 503 [0]\n"
+        "  --reset-rate P         probability of a connection closed mid-answer [0]\n"
+        "  --hang-rate P          probability of never answering [0]\n"
+        "  --slow-rate P          probability of answering after 10x the delay, at least\n"
+        "                         1 s [0]\n"
+        "  --bad-json-rate P      probability of a 200 with a truncated JSON body [0]\n"
+        "  --seed N               seed of the fault and jitter draws [1]\n"
+        "  -h, --help             this help\n"
+        "\n"
+        "Each request meets, in order: outage (503), unknown path (404), body not JSON\n"
+        "(400), concurrency limit, rate limits (429), faults, then its latency.\n"
+        "Admin: POST /mock/outage?seconds=N (every /v1 request gets 503 for N s),\n"
+        "GET /mock/stats (JSON counters). See mock/README.md.\n");
+}
+
+static int bad(const char *opt, const char *what, const char *got) {
+    fprintf(stderr, "sluice mock: %s needs %s, got '%s'; see sluice mock --help\n", opt, what, got);
+    return -1;
+}
+
+static int parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+        char what[96];
+        if (hi >= 1e18)
+            snprintf(what, sizeof what, "a number >= %g", lo);
+        else
+            snprintf(what, sizeof what, "a number in [%g, %g]", lo, hi);
+        return bad(opt, what, s);
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *opt, const char *s, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 0)
+        return bad(opt, "a non-negative integer", s);
+    *out = v;
+    return 0;
+}
+
+/* HOST:PORT, [IPv6]:PORT or :PORT; "localhost" means 127.0.0.1. */
+static int parse_listen(const char *s, struct mock_config *cfg) {
+    const char *colon = strrchr(s, ':');
+    if (!colon)
+        return bad("--listen", "HOST:PORT", s);
+    const char *h = s;
+    size_t hlen = (size_t)(colon - s);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    if (hlen == 0) {
+        h = "127.0.0.1";
+        hlen = 9;
+    } else if (hlen == 9 && memcmp(h, "localhost", 9) == 0) {
+        h = "127.0.0.1";
+    }
+    if (hlen >= sizeof cfg->host)
+        return bad("--listen", "HOST:PORT", s);
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || port < 0 || port > 65535)
+        return bad("--listen", "HOST:PORT with a port in 0..65535", s);
+    memcpy(cfg->host, h, hlen);
+    cfg->host[hlen] = '\0';
+    cfg->port = (int)port;
+    return 0;
+}
+
+static const char *fault_opts[MOCK_FAULT_COUNT] = {
+    NULL, "--fail-rate", "--reset-rate", "--hang-rate", "--slow-rate", "--bad-json-rate",
+};
+
+/* Fills cfg from argv (argv[0] is "mock"). Returns 0, 1 after --help, or -1 after printing
+ * one line about the first bad option. Accepts "--opt VALUE" and "--opt=VALUE". */
+static int parse_args(int argc, char **argv, struct mock_config *cfg) {
+    for (int i = 1; i < argc; i++) {
+        char name[64];
+        const char *arg = argv[i], *val = NULL, *eq = strchr(arg, '=');
+        if (strncmp(arg, "--", 2) == 0 && eq && (size_t)(eq - arg) < sizeof name) {
+            memcpy(name, arg, (size_t)(eq - arg));
+            name[eq - arg] = '\0';
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", arg);
+        }
+        if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
+            usage(stdout);
+            return 1;
+        }
+        if (!strcmp(name, "--no-rate-headers")) {
+            if (val)
+                return bad(name, "no value", val);
+            cfg->rate_headers = 0;
+            continue;
+        }
+        static const char *valued[] = {"--listen",
+                                       "--provider",
+                                       "--latency",
+                                       "--jitter",
+                                       "--ms-per-token",
+                                       "--rpm",
+                                       "--tpm",
+                                       "--burst-s",
+                                       "--max-concurrency",
+                                       "--overload-status",
+                                       "--seed",
+                                       "--fail-rate",
+                                       "--reset-rate",
+                                       "--hang-rate",
+                                       "--slow-rate",
+                                       "--bad-json-rate"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            known |= !strcmp(name, valued[k]);
+        if (!known) {
+            fprintf(stderr, "sluice mock: unknown option '%s'; see sluice mock --help\n", arg);
+            return -1;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "sluice mock: %s needs a value; see sluice mock --help\n", name);
+                return -1;
+            }
+            val = argv[++i];
+        }
+        int r = 0;
+        int64_t n = 0;
+        if (!strcmp(name, "--listen")) {
+            r = parse_listen(val, cfg);
+        } else if (!strcmp(name, "--provider")) {
+            if (!strcmp(val, "openai"))
+                cfg->anthropic = 0;
+            else if (!strcmp(val, "anthropic"))
+                cfg->anthropic = 1;
+            else
+                r = bad(name, "openai or anthropic", val);
+        } else if (!strcmp(name, "--latency")) {
+            r = parse_double(name, val, 0, 1e18, &cfg->latency_ms);
+        } else if (!strcmp(name, "--jitter")) {
+            r = parse_double(name, val, 0, 10, &cfg->jitter);
+        } else if (!strcmp(name, "--ms-per-token")) {
+            r = parse_double(name, val, 0, 1e18, &cfg->ms_per_token);
+        } else if (!strcmp(name, "--rpm")) {
+            r = parse_int(name, val, &cfg->rpm);
+        } else if (!strcmp(name, "--tpm")) {
+            r = parse_int(name, val, &cfg->tpm);
+        } else if (!strcmp(name, "--burst-s")) {
+            r = parse_double(name, val, 0.001, 60, &cfg->burst_s);
+        } else if (!strcmp(name, "--max-concurrency")) {
+            r = parse_int(name, val, &cfg->max_concurrency);
+        } else if (!strcmp(name, "--overload-status")) {
+            r = parse_int(name, val, &n);
+            if (r == 0 && n != 429 && n != 503 && n != 529)
+                r = bad(name, "429, 503 or 529", val);
+            cfg->overload_status = (int)n;
+        } else if (!strcmp(name, "--seed")) {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(val, &end, 10);
+            if (errno || end == val || *end || val[0] == '-')
+                r = bad(name, "a non-negative integer", val);
+            cfg->seed = s;
+        } else {
+            for (int f = MOCK_FAULT_FAIL; f < MOCK_FAULT_COUNT; f++)
+                if (!strcmp(name, fault_opts[f]))
+                    r = parse_double(name, val, 0, 1, &cfg->fault_rate[f]);
+        }
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Thousands of client connections need thousands of descriptors: take what the hard limit
+ * allows without asking. */
+static void raise_nofile(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+    struct mock *m = h->data;
+    (void)signum;
+    mock_server_close(m);
+    uv_close((uv_handle_t *)&m->sigint, NULL);
+    uv_close((uv_handle_t *)&m->sigterm, NULL);
+}
 
 int mock_main(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "sluice mock: not built yet\n");
-    return 2;
+    static struct mock m; /* large (stats tables); one per process */
+    memset(&m, 0, sizeof m);
+    snprintf(m.cfg.host, sizeof m.cfg.host, "127.0.0.1");
+    m.cfg.port = 8080;
+    m.cfg.burst_s = 1;
+    m.cfg.rate_headers = 1;
+    m.cfg.overload_status = 429;
+    m.cfg.seed = 1;
+    int r = parse_args(argc, argv, &m.cfg);
+    if (r != 0)
+        return r > 0 ? 0 : 2;
+
+    raise_nofile();
+    /* A client that closes while we write must cost an EPIPE, not the process. */
+    signal(SIGPIPE, SIG_IGN);
+    mock_limits_init(&m.limits, m.cfg.rpm, m.cfg.tpm, m.cfg.burst_s);
+    mock_rng_seed(&m.rng, m.cfg.seed);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    m.id_prefix = (unsigned)(ts.tv_sec ^ ((unsigned)getpid() << 16) ^ ts.tv_nsec);
+    m.tok = json_tokener_new();
+    if (!m.tok) {
+        fprintf(stderr, "sluice mock: out of memory\n");
+        return 1;
+    }
+    json_tokener_set_flags(m.tok, JSON_TOKENER_STRICT);
+
+    uv_loop_t loop;
+    int status = 0;
+    if ((r = uv_loop_init(&loop)) < 0) {
+        fprintf(stderr, "sluice mock: cannot start the event loop: %s\n", uv_strerror(r));
+        json_tokener_free(m.tok);
+        return 1;
+    }
+    m.loop = &loop;
+    if ((r = mock_server_listen(&m)) < 0) {
+        fprintf(stderr, "sluice mock: cannot listen on %s:%d: %s\n", m.cfg.host, m.cfg.port,
+                uv_strerror(r));
+        status = 1;
+        goto stop;
+    }
+    uv_signal_init(&loop, &m.sigint);
+    uv_signal_init(&loop, &m.sigterm);
+    m.sigint.data = m.sigterm.data = &m;
+    uv_signal_start(&m.sigint, on_signal, SIGINT);
+    uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    if (strchr(m.cfg.host, ':'))
+        printf("listening on http://[%s]:%d\n", m.cfg.host, m.cfg.port);
+    else
+        printf("listening on http://%s:%d\n", m.cfg.host, m.cfg.port);
+    fflush(stdout);
+
+stop:
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0) {
+        fprintf(stderr, "sluice mock: handles left open at exit\n");
+        status = 1;
+    }
+    json_tokener_free(m.tok);
+    mock_buf_free(&m.scratch);
+    return status;
 }

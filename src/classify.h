@@ -10,15 +10,15 @@
 #include <stdint.h>
 
 enum classify_class {
-    CLASS_SUCCESS = 0,      /* 2xx: write the result */
-    CLASS_RETRY,            /* 408, 409, 5xx, reset, timeout, x-should-retry: true: back off */
-    CLASS_RATE_LIMITED,     /* 429 about rate: slow down, pause dispatch, retry; never final */
-    CLASS_OVERLOADED,       /* 529 / 503 "overloaded": provider-wide; retry, count for breaker */
+    CLASS_SUCCESS = 0,         /* 2xx: write the result */
+    CLASS_RETRY,               /* 408, 409, 5xx, reset, timeout, x-should-retry: true: back off */
+    CLASS_RATE_LIMITED,        /* 429 about rate: slow down, pause dispatch, retry; never final */
+    CLASS_OVERLOADED,          /* 529 / 503 "overloaded": provider-wide; retry, count for breaker */
     CLASS_TOO_MANY_CONCURRENT, /* 429 "concurrent"/"concurrency": lower concurrency, retry */
-    CLASS_QUOTA,            /* insufficient_quota, per-day RESOURCE_EXHAUSTED: stop the run */
-    CLASS_AUTH,             /* 401, 403: stop the run */
-    CLASS_TOO_LARGE,        /* request alone exceeds the limit / context: final for it only */
-    CLASS_FINAL,            /* any other 4xx: final for this request */
+    CLASS_QUOTA,               /* insufficient_quota, per-day RESOURCE_EXHAUSTED: stop the run */
+    CLASS_AUTH,                /* 401, 403: stop the run */
+    CLASS_TOO_LARGE,           /* request alone exceeds the limit / context: final for it only */
+    CLASS_FINAL,               /* any other 4xx: final for this request */
     CLASS__COUNT
 };
 
@@ -51,11 +51,11 @@ void classify_header(struct classify_hdrs *h, const char *line, size_t len, int6
 
 /* Transport-level failures the classifier must tell apart (the transport maps curl codes). */
 enum classify_transport {
-    TRANSPORT_OK = 0,     /* an HTTP answer arrived whole */
-    TRANSPORT_TIMEOUT,    /* per-attempt or connect timeout */
-    TRANSPORT_CONNECT,    /* could not connect / resolve */
-    TRANSPORT_RESET,      /* connection closed or broken mid-answer */
-    TRANSPORT_OTHER       /* any other transport failure (TLS, protocol) */
+    TRANSPORT_OK = 0,  /* an HTTP answer arrived whole */
+    TRANSPORT_TIMEOUT, /* per-attempt or connect timeout */
+    TRANSPORT_CONNECT, /* could not connect / resolve */
+    TRANSPORT_RESET,   /* connection closed or broken mid-answer */
+    TRANSPORT_OTHER    /* any other transport failure (TLS, protocol) */
 };
 
 struct classify_verdict {
@@ -80,5 +80,13 @@ int64_t classify_parse_retry_after(const char *s, size_t len, int64_t now_epoch_
 
 /* RFC 3339 timestamp -> epoch ms; -1 when malformed. */
 int64_t classify_parse_rfc3339_ms(const char *s, size_t len);
+
+/*
+ * Every delay the classifier returns saturates at 2^31 seconds (the cap RFC 9111 §1.2.2 gives
+ * for delta-seconds), and every count at 10^15, so a hostile header can never make a caller's
+ * `now + delay` or `limit * n` overflow.
+ */
+#define CLASSIFY_MAX_DELAY_MS INT64_C(2147483648000)
+#define CLASSIFY_MAX_COUNT    INT64_C(1000000000000000)
 
 #endif

@@ -1,0 +1,188 @@
+#include "resume.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+struct resume_set {
+    uint64_t *slots; /* 0 marks an empty slot; a hash of 0 is stored as 1 */
+    size_t cap, n;
+};
+
+uint64_t resume_hash(const char *s, size_t len) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a, then a final mix against clustering */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h ? h : 1;
+}
+
+static int set_grow(struct resume_set *s) {
+    size_t cap = s->cap ? s->cap * 2 : 1024;
+    uint64_t *slots = calloc(cap, sizeof(*slots));
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < s->cap; i++) {
+        if (!s->slots[i])
+            continue;
+        size_t j = s->slots[i] & (cap - 1);
+        while (slots[j])
+            j = (j + 1) & (cap - 1);
+        slots[j] = s->slots[i];
+    }
+    free(s->slots);
+    s->slots = slots;
+    s->cap = cap;
+    return 0;
+}
+
+static int set_add(struct resume_set *s, uint64_t h) {
+    if ((s->n + 1) * 2 > s->cap && set_grow(s) < 0)
+        return -1;
+    size_t j = h & (s->cap - 1);
+    while (s->slots[j]) {
+        if (s->slots[j] == h)
+            return 0;
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->slots[j] = h;
+    s->n++;
+    return 0;
+}
+
+static int set_has(const struct resume_set *s, uint64_t h) {
+    if (!s || !s->cap)
+        return 0;
+    size_t j = h & (s->cap - 1);
+    while (s->slots[j]) {
+        if (s->slots[j] == h)
+            return 1;
+        j = (j + 1) & (s->cap - 1);
+    }
+    return 0;
+}
+
+int resume_skip(void *set, const char *custom_id) {
+    return set_has(set, resume_hash(custom_id, strlen(custom_id)));
+}
+
+size_t resume_count(const struct resume_set *s) {
+    return s ? s->n : 0;
+}
+
+void resume_free(struct resume_set *s) {
+    if (!s)
+        return;
+    free(s->slots);
+    free(s);
+}
+
+/* A success line: a JSON object with a string custom_id and "error": null. */
+static const char *line_success_id(json_tokener *tok, const char *line, size_t len,
+                                   json_object **keep) {
+    json_tokener_reset(tok);
+    json_object *o = json_tokener_parse_ex(tok, line, (int)len);
+    json_object *id, *error;
+    if (!o || !json_object_is_type(o, json_type_object) ||
+        !json_object_object_get_ex(o, "custom_id", &id) ||
+        !json_object_is_type(id, json_type_string) ||
+        !json_object_object_get_ex(o, "error", &error) || error != NULL) {
+        json_object_put(o);
+        return NULL;
+    }
+    *keep = o;
+    return json_object_get_string(id);
+}
+
+int resume_load(struct resume_set **out, const char *path, char *err, size_t errlen) {
+    struct resume_set *s = calloc(1, sizeof(*s));
+    char *tmp = NULL, *line = NULL;
+    FILE *in = NULL, *outf = NULL;
+    json_tokener *tok = NULL;
+    if (!s)
+        goto oom;
+    *out = s;
+    in = fopen(path, "r");
+    if (!in) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    size_t tl = strlen(path) + 16;
+    tmp = malloc(tl);
+    tok = json_tokener_new();
+    if (!tmp || !tok)
+        goto oom;
+    snprintf(tmp, tl, "%s.resume-tmp", path);
+    outf = fopen(tmp, "w");
+    if (!outf) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, in)) > 0) {
+        if (line[n - 1] != '\n')
+            break; /* a torn last line from a crash: dropped, its id runs again */
+        json_object *o = NULL;
+        const char *id = line_success_id(tok, line, (size_t)n - 1, &o);
+        if (!id)
+            continue; /* failed or unreadable: dropped, its id runs again */
+        uint64_t h = resume_hash(id, strlen(id));
+        json_object_put(o);
+        if (set_has(s, h))
+            continue; /* a second success for one id: keep the first only */
+        if (set_add(s, h) < 0)
+            goto oom;
+        if (fwrite(line, 1, (size_t)n, outf) != (size_t)n)
+            goto write_fail;
+    }
+    if (ferror(in)) {
+        snprintf(err, errlen, "reading %s failed: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (fflush(outf) != 0 || fsync(fileno(outf)) != 0)
+        goto write_fail;
+    if (fclose(outf) != 0) {
+        outf = NULL;
+        goto write_fail;
+    }
+    outf = NULL;
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot replace %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    fclose(in);
+    free(line);
+    free(tmp);
+    json_tokener_free(tok);
+    return 0;
+write_fail:
+    snprintf(err, errlen, "writing %s failed: %s", tmp, strerror(errno));
+    goto fail;
+oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    if (outf) {
+        fclose(outf);
+        unlink(tmp);
+    }
+    if (in)
+        fclose(in);
+    free(line);
+    free(tmp);
+    json_tokener_free(tok);
+    resume_free(s);
+    *out = NULL;
+    return -1;
+}

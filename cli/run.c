@@ -1,0 +1,470 @@
+/*
+ * `sluice run`: parse the command line, wire the JSONL source and sink to an engine, handle
+ * signals, draw the status line, print the summary, and map the outcome to an exit status.
+ * Every message for people is built here, never in the library.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sluice.h>
+
+#include "cli.h"
+#include "resume.h"
+#include "status.h"
+
+enum {
+    OPT_BASE_URL = 256,
+    OPT_URL,
+    OPT_PROVIDER,
+    OPT_API_KEY_ENV,
+    OPT_API_KEY_FILE,
+    OPT_RPM,
+    OPT_TPM,
+    OPT_MAX_ATTEMPTS,
+    OPT_TIMEOUT,
+    OPT_CONNECT_TIMEOUT,
+    OPT_BACKOFF_BASE,
+    OPT_BACKOFF_CAP,
+    OPT_RESUME,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
+    OPT_CACERT,
+    OPT_INSECURE,
+    OPT_SEED,
+};
+
+static const struct option long_opts[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"base-url", required_argument, NULL, OPT_BASE_URL},
+    {"url", required_argument, NULL, OPT_URL},
+    {"provider", required_argument, NULL, OPT_PROVIDER},
+    {"api-key-env", required_argument, NULL, OPT_API_KEY_ENV},
+    {"api-key-file", required_argument, NULL, OPT_API_KEY_FILE},
+    {"header", required_argument, NULL, 'H'},
+    {"concurrency", required_argument, NULL, 'c'},
+    {"rpm", required_argument, NULL, OPT_RPM},
+    {"tpm", required_argument, NULL, OPT_TPM},
+    {"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"backoff-base", required_argument, NULL, OPT_BACKOFF_BASE},
+    {"backoff-cap", required_argument, NULL, OPT_BACKOFF_CAP},
+    {"resume", no_argument, NULL, OPT_RESUME},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *f) {
+    fprintf(
+        f, "usage: sluice run [options] INPUT|-\n"
+           "\n"
+           "Sends every request of a JSONL file (OpenAI Batch format, or bare bodies with --url)\n"
+           "in parallel, as fast as the limits allow, and writes one result line per input line.\n"
+           "\n"
+           "  -o, --output PATH        results file (required); '-' for stdout (no --resume)\n"
+           "      --base-url URL       default $SLUICE_BASE_URL, else $OPENAI_BASE_URL,\n"
+           "                           else https://api.openai.com\n"
+           "      --url PATH           request path for bare-body lines (e.g. /v1/embeddings)\n"
+           "      --provider NAME      openai (default) | azure | anthropic | none: the auth\n"
+           "                           header to send\n"
+           "      --api-key-env NAME   variable holding the key (default OPENAI_API_KEY,\n"
+           "                           AZURE_OPENAI_API_KEY, ANTHROPIC_API_KEY by provider)\n"
+           "      --api-key-file PATH  read the key from a file instead (first line)\n"
+           "  -H, --header 'K: V'      extra request header, repeatable\n"
+           "  -c, --concurrency N      most requests in flight (default 64)\n"
+           "      --max-attempts N     attempts before a request is written as failed (default 8)\n"
+           "      --timeout SECONDS    per attempt (default 600)\n"
+           "      --connect-timeout S  (default 10)\n"
+           "      --backoff-base S     first retry delay ceiling, full jitter (default 1)\n"
+           "      --backoff-cap S      largest retry delay (default 60)\n"
+           "      --resume             keep OUTPUT's successes, re-run failed and missing ids,\n"
+           "                           append\n"
+           "      --progress, --no-progress\n"
+           "                           live status line (default: on when stderr is a terminal)\n"
+           "      --cacert PATH        CA bundle for TLS verification (default: the system's)\n"
+           "      --insecure           do not verify TLS certificates\n"
+           "      --seed N             seed for retry jitter, to replay a run (default: clock)\n"
+           "  -h, --help               this help\n"
+           "\n"
+           "Retries: 408, 409, 429, 5xx, resets and timeouts are retried with exponential backoff\n"
+           "and full jitter, honouring Retry-After, retry-after-ms and x-should-retry. Other 4xx\n"
+           "are final. A 429 pauses all dispatch until its Retry-After time. 401/403 and an\n"
+           "exhausted quota stop the run (exit 3) so nothing is wasted.\n"
+           "\n"
+           "Exit status: 0 all succeeded; 1 some lines failed; 2 bad usage or unreadable input;\n"
+           "3 stopped early (signal, auth, quota, full disk) with work left for --resume.\n");
+}
+
+/* Strict number parsing: the whole argument, in range, or a clear error. */
+static int parse_num(const char *opt, const char *s, double min, double max, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || v < min || v > max) {
+        fprintf(stderr, "sluice run: %s expects a number from %g to %g, got '%s'\n", opt, min, max,
+                s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+struct run_ctx {
+    sluice_t *eng;
+    sluice_jsonl_source_t *src;
+    sluice_jsonl_sink_t *sink;
+    const char *input;
+    int sigints;
+    uv_signal_t sigint, sigterm;
+    struct status *status;
+};
+
+static int on_result(const sluice_result_t *res, void *ud) {
+    struct run_ctx *c = ud;
+    if (res->error_code && strcmp(res->error_code, "invalid_request") == 0) {
+        status_clear(c->status);
+        fprintf(stderr,
+                "%s:%llu: %s; written as failed (invalid_request): fix the line, then "
+                "run again with --resume\n",
+                c->input, (unsigned long long)res->req->line, res->error_message);
+    }
+    return sluice_jsonl_sink_write(c->sink, res);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+    struct run_ctx *c = h->data;
+    c->sigints++;
+    status_clear(c->status);
+    if (c->sigints == 1) {
+        fprintf(stderr,
+                "sluice: %s: sending nothing more, waiting for requests in flight "
+                "(press Ctrl-C again to abandon them)\n",
+                signum == SIGINT ? "interrupted" : "terminated");
+        sluice_stop(c->eng, SLUICE_STOP_DRAIN);
+    } else {
+        fprintf(stderr, "sluice: abandoning requests in flight; they run again on --resume\n");
+        sluice_stop(c->eng, SLUICE_STOP_ABANDON);
+    }
+}
+
+static const char *default_key_env(sluice_provider_t p) {
+    switch (p) {
+    case SLUICE_PROVIDER_AZURE:
+        return "AZURE_OPENAI_API_KEY";
+    case SLUICE_PROVIDER_ANTHROPIC:
+        return "ANTHROPIC_API_KEY";
+    case SLUICE_PROVIDER_NONE:
+        return NULL;
+    default:
+        return "OPENAI_API_KEY";
+    }
+}
+
+/* Reads the first line of a key file into a malloc'd string (the caller scrubs and frees). */
+static char *read_key_file(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, f);
+    fclose(f);
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+        line[--n] = '\0';
+    return line;
+}
+
+int cli_run_main(int argc, char **argv) {
+    sluice_config_t cfg;
+    sluice_config_init(&cfg);
+    const char *output = NULL, *url = NULL, *key_env = NULL, *key_file = NULL;
+    const char **headers = NULL;
+    size_t n_headers = 0;
+    int resume = 0, progress = -1, opt;
+    double v;
+    const char *env_base = getenv("SLUICE_BASE_URL");
+    if (!env_base || !*env_base)
+        env_base = getenv("OPENAI_BASE_URL");
+    if (env_base && *env_base)
+        cfg.base_url = env_base;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "o:H:c:h", long_opts, NULL)) != -1) {
+        switch (opt) {
+        case 'o':
+            output = optarg;
+            break;
+        case OPT_BASE_URL:
+            cfg.base_url = optarg;
+            break;
+        case OPT_URL:
+            url = optarg;
+            break;
+        case OPT_PROVIDER:
+            if (sluice_provider_parse(optarg, &cfg.provider) < 0) {
+                fprintf(stderr,
+                        "sluice run: unknown --provider '%s'; use openai, azure, "
+                        "anthropic or none\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case OPT_API_KEY_ENV:
+            key_env = optarg;
+            break;
+        case OPT_API_KEY_FILE:
+            key_file = optarg;
+            break;
+        case 'H': {
+            if (!strchr(optarg, ':')) {
+                fprintf(stderr, "sluice run: -H expects 'Name: value', got '%s'\n", optarg);
+                return 2;
+            }
+            const char **nh = realloc(headers, (n_headers + 1) * sizeof(*nh));
+            if (!nh)
+                return 2;
+            headers = nh;
+            headers[n_headers++] = optarg;
+            break;
+        }
+        case 'c':
+            if (parse_num("-c/--concurrency", optarg, 1, 100000, &v) < 0)
+                goto usage_fail;
+            cfg.concurrency = (int)v;
+            break;
+        case OPT_RPM:
+            if (parse_num("--rpm", optarg, 0, 1e9, &v) < 0)
+                goto usage_fail;
+            cfg.rpm = v;
+            break;
+        case OPT_TPM:
+            if (parse_num("--tpm", optarg, 0, 1e12, &v) < 0)
+                goto usage_fail;
+            cfg.tpm = v;
+            break;
+        case OPT_MAX_ATTEMPTS:
+            if (parse_num("--max-attempts", optarg, 1, 1000, &v) < 0)
+                goto usage_fail;
+            cfg.max_attempts = (int)v;
+            break;
+        case OPT_TIMEOUT:
+            if (parse_num("--timeout", optarg, 0.001, 86400, &cfg.timeout_s) < 0)
+                goto usage_fail;
+            break;
+        case OPT_CONNECT_TIMEOUT:
+            if (parse_num("--connect-timeout", optarg, 0.001, 3600, &cfg.connect_timeout_s) < 0)
+                goto usage_fail;
+            break;
+        case OPT_BACKOFF_BASE:
+            if (parse_num("--backoff-base", optarg, 0, 3600, &cfg.backoff_base_s) < 0)
+                goto usage_fail;
+            break;
+        case OPT_BACKOFF_CAP:
+            if (parse_num("--backoff-cap", optarg, 0, 86400, &cfg.backoff_cap_s) < 0)
+                goto usage_fail;
+            break;
+        case OPT_RESUME:
+            resume = 1;
+            break;
+        case OPT_PROGRESS:
+            progress = 1;
+            break;
+        case OPT_NO_PROGRESS:
+            progress = 0;
+            break;
+        case OPT_CACERT:
+            cfg.cacert = optarg;
+            break;
+        case OPT_INSECURE:
+            cfg.insecure = 1;
+            break;
+        case OPT_SEED:
+            if (parse_num("--seed", optarg, 0, 9007199254740992.0, &v) < 0)
+                goto usage_fail;
+            cfg.seed = (uint64_t)v;
+            break;
+        case 'h':
+            usage(stdout);
+            free(headers);
+            return 0;
+        default:
+            goto usage_fail;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "sluice run: expected one INPUT (a file, or - for stdin)%s\n",
+                optind < argc - 1 ? ", got several" : "");
+        goto usage_fail;
+    }
+    if (!output) {
+        fprintf(stderr, "sluice run: -o/--output PATH is required (- for stdout)\n");
+        goto usage_fail;
+    }
+    if (resume && strcmp(output, "-") == 0) {
+        fprintf(stderr, "sluice run: --resume needs an output file, not stdout\n");
+        goto usage_fail;
+    }
+    if (strncmp(cfg.base_url, "http://", 7) != 0 && strncmp(cfg.base_url, "https://", 8) != 0) {
+        fprintf(stderr, "sluice run: --base-url must start with http:// or https://, got '%s'\n",
+                cfg.base_url);
+        goto usage_fail;
+    }
+    cfg.headers = headers;
+    cfg.n_headers = n_headers;
+    const char *input = argv[optind];
+    return cli_run_job(&cfg, input, output, url, key_env, key_file, resume, progress, headers);
+
+usage_fail:
+    free(headers);
+    fprintf(stderr, "run 'sluice run --help' for the options\n");
+    return 2;
+}
+
+int cli_run_job(sluice_config_t *cfg, const char *input, const char *output, const char *url,
+                const char *key_env, const char *key_file, int resume, int progress,
+                const char **headers) {
+    int exit_code = 2, rc;
+    char *key = NULL;
+    struct run_ctx c = {0};
+    struct resume_set *done = NULL;
+    c.input = input;
+
+    if (key_file) {
+        key = read_key_file(key_file);
+        if (!key) {
+            fprintf(stderr, "sluice run: cannot read the API key from %s: %s\n", key_file,
+                    strerror(errno));
+            goto out;
+        }
+    } else {
+        if (!key_env)
+            key_env = default_key_env(cfg->provider);
+        const char *k = key_env ? getenv(key_env) : NULL;
+        if (k && *k) {
+            key = strdup(k);
+        } else if (key_env) {
+            fprintf(stderr,
+                    "sluice run: warning: $%s is not set; sending requests without an "
+                    "API key (use --provider none to silence this)\n",
+                    key_env);
+        }
+    }
+    cfg->api_key = key;
+
+    if (resume) {
+        char err[512];
+        if (resume_load(&done, output, err, sizeof(err)) < 0) {
+            fprintf(stderr, "sluice run: --resume: %s\n", err);
+            goto out;
+        }
+    }
+    if (sluice_jsonl_source_open(&c.src, input, url, resume ? resume_skip : NULL, done) < 0) {
+        fprintf(stderr, "sluice run: cannot read %s: %s\n", input, strerror(errno));
+        goto out;
+    }
+    if (sluice_jsonl_sink_open(&c.sink, output, resume) < 0) {
+        fprintf(stderr, "sluice run: cannot write %s: %s\n", output, strerror(errno));
+        goto out;
+    }
+    if ((rc = sluice_new(&c.eng, cfg, NULL)) < 0) {
+        fprintf(stderr, "sluice run: %s\n", sluice_strerror(rc));
+        goto out;
+    }
+    if (key) {
+        memset(key, 0, strlen(key));
+    }
+    sluice_source_t s;
+    sluice_jsonl_source_bind(c.src, &s);
+    sluice_set_source(c.eng, &s);
+    sluice_set_result_cb(c.eng, on_result, &c);
+
+    uv_loop_t *loop = sluice_loop(c.eng);
+    uv_signal_init(loop, &c.sigint);
+    uv_signal_init(loop, &c.sigterm);
+    c.sigint.data = c.sigterm.data = &c;
+    uv_signal_start(&c.sigint, on_signal, SIGINT);
+    uv_signal_start(&c.sigterm, on_signal, SIGTERM);
+    if (progress < 0)
+        progress = isatty(STDERR_FILENO);
+    c.status = status_new(c.eng, progress);
+
+    rc = sluice_run(c.eng);
+
+    status_free(c.status);
+    c.status = NULL;
+    uv_close((uv_handle_t *)&c.sigint, NULL);
+    uv_close((uv_handle_t *)&c.sigterm, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+
+    int rc_src = sluice_jsonl_source_error(c.src);
+    int rc_close = sluice_jsonl_sink_close(c.sink);
+    c.sink = NULL;
+    sluice_stats_t st;
+    sluice_stats(c.eng, &st);
+    const char *detail = NULL;
+    sluice_stopped_t why = sluice_stopped(c.eng, &detail);
+    status_summary(&st, output, input);
+
+    if (rc_src < 0) {
+        fprintf(stderr,
+                "sluice run: reading %s failed: %s; results so far are in %s, run again "
+                "with --resume\n",
+                input, strerror(errno), output);
+        exit_code = 3;
+    } else if (rc == SLUICE_ENOSPC || rc == SLUICE_EIO || rc_close < 0) {
+        fprintf(stderr,
+                "sluice run: writing %s failed: %s; free space, then run again with "
+                "--resume\n",
+                output, sluice_strerror(rc < 0 ? rc : rc_close));
+        exit_code = 3;
+    } else if (why == SLUICE_STOPPED_AUTH) {
+        fprintf(stderr,
+                "sluice run: stopped: the provider refused the API key (%s); check the "
+                "key in $%s, then run again with --resume\n",
+                detail ? detail : "401/403", key_env ? key_env : "your key variable");
+        exit_code = 3;
+    } else if (why == SLUICE_STOPPED_QUOTA) {
+        fprintf(stderr,
+                "sluice run: stopped: the provider says the quota is exhausted (%s); "
+                "raise the quota or wait for it to reset, then run again with --resume\n",
+                detail ? detail : "");
+        exit_code = 3;
+    } else if (rc == SLUICE_ESTOPPED) {
+        fprintf(stderr, "sluice run: stopped early; run the same command with --resume to "
+                        "finish the rest\n");
+        exit_code = 3;
+    } else if (rc < 0) {
+        fprintf(stderr, "sluice run: %s\n", sluice_strerror(rc));
+        exit_code = 3;
+    } else {
+        exit_code = st.failed > 0 ? 1 : 0;
+    }
+out:
+    if (c.eng)
+        sluice_free(c.eng);
+    if (c.sink)
+        sluice_jsonl_sink_close(c.sink);
+    if (c.src)
+        sluice_jsonl_source_close(c.src);
+    resume_free(done);
+    if (key) {
+        memset(key, 0, strlen(key));
+        free(key);
+    }
+    free(headers);
+    return exit_code;
+}

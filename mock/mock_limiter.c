@@ -1,0 +1,124 @@
+#include "mock_limiter.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+
+/* Floating-point error must not turn an exact 1000 ms into 1001. */
+static int64_t ceil_ms(double ms) {
+    return (int64_t)ceil(ms - 1e-6);
+}
+
+void mock_gcra_init(struct mock_gcra *g, int64_t per_minute, double burst_s) {
+    g->limit = per_minute > 0 ? per_minute : 0;
+    g->interval_ms = g->limit ? 60000.0 / (double)g->limit : 0;
+    g->tolerance_ms = burst_s * 1000.0;
+    /* At least one unit can always be spent at once, or a low limit would admit nothing. */
+    if (g->tolerance_ms < g->interval_ms)
+        g->tolerance_ms = g->interval_ms;
+    g->tat_ms = 0;
+}
+
+int64_t mock_gcra_wait_ms(const struct mock_gcra *g, int64_t now_ms, int64_t cost) {
+    if (!g->limit)
+        return 0;
+    if (cost > g->limit)
+        return MOCK_GCRA_NEVER;
+    double now = (double)now_ms;
+    double debt = g->tat_ms > now ? g->tat_ms - now : 0;
+    double need = (double)cost * g->interval_ms;
+    if (debt + need <= g->tolerance_ms + 1e-6 || debt <= 0)
+        return 0;
+    /* A cost larger than the burst waits for a full budget instead of forever. */
+    double wait = need > g->tolerance_ms ? debt : debt + need - g->tolerance_ms;
+    int64_t w = ceil_ms(wait);
+    return w < 1 ? 1 : w;
+}
+
+void mock_gcra_charge(struct mock_gcra *g, int64_t now_ms, int64_t cost) {
+    if (!g->limit)
+        return;
+    double now = (double)now_ms;
+    double base = g->tat_ms > now ? g->tat_ms : now;
+    g->tat_ms = base + (double)cost * g->interval_ms;
+}
+
+int64_t mock_gcra_remaining(const struct mock_gcra *g, int64_t now_ms) {
+    double debt = g->tat_ms - (double)now_ms;
+    if (debt <= 0)
+        return g->limit;
+    int64_t used = ceil_ms(debt / g->interval_ms);
+    return used >= g->limit ? 0 : g->limit - used;
+}
+
+int64_t mock_gcra_reset_ms(const struct mock_gcra *g, int64_t now_ms) {
+    double debt = g->tat_ms - (double)now_ms;
+    return debt > 0 ? ceil_ms(debt) : 0;
+}
+
+void mock_limits_init(struct mock_limits *l, int64_t rpm, int64_t tpm, double burst_s) {
+    mock_gcra_init(&l->requests, rpm, burst_s);
+    mock_gcra_init(&l->tokens, tpm, burst_s);
+}
+
+void mock_limits_admit(struct mock_limits *l, int64_t now_ms, int64_t tokens,
+                       struct mock_verdict *v) {
+    v->refused_by = MOCK_LIMIT_NONE;
+    v->wait_ms = 0;
+    v->too_large = 0;
+    int64_t wt = mock_gcra_wait_ms(&l->tokens, now_ms, tokens);
+    if (wt == MOCK_GCRA_NEVER) {
+        v->refused_by = MOCK_LIMIT_TOKENS;
+        v->too_large = 1;
+        return;
+    }
+    int64_t wr = mock_gcra_wait_ms(&l->requests, now_ms, 1);
+    if (wr > 0 || wt > 0) {
+        /* Name the budget that binds first, and wait for both: that is when it would pass. */
+        v->refused_by = wr > 0 ? MOCK_LIMIT_REQUESTS : MOCK_LIMIT_TOKENS;
+        v->wait_ms = wr > wt ? wr : wt;
+        return;
+    }
+    mock_gcra_charge(&l->requests, now_ms, 1);
+    mock_gcra_charge(&l->tokens, now_ms, tokens);
+}
+
+size_t mock_duration_format(int64_t ms, char *out, size_t n) {
+    int r;
+    if (ms <= 0) {
+        r = snprintf(out, n, "0s");
+    } else if (ms < 1000) {
+        r = snprintf(out, n, "%lldms", (long long)ms);
+    } else {
+        long long h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
+        char sec[24];
+        if (frac) {
+            /* Go prints the fraction without trailing zeros: 1.5s, 1.25s, 1.125s. */
+            int digits = 3;
+            while (frac % 10 == 0) {
+                frac /= 10;
+                digits--;
+            }
+            snprintf(sec, sizeof sec, "%lld.%0*llds", s, digits, frac);
+        } else {
+            snprintf(sec, sizeof sec, "%llds", s);
+        }
+        if (h)
+            r = snprintf(out, n, "%lldh%lldm%s", h, m, sec);
+        else if (m)
+            r = snprintf(out, n, "%lldm%s", m, sec);
+        else
+            r = snprintf(out, n, "%s", sec);
+    }
+    if (r < 0)
+        return 0;
+    return (size_t)r < n ? (size_t)r : (n ? n - 1 : 0);
+}
+
+size_t mock_rfc3339(int64_t unix_ms, char *out, size_t n) {
+    time_t t = (time_t)((unix_ms + 999) / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm))
+        return 0;
+    return strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

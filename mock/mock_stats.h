@@ -1,0 +1,42 @@
+/* The mock's counters, served as JSON by GET /mock/stats. Admin requests are not counted. */
+#ifndef MOCK_STATS_H
+#define MOCK_STATS_H
+
+#include "mock_buf.h"
+#include "mock_faults.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Distinct paths counted one by one; the rest are summed under "other", so a client probing
+ * random URLs cannot grow the table without bound. */
+#define MOCK_STATS_PATHS    32
+#define MOCK_STATS_PATH_MAX 64
+
+struct mock_stats {
+    uint64_t requests;     /* every /v1 (non-admin) request received */
+    uint64_t status[600];  /* answers sent, by status line */
+    uint64_t rate_limited; /* 429s sent */
+    uint64_t faults[MOCK_FAULT_COUNT];
+    uint64_t outage; /* 503s sent because of POST /mock/outage */
+    uint64_t in_flight;
+    uint64_t max_concurrency;
+    uint64_t prompt_tokens, completion_tokens; /* of successful answers */
+    struct {
+        char path[MOCK_STATS_PATH_MAX];
+        size_t len;
+        uint64_t n;
+    } paths[MOCK_STATS_PATHS];
+    size_t npaths;
+    uint64_t other_paths;
+};
+
+void mock_stats_count_path(struct mock_stats *s, const char *path, size_t len);
+void mock_stats_count_status(struct mock_stats *s, int status);
+void mock_stats_enter(struct mock_stats *s);
+void mock_stats_leave(struct mock_stats *s);
+/* Appends the JSON document: keys requests, status, rate_limited, faults, max_concurrency,
+ * in_flight, tokens, by_path. */
+void mock_stats_json(const struct mock_stats *s, struct mock_buf *out);
+
+#endif

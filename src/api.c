@@ -1,0 +1,299 @@
+/*
+ * The public lifecycle: configuration defaults, errors in words, creating, running, observing
+ * and freeing an engine. Scheduling itself is in engine.c.
+ */
+#include <stdio.h>
+#include <strings.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+const char *sluice_version(void) {
+    return "0.1.0";
+}
+
+const char *sluice_strerror(int err) {
+    switch (err) {
+    case SLUICE_OK:
+        return "success";
+    case SLUICE_ENOMEM:
+        return "out of memory";
+    case SLUICE_EINVAL:
+        return "invalid argument";
+    case SLUICE_EIO:
+        return "input/output error";
+    case SLUICE_ECURL:
+        return "libcurl could not be set up";
+    case SLUICE_EUV:
+        return "libuv could not be set up";
+    case SLUICE_ESTOPPED:
+        return "stopped before the end; work is left for --resume";
+    case SLUICE_EOF:
+        return "end of input";
+    case SLUICE_EAGAIN:
+        return "no request ready yet";
+    case SLUICE_ENOSPC:
+        return "no space left on the output device";
+    case SLUICE_EPARSE:
+        return "malformed input";
+    default:
+        return "unknown error";
+    }
+}
+
+int sluice_provider_parse(const char *name, sluice_provider_t *out) {
+    static const struct {
+        const char *name;
+        sluice_provider_t p;
+    } names[] = {{"openai", SLUICE_PROVIDER_OPENAI},
+                 {"azure", SLUICE_PROVIDER_AZURE},
+                 {"anthropic", SLUICE_PROVIDER_ANTHROPIC},
+                 {"none", SLUICE_PROVIDER_NONE}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(name, names[i].name) == 0) {
+            *out = names[i].p;
+            return 0;
+        }
+    }
+    return SLUICE_EINVAL;
+}
+
+void sluice_config_init(sluice_config_t *cfg) {
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->base_url = "https://api.openai.com";
+    cfg->provider = SLUICE_PROVIDER_OPENAI;
+    cfg->concurrency = 64;
+    cfg->max_attempts = 8;
+    cfg->timeout_s = 600;
+    cfg->connect_timeout_s = 10;
+    cfg->backoff_base_s = 1;
+    cfg->backoff_cap_s = 60;
+}
+
+static int headers_build(struct sluice_s *s, const sluice_config_t *cfg) {
+    char line[1024];
+    struct curl_slist *h = NULL, *n;
+    int have_version = 0;
+    for (size_t i = 0; i < cfg->n_headers; i++)
+        if (strncasecmp(cfg->headers[i], "anthropic-version:", 18) == 0)
+            have_version = 1;
+#define ADD(str)                                                                                   \
+    do {                                                                                           \
+        if (!(n = curl_slist_append(h, (str))))                                                    \
+            goto fail;                                                                             \
+        h = n;                                                                                     \
+    } while (0)
+    ADD("Content-Type: application/json");
+    ADD("Accept: application/json");
+    /* No "Expect: 100-continue" round trip before large bodies: APIs answer at once. */
+    ADD("Expect:");
+    snprintf(line, sizeof(line), "User-Agent: sluice/%s", sluice_version());
+    ADD(line);
+    if (cfg->api_key && cfg->api_key[0]) {
+        const char *fmt = NULL;
+        switch (cfg->provider) {
+        case SLUICE_PROVIDER_OPENAI:
+            fmt = "Authorization: Bearer ";
+            break;
+        case SLUICE_PROVIDER_AZURE:
+            fmt = "api-key: ";
+            break;
+        case SLUICE_PROVIDER_ANTHROPIC:
+            fmt = "x-api-key: ";
+            break;
+        case SLUICE_PROVIDER_NONE:
+            break;
+        }
+        if (fmt) {
+            size_t fl = strlen(fmt), kl = strlen(cfg->api_key);
+            char *a = malloc(fl + kl + 1);
+            if (!a)
+                goto fail;
+            memcpy(a, fmt, fl);
+            memcpy(a + fl, cfg->api_key, kl + 1);
+            n = curl_slist_append(h, a);
+            /* The key lives only in curl's list; scrub our copy. */
+            memset(a, 0, fl + kl);
+            free(a);
+            if (!n)
+                goto fail;
+            h = n;
+        }
+    }
+    if (cfg->provider == SLUICE_PROVIDER_ANTHROPIC && !have_version)
+        ADD("anthropic-version: 2023-06-01");
+    for (size_t i = 0; i < cfg->n_headers; i++)
+        ADD(cfg->headers[i]);
+#undef ADD
+    s->headers = h;
+    return 0;
+fail:
+    curl_slist_free_all(h);
+    return SLUICE_ENOMEM;
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+    struct sluice_s *s = h->data;
+    s->closing--;
+}
+
+int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
+    if (!out || !cfg || !cfg->base_url || cfg->concurrency < 1 || cfg->max_attempts < 1)
+        return SLUICE_EINVAL;
+    static int curl_ready;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return SLUICE_ECURL;
+        curl_ready = 1;
+    }
+    int rc = SLUICE_ENOMEM;
+    struct sluice_s *s = calloc(1, sizeof(*s));
+    if (!s)
+        return SLUICE_ENOMEM;
+    if (!loop) {
+        loop = malloc(sizeof(*loop));
+        if (!loop)
+            goto fail;
+        if (uv_loop_init(loop) != 0) {
+            free(loop);
+            rc = SLUICE_EUV;
+            goto fail;
+        }
+        s->own_loop = 1;
+    }
+    s->loop = loop;
+    s->base_url = strdup(cfg->base_url);
+    s->tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+    if (!s->base_url || !s->tok)
+        goto fail_loop;
+    if ((rc = headers_build(s, cfg)) < 0)
+        goto fail_loop;
+    s->limit = cfg->concurrency;
+    /* Read-ahead: room for requests waiting on a retry without starving new ones. */
+    s->max_live = cfg->concurrency + (cfg->concurrency / 4 > 16 ? cfg->concurrency / 4 : 16);
+    s->max_attempts = cfg->max_attempts;
+    s->backoff_base_ms = (int64_t)(cfg->backoff_base_s * 1000);
+    s->backoff_cap_ms = (int64_t)(cfg->backoff_cap_s * 1000);
+    rng_seed(&s->rng, cfg->seed ? cfg->seed : uv_hrtime());
+    struct transport_opts to = {
+        .timeout_ms = (long)(cfg->timeout_s * 1000),
+        .connect_timeout_ms = (long)(cfg->connect_timeout_s * 1000),
+        .cacert = cfg->cacert,
+        .insecure = cfg->insecure,
+        .max_connections = cfg->concurrency,
+    };
+    if ((rc = transport_new(&s->tr, loop, &to, engine_on_done, s)) < 0)
+        goto fail_headers;
+    uv_timer_init(loop, &s->wake);
+    s->wake.data = s;
+    *out = s;
+    return 0;
+fail_headers:
+    curl_slist_free_all(s->headers);
+fail_loop:
+    json_tokener_free(s->tok);
+    free(s->base_url);
+    if (s->own_loop) {
+        uv_loop_close(loop);
+        free(loop);
+    }
+fail:
+    free(s);
+    return rc;
+}
+
+int sluice_set_source(sluice_t *s, const sluice_source_t *src) {
+    if (!s || !src || !src->next || !src->release)
+        return SLUICE_EINVAL;
+    s->src = *src;
+    return 0;
+}
+
+int sluice_set_result_cb(sluice_t *s, sluice_result_cb cb, void *ud) {
+    if (!s || !cb)
+        return SLUICE_EINVAL;
+    s->cb = cb;
+    s->cb_ud = ud;
+    return 0;
+}
+
+void sluice_source_ready(sluice_t *s) {
+    s->src_wait = 0;
+    engine_dispatch(s);
+}
+
+int sluice_run(sluice_t *s) {
+    if (!s || !s->src.next || !s->cb || s->running)
+        return SLUICE_EINVAL;
+    s->running = 1;
+    s->started_ns = uv_hrtime();
+    engine_dispatch(s);
+    /* uv_run returns when the engine calls uv_stop(), or when someone else does: go on until
+       the engine is finished. */
+    while (!s->finished)
+        uv_run(s->loop, UV_RUN_DEFAULT);
+    s->st.wall_s = (double)(uv_hrtime() - s->started_ns) / 1e9;
+    s->running = 0;
+    if (s->err)
+        return s->err;
+    return s->stopped != SLUICE_STOPPED_NONE ? SLUICE_ESTOPPED : 0;
+}
+
+sluice_stopped_t sluice_stopped(const sluice_t *s, const char **detail) {
+    if (detail)
+        *detail = s->stop_detail[0] ? s->stop_detail : NULL;
+    return s->stopped;
+}
+
+void sluice_stats(const sluice_t *s, sluice_stats_t *out) {
+    *out = s->st;
+    out->in_flight = (uint64_t)s->in_flight;
+    out->waiting = s->heap_len;
+    out->concurrency = s->limit;
+    out->latency_p50_ms = hist_quantile(&s->latency, 0.50);
+    out->latency_p90_ms = hist_quantile(&s->latency, 0.90);
+    out->latency_p99_ms = hist_quantile(&s->latency, 0.99);
+    out->latency_max_ms = s->latency.max_ms;
+    if (s->running)
+        out->wall_s = (double)(uv_hrtime() - s->started_ns) / 1e9;
+}
+
+uv_loop_t *sluice_loop(sluice_t *s) {
+    return s->loop;
+}
+
+void sluice_free(sluice_t *s) {
+    if (!s)
+        return;
+    /* Whatever is still held goes back to the source without a result. */
+    for (struct job *j = s->all_jobs; j; j = j->all_next) {
+        if (j->in_flight)
+            transport_cancel(s->tr, &j->x);
+        if (j->live)
+            s->src.release(s->src.ud, j->req);
+    }
+    transport_free(s->tr);
+    s->closing = 1;
+    uv_close((uv_handle_t *)&s->wake, on_handle_closed);
+    while (s->closing > 0)
+        uv_run(s->loop, UV_RUN_NOWAIT);
+    if (s->own_loop) {
+        uv_run(s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(s->loop);
+        free(s->loop);
+    }
+    struct job *j = s->all_jobs;
+    while (j) {
+        struct job *n = j->all_next;
+        xfer_release(&j->x);
+        free(j->url);
+        free(j);
+        j = n;
+    }
+    free(s->heap);
+    curl_slist_free_all(s->headers);
+    json_tokener_free(s->tok);
+    free(s->base_url);
+    free(s);
+}

@@ -1,0 +1,433 @@
+/*
+ * The engine: the public lifecycle (sluice_new .. sluice_free), the scheduler's dispatch loop,
+ * and what happens to an attempt once the classifier has judged it.
+ *
+ * Invariants:
+ *   - every request pulled from the source ends in exactly one result callback, unless the run
+ *     is stopped first (then it is released without a result and --resume runs it again);
+ *   - requests in flight never exceed the slot limit;
+ *   - requests held (in flight + waiting to retry) never exceed the slot limit + read-ahead, so
+ *     memory does not grow with the input.
+ */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "backoff.h"
+#include "classify.h"
+
+/* ---- the retry heap: jobs waiting for their retry time, earliest first ---- */
+
+static void heap_swap(struct sluice_s *e, size_t a, size_t b) {
+    struct job *t = e->heap[a];
+    e->heap[a] = e->heap[b];
+    e->heap[b] = t;
+}
+
+static int heap_push(struct sluice_s *e, struct job *j) {
+    if (e->heap_len == e->heap_cap) {
+        size_t cap = e->heap_cap ? e->heap_cap * 2 : 64;
+        struct job **nh = realloc(e->heap, cap * sizeof(*nh));
+        if (!nh)
+            return SLUICE_ENOMEM;
+        e->heap = nh;
+        e->heap_cap = cap;
+    }
+    size_t i = e->heap_len++;
+    e->heap[i] = j;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (e->heap[p]->ready_at <= e->heap[i]->ready_at)
+            break;
+        heap_swap(e, p, i);
+        i = p;
+    }
+    return 0;
+}
+
+static struct job *heap_pop(struct sluice_s *e) {
+    struct job *top = e->heap[0];
+    e->heap[0] = e->heap[--e->heap_len];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < e->heap_len && e->heap[l]->ready_at < e->heap[m]->ready_at)
+            m = l;
+        if (r < e->heap_len && e->heap[r]->ready_at < e->heap[m]->ready_at)
+            m = r;
+        if (m == i)
+            break;
+        heap_swap(e, i, m);
+        i = m;
+    }
+    return top;
+}
+
+/* ---- jobs: pooled, so a long run allocates nothing per request beyond the request ---- */
+
+static struct job *job_take(struct sluice_s *e, sluice_request_t *req) {
+    struct job *j = e->free_jobs;
+    if (j) {
+        e->free_jobs = j->next_free;
+    } else {
+        j = calloc(1, sizeof(*j));
+        if (!j)
+            return NULL;
+        j->all_next = e->all_jobs;
+        e->all_jobs = j;
+    }
+    j->req = req;
+    j->attempts = 0;
+    j->in_flight = 0;
+    j->live = 1;
+    j->x.ud = j;
+    e->live++;
+    return j;
+}
+
+static void job_give(struct sluice_s *e, struct job *j) {
+    e->src.release(e->src.ud, j->req);
+    j->req = NULL;
+    j->live = 0;
+    j->next_free = e->free_jobs;
+    e->free_jobs = j;
+    e->live--;
+}
+
+/* ---- results ---- */
+
+static void finish_check(struct sluice_s *e);
+
+/* Hands one final outcome to the result callback; a failing callback (full disk) stops the run. */
+static void emit(struct sluice_s *e, const sluice_result_t *res) {
+    if (res->error_code)
+        e->st.failed++;
+    else
+        e->st.succeeded++;
+    e->st.tokens_in += res->tokens_in;
+    e->st.tokens_out += res->tokens_out;
+    int rc = e->cb(res, e->cb_ud);
+    if (rc < 0 && e->err == 0) {
+        e->err = rc;
+        engine_stop(e, SLUICE_STOPPED_SINK, SLUICE_STOP_DRAIN, NULL);
+    }
+}
+
+static void emit_invalid(struct sluice_s *e, sluice_request_t *r) {
+    sluice_result_t res = {0};
+    res.req = r;
+    res.error_code = "invalid_request";
+    res.error_message = r->invalid;
+    e->st.invalid++;
+    emit(e, &res);
+    e->src.release(e->src.ud, r);
+}
+
+/*
+ * Reads a 2xx or error body: is it one JSON value, and what usage does it report? Returns 1
+ * when the body is JSON. json-c re-emits nothing here: the body is written as received.
+ */
+static int body_inspect(struct sluice_s *e, const struct xfer *x, uint64_t *tin, uint64_t *tout) {
+    *tin = *tout = 0;
+    if (!x->body || x->body_len == 0)
+        return 0;
+    json_tokener_reset(e->tok);
+    json_object *o = json_tokener_parse_ex(e->tok, x->body, (int)x->body_len);
+    if (!o || json_tokener_get_error(e->tok) != json_tokener_success ||
+        json_tokener_get_parse_end(e->tok) < x->body_len) {
+        /* Trailing whitespace after the value is still one JSON value. */
+        size_t end = o ? json_tokener_get_parse_end(e->tok) : 0;
+        int ok = o && json_tokener_get_error(e->tok) == json_tokener_success;
+        for (size_t i = end; ok && i < x->body_len; i++)
+            if (!strchr(" \t\r\n", x->body[i]))
+                ok = 0;
+        if (!ok) {
+            json_object_put(o);
+            return 0;
+        }
+    }
+    json_object *usage, *v;
+    if (json_object_object_get_ex(o, "usage", &usage)) {
+        if (json_object_object_get_ex(usage, "prompt_tokens", &v) ||
+            json_object_object_get_ex(usage, "input_tokens", &v))
+            *tin = (uint64_t)json_object_get_int64(v);
+        if (json_object_object_get_ex(usage, "completion_tokens", &v) ||
+            json_object_object_get_ex(usage, "output_tokens", &v))
+            *tout = (uint64_t)json_object_get_int64(v);
+    }
+    json_object_put(o);
+    return 1;
+}
+
+static void emit_answer(struct sluice_s *e, struct job *j, const char *code, const char *msg) {
+    sluice_result_t res = {0};
+    res.req = j->req;
+    res.status_code = j->x.status;
+    res.request_id = j->x.hdrs.request_id[0] ? j->x.hdrs.request_id : NULL;
+    res.body = j->x.status ? j->x.body : NULL;
+    res.body_len = j->x.status ? j->x.body_len : 0;
+    res.body_is_json = j->body_is_json;
+    res.error_code = code;
+    res.error_message = msg;
+    res.attempts = j->attempts;
+    res.latency_ms = j->x.latency_ms;
+    res.tokens_in = code ? 0 : j->tokens_in;
+    res.tokens_out = code ? 0 : j->tokens_out;
+    emit(e, &res);
+    job_give(e, j);
+}
+
+/* ---- dispatch ---- */
+
+static void on_wake(uv_timer_t *t) {
+    engine_dispatch(t->data);
+}
+
+/* Joins the base URL and a request's path, unless the request names an absolute URL. */
+static const char *job_url(struct sluice_s *e, struct job *j) {
+    const char *u = j->req->url;
+    if (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)
+        return u;
+    size_t bl = strlen(e->base_url), ul = strlen(u);
+    while (bl > 0 && e->base_url[bl - 1] == '/')
+        bl--;
+    int slash = ul == 0 || u[0] != '/';
+    size_t need = bl + (size_t)slash + ul + 1;
+    if (need > j->url_cap) {
+        char *nu = realloc(j->url, need);
+        if (!nu)
+            return NULL;
+        j->url = nu;
+        j->url_cap = need;
+    }
+    memcpy(j->url, e->base_url, bl);
+    if (slash)
+        j->url[bl] = '/';
+    memcpy(j->url + bl + slash, u, ul + 1);
+    return j->url;
+}
+
+static void job_send(struct sluice_s *e, struct job *j) {
+    const char *url = job_url(e, j);
+    int rc = url ? transport_send(e->tr, &j->x, j->req->method, url, j->req->body, j->req->body_len,
+                                  e->headers)
+                 : SLUICE_ENOMEM;
+    if (rc < 0) {
+        j->x.status = 0;
+        emit_answer(e, j, "transport_error", "the request could not be started (out of memory?)");
+        return;
+    }
+    j->attempts++;
+    j->in_flight = 1;
+    e->in_flight++;
+    e->st.attempts++;
+    if (j->attempts > 1)
+        e->st.retries++;
+}
+
+/* Pulls the next request to send: a retry whose time has come first, then the source. */
+static struct job *next_job(struct sluice_s *e, int64_t now) {
+    if (e->heap_len > 0 && e->heap[0]->ready_at <= now)
+        return heap_pop(e);
+    while (!e->src_eof && !e->src_wait && e->live < e->max_live && !e->stopping) {
+        sluice_request_t *r = NULL;
+        int rc = e->src.next(e->src.ud, &r);
+        if (rc == SLUICE_EOF) {
+            e->src_eof = 1;
+            break;
+        }
+        if (rc == SLUICE_EAGAIN) {
+            e->src_wait = 1;
+            break;
+        }
+        if (rc < 0) {
+            e->err = rc;
+            engine_stop(e, SLUICE_STOPPED_SOURCE, SLUICE_STOP_DRAIN, NULL);
+            break;
+        }
+        e->st.pulled++;
+        if (r->invalid) {
+            emit_invalid(e, r);
+            continue;
+        }
+        struct job *j = job_take(e, r);
+        if (!j) {
+            e->err = SLUICE_ENOMEM;
+            e->src.release(e->src.ud, r);
+            engine_stop(e, SLUICE_STOPPED_SOURCE, SLUICE_STOP_DRAIN, NULL);
+            break;
+        }
+        return j;
+    }
+    return NULL;
+}
+
+void engine_dispatch(struct sluice_s *e) {
+    if (e->dispatching || e->finished)
+        return;
+    e->dispatching = 1;
+    uv_update_time(e->loop);
+    int64_t now = (int64_t)uv_now(e->loop);
+    int64_t wake = -1;
+    while (!e->stopping && e->in_flight < e->limit) {
+        if (now < e->pause_until) {
+            wake = e->pause_until;
+            break;
+        }
+        struct job *j = next_job(e, now);
+        if (!j)
+            break;
+        job_send(e, j);
+    }
+    if (!e->stopping && e->heap_len > 0 && e->in_flight < e->limit) {
+        int64_t t = e->heap[0]->ready_at;
+        if (t < e->pause_until)
+            t = e->pause_until;
+        if (wake < 0 || t < wake)
+            wake = t;
+    }
+    if (wake >= 0)
+        uv_timer_start(&e->wake, on_wake, (uint64_t)(wake > now ? wake - now : 0), 0);
+    else
+        uv_timer_stop(&e->wake);
+    e->dispatching = 0;
+    finish_check(e);
+}
+
+static void finish_check(struct sluice_s *e) {
+    if (e->finished || e->in_flight > 0)
+        return;
+    if (!e->stopping && !(e->src_eof && e->heap_len == 0))
+        return;
+    e->finished = 1;
+    uv_timer_stop(&e->wake);
+    uv_stop(e->loop);
+}
+
+/* ---- what an attempt's outcome means ---- */
+
+static void retry_later(struct sluice_s *e, struct job *j, const struct classify_verdict *v,
+                        int64_t now) {
+    int64_t delay =
+        v->retry_after_ms >= 0
+            ? v->retry_after_ms
+            : backoff_delay_ms(&e->rng, j->attempts, e->backoff_base_ms, e->backoff_cap_ms);
+    if (v->cls == CLASS_RATE_LIMITED) {
+        /* A 429 is about everyone's traffic, not this request: pause all dispatch until the
+           server's time (or a backoff), so the requests behind it don't collect 429s too. */
+        int64_t until = now + delay;
+        if (until > e->pause_until)
+            e->pause_until = until;
+    }
+    j->ready_at = now + delay;
+    if (heap_push(e, j) < 0) {
+        emit_answer(e, j, v->code, "out of memory while scheduling a retry");
+    }
+}
+
+static void describe(char *buf, size_t n, const struct job *j, const struct classify_verdict *v) {
+    if (j->x.tr != TRANSPORT_OK)
+        snprintf(buf, n, "%s (attempt %d): %s", v->code, j->attempts, j->x.err);
+    else
+        snprintf(buf, n, "HTTP %d (attempt %d)", j->x.status, j->attempts);
+}
+
+void engine_on_done(struct xfer *x, void *ud) {
+    struct sluice_s *e = ud;
+    struct job *j = x->ud;
+    j->in_flight = 0;
+    e->in_flight--;
+    uv_update_time(e->loop);
+    int64_t now = (int64_t)uv_now(e->loop);
+    if (x->tr == TRANSPORT_OK)
+        hist_record(&e->latency, x->latency_ms);
+    struct classify_verdict v = classify_answer(x->tr, x->status, &x->hdrs, x->body, x->body_len);
+    j->body_is_json = x->tr == TRANSPORT_OK ? body_inspect(e, x, &j->tokens_in, &j->tokens_out) : 0;
+    if (v.cls == CLASS_SUCCESS && x->body_is_json_type && !j->body_is_json) {
+        /* The server said JSON and sent something else: a truncated or corrupt answer. */
+        v.cls = CLASS_RETRY;
+        v.code = "invalid_json_response";
+    }
+    if (v.cls == CLASS_RATE_LIMITED)
+        e->st.rate_limited++;
+    char msg[CURL_ERROR_SIZE + 160];
+    switch (v.cls) {
+    case CLASS_SUCCESS:
+        emit_answer(e, j, NULL, NULL);
+        break;
+    case CLASS_RETRY:
+    case CLASS_RATE_LIMITED:
+    case CLASS_OVERLOADED:
+    case CLASS_TOO_MANY_CONCURRENT:
+        if (e->stopping) {
+            /* Draining: no new attempts. The request is left for --resume. */
+            job_give(e, j);
+            break;
+        }
+        if (j->attempts >= e->max_attempts) {
+            char last[CURL_ERROR_SIZE + 80];
+            describe(last, sizeof(last), j, &v);
+            snprintf(msg, sizeof(msg), "gave up after %d attempts; last: %s", j->attempts, last);
+            emit_answer(e, j, v.code, msg);
+        } else {
+            retry_later(e, j, &v, now);
+        }
+        break;
+    case CLASS_AUTH:
+    case CLASS_QUOTA:
+        /* Every other request would get the same answer: stop, and leave this one and the
+           rest for --resume once the key or quota is fixed. */
+        snprintf(e->stop_detail, sizeof(e->stop_detail), "HTTP %d from %s: %.200s", x->status,
+                 j->req->url, x->body ? x->body : "");
+        for (char *p = e->stop_detail; *p; p++)
+            if (*p == '\n' || *p == '\r')
+                *p = ' ';
+        job_give(e, j);
+        engine_stop(e, v.cls == CLASS_AUTH ? SLUICE_STOPPED_AUTH : SLUICE_STOPPED_QUOTA,
+                    SLUICE_STOP_DRAIN, NULL);
+        break;
+    default:
+        describe(msg, sizeof(msg), j, &v);
+        emit_answer(e, j, v.code, msg);
+        break;
+    }
+    engine_dispatch(e);
+}
+
+void engine_stop(struct sluice_s *e, sluice_stopped_t why, sluice_stop_t how, const char *detail) {
+    if (detail)
+        snprintf(e->stop_detail, sizeof(e->stop_detail), "%s", detail);
+    if (e->stopped == SLUICE_STOPPED_NONE)
+        e->stopped = why;
+    if (e->stopping && !(how == SLUICE_STOP_ABANDON && e->stop_how == SLUICE_STOP_DRAIN)) {
+        finish_check(e);
+        return;
+    }
+    e->stopping = 1;
+    e->stop_how = how;
+    uv_timer_stop(&e->wake);
+    /* Requests waiting for a retry get no result: --resume sends them again. */
+    while (e->heap_len > 0)
+        job_give(e, heap_pop(e));
+    if (how == SLUICE_STOP_ABANDON) {
+        for (struct job *j = e->all_jobs; j; j = j->all_next) {
+            if (j->live && j->in_flight) {
+                transport_cancel(e->tr, &j->x);
+                j->in_flight = 0;
+                e->in_flight--;
+                job_give(e, j);
+            }
+        }
+    }
+    finish_check(e);
+}
+
+void sluice_stop(sluice_t *s, sluice_stop_t how) {
+    engine_stop(s, SLUICE_STOPPED_USER, how, NULL);
+}

@@ -1,0 +1,69 @@
+#ifndef SLUICE_ENGINE_H
+#define SLUICE_ENGINE_H
+
+/* The engine's state, shared by its two files: api.c (lifecycle) and engine.c (scheduling). */
+#include <json-c/json.h>
+
+#include <sluice.h>
+
+#include "backoff.h"
+#include "stats.h"
+#include "transport.h"
+
+/* One request held by the engine: in flight, or waiting for its retry time. */
+struct job {
+    sluice_request_t *req;
+    struct xfer x; /* the attempt; its body buffer is reused across jobs */
+    int attempts;
+    int in_flight;
+    int live;         /* holds a request */
+    int body_is_json; /* of the last answer */
+    uint64_t tokens_in, tokens_out;
+    int64_t ready_at; /* retry time, ms on the loop's clock */
+    char *url;        /* base URL + path; buffer reused */
+    size_t url_cap;
+    struct job *next_free;
+    struct job *all_next; /* every job ever allocated, for abandon and free */
+};
+
+struct sluice_s {
+    uv_loop_t *loop;
+    int own_loop;
+    struct transport *tr;
+    struct curl_slist *headers;
+    char *base_url;
+    sluice_source_t src;
+    sluice_result_cb cb;
+    void *cb_ud;
+    struct rng rng;
+    json_tokener *tok;
+
+    int limit;    /* slots: most attempts in flight */
+    int max_live; /* slots + read-ahead: most requests held */
+    int max_attempts;
+    int64_t backoff_base_ms, backoff_cap_ms;
+
+    int in_flight, live;
+    struct job **heap; /* waiting retries, earliest first */
+    size_t heap_len, heap_cap;
+    struct job *free_jobs, *all_jobs;
+    uv_timer_t wake;     /* the next retry time or the end of a pause */
+    int64_t pause_until; /* global cool-down after a 429, loop ms */
+
+    int src_eof, src_wait, dispatching, stopping, finished, running;
+    sluice_stop_t stop_how;
+    sluice_stopped_t stopped;
+    char stop_detail[320];
+    int err;
+    uint64_t started_ns;
+    sluice_stats_t st;
+    struct hist latency; /* per answered attempt */
+    int closing;         /* handles whose close callbacks are pending */
+};
+
+void engine_dispatch(struct sluice_s *e);
+void engine_stop(struct sluice_s *e, sluice_stopped_t why, sluice_stop_t how, const char *detail);
+/* The attempt-done callback handed to the transport. */
+void engine_on_done(struct xfer *x, void *ud);
+
+#endif

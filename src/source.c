@@ -1,0 +1,801 @@
+/*
+ * The JSONL source (DESIGN.md "File formats"): reads the input lazily, one line per request,
+ * and hands out requests one allocation each. Memory holds the read buffer (64 KiB, growing
+ * to one line of at most 64 MiB and shrinking back after it), one 8-byte hash per custom_id
+ * seen (to reject duplicates), and the requests the engine holds.
+ *
+ * Every non-blank line becomes exactly one request or is skipped on purpose (--resume): a line
+ * that cannot be sent is handed out too, with `invalid` set, so that it gets a failed result
+ * line and the CLI can say file:line and why.
+ */
+#include "source.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define SOURCE_CHUNK ((size_t)64 << 10)
+/* Past a line of MAX bytes + "\r\n" nothing can be accepted: the buffer never grows beyond. */
+#define SOURCE_MAX_BUF (SOURCE_MAX_LINE + 2)
+/* Released requests kept for reuse: enough for a steady state of small requests, and only
+ * small ones, so a burst of huge bodies does not stay pinned. */
+#define SOURCE_FREE_MAX 64
+#define SOURCE_FREE_CAP ((size_t)16 << 10)
+#define SOURCE_SEEN_INIT 1024
+
+/* One request and its strings in one allocation. */
+struct source_req {
+    sluice_request_t req;
+    struct source_req *next; /* on the free list */
+    size_t cap;              /* bytes in data */
+    char data[];
+};
+
+struct sluice_jsonl_source_s {
+    char *name;
+    char *default_url;
+    int fd;
+    int own_fd;
+    int (*skip)(void *ud, const char *custom_id);
+    void *skip_ud;
+
+    /* Pending input is rbuf[rstart, rend); rbuf[rstart, rstart + scanned) has no '\n'. */
+    char *rbuf;
+    size_t rcap, rstart, rend, scanned;
+    int eof;
+    int skipping; /* inside a line too long to hold: drop bytes up to its '\n' */
+    int done;
+    int err;
+    int saved_errno;
+    uint64_t line;
+
+    json_tokener *tok;
+    struct buf msg; /* scratch for building an `invalid` reason */
+
+    /*
+     * The custom_ids seen so far, as 64-bit hashes in an open-addressing set (linear probing,
+     * 0 = empty, load kept between 3/8 and 3/4: 11 to 21 bytes per id). Storing hashes instead
+     * of strings bounds memory whatever the ids' length; the price is that two distinct ids
+     * with the same hash would be taken for a duplicate. With a 64-bit hash the chance that
+     * any such pair exists among n ids is about n^2 / 2^65: 3e-6 for 10 million lines.
+     */
+    uint64_t *seen;
+    size_t seen_cap, seen_n;
+
+    struct source_req *free_list;
+    int n_free;
+};
+
+/* A byte range of the current line. */
+struct source_span {
+    const char *p;
+    size_t n;
+};
+
+/* ---- reading lines ---- */
+
+/* Reads more input at rend. Returns bytes read, 0 at end of input, or -1 (errno set). */
+static ssize_t source_fill(struct sluice_jsonl_source_s *js) {
+    /* After a long line the buffer is large: give the memory back once it is mostly empty. */
+    if (js->rcap > SOURCE_CHUNK && js->rend - js->rstart <= SOURCE_CHUNK / 2) {
+        memmove(js->rbuf, js->rbuf + js->rstart, js->rend - js->rstart);
+        js->rend -= js->rstart;
+        js->rstart = 0;
+        char *p = realloc(js->rbuf, SOURCE_CHUNK);
+        if (p != NULL) {
+            js->rbuf = p;
+            js->rcap = SOURCE_CHUNK;
+        }
+    }
+    if (js->rend == js->rcap) {
+        if (js->rstart > 0) {
+            memmove(js->rbuf, js->rbuf + js->rstart, js->rend - js->rstart);
+            js->rend -= js->rstart;
+            js->rstart = 0;
+        } else {
+            size_t cap = js->rcap * 2 < SOURCE_MAX_BUF ? js->rcap * 2 : SOURCE_MAX_BUF;
+            char *p = realloc(js->rbuf, cap);
+            if (p == NULL) {
+                errno = ENOMEM;
+                return -1;
+            }
+            js->rbuf = p;
+            js->rcap = cap;
+        }
+    }
+    for (;;) {
+        ssize_t n = read(js->fd, js->rbuf + js->rend, js->rcap - js->rend);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n > 0)
+            js->rend += (size_t)n;
+        return n;
+    }
+}
+
+/*
+ * The next line, without its '\n', in *line and *len (valid until the next call), or *overlong
+ * set when the line was longer than the buffer may grow. Returns 1, 0 at the end of input, or
+ * -1 on a read error (errno set).
+ */
+static int source_read_line(struct sluice_jsonl_source_s *js, const char **line, size_t *len,
+                            int *overlong) {
+    *overlong = 0;
+    for (;;) {
+        char *from = js->rbuf + js->rstart + js->scanned;
+        char *nl = memchr(from, '\n', js->rend - js->rstart - js->scanned);
+        if (nl != NULL || (js->eof && (js->skipping || js->rend > js->rstart))) {
+            size_t n = nl != NULL ? (size_t)(nl - (js->rbuf + js->rstart)) : js->rend - js->rstart;
+            *line = js->rbuf + js->rstart;
+            *len = n;
+            *overlong = js->skipping;
+            js->skipping = 0;
+            js->rstart += nl != NULL ? n + 1 : n;
+            js->scanned = 0;
+            return 1;
+        }
+        if (js->eof)
+            return 0;
+        js->scanned = js->rend - js->rstart;
+        if (js->skipping || js->scanned >= SOURCE_MAX_BUF) {
+            /* Too long to hold (even MAX bytes + "\r" would fit): drop what we have. */
+            js->skipping = 1;
+            js->rstart = js->rend = js->scanned = 0;
+        }
+        ssize_t n = source_fill(js);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            js->eof = 1;
+    }
+}
+
+/* ---- requests ---- */
+
+/* Takes a request with room for `need` bytes of strings, from the free list if possible. */
+static struct source_req *source_req_alloc(struct sluice_jsonl_source_s *js, size_t need) {
+    struct source_req *r = js->free_list;
+    if (r != NULL) {
+        js->free_list = r->next;
+        js->n_free--;
+        if (r->cap < need) {
+            struct source_req *bigger = realloc(r, sizeof *r + need);
+            if (bigger == NULL) {
+                free(r);
+                return NULL;
+            }
+            r = bigger;
+            r->cap = need;
+        }
+    } else {
+        r = malloc(sizeof *r + need);
+        if (r == NULL)
+            return NULL;
+        r->cap = need;
+    }
+    memset(&r->req, 0, sizeof r->req);
+    r->next = NULL;
+    r->req.user = r;
+    return r;
+}
+
+static void source_release(void *ud, sluice_request_t *req) {
+    struct sluice_jsonl_source_s *js = ud;
+    if (req == NULL)
+        return;
+    struct source_req *r = req->user;
+    if (js->n_free < SOURCE_FREE_MAX && r->cap <= SOURCE_FREE_CAP) {
+        r->next = js->free_list;
+        js->free_list = r;
+        js->n_free++;
+        return;
+    }
+    free(r);
+}
+
+/* Copies s[0..n) plus a NUL to *dst and returns the copy; NULL for a NULL s. */
+static const char *source_put(char **dst, const char *s, size_t n) {
+    if (s == NULL)
+        return NULL;
+    char *p = *dst;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    *dst = p + n + 1;
+    return p;
+}
+
+/* What a line turned into, before it is copied into one allocation. */
+struct source_parts {
+    const char *id;
+    size_t id_len;
+    const char *method;
+    const char *url;
+    struct source_span body;
+    struct source_span meta;
+    const char *invalid;
+    uint64_t est_tokens;
+};
+
+static int source_emit(struct sluice_jsonl_source_s *js, const struct source_parts *pt,
+                       sluice_request_t **out) {
+    size_t method_len = pt->method ? strlen(pt->method) : 0;
+    size_t url_len = pt->url ? strlen(pt->url) : 0;
+    size_t invalid_len = pt->invalid ? strlen(pt->invalid) : 0;
+    size_t need = pt->id_len + method_len + url_len + pt->body.n + pt->meta.n + invalid_len + 6;
+    struct source_req *r = source_req_alloc(js, need);
+    if (r == NULL)
+        return SLUICE_ENOMEM;
+    char *p = r->data;
+    sluice_request_t *q = &r->req;
+    q->custom_id = source_put(&p, pt->id, pt->id_len);
+    q->method = source_put(&p, pt->method, method_len);
+    q->url = source_put(&p, pt->url, url_len);
+    q->body = source_put(&p, pt->body.p, pt->body.n);
+    q->body_len = q->body ? pt->body.n : 0;
+    q->metadata = source_put(&p, pt->meta.p, pt->meta.n);
+    q->metadata_len = q->metadata ? pt->meta.n : 0;
+    q->invalid = source_put(&p, pt->invalid, invalid_len);
+    q->line = js->line;
+    q->est_tokens = pt->invalid ? 0 : pt->est_tokens;
+    *out = q;
+    return 0;
+}
+
+/* ---- duplicate ids ---- */
+
+static int source_seen_grow(struct sluice_jsonl_source_s *js) {
+    size_t cap = js->seen_cap ? js->seen_cap * 2 : SOURCE_SEEN_INIT;
+    uint64_t *set = calloc(cap, sizeof *set);
+    if (set == NULL)
+        return SLUICE_ENOMEM;
+    for (size_t i = 0; i < js->seen_cap; i++) {
+        uint64_t h = js->seen[i];
+        if (h == 0)
+            continue;
+        size_t j = (size_t)h & (cap - 1);
+        while (set[j] != 0)
+            j = (j + 1) & (cap - 1);
+        set[j] = h;
+    }
+    free(js->seen);
+    js->seen = set;
+    js->seen_cap = cap;
+    return 0;
+}
+
+/* Records an id. Returns 0 when it is new, 1 when it was seen before, or SLUICE_ENOMEM. */
+static int source_seen_add(struct sluice_jsonl_source_s *js, const char *id, size_t len) {
+    if ((js->seen_n + 1) * 4 > js->seen_cap * 3 && source_seen_grow(js) != 0)
+        return SLUICE_ENOMEM;
+    uint64_t h = util_hash64(id, len);
+    if (h == 0)
+        h = 1; /* 0 marks an empty slot */
+    size_t mask = js->seen_cap - 1;
+    size_t j = (size_t)h & mask;
+    while (js->seen[j] != 0) {
+        if (js->seen[j] == h)
+            return 1;
+        j = (j + 1) & mask;
+    }
+    js->seen[j] = h;
+    js->seen_n++;
+    return 0;
+}
+
+/* ---- parsing one line ---- */
+
+/* The value of a hex digit that util_json_scan() has accepted. */
+static unsigned source_hex(char c) {
+    return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+/*
+ * Whether the raw JSON string token k[0..n) (quotes included, already validated) decodes to
+ * `want`, which is ASCII. Keys may be escaped: "bo\u0064y" is "body".
+ */
+static int source_key_is(const char *k, size_t n, const char *want) {
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    size_t i = 1, end = n - 1;
+    while (i < end) {
+        unsigned c = (unsigned char)k[i++];
+        if (c == '\\') {
+            char e = k[i++];
+            if (e == 'u') {
+                c = 0;
+                for (int d = 0; d < 4; d++)
+                    c = c * 16 + source_hex(k[i++]);
+            } else {
+                c = (unsigned char)to[strchr(from, e) - from];
+            }
+        }
+        if (*want == '\0' || c != (unsigned char)*want)
+            return 0;
+        want++;
+    }
+    return *want == '\0';
+}
+
+/*
+ * Finds the raw text of the "body" and "metadata" members of the (already validated) object
+ * in s, and the span of the whole object. The last of repeated keys wins, as in json-c.
+ */
+static void source_find_members(const char *s, size_t len, struct source_span *whole,
+                                struct source_span *body, struct source_span *meta) {
+    size_t pos = 0;
+    util_json_skip_ws(s, len, &pos);
+    size_t start = pos++;
+    for (;;) {
+        util_json_skip_ws(s, len, &pos);
+        if (s[pos] == '}')
+            break;
+        size_t key = pos;
+        util_json_scan(s, len, &pos);
+        size_t key_len = pos - key;
+        util_json_skip_ws(s, len, &pos);
+        pos++; /* ':' */
+        util_json_skip_ws(s, len, &pos);
+        size_t val = pos;
+        util_json_scan(s, len, &pos);
+        if (source_key_is(s + key, key_len, "body"))
+            *body = (struct source_span){s + val, pos - val};
+        else if (source_key_is(s + key, key_len, "metadata"))
+            *meta = (struct source_span){s + val, pos - val};
+        util_json_skip_ws(s, len, &pos);
+        if (s[pos] == ',')
+            pos++;
+    }
+    *whole = (struct source_span){s + start, pos + 1 - start};
+}
+
+/* An HTTP method must be a token (RFC 9110 §9.1, §5.6.2): it goes verbatim on the wire. */
+static int source_is_token(const char *s, size_t n) {
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL)))
+            return 0;
+    }
+    return 1;
+}
+
+/* A URL goes into the request line: no spaces, control bytes or NULs. */
+static int source_is_url(const char *s, size_t n) {
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int source_is_blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
+/* The reason for a line that is not strict JSON, into js->msg. */
+static const char *source_json_reason(struct sluice_jsonl_source_s *js, int err, size_t pos) {
+    struct buf *m = &js->msg;
+    buf_reset(m);
+    int rc = buf_append_str(m, "not valid JSON (");
+    if (err == UTIL_JSON_EEND) {
+        rc |= buf_append_str(m, "unexpected end of line");
+    } else if (err == UTIL_JSON_EDEPTH) {
+        rc |= buf_append_str(m, "nested deeper than ");
+        rc |= buf_append_u64(m, UTIL_JSON_MAX_DEPTH);
+        rc |= buf_append_str(m, " levels");
+    } else {
+        rc |= buf_append_str(m, util_json_strerror(err));
+        rc |= buf_append_str(m, " at column ");
+        rc |= buf_append_u64(m, (uint64_t)pos + 1);
+    }
+    rc |= buf_append_char(m, ')');
+    return rc == 0 ? m->data : "not valid JSON";
+}
+
+/* Whether `key` is present; *out is its value (NULL for JSON null). */
+static int source_get(json_object *obj, const char *key, json_object **out) {
+    *out = NULL;
+    return json_object_object_get_ex(obj, key, out);
+}
+
+
+/* A bare line (no custom_id, no body): the whole object is the body of a POST to --url. */
+static int source_check_bare(struct sluice_jsonl_source_s *js, json_object *obj,
+                             struct source_span whole, struct source_parts *pt) {
+    if (js->default_url == NULL) {
+        pt->invalid = "bare request body needs --url";
+        return 0;
+    }
+    /* Counted with the custom_ids so that a batch line cannot reuse a bare line's id. */
+    int rc = source_seen_add(js, pt->id, pt->id_len);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        pt->invalid = "duplicate custom_id (another line uses this line's line-N id)";
+        return 0;
+    }
+    pt->method = "POST";
+    pt->url = js->default_url;
+    pt->body = whole;
+    pt->est_tokens = source_estimate_tokens(obj);
+    return 0;
+}
+
+/*
+ * A batch line: custom_id, body, optional method, url and metadata. Sets pt->invalid for a
+ * line that cannot be sent; the custom_id is kept whenever it could be read. An id that was
+ * read counts as seen even if something else on its line is wrong, so that no id appears on
+ * two result lines. Returns 0 or SLUICE_ENOMEM.
+ */
+static int source_check_batch(struct sluice_jsonl_source_s *js, json_object *obj,
+                              struct source_span body, struct source_span meta,
+                              struct source_parts *pt) {
+    json_object *jid, *jbody, *jmethod, *jurl, *jmeta;
+    source_get(obj, "custom_id", &jid);
+    if (!json_object_is_type(jid, json_type_string) || json_object_get_string_len(jid) == 0) {
+        pt->invalid = "custom_id must be a non-empty string";
+        return 0;
+    }
+    const char *id = json_object_get_string(jid);
+    size_t id_len = (size_t)json_object_get_string_len(jid);
+    if (id_len > SOURCE_MAX_ID) {
+        pt->invalid = "custom_id longer than 512 bytes";
+        return 0;
+    }
+    if (strlen(id) != id_len) {
+        pt->invalid = "custom_id must not contain NUL characters";
+        return 0;
+    }
+    pt->id = id;
+    pt->id_len = id_len;
+    int rc = source_seen_add(js, id, id_len);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        struct buf *m = &js->msg;
+        buf_reset(m);
+        rc = buf_append_str(m, "duplicate custom_id \"");
+        rc |= buf_append(m, id, id_len);
+        rc |= buf_append_char(m, '"');
+        pt->invalid = rc == 0 ? m->data : "duplicate custom_id";
+        return 0;
+    }
+    if (source_get(obj, "metadata", &jmeta) && jmeta != NULL) {
+        if (!json_object_is_type(jmeta, json_type_object)) {
+            pt->invalid = "metadata must be a JSON object";
+            return 0;
+        }
+        pt->meta = meta; /* copied to the result line even if the line is invalid below */
+    }
+    source_get(obj, "body", &jbody);
+    if (!json_object_is_type(jbody, json_type_object)) {
+        pt->invalid = "body must be a JSON object";
+        return 0;
+    }
+    pt->method = "POST";
+    if (source_get(obj, "method", &jmethod)) {
+        if (!json_object_is_type(jmethod, json_type_string) ||
+            !source_is_token(json_object_get_string(jmethod),
+                             (size_t)json_object_get_string_len(jmethod))) {
+            pt->invalid = "method must be an HTTP method name such as \"POST\"";
+            return 0;
+        }
+        pt->method = json_object_get_string(jmethod);
+    }
+    if (source_get(obj, "url", &jurl)) {
+        if (!json_object_is_type(jurl, json_type_string) ||
+            !source_is_url(json_object_get_string(jurl),
+                           (size_t)json_object_get_string_len(jurl))) {
+            pt->invalid = "url must be a non-empty string without spaces or control characters";
+            return 0;
+        }
+        pt->url = json_object_get_string(jurl);
+    } else if (js->default_url != NULL) {
+        pt->url = js->default_url;
+    } else {
+        pt->invalid = "no \"url\" on the line and no --url";
+        return 0;
+    }
+    pt->body = body;
+    pt->est_tokens = source_estimate_tokens(jbody);
+    return 0;
+}
+
+/*
+ * Turns one line (without its '\n') into a request in *out. Returns 1 when a request was
+ * made, 0 when the line is not handed out (blank, or skipped by the skip callback), or
+ * SLUICE_ENOMEM.
+ */
+static int source_parse_line(struct sluice_jsonl_source_s *js, const char *s, size_t len,
+                             int overlong, sluice_request_t **out) {
+    char line_id[32];
+    struct source_parts pt = {0};
+    struct source_span whole = {0}, body = {0}, meta = {0};
+    json_object *obj = NULL;
+    size_t err_pos = 0, first = 0;
+    int rc = 0;
+
+    snprintf(line_id, sizeof line_id, "line-%" PRIu64, js->line);
+    pt.id = line_id;
+    pt.id_len = strlen(line_id);
+
+    if (len > 0 && s[len - 1] == '\r')
+        len--;
+    if (js->line == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+        s += 3;
+        len -= 3;
+    }
+    if (overlong || len > SOURCE_MAX_LINE) {
+        pt.invalid = "line longer than 64 MiB";
+        goto emit;
+    }
+    if (source_is_blank(s, len))
+        return 0;
+
+    /* json-c is lenient even in strict mode (single quotes, NaN, raw control characters), and
+     * the body is passed on as the raw text of the line: check it against RFC 8259 first. */
+    int jerr = util_json_validate(s, len, &err_pos);
+    if (jerr != 0) {
+        pt.invalid = source_json_reason(js, jerr, err_pos);
+        goto emit;
+    }
+    util_json_skip_ws(s, len, &first);
+    if (s[first] != '{') {
+        pt.invalid = "not a JSON object";
+        goto emit;
+    }
+    json_tokener_reset(js->tok);
+    obj = json_tokener_parse_ex(js->tok, s, (int)len);
+    if (obj == NULL) {
+        pt.invalid = "not valid JSON (json-c could not parse it)";
+        goto emit;
+    }
+    source_find_members(s, len, &whole, &body, &meta);
+    json_object *unused;
+    if (!source_get(obj, "custom_id", &unused) && !source_get(obj, "body", &unused))
+        rc = source_check_bare(js, obj, whole, &pt);
+    else
+        rc = source_check_batch(js, obj, body, meta, &pt);
+    if (rc < 0)
+        goto fail;
+    if (pt.invalid == NULL && js->skip != NULL && js->skip(js->skip_ud, pt.id) != 0) {
+        json_object_put(obj);
+        return 0;
+    }
+emit:
+    if (pt.invalid != NULL) {
+        /* Never sent: only the id, the reason and the metadata go on. */
+        pt.method = pt.url = NULL;
+        pt.body = (struct source_span){0};
+    }
+    rc = source_emit(js, &pt, out);
+    if (rc < 0)
+        goto fail;
+    json_object_put(obj);
+    return 1;
+fail:
+    json_object_put(obj);
+    return rc;
+}
+
+/* ---- token estimate ---- */
+
+static uint64_t source_sat_add(uint64_t a, uint64_t b) {
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t source_sat_mul(uint64_t a, uint64_t b) {
+    return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+/* A positive integer member, or 0. */
+static uint64_t source_get_count(json_object *obj, const char *key) {
+    json_object *v;
+    if (!source_get(obj, key, &v) || !json_object_is_type(v, json_type_int))
+        return 0;
+    int64_t i = json_object_get_int64(v); /* clamped to INT64_MAX beyond it */
+    return i > 0 ? (uint64_t)i : 0;
+}
+
+/* Text bytes of a string, or of the "text" of an object (a content part). */
+static uint64_t source_text_of(json_object *v) {
+    if (json_object_is_type(v, json_type_string))
+        return (uint64_t)json_object_get_string_len(v);
+    json_object *text;
+    if (json_object_is_type(v, json_type_object) && source_get(v, "text", &text) &&
+        json_object_is_type(text, json_type_string))
+        return (uint64_t)json_object_get_string_len(text);
+    return 0;
+}
+
+/* Text bytes of a string or of each element of an array (strings or content parts). */
+static uint64_t source_text_all(json_object *v) {
+    if (!json_object_is_type(v, json_type_array))
+        return source_text_of(v);
+    uint64_t sum = 0;
+    size_t n = json_object_array_length(v);
+    for (size_t i = 0; i < n; i++)
+        sum = source_sat_add(sum, source_text_of(json_object_array_get_idx(v, i)));
+    return sum;
+}
+
+/* "prompt" / "input": text bytes into *bytes, and 1 per token id (ints, or arrays of them). */
+static void source_count_input(json_object *v, uint64_t *bytes, uint64_t *ids, int depth) {
+    if (json_object_is_type(v, json_type_int)) {
+        *ids = source_sat_add(*ids, 1);
+    } else if (json_object_is_type(v, json_type_array) && depth < 2) {
+        size_t n = json_object_array_length(v);
+        for (size_t i = 0; i < n; i++)
+            source_count_input(json_object_array_get_idx(v, i), bytes, ids, depth + 1);
+    } else {
+        *bytes = source_sat_add(*bytes, source_text_of(v));
+    }
+}
+
+uint64_t source_estimate_tokens(json_object *body) {
+    if (!json_object_is_type(body, json_type_object))
+        return 0;
+    uint64_t bytes = 0, ids = 0;
+    json_object *v;
+    if (source_get(body, "messages", &v) && json_object_is_type(v, json_type_array)) {
+        size_t n = json_object_array_length(v);
+        for (size_t i = 0; i < n; i++) {
+            json_object *msg = json_object_array_get_idx(v, i), *content;
+            if (json_object_is_type(msg, json_type_object) && source_get(msg, "content", &content))
+                bytes = source_sat_add(bytes, source_text_all(content));
+        }
+    }
+    if (source_get(body, "system", &v))
+        bytes = source_sat_add(bytes, source_text_all(v));
+    if (source_get(body, "prompt", &v))
+        source_count_input(v, &bytes, &ids, 0);
+    if (source_get(body, "input", &v))
+        source_count_input(v, &bytes, &ids, 0);
+
+    uint64_t out = source_get_count(body, "max_completion_tokens");
+    if (out == 0)
+        out = source_get_count(body, "max_tokens");
+    if (out == 0)
+        out = source_get_count(body, "max_output_tokens");
+    uint64_t n = source_get_count(body, "n");
+    if (n == 0)
+        n = 1;
+    uint64_t in = bytes / 4 + (bytes % 4 != 0);
+    return source_sat_add(source_sat_add(in, ids), source_sat_mul(out, n));
+}
+
+/* ---- the sluice_source_t functions ---- */
+
+static int source_next(void *ud, sluice_request_t **out) {
+    struct sluice_jsonl_source_s *js = ud;
+    *out = NULL;
+    while (!js->done) {
+        const char *line;
+        size_t len;
+        int overlong;
+        int rc = source_read_line(js, &line, &len, &overlong);
+        if (rc < 0) {
+            js->err = SLUICE_EIO;
+            js->saved_errno = errno;
+            js->done = 1;
+            break;
+        }
+        if (rc == 0) {
+            js->done = 1;
+            break;
+        }
+        js->line++;
+        rc = source_parse_line(js, line, len, overlong, out);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+    }
+    return SLUICE_EOF;
+}
+
+int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path,
+                             const char *default_url, int (*skip)(void *ud, const char *custom_id),
+                             void *skip_ud) {
+    struct sluice_jsonl_source_s *js = NULL;
+    struct stat st;
+    int rc = SLUICE_ENOMEM;
+    if (out == NULL || path == NULL) {
+        errno = EINVAL;
+        return SLUICE_EINVAL;
+    }
+    *out = NULL;
+    js = calloc(1, sizeof *js);
+    if (js == NULL)
+        return SLUICE_ENOMEM;
+    js->fd = -1;
+    js->skip = skip;
+    js->skip_ud = skip_ud;
+    js->name = strdup(path);
+    if (js->name == NULL)
+        goto fail;
+    if (default_url != NULL && (js->default_url = strdup(default_url)) == NULL)
+        goto fail;
+    js->rbuf = malloc(SOURCE_CHUNK);
+    if (js->rbuf == NULL)
+        goto fail;
+    js->rcap = SOURCE_CHUNK;
+    /* Deeper than the validator allows, so json-c never refuses a line that passed it. */
+    js->tok = json_tokener_new_ex(UTIL_JSON_MAX_DEPTH + 8);
+    if (js->tok == NULL)
+        goto fail;
+    rc = SLUICE_EIO;
+    if (strcmp(path, "-") == 0) {
+        js->fd = STDIN_FILENO;
+    } else {
+        js->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (js->fd < 0)
+            goto fail;
+        js->own_fd = 1;
+    }
+    /* read(2) on a directory fails only later, and with a less helpful EISDIR: say it now. */
+    if (fstat(js->fd, &st) != 0)
+        goto fail;
+    if (S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        goto fail;
+    }
+    *out = js;
+    return 0;
+fail:;
+    int saved = errno;
+    sluice_jsonl_source_close(js);
+    errno = saved;
+    return rc;
+}
+
+void sluice_jsonl_source_bind(sluice_jsonl_source_t *js, sluice_source_t *src) {
+    src->next = source_next;
+    src->release = source_release;
+    src->ud = js;
+}
+
+const char *sluice_jsonl_source_name(const sluice_jsonl_source_t *js) {
+    return js->name;
+}
+
+int sluice_jsonl_source_error(const sluice_jsonl_source_t *js) {
+    if (js->err != 0)
+        errno = js->saved_errno;
+    return js->err;
+}
+
+size_t source_memory(const sluice_jsonl_source_t *js) {
+    return js->rcap + js->seen_cap * sizeof *js->seen + js->msg.cap;
+}
+
+/* Requests still held by the engine must have been released before. */
+void sluice_jsonl_source_close(sluice_jsonl_source_t *js) {
+    if (js == NULL)
+        return;
+    if (js->own_fd)
+        close(js->fd);
+    while (js->free_list != NULL) {
+        struct source_req *r = js->free_list;
+        js->free_list = r->next;
+        free(r);
+    }
+    if (js->tok != NULL)
+        json_tokener_free(js->tok);
+    buf_free(&js->msg);
+    free(js->seen);
+    free(js->rbuf);
+    free(js->default_url);
+    free(js->name);
+    free(js);
+}

@@ -1,0 +1,38 @@
+#ifndef SLUICE_SOURCE_H
+#define SLUICE_SOURCE_H
+
+/*
+ * Internals of the JSONL source (the public half is in include/sluice.h), exposed for the
+ * rate limiter and for unit tests.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "sluice.h"
+
+/* The longest input line accepted, in bytes, without its line ending. */
+#define SOURCE_MAX_LINE ((size_t)64 << 20)
+/* custom_id may be at most this many bytes (the OpenAI Batch API's limit). */
+#define SOURCE_MAX_ID 512
+
+/*
+ * Estimates the tokens a request body will cost before it is sent, for the token budget:
+ * bytes of prompt text / 4, rounded up, plus the most output it may produce.
+ *   chat (and Anthropic /v1/messages): text of "messages" (content strings, or the "text"
+ *     of content parts) and "system"; plus max_completion_tokens, else max_tokens, else
+ *     max_output_tokens (0 if none), times "n" (default 1).
+ *   completions: "prompt" (string, array of strings, or token arrays) plus max_tokens * n.
+ *   embeddings: "input" (string or array of strings; arrays of token ints count 1 per int).
+ * `body` may be NULL or not an object (0). Saturates instead of overflowing.
+ */
+uint64_t source_estimate_tokens(json_object *body);
+
+/*
+ * Bytes the source holds beyond the requests handed out: the read buffer and the duplicate-id
+ * set. For tests that check memory stays bounded.
+ */
+size_t source_memory(const sluice_jsonl_source_t *js);
+
+#endif

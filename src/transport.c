@@ -1,0 +1,376 @@
+/*
+ * libcurl multi_socket on libuv. The pattern is curl's own "multi-uv" design: curl tells us
+ * which sockets to watch (socket callback) and when to call it back (timer callback); libuv
+ * tells curl when a socket is ready. One thread, no blocking calls.
+ */
+#include "transport.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <sluice.h>
+
+struct transport {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    struct transport_opts o;
+    transport_done_cb cb;
+    void *ud;
+    CURL **free_easy; /* reusable easy handles */
+    int n_free, cap_free;
+    int active;
+    struct sock_ctx *socks;
+};
+
+/* One watched socket; curl_multi_assign() ties it to curl's socket. */
+struct sock_ctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct transport *t;
+    struct sock_ctx *prev, *next; /* all open ones, so transport_free can close them */
+};
+
+static void check_done(struct transport *t);
+
+static void on_sock_closed(uv_handle_t *h) {
+    free(h->data);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+    struct sock_ctx *c = p->data;
+    struct transport *t = c->t;
+    int flags = 0;
+    int running;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    else {
+        if (events & UV_READABLE)
+            flags |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE)
+            flags |= CURL_CSELECT_OUT;
+    }
+    curl_multi_socket_action(t->multi, c->fd, flags, &running);
+    check_done(t);
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+    struct transport *t = userp;
+    struct sock_ctx *c = socketp;
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (c) {
+            if (c->prev)
+                c->prev->next = c->next;
+            else
+                t->socks = c->next;
+            if (c->next)
+                c->next->prev = c->prev;
+            uv_poll_stop(&c->poll);
+            uv_close((uv_handle_t *)&c->poll, on_sock_closed);
+            curl_multi_assign(t->multi, fd, NULL);
+        }
+        return 0;
+    }
+    if (!c) {
+        c = calloc(1, sizeof(*c));
+        if (!c)
+            return -1;
+        c->fd = fd;
+        c->t = t;
+        if (uv_poll_init_socket(t->loop, &c->poll, fd) != 0) {
+            free(c);
+            return -1;
+        }
+        c->poll.data = c;
+        c->next = t->socks;
+        if (t->socks)
+            t->socks->prev = c;
+        t->socks = c;
+        curl_multi_assign(t->multi, fd, c);
+    }
+    int events = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+        events |= UV_READABLE;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+        events |= UV_WRITABLE;
+    uv_poll_start(&c->poll, events, on_poll);
+    return 0;
+}
+
+static void on_timeout(uv_timer_t *timer) {
+    struct transport *t = timer->data;
+    int running;
+    curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(t);
+}
+
+/* curl asks to be called back in timeout_ms; -1 means no timer is needed. */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
+    struct transport *t = userp;
+    (void)multi;
+    if (timeout_ms < 0)
+        uv_timer_stop(&t->timer);
+    else
+        uv_timer_start(&t->timer, on_timeout, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *userp) {
+    struct xfer *x = userp;
+    size_t len = size * n;
+    /* A JSON API answer larger than max_body is a fault, not something to buffer. */
+    if (x->body_len + len + 1 > x->body_cap) {
+        size_t cap = x->body_cap ? x->body_cap : 4096;
+        while (cap < x->body_len + len + 1)
+            cap *= 2;
+        if (cap > x->owner->o.max_body + 1)
+            cap = x->owner->o.max_body + 1;
+        if (x->body_len + len + 1 > cap)
+            return CURL_WRITEFUNC_ERROR;
+        char *nb = realloc(x->body, cap);
+        if (!nb)
+            return CURL_WRITEFUNC_ERROR;
+        x->body = nb;
+        x->body_cap = cap;
+    }
+    memcpy(x->body + x->body_len, data, len);
+    x->body_len += len;
+    x->body[x->body_len] = '\0';
+    return len;
+}
+
+static int64_t epoch_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *userp) {
+    struct xfer *x = userp;
+    size_t len = size * n;
+    /* A new status line starts a new answer (after 100 Continue or a redirect): forget the
+       headers of the previous one. */
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        classify_hdrs_init(&x->hdrs);
+        x->body_is_json_type = 0;
+        return len;
+    }
+    if (len > 13 && strncasecmp(data, "content-type:", 13) == 0) {
+        const char *v = data + 13;
+        size_t vl = len - 13;
+        /* application/json, application/problem+json, ...; parameters may follow */
+        for (size_t i = 0; i + 4 <= vl; i++) {
+            if (strncasecmp(v + i, "json", 4) == 0) {
+                x->body_is_json_type = 1;
+                break;
+            }
+        }
+        return len;
+    }
+    classify_header(&x->hdrs, data, len, epoch_ms());
+    return len;
+}
+
+int transport_new(struct transport **out, uv_loop_t *loop, const struct transport_opts *o,
+                  transport_done_cb cb, void *ud) {
+    struct transport *t = calloc(1, sizeof(*t));
+    if (!t)
+        return SLUICE_ENOMEM;
+    t->loop = loop;
+    t->o = *o;
+    if (t->o.max_body == 0)
+        t->o.max_body = (size_t)1 << 30;
+    t->cb = cb;
+    t->ud = ud;
+    t->multi = curl_multi_init();
+    if (!t->multi)
+        goto fail;
+    if (uv_timer_init(loop, &t->timer) != 0)
+        goto fail_multi;
+    t->timer.data = t;
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t);
+    curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    if (o->max_connections > 0)
+        curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, (long)o->max_connections);
+    *out = t;
+    return 0;
+fail_multi:
+    curl_multi_cleanup(t->multi);
+fail:
+    free(t);
+    return SLUICE_ECURL;
+}
+
+static CURL *easy_take(struct transport *t) {
+    if (t->n_free > 0)
+        return t->free_easy[--t->n_free];
+    return curl_easy_init();
+}
+
+static void easy_give(struct transport *t, CURL *e) {
+    if (t->n_free == t->cap_free) {
+        int cap = t->cap_free ? t->cap_free * 2 : 64;
+        CURL **nf = realloc(t->free_easy, (size_t)cap * sizeof(*nf));
+        if (!nf) {
+            curl_easy_cleanup(e);
+            return;
+        }
+        t->free_easy = nf;
+        t->cap_free = cap;
+    }
+    curl_easy_reset(e);
+    t->free_easy[t->n_free++] = e;
+}
+
+int transport_send(struct transport *t, struct xfer *x, const char *method, const char *url,
+                   const char *body, size_t body_len, struct curl_slist *headers) {
+    CURL *e = easy_take(t);
+    if (!e)
+        return SLUICE_ECURL;
+    x->easy = e;
+    x->status = 0;
+    x->tr = TRANSPORT_OK;
+    x->err[0] = '\0';
+    x->body_len = 0;
+    x->body_is_json_type = 0;
+    classify_hdrs_init(&x->hdrs);
+    x->owner = t;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");
+    } else if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+        if (body && body_len) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        }
+    }
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->err);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, t->o.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, t->o.connect_timeout_ms);
+    /* Prefer waiting for a multiplexed HTTP/2 stream to opening one more connection. */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    if (t->o.cacert)
+        curl_easy_setopt(e, CURLOPT_CAINFO, t->o.cacert);
+    if (t->o.insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    x->started_ns = uv_hrtime();
+    if (curl_multi_add_handle(t->multi, e) != CURLM_OK) {
+        easy_give(t, e);
+        x->easy = NULL;
+        return SLUICE_ECURL;
+    }
+    t->active++;
+    return 0;
+}
+
+static enum classify_transport map_curl(CURLcode rc) {
+    switch (rc) {
+    case CURLE_OK:
+        return TRANSPORT_OK;
+    case CURLE_OPERATION_TIMEDOUT:
+        return TRANSPORT_TIMEOUT;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return TRANSPORT_CONNECT;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_WEIRD_SERVER_REPLY:
+        return TRANSPORT_RESET;
+    default:
+        return TRANSPORT_OTHER;
+    }
+}
+
+static void check_done(struct transport *t) {
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(t->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        CURL *e = m->easy_handle;
+        CURLcode rc = m->data.result;
+        struct xfer *x = NULL;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
+        long code = 0;
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+        curl_multi_remove_handle(t->multi, e);
+        t->active--;
+        x->tr = map_curl(rc);
+        x->status = x->tr == TRANSPORT_OK ? (int)code : 0;
+        if (x->tr != TRANSPORT_OK && x->err[0] == '\0')
+            snprintf(x->err, sizeof(x->err), "%s", curl_easy_strerror(rc));
+        x->latency_ms = (double)(uv_hrtime() - x->started_ns) / 1e6;
+        x->easy = NULL;
+        easy_give(t, e);
+        t->cb(x, t->ud);
+    }
+}
+
+void transport_cancel(struct transport *t, struct xfer *x) {
+    if (!x->easy)
+        return;
+    curl_multi_remove_handle(t->multi, x->easy);
+    easy_give(t, x->easy);
+    x->easy = NULL;
+    t->active--;
+}
+
+int transport_active(const struct transport *t) {
+    return t->active;
+}
+
+void xfer_release(struct xfer *x) {
+    free(x->body);
+    x->body = NULL;
+    x->body_len = x->body_cap = 0;
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+    struct transport *t = h->data;
+    free(t);
+}
+
+void transport_free(struct transport *t) {
+    if (!t)
+        return;
+    /* Attempts still in flight must have been cancelled. curl may or may not report its
+       sockets as removed during cleanup; whatever it leaves open is closed here. */
+    curl_multi_cleanup(t->multi);
+    while (t->socks) {
+        struct sock_ctx *c = t->socks;
+        t->socks = c->next;
+        uv_poll_stop(&c->poll);
+        uv_close((uv_handle_t *)&c->poll, on_sock_closed);
+    }
+    for (int i = 0; i < t->n_free; i++)
+        curl_easy_cleanup(t->free_easy[i]);
+    free(t->free_easy);
+    uv_timer_stop(&t->timer);
+    uv_close((uv_handle_t *)&t->timer, on_timer_closed);
+}

@@ -1,0 +1,430 @@
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice.h"
+
+void buf_init(struct buf *b) {
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void buf_free(struct buf *b) {
+    free(b->data);
+    buf_init(b);
+}
+
+void buf_reset(struct buf *b) {
+    b->len = 0;
+    if (b->cap > 0)
+        b->data[0] = '\0';
+}
+
+int buf_reserve(struct buf *b, size_t extra) {
+    if (extra > SIZE_MAX - 1 - b->len)
+        return SLUICE_ENOMEM;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    /* Doubling keeps appends amortised O(1); 64 bytes avoids a string of tiny reallocs. */
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *p = realloc(b->data, cap);
+    if (p == NULL)
+        return SLUICE_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int buf_append(struct buf *b, const void *p, size_t n) {
+    if (buf_reserve(b, n) != 0)
+        return SLUICE_ENOMEM;
+    if (n > 0)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int buf_append_str(struct buf *b, const char *s) {
+    return buf_append(b, s, strlen(s));
+}
+
+int buf_append_char(struct buf *b, char c) {
+    return buf_append(b, &c, 1);
+}
+
+int buf_append_u64(struct buf *b, uint64_t v) {
+    char tmp[20];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    return buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+/*
+ * Length of the valid UTF-8 sequence at p[0..n), or 0 when it is not one: overlong forms,
+ * surrogates (U+D800..DFFF) and code points above U+10FFFF are invalid (RFC 3629 §4).
+ */
+static size_t util_utf8_len(const unsigned char *p, size_t n) {
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+int buf_append_json_string(struct buf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t old = b->len;
+    /* Most strings need no escaping: reserve once for that case. */
+    if (buf_reserve(b, n + 2) != 0)
+        return SLUICE_ENOMEM;
+    b->data[b->len++] = '"';
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
+            run++;
+        if (run > i && buf_append(b, s + i, run - i) != 0)
+            goto fail;
+        i = run;
+        if (i >= n)
+            break;
+        unsigned char c = p[i];
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t esc_len = 2;
+        if (c == '"' || c == '\\') {
+            esc[1] = (char)c;
+        } else if (c < 0x20) {
+            const char *shortform = c == '\b'   ? "b"
+                                    : c == '\f' ? "f"
+                                    : c == '\n' ? "n"
+                                    : c == '\r' ? "r"
+                                    : c == '\t' ? "t"
+                                                : NULL;
+            if (shortform != NULL) {
+                esc[1] = shortform[0];
+            } else {
+                memcpy(esc + 1, "u00", 3);
+                esc[4] = hex[c >> 4];
+                esc[5] = hex[c & 15];
+                esc_len = 6;
+            }
+        } else {
+            size_t ul = util_utf8_len(p + i, n - i);
+            if (ul == 0) {
+                if (buf_append(b, "\xEF\xBF\xBD", 3) != 0)
+                    goto fail;
+                i++;
+            } else {
+                if (buf_append(b, s + i, ul) != 0)
+                    goto fail;
+                i += ul;
+            }
+            continue;
+        }
+        if (buf_append(b, esc, esc_len) != 0)
+            goto fail;
+        i++;
+    }
+    if (buf_append_char(b, '"') != 0)
+        goto fail;
+    return 0;
+fail:
+    b->len = old;
+    b->data[old] = '\0';
+    return SLUICE_ENOMEM;
+}
+
+/* ---- strict JSON scanning ---- */
+
+void util_json_skip_ws(const char *s, size_t len, size_t *pos) {
+    size_t i = *pos;
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    *pos = i;
+}
+
+static int util_is_hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int util_is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+/* The error for the byte at `i` that is not what the grammar wants there. */
+static int util_json_bad(size_t len, size_t i) {
+    return i >= len ? UTIL_JSON_EEND : UTIL_JSON_EUNEXPECTED;
+}
+
+static int util_json_scan_string(const char *s, size_t len, size_t *pos) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = *pos + 1;
+    int err;
+    for (;;) {
+        if (i >= len) {
+            err = UTIL_JSON_EEND;
+            goto fail;
+        }
+        unsigned char c = p[i];
+        if (c == '"') {
+            *pos = i + 1;
+            return 0;
+        }
+        if (c == '\\') {
+            i++;
+            if (i >= len) {
+                err = UTIL_JSON_EEND;
+                goto fail;
+            }
+            if (s[i] == 'u') {
+                for (int k = 1; k <= 4; k++) {
+                    if (i + k >= len || !util_is_hex(s[i + k])) {
+                        i += k;
+                        err = util_json_bad(len, i);
+                        goto fail;
+                    }
+                }
+                i += 5;
+            } else if (strchr("\"\\/bfnrt", s[i]) != NULL && s[i] != '\0') {
+                i++;
+            } else {
+                err = UTIL_JSON_EUNEXPECTED;
+                goto fail;
+            }
+        } else if (c < 0x20) {
+            err = UTIL_JSON_EUNEXPECTED;
+            goto fail;
+        } else if (c < 0x80) {
+            i++;
+        } else {
+            size_t ul = util_utf8_len(p + i, len - i);
+            if (ul == 0) {
+                err = UTIL_JSON_EUTF8;
+                goto fail;
+            }
+            i += ul;
+        }
+    }
+fail:
+    *pos = i;
+    return err;
+}
+
+static int util_json_scan_number(const char *s, size_t len, size_t *pos) {
+    size_t i = *pos;
+    if (s[i] == '-')
+        i++;
+    if (i < len && s[i] == '0') {
+        i++;
+    } else if (i < len && util_is_digit(s[i])) {
+        while (i < len && util_is_digit(s[i]))
+            i++;
+    } else {
+        goto fail;
+    }
+    if (i < len && s[i] == '.') {
+        i++;
+        if (i >= len || !util_is_digit(s[i]))
+            goto fail;
+        while (i < len && util_is_digit(s[i]))
+            i++;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= len || !util_is_digit(s[i]))
+            goto fail;
+        while (i < len && util_is_digit(s[i]))
+            i++;
+    }
+    *pos = i;
+    return 0;
+fail:
+    *pos = i;
+    return util_json_bad(len, i);
+}
+
+static int util_json_scan_literal(const char *s, size_t len, size_t *pos, const char *word) {
+    size_t i = *pos;
+    for (; *word != '\0'; word++, i++) {
+        if (i >= len || s[i] != *word) {
+            *pos = i;
+            return util_json_bad(len, i);
+        }
+    }
+    *pos = i;
+    return 0;
+}
+
+static int util_json_scan_value(const char *s, size_t len, size_t *pos, int depth);
+
+/* An array or object at s[*pos]; `close` is ']' or '}'. */
+static int util_json_scan_container(const char *s, size_t len, size_t *pos, int depth,
+                                    char close) {
+    size_t i = *pos;
+    int err;
+    if (depth >= UTIL_JSON_MAX_DEPTH) {
+        err = UTIL_JSON_EDEPTH;
+        goto fail;
+    }
+    i++;
+    util_json_skip_ws(s, len, &i);
+    if (i < len && s[i] == close) {
+        *pos = i + 1;
+        return 0;
+    }
+    for (;;) {
+        if (close == '}') {
+            if (i >= len || s[i] != '"') {
+                err = util_json_bad(len, i);
+                goto fail;
+            }
+            if ((err = util_json_scan_string(s, len, &i)) != 0)
+                goto fail;
+            util_json_skip_ws(s, len, &i);
+            if (i >= len || s[i] != ':') {
+                err = util_json_bad(len, i);
+                goto fail;
+            }
+            i++;
+        }
+        if ((err = util_json_scan_value(s, len, &i, depth + 1)) != 0)
+            goto fail;
+        util_json_skip_ws(s, len, &i);
+        if (i < len && s[i] == ',') {
+            i++;
+            util_json_skip_ws(s, len, &i);
+            continue;
+        }
+        if (i < len && s[i] == close) {
+            *pos = i + 1;
+            return 0;
+        }
+        err = util_json_bad(len, i);
+        goto fail;
+    }
+fail:
+    *pos = i;
+    return err;
+}
+
+static int util_json_scan_value(const char *s, size_t len, size_t *pos, int depth) {
+    util_json_skip_ws(s, len, pos);
+    if (*pos >= len)
+        return UTIL_JSON_EEND;
+    switch (s[*pos]) {
+    case '{':
+        return util_json_scan_container(s, len, pos, depth, '}');
+    case '[':
+        return util_json_scan_container(s, len, pos, depth, ']');
+    case '"':
+        return util_json_scan_string(s, len, pos);
+    case 't':
+        return util_json_scan_literal(s, len, pos, "true");
+    case 'f':
+        return util_json_scan_literal(s, len, pos, "false");
+    case 'n':
+        return util_json_scan_literal(s, len, pos, "null");
+    default:
+        if (s[*pos] == '-' || util_is_digit(s[*pos]))
+            return util_json_scan_number(s, len, pos);
+        return UTIL_JSON_EUNEXPECTED;
+    }
+}
+
+int util_json_scan(const char *s, size_t len, size_t *pos) {
+    return util_json_scan_value(s, len, pos, 0);
+}
+
+int util_json_validate(const char *s, size_t len, size_t *err_pos) {
+    size_t pos = 0;
+    int err = util_json_scan(s, len, &pos);
+    if (err == 0) {
+        util_json_skip_ws(s, len, &pos);
+        if (pos < len)
+            err = UTIL_JSON_ETRAILING;
+    }
+    if (err_pos != NULL)
+        *err_pos = pos;
+    return err;
+}
+
+const char *util_json_strerror(int err) {
+    switch (err) {
+    case UTIL_JSON_OK:
+        return "valid";
+    case UTIL_JSON_EUNEXPECTED:
+        return "unexpected character";
+    case UTIL_JSON_EEND:
+        return "unexpected end";
+    case UTIL_JSON_EUTF8:
+        return "invalid UTF-8";
+    case UTIL_JSON_EDEPTH:
+        return "nested too deep";
+    case UTIL_JSON_ETRAILING:
+        return "text after the value";
+    default:
+        return "unknown error";
+    }
+}
+
+/* ---- hashing ---- */
+
+/* The splitmix64 finalizer: a bijection with full avalanche. */
+static uint64_t util_mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint64_t util_hash64(const void *p, size_t n) {
+    const unsigned char *s = p;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)n * 0xff51afd7ed558ccdULL);
+    while (n > 0) {
+        /* Little-endian words assembled by hand, so the hash is the same on every CPU: the
+         * sink writes it into result ids. */
+        uint64_t w = 0;
+        size_t k = n < 8 ? n : 8;
+        for (size_t i = 0; i < k; i++)
+            w |= (uint64_t)s[i] << (8 * i);
+        h = util_mix64(h ^ util_mix64(w + k));
+        s += k;
+        n -= k;
+    }
+    return util_mix64(h);
+}

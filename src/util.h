@@ -1,0 +1,76 @@
+#ifndef SLUICE_UTIL_H
+#define SLUICE_UTIL_H
+
+/*
+ * Small helpers shared by the library's stages: a growable byte buffer, JSON string escaping
+ * into it, a strict JSON validator that works on raw bytes (so raw text can be passed on
+ * without re-serialising it), and a 64-bit string hash.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A growable byte buffer. data is NUL-terminated past len whenever cap > 0, so a buffer that
+ * holds text can be used as a C string. A zeroed struct is a valid empty buffer.
+ */
+struct buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+void buf_init(struct buf *b);
+/* Frees the memory and leaves an empty buffer. */
+void buf_free(struct buf *b);
+/* len = 0; keeps the memory for reuse. */
+void buf_reset(struct buf *b);
+/* Makes room for `extra` more bytes (plus the NUL). Returns 0 or SLUICE_ENOMEM. */
+int buf_reserve(struct buf *b, size_t extra);
+/* The appenders return 0 or SLUICE_ENOMEM; on failure the buffer is unchanged. */
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_append_str(struct buf *b, const char *s);
+int buf_append_char(struct buf *b, char c);
+/* Decimal digits of v. */
+int buf_append_u64(struct buf *b, uint64_t v);
+/*
+ * Appends s[0..n) as a quoted JSON string: quotes, backslashes and control characters are
+ * escaped (\n, \t, ... or \u00XX) and each byte that is not part of valid UTF-8 becomes U+FFFD,
+ * so the output is always valid JSON whatever the input bytes.
+ */
+int buf_append_json_string(struct buf *b, const char *s, size_t n);
+
+/* Errors of util_json_scan() / util_json_validate(). */
+enum util_json_err {
+    UTIL_JSON_OK = 0,
+    UTIL_JSON_EUNEXPECTED, /* a character that cannot start or continue a value here */
+    UTIL_JSON_EEND,        /* the text ended inside a value */
+    UTIL_JSON_EUTF8,       /* a string holds bytes that are not valid UTF-8 */
+    UTIL_JSON_EDEPTH,      /* arrays/objects nested deeper than UTIL_JSON_MAX_DEPTH */
+    UTIL_JSON_ETRAILING    /* something other than whitespace after the value */
+};
+
+/* Deep enough for any real request or response (JSON schemas included), shallow enough that
+ * the recursive scanner cannot exhaust the stack. */
+#define UTIL_JSON_MAX_DEPTH 128
+
+/*
+ * Strict RFC 8259 check of one value starting at s[*pos] (leading whitespace allowed): no
+ * single quotes, NaN, comments, trailing commas, leading zeros or raw control characters in
+ * strings; strings must be valid UTF-8. On success *pos is just past the value; on failure it
+ * is the offset of the offending byte (len when the text ended early). Returns a util_json_err.
+ */
+int util_json_scan(const char *s, size_t len, size_t *pos);
+/* util_json_scan() of s[0..len) that must hold exactly one value, with whitespace around. */
+int util_json_validate(const char *s, size_t len, size_t *err_pos);
+/* Advances *pos past JSON whitespace (space, tab, CR, LF). */
+void util_json_skip_ws(const char *s, size_t len, size_t *pos);
+/* Words for a util_json_err: "unexpected character", ... */
+const char *util_json_strerror(int err);
+
+/*
+ * A 64-bit hash of n bytes with good avalanche (every input bit flips about half the output
+ * bits), the same on every platform. Not cryptographic: don't use it against an adversary.
+ */
+uint64_t util_hash64(const void *p, size_t n);
+
+#endif

@@ -1,0 +1,43 @@
+# Shared helpers for end-to-end tests. Source it: . "$SRCDIR/tests/e2e/lib/common.sh"
+# Every test gets its own temp dir ($T) and its servers are stopped on exit, whatever happens.
+set -euo pipefail
+: "${SLUICE:?SLUICE must name the sluice binary (ctest sets it)}"
+: "${SRCDIR:?SRCDIR must name the source tree (ctest sets it)}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/sluice-e2e.XXXXXX")
+_PIDS=""
+cleanup() {
+    for p in $_PIDS; do kill "$p" 2>/dev/null || true; done
+    for p in $_PIDS; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# start_mock [mock options...]: starts `sluice mock --listen 127.0.0.1:0 ...` in the background,
+# waits for its "listening on" line, and sets MOCK_URL and MOCK_PID. Each call gets a fresh mock.
+start_mock() {
+    local out="$T/mock.$RANDOM.out"
+    # The mock stops by itself after 10 minutes at most, even if this shell is killed.
+    timeout 600 "$SLUICE" mock --listen 127.0.0.1:0 "$@" >"$out" 2>"$out.err" &
+    MOCK_PID=$!
+    _PIDS="$_PIDS $MOCK_PID"
+    local i
+    for i in $(seq 1 100); do
+        if grep -q '^listening on ' "$out" 2>/dev/null; then
+            MOCK_URL=$(sed -n 's/^listening on //p' "$out" | head -n1)
+            return 0
+        fi
+        sleep 0.05
+    done
+    cat "$out.err" >&2
+    fail "mock did not start"
+}
+
+# mock_stat KEY: a top-level numeric counter from GET /mock/stats (python3 reads the JSON).
+mock_stat() {
+    curl -s "$MOCK_URL/mock/stats" | python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"
+}

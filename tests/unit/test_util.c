@@ -1,0 +1,223 @@
+/* Unit tests for src/util.c: the growable buffer, JSON escaping and scanning, the hash. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <json-c/json.h>
+
+#include "util.h"
+
+static void test_buf_grows_and_keeps_bytes(void **state) {
+    (void)state;
+    struct buf b;
+    buf_init(&b);
+    for (int i = 0; i < 10000; i++)
+        assert_int_equal(buf_append_char(&b, (char)('a' + i % 26)), 0);
+    assert_int_equal(b.len, 10000);
+    assert_true(b.cap > b.len);
+    assert_int_equal(b.data[b.len], '\0');
+    for (int i = 0; i < 10000; i++)
+        assert_int_equal(b.data[i], 'a' + i % 26);
+    size_t cap = b.cap;
+    buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(b.cap, cap);
+    assert_string_equal(b.data, "");
+    buf_free(&b);
+    assert_null(b.data);
+    assert_int_equal(b.cap, 0);
+}
+
+static void test_buf_append_u64_and_str(void **state) {
+    (void)state;
+    struct buf b = {0};
+    assert_int_equal(buf_append_u64(&b, 0), 0);
+    assert_int_equal(buf_append_str(&b, ","), 0);
+    assert_int_equal(buf_append_u64(&b, UINT64_MAX), 0);
+    assert_int_equal(buf_append(&b, "xyz", 2), 0);
+    assert_string_equal(b.data, "0,18446744073709551615xy");
+    buf_free(&b);
+}
+
+static void test_buf_reserve_refuses_overflow(void **state) {
+    (void)state;
+    struct buf b = {0};
+    assert_int_equal(buf_append_str(&b, "abc"), 0);
+    assert_true(buf_reserve(&b, SIZE_MAX - 1) < 0);
+    assert_string_equal(b.data, "abc");
+    buf_free(&b);
+}
+
+/* Escapes s[0..n) and returns the buffer's text (caller frees). */
+static char *escape(const char *s, size_t n) {
+    struct buf b = {0};
+    assert_int_equal(buf_append_json_string(&b, s, n), 0);
+    return b.data;
+}
+
+static void test_json_escape_specials(void **state) {
+    (void)state;
+    char *out = escape("a\"b\\c/\n\r\t\b\f\x01\x1f\x7f", 14);
+    assert_string_equal(out, "\"a\\\"b\\\\c/\\n\\r\\t\\b\\f\\u0001\\u001f\x7f\"");
+    free(out);
+    out = escape("nul\0x", 5);
+    assert_string_equal(out, "\"nul\\u0000x\"");
+    free(out);
+    out = escape("", 0);
+    assert_string_equal(out, "\"\"");
+    free(out);
+}
+
+static void test_json_escape_utf8(void **state) {
+    (void)state;
+    /* Valid multibyte text passes through unchanged. */
+    char *out = escape("h\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", 12);
+    assert_string_equal(out, "\"h\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"");
+    free(out);
+    /* A stray continuation byte, a truncated sequence, an overlong '/', a surrogate, and a
+     * code point past U+10FFFF each become U+FFFD. */
+    out = escape("\x80|\xE2\x82|\xC0\xAF|\xED\xA0\x80|\xF4\x90\x80\x80", 16);
+    assert_string_equal(out, "\"\xEF\xBF\xBD|\xEF\xBF\xBD\xEF\xBF\xBD|\xEF\xBF\xBD\xEF\xBF\xBD|"
+                             "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD|"
+                             "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");
+    free(out);
+}
+
+static void test_json_escape_roundtrips_through_json_c(void **state) {
+    (void)state;
+    char raw[256];
+    for (int i = 0; i < 256; i++)
+        raw[i] = (char)i;
+    char *out = escape(raw, 128); /* all ASCII, controls and NUL included */
+    assert_int_equal(util_json_validate(out, strlen(out), NULL), 0);
+    json_object *o = json_tokener_parse(out);
+    assert_non_null(o);
+    assert_int_equal(json_object_get_string_len(o), 128);
+    assert_memory_equal(json_object_get_string(o), raw, 128);
+    json_object_put(o);
+    free(out);
+    out = escape(raw, 256); /* invalid UTF-8 too: still valid JSON */
+    assert_int_equal(util_json_validate(out, strlen(out), NULL), 0);
+    free(out);
+}
+
+static int validate(const char *s, size_t *pos) {
+    return util_json_validate(s, strlen(s), pos);
+}
+
+static void test_json_validate_accepts(void **state) {
+    (void)state;
+    const char *ok[] = {
+        "{}", " [ ] ", "0", "-0", "1.10", "-1e+5", "1E-2", "12345678901234567890", "\"\"",
+        "true", "false", "null", "{\"a\":[1,{\"b\":null},\"x\\u00e9\\n\"]}",
+        "\"\xF0\x9F\x98\x80\"", "{\"a\" : 1 ,\r\n \"b\":\t2}",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        size_t pos = 99;
+        assert_int_equal(validate(ok[i], &pos), UTIL_JSON_OK);
+        assert_int_equal(pos, strlen(ok[i]));
+    }
+}
+
+static void test_json_validate_rejects(void **state) {
+    (void)state;
+    struct {
+        const char *s;
+        int err;
+        size_t pos;
+    } bad[] = {
+        {"{'a':1}", UTIL_JSON_EUNEXPECTED, 1},
+        {"{\"a\":NaN}", UTIL_JSON_EUNEXPECTED, 5},
+        {"[1,]", UTIL_JSON_EUNEXPECTED, 3},
+        {"{\"a\":1,}", UTIL_JSON_EUNEXPECTED, 7},
+        {"01", UTIL_JSON_ETRAILING, 1},
+        {"1.", UTIL_JSON_EEND, 2},
+        {"-", UTIL_JSON_EEND, 1},
+        {"\"tab\there\"", UTIL_JSON_EUNEXPECTED, 4},
+        {"\"\\x\"", UTIL_JSON_EUNEXPECTED, 2},
+        {"\"\\u12g4\"", UTIL_JSON_EUNEXPECTED, 5},
+        {"\"\xff\"", UTIL_JSON_EUTF8, 1},
+        {"{\"a\":1", UTIL_JSON_EEND, 6},
+        {"{\"a\":1} x", UTIL_JSON_ETRAILING, 8},
+        {"tru", UTIL_JSON_EEND, 3},
+        {"nul!", UTIL_JSON_EUNEXPECTED, 3},
+        {"", UTIL_JSON_EEND, 0},
+        {"/* c */ 1", UTIL_JSON_EUNEXPECTED, 0},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t pos = 99;
+        int err = validate(bad[i].s, &pos);
+        if (err != bad[i].err || pos != bad[i].pos)
+            fail_msg("%s: err %d at %zu, want %d at %zu", bad[i].s, err, pos, bad[i].err,
+                     bad[i].pos);
+    }
+}
+
+static void test_json_validate_depth(void **state) {
+    (void)state;
+    char deep[2 * UTIL_JSON_MAX_DEPTH + 3];
+    size_t n = UTIL_JSON_MAX_DEPTH;
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    assert_int_equal(util_json_validate(deep, 2 * n, NULL), UTIL_JSON_OK);
+    n++;
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    assert_int_equal(util_json_validate(deep, 2 * n, NULL), UTIL_JSON_EDEPTH);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_hash_is_stable_and_spreads(void **state) {
+    (void)state;
+    /* Pinned values: result ids are derived from the hash, so it must never change. */
+    assert_int_equal(util_hash64("", 0), util_hash64("", 0));
+    assert_true(util_hash64("a", 1) != util_hash64("b", 1));
+    assert_true(util_hash64("a", 1) != util_hash64("a\0", 2));
+    assert_true(util_hash64("abcdefgh", 8) != util_hash64("abcdefgh\0", 9));
+    char hex[32];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)util_hash64("doc-17", 6));
+    assert_string_equal(hex, "7363793217d388c4");
+    /* No collisions and balanced bits over many similar ids. */
+    enum { N = 50000 };
+    uint64_t *h = malloc(N * sizeof *h);
+    assert_non_null(h);
+    int ones[64] = {0};
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        int len = snprintf(id, sizeof id, "doc-%d", i);
+        h[i] = util_hash64(id, (size_t)len);
+        for (int b = 0; b < 64; b++)
+            ones[b] += (int)((h[i] >> b) & 1);
+    }
+    for (int b = 0; b < 64; b++)
+        assert_true(ones[b] > N * 45 / 100 && ones[b] < N * 55 / 100);
+    qsort(h, N, sizeof *h, cmp_u64);
+    for (int i = 1; i < N; i++)
+        assert_true(h[i] != h[i - 1]);
+    free(h);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_grows_and_keeps_bytes),
+        cmocka_unit_test(test_buf_append_u64_and_str),
+        cmocka_unit_test(test_buf_reserve_refuses_overflow),
+        cmocka_unit_test(test_json_escape_specials),
+        cmocka_unit_test(test_json_escape_utf8),
+        cmocka_unit_test(test_json_escape_roundtrips_through_json_c),
+        cmocka_unit_test(test_json_validate_accepts),
+        cmocka_unit_test(test_json_validate_rejects),
+        cmocka_unit_test(test_json_validate_depth),
+        cmocka_unit_test(test_hash_is_stable_and_spreads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
