@@ -6,9 +6,20 @@ int cli_run_main(int argc, char **argv);
 
 #include <sluice.h>
 
-/* Runs one job once its options are parsed; owns and frees `headers`. Returns the exit status. */
-int cli_run_job(sluice_config_t *cfg, const char *input, const char *output, const char *url,
-                const char *key_env, const char *key_file, int resume, int progress,
-                const char **headers);
+/* `sluice run` options that are the command's, not the engine's. */
+struct run_opts {
+    const char *input, *output;
+    const char *url;        /* --url, for bare bodies */
+    const char *key_env;    /* --api-key-env */
+    const char *key_file;   /* --api-key-file */
+    const char *stats_json; /* --stats-json */
+    int resume, ordered;
+    int progress;         /* -1: when stderr is a terminal */
+    const char **headers; /* -H values, owned */
+    size_t n_headers;
+};
+
+/* Runs one job once its options are parsed; frees o->headers. Returns the exit status. */
+int cli_run_job(sluice_config_t *cfg, struct run_opts *o);
 
 #endif

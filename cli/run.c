@@ -36,6 +36,9 @@ enum {
     OPT_CACERT,
     OPT_INSECURE,
     OPT_SEED,
+    OPT_BURST,
+    OPT_STATS_JSON,
+    OPT_ORDERED,
 };
 
 static const struct option long_opts[] = {
@@ -60,49 +63,61 @@ static const struct option long_opts[] = {
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"burst", required_argument, NULL, OPT_BURST},
+    {"stats-json", required_argument, NULL, OPT_STATS_JSON},
+    {"ordered", no_argument, NULL, OPT_ORDERED},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *f) {
     fprintf(
-        f, "usage: sluice run [options] INPUT|-\n"
-           "\n"
-           "Sends every request of a JSONL file (OpenAI Batch format, or bare bodies with --url)\n"
-           "in parallel, as fast as the limits allow, and writes one result line per input line.\n"
-           "\n"
-           "  -o, --output PATH        results file (required); '-' for stdout (no --resume)\n"
-           "      --base-url URL       default $SLUICE_BASE_URL, else $OPENAI_BASE_URL,\n"
-           "                           else https://api.openai.com\n"
-           "      --url PATH           request path for bare-body lines (e.g. /v1/embeddings)\n"
-           "      --provider NAME      openai (default) | azure | anthropic | none: the auth\n"
-           "                           header to send\n"
-           "      --api-key-env NAME   variable holding the key (default OPENAI_API_KEY,\n"
-           "                           AZURE_OPENAI_API_KEY, ANTHROPIC_API_KEY by provider)\n"
-           "      --api-key-file PATH  read the key from a file instead (first line)\n"
-           "  -H, --header 'K: V'      extra request header, repeatable\n"
-           "  -c, --concurrency N      most requests in flight (default 64)\n"
-           "      --max-attempts N     attempts before a request is written as failed (default 8)\n"
-           "      --timeout SECONDS    per attempt (default 600)\n"
-           "      --connect-timeout S  (default 10)\n"
-           "      --backoff-base S     first retry delay ceiling, full jitter (default 1)\n"
-           "      --backoff-cap S      largest retry delay (default 60)\n"
-           "      --resume             keep OUTPUT's successes, re-run failed and missing ids,\n"
-           "                           append\n"
-           "      --progress, --no-progress\n"
-           "                           live status line (default: on when stderr is a terminal)\n"
-           "      --cacert PATH        CA bundle for TLS verification (default: the system's)\n"
-           "      --insecure           do not verify TLS certificates\n"
-           "      --seed N             seed for retry jitter, to replay a run (default: clock)\n"
-           "  -h, --help               this help\n"
-           "\n"
-           "Retries: 408, 409, 429, 5xx, resets and timeouts are retried with exponential backoff\n"
-           "and full jitter, honouring Retry-After, retry-after-ms and x-should-retry. Other 4xx\n"
-           "are final. A 429 pauses all dispatch until its Retry-After time. 401/403 and an\n"
-           "exhausted quota stop the run (exit 3) so nothing is wasted.\n"
-           "\n"
-           "Exit status: 0 all succeeded; 1 some lines failed; 2 bad usage or unreadable input;\n"
-           "3 stopped early (signal, auth, quota, full disk) with work left for --resume.\n");
+        f,
+        "usage: sluice run [options] INPUT|-\n"
+        "\n"
+        "Sends every request of a JSONL file (OpenAI Batch format, or bare bodies with --url)\n"
+        "in parallel, as fast as the limits allow, and writes one result line per input line.\n"
+        "\n"
+        "  -o, --output PATH        results file (required); '-' for stdout (no --resume)\n"
+        "      --base-url URL       default $SLUICE_BASE_URL, else $OPENAI_BASE_URL,\n"
+        "                           else https://api.openai.com\n"
+        "      --url PATH           request path for bare-body lines (e.g. /v1/embeddings)\n"
+        "      --provider NAME      openai (default) | azure | anthropic | none: the auth\n"
+        "                           header to send\n"
+        "      --api-key-env NAME   variable holding the key (default OPENAI_API_KEY,\n"
+        "                           AZURE_OPENAI_API_KEY, ANTHROPIC_API_KEY by provider)\n"
+        "      --api-key-file PATH  read the key from a file instead (first line)\n"
+        "  -H, --header 'K: V'      extra request header, repeatable\n"
+        "  -c, --concurrency N      most requests in flight (default 64)\n"
+        "      --rpm N              request budget per minute, paced evenly (default: none)\n"
+        "      --tpm N              token budget per minute, from each request's estimate\n"
+        "                           (prompt bytes/4 + max_tokens), reconciled with usage\n"
+        "                           (default: none)\n"
+        "      --burst S            burst the budgets allow, in seconds of budget (default 0.5)\n"
+        "      --max-attempts N     attempts before a request is written as failed (default 8)\n"
+        "      --timeout SECONDS    per attempt (default 600)\n"
+        "      --connect-timeout S  (default 10)\n"
+        "      --backoff-base S     first retry delay ceiling, full jitter (default 1)\n"
+        "      --backoff-cap S      largest retry delay (default 60)\n"
+        "      --resume             keep OUTPUT's successes, re-run failed and missing ids,\n"
+        "                           append\n"
+        "      --ordered            write results in input order (bounded reorder buffer;\n"
+        "                           dispatch waits when it is full)\n"
+        "      --stats-json PATH    write the summary as JSON at the end ('-' for stdout)\n"
+        "      --progress, --no-progress\n"
+        "                           live status line (default: on when stderr is a terminal)\n"
+        "      --cacert PATH        CA bundle for TLS verification (default: the system's)\n"
+        "      --insecure           do not verify TLS certificates\n"
+        "      --seed N             seed for retry jitter, to replay a run (default: clock)\n"
+        "  -h, --help               this help\n"
+        "\n"
+        "Retries: 408, 409, 429, 5xx, resets and timeouts are retried with exponential backoff\n"
+        "and full jitter, honouring Retry-After, retry-after-ms and x-should-retry. Other 4xx\n"
+        "are final. A 429 pauses all dispatch until its Retry-After time. 401/403 and an\n"
+        "exhausted quota stop the run (exit 3) so nothing is wasted.\n"
+        "\n"
+        "Exit status: 0 all succeeded; 1 some lines failed; 2 bad usage or unreadable input;\n"
+        "3 stopped early (signal, auth, quota, full disk) with work left for --resume.\n");
 }
 
 /* Strict number parsing: the whole argument, in range, or a clear error. */
@@ -191,10 +206,8 @@ static char *read_key_file(const char *path) {
 int cli_run_main(int argc, char **argv) {
     sluice_config_t cfg;
     sluice_config_init(&cfg);
-    const char *output = NULL, *url = NULL, *key_env = NULL, *key_file = NULL;
-    const char **headers = NULL;
-    size_t n_headers = 0;
-    int resume = 0, progress = -1, opt;
+    struct run_opts opts = {.progress = -1};
+    int opt;
     double v;
     const char *env_base = getenv("SLUICE_BASE_URL");
     if (!env_base || !*env_base)
@@ -206,13 +219,13 @@ int cli_run_main(int argc, char **argv) {
     while ((opt = getopt_long(argc, argv, "o:H:c:h", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'o':
-            output = optarg;
+            opts.output = optarg;
             break;
         case OPT_BASE_URL:
             cfg.base_url = optarg;
             break;
         case OPT_URL:
-            url = optarg;
+            opts.url = optarg;
             break;
         case OPT_PROVIDER:
             if (sluice_provider_parse(optarg, &cfg.provider) < 0) {
@@ -224,21 +237,21 @@ int cli_run_main(int argc, char **argv) {
             }
             break;
         case OPT_API_KEY_ENV:
-            key_env = optarg;
+            opts.key_env = optarg;
             break;
         case OPT_API_KEY_FILE:
-            key_file = optarg;
+            opts.key_file = optarg;
             break;
         case 'H': {
             if (!strchr(optarg, ':')) {
                 fprintf(stderr, "sluice run: -H expects 'Name: value', got '%s'\n", optarg);
                 return 2;
             }
-            const char **nh = realloc(headers, (n_headers + 1) * sizeof(*nh));
+            const char **nh = realloc(opts.headers, (opts.n_headers + 1) * sizeof(*nh));
             if (!nh)
-                return 2;
-            headers = nh;
-            headers[n_headers++] = optarg;
+                goto usage_fail;
+            opts.headers = nh;
+            opts.headers[opts.n_headers++] = optarg;
             break;
         }
         case 'c':
@@ -277,14 +290,24 @@ int cli_run_main(int argc, char **argv) {
             if (parse_num("--backoff-cap", optarg, 0, 86400, &cfg.backoff_cap_s) < 0)
                 goto usage_fail;
             break;
+        case OPT_BURST:
+            if (parse_num("--burst", optarg, 0, 3600, &cfg.burst_s) < 0)
+                goto usage_fail;
+            break;
+        case OPT_STATS_JSON:
+            opts.stats_json = optarg;
+            break;
+        case OPT_ORDERED:
+            opts.ordered = 1;
+            break;
         case OPT_RESUME:
-            resume = 1;
+            opts.resume = 1;
             break;
         case OPT_PROGRESS:
-            progress = 1;
+            opts.progress = 1;
             break;
         case OPT_NO_PROGRESS:
-            progress = 0;
+            opts.progress = 0;
             break;
         case OPT_CACERT:
             cfg.cacert = optarg;
@@ -299,7 +322,7 @@ int cli_run_main(int argc, char **argv) {
             break;
         case 'h':
             usage(stdout);
-            free(headers);
+            free(opts.headers);
             return 0;
         default:
             goto usage_fail;
@@ -310,11 +333,11 @@ int cli_run_main(int argc, char **argv) {
                 optind < argc - 1 ? ", got several" : "");
         goto usage_fail;
     }
-    if (!output) {
+    if (!opts.output) {
         fprintf(stderr, "sluice run: -o/--output PATH is required (- for stdout)\n");
         goto usage_fail;
     }
-    if (resume && strcmp(output, "-") == 0) {
+    if (opts.resume && strcmp(opts.output, "-") == 0) {
         fprintf(stderr, "sluice run: --resume needs an output file, not stdout\n");
         goto usage_fail;
     }
@@ -323,30 +346,29 @@ int cli_run_main(int argc, char **argv) {
                 cfg.base_url);
         goto usage_fail;
     }
-    cfg.headers = headers;
-    cfg.n_headers = n_headers;
-    const char *input = argv[optind];
-    return cli_run_job(&cfg, input, output, url, key_env, key_file, resume, progress, headers);
+    cfg.headers = opts.headers;
+    cfg.n_headers = opts.n_headers;
+    opts.input = argv[optind];
+    return cli_run_job(&cfg, &opts);
 
 usage_fail:
-    free(headers);
+    free(opts.headers);
     fprintf(stderr, "run 'sluice run --help' for the options\n");
     return 2;
 }
 
-int cli_run_job(sluice_config_t *cfg, const char *input, const char *output, const char *url,
-                const char *key_env, const char *key_file, int resume, int progress,
-                const char **headers) {
+int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
+    const char *input = o->input, *output = o->output, *key_env = o->key_env;
     int exit_code = 2, rc;
     char *key = NULL;
     struct run_ctx c = {0};
     struct resume_set *done = NULL;
     c.input = input;
 
-    if (key_file) {
-        key = read_key_file(key_file);
+    if (o->key_file) {
+        key = read_key_file(o->key_file);
         if (!key) {
-            fprintf(stderr, "sluice run: cannot read the API key from %s: %s\n", key_file,
+            fprintf(stderr, "sluice run: cannot read the API key from %s: %s\n", o->key_file,
                     strerror(errno));
             goto out;
         }
@@ -365,18 +387,18 @@ int cli_run_job(sluice_config_t *cfg, const char *input, const char *output, con
     }
     cfg->api_key = key;
 
-    if (resume) {
+    if (o->resume) {
         char err[512];
         if (resume_load(&done, output, err, sizeof(err)) < 0) {
             fprintf(stderr, "sluice run: --resume: %s\n", err);
             goto out;
         }
     }
-    if (sluice_jsonl_source_open(&c.src, input, url, resume ? resume_skip : NULL, done) < 0) {
+    if (sluice_jsonl_source_open(&c.src, input, o->url, o->resume ? resume_skip : NULL, done) < 0) {
         fprintf(stderr, "sluice run: cannot read %s: %s\n", input, strerror(errno));
         goto out;
     }
-    if (sluice_jsonl_sink_open(&c.sink, output, resume) < 0) {
+    if (sluice_jsonl_sink_open(&c.sink, output, o->resume) < 0) {
         fprintf(stderr, "sluice run: cannot write %s: %s\n", output, strerror(errno));
         goto out;
     }
@@ -398,9 +420,7 @@ int cli_run_job(sluice_config_t *cfg, const char *input, const char *output, con
     c.sigint.data = c.sigterm.data = &c;
     uv_signal_start(&c.sigint, on_signal, SIGINT);
     uv_signal_start(&c.sigterm, on_signal, SIGTERM);
-    if (progress < 0)
-        progress = isatty(STDERR_FILENO);
-    c.status = status_new(c.eng, progress);
+    c.status = status_new(c.eng, o->progress < 0 ? isatty(STDERR_FILENO) : o->progress);
 
     rc = sluice_run(c.eng);
 
@@ -437,6 +457,13 @@ int cli_run_job(sluice_config_t *cfg, const char *input, const char *output, con
                 "key in $%s, then run again with --resume\n",
                 detail ? detail : "401/403", key_env ? key_env : "your key variable");
         exit_code = 3;
+    } else if (why == SLUICE_STOPPED_TLS) {
+        fprintf(stderr,
+                "sluice run: stopped: the TLS certificate of %s could not be verified "
+                "(%s); pass --cacert FILE with its CA, or --insecure to skip the check, "
+                "then run again with --resume\n",
+                cfg->base_url, detail ? detail : "");
+        exit_code = 3;
     } else if (why == SLUICE_STOPPED_QUOTA) {
         fprintf(stderr,
                 "sluice run: stopped: the provider says the quota is exhausted (%s); "
@@ -453,6 +480,9 @@ int cli_run_job(sluice_config_t *cfg, const char *input, const char *output, con
     } else {
         exit_code = st.failed > 0 ? 1 : 0;
     }
+    if (o->stats_json && status_write_json(o->stats_json, &st, exit_code) < 0)
+        fprintf(stderr, "sluice run: cannot write --stats-json %s: %s\n", o->stats_json,
+                strerror(errno));
 out:
     if (c.eng)
         sluice_free(c.eng);
@@ -465,6 +495,6 @@ out:
         memset(key, 0, strlen(key));
         free(key);
     }
-    free(headers);
+    free(o->headers);
     return exit_code;
 }

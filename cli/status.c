@@ -108,3 +108,29 @@ void status_summary(const sluice_stats_t *st, const char *output, const char *in
                 "sluice: to retry the failed lines: sluice run %s -o %s --resume (same options)\n",
                 input, output);
 }
+
+int status_write_json(const char *path, const sluice_stats_t *st, int exit_code) {
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (!f)
+        return -1;
+    uint64_t done = st->succeeded + st->failed;
+    fprintf(f,
+            "{\"total\":%llu,\"succeeded\":%llu,\"failed\":%llu,\"invalid\":%llu,"
+            "\"attempts\":%llu,\"retries\":%llu,\"rate_limited\":%llu,\"wall_s\":%.3f,"
+            "\"requests_per_s\":%.2f,"
+            "\"latency_ms\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"max\":%.2f},"
+            "\"tokens\":{\"prompt\":%llu,\"completion\":%llu},"
+            "\"limits\":{\"rpm\":%.1f,\"tpm\":%.1f,\"concurrency\":%d},"
+            "\"exit_code\":%d}\n",
+            (unsigned long long)done, (unsigned long long)st->succeeded,
+            (unsigned long long)st->failed, (unsigned long long)st->invalid,
+            (unsigned long long)st->attempts, (unsigned long long)st->retries,
+            (unsigned long long)st->rate_limited, st->wall_s,
+            st->wall_s > 0 ? (double)done / st->wall_s : 0.0, st->latency_p50_ms,
+            st->latency_p90_ms, st->latency_p99_ms, st->latency_max_ms,
+            (unsigned long long)st->tokens_in, (unsigned long long)st->tokens_out, st->rpm_limit,
+            st->tpm_limit, st->concurrency, exit_code);
+    if (f == stdout)
+        return fflush(f) == 0 ? 0 : -1;
+    return fclose(f) == 0 ? 0 : -1;
+}

@@ -24,4 +24,7 @@ void status_format(char *buf, size_t n, const sluice_stats_t *st, double recent_
 /* The end summary on stderr. */
 void status_summary(const sluice_stats_t *st, const char *output, const char *input);
 
+/* --stats-json: the summary as one JSON object. Returns 0, or -1 with errno set. */
+int status_write_json(const char *path, const sluice_stats_t *st, int exit_code);
+
 #endif

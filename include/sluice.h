@@ -128,6 +128,7 @@ typedef struct sluice_config_s {
     int concurrency;          /* most requests in flight (default 64) */
     double rpm;               /* requests per minute; 0: learn from the provider */
     double tpm;               /* tokens per minute; 0: learn from the provider */
+    double burst_s;           /* burst allowed by the budgets, in seconds of budget (0.5) */
     int max_attempts;         /* attempts before a request is final (default 8) */
     double timeout_s;         /* per attempt (default 600) */
     double connect_timeout_s; /* (default 10) */
@@ -179,7 +180,8 @@ typedef enum sluice_stopped_e {
     SLUICE_STOPPED_AUTH,     /* 401/403: every request would fail the same way */
     SLUICE_STOPPED_QUOTA,    /* quota exhausted: retrying cannot help */
     SLUICE_STOPPED_SINK,     /* a result callback failed (full disk) */
-    SLUICE_STOPPED_SOURCE    /* the source failed */
+    SLUICE_STOPPED_SOURCE,   /* the source failed */
+    SLUICE_STOPPED_TLS       /* the server's TLS certificate could not be verified */
 } sluice_stopped_t;
 
 /*
@@ -200,6 +202,8 @@ typedef struct sluice_stats_s {
     uint64_t in_flight;    /* attempts on the wire now */
     uint64_t waiting;      /* requests waiting for a retry time */
     int concurrency;       /* current slot limit */
+    double rpm_limit;      /* request budget paced to, per minute; 0 = none */
+    double tpm_limit;      /* token budget paced to, per minute; 0 = none */
     double wall_s;         /* since sluice_run() began */
     uint64_t tokens_in;    /* usage reported by the provider */
     uint64_t tokens_out;

@@ -110,6 +110,10 @@ static int parse_listen(const char *s, struct mock_config *cfg) {
     memcpy(cfg->host, h, hlen);
     cfg->host[hlen] = '\0';
     cfg->port = (int)port;
+    struct sockaddr_in6 sa;
+    if (uv_ip4_addr(cfg->host, 0, (struct sockaddr_in *)&sa) < 0 &&
+        uv_ip6_addr(cfg->host, 0, &sa) < 0)
+        return bad("--listen", "a numeric IPv4 or IPv6 address (or localhost) as HOST", s);
     return 0;
 }
 

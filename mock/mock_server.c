@@ -7,8 +7,11 @@
  * parsed yet are copied into the connection. */
 #include "mock_server.h"
 
+#include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Memory kept by an idle connection's buffers; more is given back after each use. */
 #define MOCK_KEEP_BYTES (64u << 10)
@@ -56,7 +59,37 @@ static int on_message_begin(http_parser *p) {
     c->url_len = 0;
     c->url_too_long = 0;
     c->body_too_large = 0;
+    c->expect_continue = 0;
+    c->hname_len = 0;
     c->body.len = 0;
+    return 0;
+}
+
+/* Header names may arrive in pieces; keep the first bytes, enough to recognise "Expect". */
+static int on_header_field(http_parser *p, const char *at, size_t n) {
+    struct mock_conn *c = p->data;
+    if (c->hname_len == SIZE_MAX) /* a value came in between: this is a new name */
+        c->hname_len = 0;
+    for (size_t i = 0; i < n && c->hname_len < sizeof c->hname; i++)
+        c->hname[c->hname_len++] = (char)tolower((unsigned char)at[i]);
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n) {
+    struct mock_conn *c = p->data;
+    if (c->hname_len == 6 && memcmp(c->hname, "expect", 6) == 0 && n >= 12 &&
+        strncasecmp(at, "100-continue", 12) == 0)
+        c->expect_continue = 1;
+    c->hname_len = SIZE_MAX;
+    return 0;
+}
+
+/* curl (and others) send "Expect: 100-continue" before a large body and wait a second for
+ * the go-ahead (RFC 9110 §10.1.1); give it at once, ahead of the body. */
+static int on_headers_complete(http_parser *p) {
+    struct mock_conn *c = p->data;
+    if (c->expect_continue)
+        mock_buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
     return 0;
 }
 
@@ -100,6 +133,9 @@ static int on_message_complete(http_parser *p) {
 static const http_parser_settings parser_settings = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
@@ -212,10 +248,12 @@ static void on_timer(uv_timer_t *t) {
     if (c->close_after) {
         off = c->pending.len;
     }
-    memmove(c->pending.data, c->pending.data + off, c->pending.len - off);
-    c->pending.len -= off;
-    if (!c->pending.len)
+    if (off == c->pending.len) {
         mock_buf_reset(&c->pending, MOCK_KEEP_BYTES);
+    } else if (off > 0) {
+        memmove(c->pending.data, c->pending.data + off, c->pending.len - off);
+        c->pending.len -= off;
+    }
     if (!c->reading && !c->close_after && c->pending.len <= MOCK_PENDING_MAX) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
             c->reading = 1;

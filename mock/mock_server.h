@@ -52,6 +52,9 @@ struct mock_conn {
     char url[MOCK_URL_MAX];
     size_t url_len;
     int url_too_long;
+    char hname[8]; /* the start of the header name being read: only Expect matters */
+    size_t hname_len;
+    int expect_continue;
     int body_too_large;
     struct mock_buf body;    /* the request body being received */
     struct mock_buf pending; /* bytes read but not parsed yet while a request waits */

@@ -69,6 +69,7 @@ void sluice_config_init(sluice_config_t *cfg) {
     cfg->connect_timeout_s = 10;
     cfg->backoff_base_s = 1;
     cfg->backoff_cap_s = 60;
+    cfg->burst_s = 0.5;
 }
 
 static int headers_build(struct sluice_s *s, const sluice_config_t *cfg) {
@@ -183,12 +184,17 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
         .insecure = cfg->insecure,
         .max_connections = cfg->concurrency,
     };
-    if ((rc = transport_new(&s->tr, loop, &to, engine_on_done, s)) < 0)
+    s->lim = limiter_local_new(cfg->rpm, cfg->tpm, cfg->burst_s, (int64_t)uv_now(loop));
+    if (!s->lim)
         goto fail_headers;
+    if ((rc = transport_new(&s->tr, loop, &to, engine_on_done, s)) < 0)
+        goto fail_lim;
     uv_timer_init(loop, &s->wake);
     s->wake.data = s;
     *out = s;
     return 0;
+fail_lim:
+    s->lim->ops->free(s->lim);
 fail_headers:
     curl_slist_free_all(s->headers);
 fail_loop:
@@ -255,6 +261,7 @@ void sluice_stats(const sluice_t *s, sluice_stats_t *out) {
     out->latency_p90_ms = hist_quantile(&s->latency, 0.90);
     out->latency_p99_ms = hist_quantile(&s->latency, 0.99);
     out->latency_max_ms = s->latency.max_ms;
+    limiter_local_rates(s->lim, &out->rpm_limit, &out->tpm_limit);
     if (s->running)
         out->wall_s = (double)(uv_hrtime() - s->started_ns) / 1e9;
 }
@@ -292,6 +299,7 @@ void sluice_free(sluice_t *s) {
         j = n;
     }
     free(s->heap);
+    s->lim->ops->free(s->lim);
     curl_slist_free_all(s->headers);
     json_tokener_free(s->tok);
     free(s->base_url);

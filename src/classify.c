@@ -57,16 +57,16 @@ static const char CODE_HTTP[] = "http_";
 
 struct rule {
     enum classify_transport tr;
-    int lo, hi;         /* status range, inclusive; 0..0 for transport failures */
-    unsigned facts;     /* body facts that must all hold */
+    int lo, hi;     /* status range, inclusive; 0..0 for transport failures */
+    unsigned facts; /* body facts that must all hold */
     enum classify_class cls;
-    const char *code;   /* static; CODE_HTTP for "http_<status>"; NULL for success */
+    const char *code; /* static; CODE_HTTP for "http_<status>"; NULL for success */
 };
 
 /*
  * THE table. classify_answer() takes the first row that matches, so specific rows come
  * before the general rows they refine. Only x-should-retry (after the table) can change the
- * verdict, and a transport failure that matches no row is a retryable "transport_error".
+ * verdict. Every status has a row; only a transport value outside the enum has none.
  */
 static const struct rule RULES[] = {
     /* Nothing whole came back, so nothing was decided: send it again (DESIGN.md). */
@@ -130,12 +130,12 @@ static const struct rule RULES[] = {
 };
 
 /* "http_100" .. "http_599", static, for CODE_HTTP rows. */
-#define HC10(a, b)                                                                             \
-    "http_" #a #b "0", "http_" #a #b "1", "http_" #a #b "2", "http_" #a #b "3",                \
-        "http_" #a #b "4", "http_" #a #b "5", "http_" #a #b "6", "http_" #a #b "7",            \
-        "http_" #a #b "8", "http_" #a #b "9"
-#define HC100(a)                                                                               \
-    HC10(a, 0), HC10(a, 1), HC10(a, 2), HC10(a, 3), HC10(a, 4), HC10(a, 5), HC10(a, 6),        \
+#define HC10(a, b)                                                                                 \
+    "http_" #a #b "0", "http_" #a #b "1", "http_" #a #b "2", "http_" #a #b "3", "http_" #a #b "4", \
+        "http_" #a #b "5", "http_" #a #b "6", "http_" #a #b "7", "http_" #a #b "8",                \
+        "http_" #a #b "9"
+#define HC100(a)                                                                                   \
+    HC10(a, 0), HC10(a, 1), HC10(a, 2), HC10(a, 3), HC10(a, 4), HC10(a, 5), HC10(a, 6),            \
         HC10(a, 7), HC10(a, 8), HC10(a, 9)
 static const char *const HTTP_CODES[500] = {HC100(1), HC100(2), HC100(3), HC100(4), HC100(5)};
 
@@ -251,14 +251,10 @@ static uint64_t duration_unit(const char *u, size_t len) {
     static const struct {
         const char *name;
         uint64_t ns;
-    } units[] = {{"ns", 1},
-                 {"us", 1000},
-                 {"\xc2\xb5s", 1000},
-                 {"\xce\xbcs", 1000},
-                 {"ms", NS_PER_MS},
-                 {"s", NS_PER_S},
-                 {"m", 60 * NS_PER_S},
-                 {"h", 3600 * NS_PER_S}};
+    } units[] = {
+        {"ns", 1},         {"us", 1000},    {"\xc2\xb5s", 1000},  {"\xce\xbcs", 1000},
+        {"ms", NS_PER_MS}, {"s", NS_PER_S}, {"m", 60 * NS_PER_S}, {"h", 3600 * NS_PER_S},
+    };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (len == strlen(units[i].name) && memcmp(u, units[i].name, len) == 0)
             return units[i].ns;
@@ -346,8 +342,7 @@ static int days_in_month(int64_t y, int m) {
 
 /* Epoch ms of a validated civil time; -1 (and nothing else negative) when out of range. */
 static int64_t civil_to_ms(int64_t y, int mon, int d, int h, int mi, int sec) {
-    if (mon < 1 || mon > 12 || d < 1 || d > days_in_month(y, mon) || h > 23 || mi > 59 ||
-        sec > 60)
+    if (mon < 1 || mon > 12 || d < 1 || d > days_in_month(y, mon) || h > 23 || mi > 59 || sec > 60)
         return -1;
     int64_t secs = days_from_civil(y, mon, d) * 86400 + h * 3600 + mi * 60 + sec;
     return secs * 1000;
@@ -412,10 +407,10 @@ static const char *const MONTHS[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
  * The day name must be a day name but is not checked against the date.
  */
 static int64_t parse_http_date(const char *s, size_t len, int64_t now_epoch_ms) {
-    static const char *const wdays[14] = {"Mon",    "Tue",     "Wed",       "Thu",
-                                          "Fri",    "Sat",     "Sun",       "Monday",
-                                          "Tuesday", "Wednesday", "Thursday", "Friday",
-                                          "Saturday", "Sunday"};
+    static const char *const wdays[14] = {
+        "Mon",    "Tue",     "Wed",       "Thu",      "Fri",    "Sat",      "Sun",
+        "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+    };
     struct cur c = {s, len, 0};
     int day, mon, year, h, mi, sec;
     if (cur_name(&c, wdays, 14) < 0)
@@ -555,8 +550,8 @@ enum hdr_kind {
     HDR_RETRY_AFTER,
     HDR_X_REQUEST_ID,
     HDR_REQUEST_ID,
-    HDR_COUNT,       /* an int64_t field */
-    HDR_RESET_GO,    /* an int64_t field: Go duration from now */
+    HDR_COUNT,        /* an int64_t field */
+    HDR_RESET_GO,     /* an int64_t field: Go duration from now */
     HDR_RESET_RFC3339 /* an int64_t field: RFC 3339 instant, stored as ms from now */
 };
 
@@ -577,8 +572,7 @@ static const struct {
     {"x-ratelimit-remaining-requests", HDR_COUNT,
      offsetof(struct classify_hdrs, remaining_requests)},
     {"x-ratelimit-remaining-tokens", HDR_COUNT, offsetof(struct classify_hdrs, remaining_tokens)},
-    {"x-ratelimit-reset-requests", HDR_RESET_GO,
-     offsetof(struct classify_hdrs, reset_requests_ms)},
+    {"x-ratelimit-reset-requests", HDR_RESET_GO, offsetof(struct classify_hdrs, reset_requests_ms)},
     {"x-ratelimit-reset-tokens", HDR_RESET_GO, offsetof(struct classify_hdrs, reset_tokens_ms)},
     {"anthropic-ratelimit-requests-limit", HDR_COUNT,
      offsetof(struct classify_hdrs, limit_requests)},
@@ -694,13 +688,13 @@ static uint64_t word_unit(const char *w, size_t len) {
     static const struct {
         const char *name;
         uint64_t ns;
-    } words[] = {{"ms", NS_PER_MS},          {"millisecond", NS_PER_MS},
-                 {"milliseconds", NS_PER_MS}, {"s", NS_PER_S},
-                 {"sec", NS_PER_S},           {"secs", NS_PER_S},
-                 {"second", NS_PER_S},        {"seconds", NS_PER_S},
-                 {"min", 60 * NS_PER_S},      {"mins", 60 * NS_PER_S},
-                 {"minute", 60 * NS_PER_S},   {"minutes", 60 * NS_PER_S},
-                 {"hour", 3600 * NS_PER_S},   {"hours", 3600 * NS_PER_S}};
+    } words[] = {
+        {"ms", NS_PER_MS},         {"millisecond", NS_PER_MS}, {"milliseconds", NS_PER_MS},
+        {"s", NS_PER_S},           {"sec", NS_PER_S},          {"secs", NS_PER_S},
+        {"second", NS_PER_S},      {"seconds", NS_PER_S},      {"min", 60 * NS_PER_S},
+        {"mins", 60 * NS_PER_S},   {"minute", 60 * NS_PER_S},  {"minutes", 60 * NS_PER_S},
+        {"hour", 3600 * NS_PER_S}, {"hours", 3600 * NS_PER_S},
+    };
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (ci_equal(w, len, words[i].name))
             return words[i].ns;
@@ -841,9 +835,9 @@ static void body_read(const char *body, size_t len, struct body_facts *f) {
         f->facts |= F_LIMIT_ZERO;
     /* Only in Anthropic's dialect: OpenAI's and Gemini's rate-limit messages mention billing
        too ("check your plan and billing details") without meaning a spend limit. */
-    if (anthropic && (str_has(msg, mlen, "spend limit") || str_has(msg, mlen, "billing") ||
-                      str_has(msg, mlen, "credit balance is too low") ||
-                      str_has(msg, mlen, "api usage limits")))
+    if (anthropic &&
+        (str_has(msg, mlen, "spend limit") || str_has(msg, mlen, "billing") ||
+         str_has(msg, mlen, "credit balance is too low") || str_has(msg, mlen, "api usage limits")))
         f->facts |= F_SPEND_LIMIT;
     if (str_has(msg, mlen, "request too large"))
         f->facts |= F_TOO_LARGE;
@@ -870,7 +864,8 @@ static void body_read(const char *body, size_t len, struct body_facts *f) {
 struct classify_verdict classify_answer(enum classify_transport tr, int status,
                                         const struct classify_hdrs *h, const char *body,
                                         size_t body_len) {
-    struct classify_verdict v = {CLASS_RETRY, "transport_error", -1};
+    /* No row for the transport value: a caller's bug, made final so that it cannot loop. */
+    struct classify_verdict v = {CLASS_FINAL, "transport_error", -1};
     struct body_facts f = {0, -1, -1};
     if (tr == TRANSPORT_OK && status >= 400 && body)
         body_read(body, body_len, &f);

@@ -280,9 +280,20 @@ void engine_dispatch(struct sluice_s *e) {
             wake = e->pause_until;
             break;
         }
-        struct job *j = next_job(e, now);
+        struct job *j = e->pending ? e->pending : next_job(e, now);
+        e->pending = NULL;
         if (!j)
             break;
+        double cost = (double)j->req->est_tokens;
+        int64_t w = e->lim->ops->wait(e->lim, now, cost);
+        if (w > 0) {
+            /* The budget decides when the next request goes; it waits at the head. */
+            e->pending = j;
+            wake = now + w;
+            break;
+        }
+        e->lim->ops->take(e->lim, now, cost);
+        j->charged = cost;
         job_send(e, j);
     }
     if (!e->stopping && e->heap_len > 0 && e->in_flight < e->limit) {
@@ -303,7 +314,7 @@ void engine_dispatch(struct sluice_s *e) {
 static void finish_check(struct sluice_s *e) {
     if (e->finished || e->in_flight > 0)
         return;
-    if (!e->stopping && !(e->src_eof && e->heap_len == 0))
+    if (!e->stopping && !(e->src_eof && e->heap_len == 0 && !e->pending))
         return;
     e->finished = 1;
     uv_timer_stop(&e->wake);
@@ -356,7 +367,17 @@ void engine_on_done(struct xfer *x, void *ud) {
     }
     if (v.cls == CLASS_RATE_LIMITED)
         e->st.rate_limited++;
+    if (v.cls == CLASS_SUCCESS && j->tokens_in + j->tokens_out > 0)
+        e->lim->ops->reconcile(e->lim, now, j->charged, (double)(j->tokens_in + j->tokens_out));
     char msg[CURL_ERROR_SIZE + 160];
+    if (x->tls_unverified) {
+        /* Every request to this server would fail the same way, and retrying is no fix. */
+        snprintf(e->stop_detail, sizeof(e->stop_detail), "%s", x->err);
+        job_give(e, j);
+        engine_stop(e, SLUICE_STOPPED_TLS, SLUICE_STOP_DRAIN, NULL);
+        engine_dispatch(e);
+        return;
+    }
     switch (v.cls) {
     case CLASS_SUCCESS:
         emit_answer(e, j, NULL, NULL);
@@ -415,6 +436,10 @@ void engine_stop(struct sluice_s *e, sluice_stopped_t why, sluice_stop_t how, co
     /* Requests waiting for a retry get no result: --resume sends them again. */
     while (e->heap_len > 0)
         job_give(e, heap_pop(e));
+    if (e->pending) {
+        job_give(e, e->pending);
+        e->pending = NULL;
+    }
     if (how == SLUICE_STOP_ABANDON) {
         for (struct job *j = e->all_jobs; j; j = j->all_next) {
             if (j->live && j->in_flight) {

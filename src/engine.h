@@ -7,6 +7,7 @@
 #include <sluice.h>
 
 #include "backoff.h"
+#include "limiter.h"
 #include "stats.h"
 #include "transport.h"
 
@@ -20,6 +21,7 @@ struct job {
     int body_is_json; /* of the last answer */
     uint64_t tokens_in, tokens_out;
     int64_t ready_at; /* retry time, ms on the loop's clock */
+    double charged;   /* tokens taken from the budget for the attempt in flight */
     char *url;        /* base URL + path; buffer reused */
     size_t url_cap;
     struct job *next_free;
@@ -43,6 +45,8 @@ struct sluice_s {
     int max_attempts;
     int64_t backoff_base_ms, backoff_cap_ms;
 
+    struct limiter *lim;
+    struct job *pending; /* taken from the source or the heap, waiting for the budget */
     int in_flight, live;
     struct job **heap; /* waiting retries, earliest first */
     size_t heap_len, heap_cap;

@@ -21,9 +21,9 @@
 struct sluice_jsonl_sink_s {
     int fd;
     int own_fd;
-    int regular;  /* a regular file: a partial write can be undone */
-    int append;   /* the descriptor has O_APPEND (else the offset must be put back too) */
-    off_t size;   /* bytes in the file before the next write, when regular */
+    int regular; /* a regular file: a partial write can be undone */
+    int append;  /* the descriptor has O_APPEND (else the offset must be put back too) */
+    off_t size;  /* bytes in the file before the next write, when regular */
     struct buf line;
 };
 

@@ -26,8 +26,8 @@
 #define SOURCE_MAX_BUF (SOURCE_MAX_LINE + 2)
 /* Released requests kept for reuse: enough for a steady state of small requests, and only
  * small ones, so a burst of huge bodies does not stay pinned. */
-#define SOURCE_FREE_MAX 64
-#define SOURCE_FREE_CAP ((size_t)16 << 10)
+#define SOURCE_FREE_MAX  64
+#define SOURCE_FREE_CAP  ((size_t)16 << 10)
 #define SOURCE_SEEN_INIT 1024
 
 /* One request and its strings in one allocation. */
@@ -410,7 +410,6 @@ static int source_get(json_object *obj, const char *key, json_object **out) {
     return json_object_object_get_ex(obj, key, out);
 }
 
-
 /* A bare line (no custom_id, no body): the whole object is the body of a POST to --url. */
 static int source_check_bare(struct sluice_jsonl_source_s *js, json_object *obj,
                              struct source_span whole, struct source_parts *pt) {
@@ -704,9 +703,8 @@ static int source_next(void *ud, sluice_request_t **out) {
     return SLUICE_EOF;
 }
 
-int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path,
-                             const char *default_url, int (*skip)(void *ud, const char *custom_id),
-                             void *skip_ud) {
+int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path, const char *default_url,
+                             int (*skip)(void *ud, const char *custom_id), void *skip_ud) {
     struct sluice_jsonl_source_s *js = NULL;
     struct stat st;
     int rc = SLUICE_ENOMEM;

@@ -237,6 +237,7 @@ int transport_send(struct transport *t, struct xfer *x, const char *method, cons
     x->status = 0;
     x->tr = TRANSPORT_OK;
     x->err[0] = '\0';
+    x->tls_unverified = 0;
     x->body_len = 0;
     x->body_is_json_type = 0;
     classify_hdrs_init(&x->hdrs);
@@ -322,6 +323,7 @@ static void check_done(struct transport *t) {
         curl_multi_remove_handle(t->multi, e);
         t->active--;
         x->tr = map_curl(rc);
+        x->tls_unverified = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE;
         x->status = x->tr == TRANSPORT_OK ? (int)code : 0;
         if (x->tr != TRANSPORT_OK && x->err[0] == '\0')
             snprintf(x->err, sizeof(x->err), "%s", curl_easy_strerror(rc));

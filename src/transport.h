@@ -28,6 +28,7 @@ struct xfer {
     enum classify_transport tr; /* how the attempt ended */
     int body_is_json_type;      /* Content-Type was application/json or +json */
     char err[CURL_ERROR_SIZE];  /* curl's words for a transport failure */
+    int tls_unverified;         /* the failure was the peer's certificate */
     uint64_t started_ns;        /* uv_hrtime() when sent */
     double latency_ms;          /* when done */
     void *ud;                   /* the caller's */

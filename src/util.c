@@ -294,8 +294,7 @@ static int util_json_scan_literal(const char *s, size_t len, size_t *pos, const 
 static int util_json_scan_value(const char *s, size_t len, size_t *pos, int depth);
 
 /* An array or object at s[*pos]; `close` is ']' or '}'. */
-static int util_json_scan_container(const char *s, size_t len, size_t *pos, int depth,
-                                    char close) {
+static int util_json_scan_container(const char *s, size_t len, size_t *pos, int depth, char close) {
     size_t i = *pos;
     int err;
     if (depth >= UTIL_JSON_MAX_DEPTH) {

@@ -113,9 +113,21 @@ static int validate(const char *s, size_t *pos) {
 static void test_json_validate_accepts(void **state) {
     (void)state;
     const char *ok[] = {
-        "{}", " [ ] ", "0", "-0", "1.10", "-1e+5", "1E-2", "12345678901234567890", "\"\"",
-        "true", "false", "null", "{\"a\":[1,{\"b\":null},\"x\\u00e9\\n\"]}",
-        "\"\xF0\x9F\x98\x80\"", "{\"a\" : 1 ,\r\n \"b\":\t2}",
+        "{}",
+        " [ ] ",
+        "0",
+        "-0",
+        "1.10",
+        "-1e+5",
+        "1E-2",
+        "12345678901234567890",
+        "\"\"",
+        "true",
+        "false",
+        "null",
+        "{\"a\":[1,{\"b\":null},\"x\\u00e9\\n\"]}",
+        "\"\xF0\x9F\x98\x80\"",
+        "{\"a\" : 1 ,\r\n \"b\":\t2}",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         size_t pos = 99;

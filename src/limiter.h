@@ -1,0 +1,64 @@
+#ifndef SLUICE_LIMITER_H
+#define SLUICE_LIMITER_H
+
+/*
+ * Rate budgets, paced evenly with GCRA (the generic cell rate algorithm: one "theoretical
+ * arrival time" per budget, RFC-free but the ATM Forum's). A budget of N per minute admits one
+ * unit every 60000/N ms, plus a small burst, instead of releasing a whole minute at once.
+ *
+ * The limiter is an interface so that a shared (Redis) limiter can stand in for the local one
+ * (DESIGN.md "Distributed mode"). Every call takes the time; nothing reads a clock.
+ */
+#include <stdint.h>
+
+struct gcra {
+    double interval_ms; /* ms per unit; 0 = unlimited */
+    double tau_ms;      /* burst tolerance */
+    double tat_ms;      /* theoretical arrival time of the next unit */
+};
+
+/*
+ * Sets the rate to `per_minute` units (0 = unlimited) with a burst of `burst` units. Keeps the
+ * current debt, so a change of rate does not forgive or double-charge what was already sent.
+ */
+void gcra_set_rate(struct gcra *g, double per_minute, double burst, int64_t now_ms);
+
+/*
+ * How long (ms) until `cost` units may be taken, 0 if now. A cost larger than the burst is
+ * admitted once the budget is fully rested, and then runs into debt that later takes wait out:
+ * a large request is never stalled forever.
+ */
+int64_t gcra_wait(const struct gcra *g, int64_t now_ms, double cost);
+
+/* Takes `cost` units at `now_ms` (call only when gcra_wait() said 0). */
+void gcra_take(struct gcra *g, int64_t now_ms, double cost);
+
+/* Gives back (cost < 0) or charges more (cost > 0) after the fact: reconciling estimates. */
+void gcra_adjust(struct gcra *g, int64_t now_ms, double cost);
+
+/* Units that could be taken right now (for status lines). */
+double gcra_available(const struct gcra *g, int64_t now_ms);
+
+/* ---- the limiter interface the scheduler uses ---- */
+
+struct limiter;
+struct limiter_ops {
+    /* ms to wait before a request costing `tokens` may go; 0 = go now */
+    int64_t (*wait)(struct limiter *l, int64_t now_ms, double tokens);
+    /* the request goes now */
+    void (*take)(struct limiter *l, int64_t now_ms, double tokens);
+    /* its real token cost is known: charge the difference */
+    void (*reconcile)(struct limiter *l, int64_t now_ms, double estimated, double actual);
+    void (*free)(struct limiter *l);
+};
+
+struct limiter {
+    const struct limiter_ops *ops;
+};
+
+/* The local limiter: a request budget and a token budget. rpm/tpm 0 = unlimited. */
+struct limiter *limiter_local_new(double rpm, double tpm, double burst_s, int64_t now_ms);
+/* Its current rates (per minute), for stats. */
+void limiter_local_rates(const struct limiter *l, double *rpm, double *tpm);
+
+#endif
