@@ -14,6 +14,7 @@
 #include <sluice.h>
 
 #include "cli.h"
+#include "order.h"
 #include "resume.h"
 #include "status.h"
 
@@ -142,6 +143,7 @@ struct run_ctx {
     int sigints;
     uv_signal_t sigint, sigterm;
     struct status *status;
+    struct order *order; /* --ordered */
 };
 
 static int on_result(const sluice_result_t *res, void *ud) {
@@ -153,6 +155,8 @@ static int on_result(const sluice_result_t *res, void *ud) {
                 "run again with --resume\n",
                 c->input, (unsigned long long)res->req->line, res->error_message);
     }
+    if (c->order)
+        return order_result(c->order, res);
     return sluice_jsonl_sink_write(c->sink, res);
 }
 
@@ -411,6 +415,17 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     }
     sluice_source_t s;
     sluice_jsonl_source_bind(c.src, &s);
+    if (o->ordered) {
+        /* Room for four rounds of slots keeps the pipe full behind a slow request. */
+        size_t window = (size_t)cfg->concurrency * 4 < 1024 ? 1024 : (size_t)cfg->concurrency * 4;
+        sluice_source_t inner = s;
+        c.order = order_new(&inner, c.sink, window, &s);
+        if (!c.order) {
+            fprintf(stderr, "sluice run: out of memory\n");
+            goto out;
+        }
+        order_set_engine(c.order, c.eng);
+    }
     sluice_set_source(c.eng, &s);
     sluice_set_result_cb(c.eng, on_result, &c);
 
@@ -430,6 +445,11 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     uv_close((uv_handle_t *)&c.sigterm, NULL);
     uv_run(loop, UV_RUN_NOWAIT);
 
+    if (c.order) {
+        int rf = order_flush(c.order);
+        if (rf < 0 && (rc == 0 || rc == SLUICE_ESTOPPED))
+            rc = rf;
+    }
     int rc_src = sluice_jsonl_source_error(c.src);
     int rc_close = sluice_jsonl_sink_close(c.sink);
     c.sink = NULL;
@@ -486,6 +506,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
 out:
     if (c.eng)
         sluice_free(c.eng);
+    order_free(c.order);
     if (c.sink)
         sluice_jsonl_sink_close(c.sink);
     if (c.src)

@@ -251,6 +251,14 @@ typedef struct sluice_jsonl_sink_s sluice_jsonl_sink_t;
 int sluice_jsonl_sink_open(sluice_jsonl_sink_t **out, const char *path, int append);
 /* Writes one result line. Returns 0, SLUICE_ENOSPC or SLUICE_EIO. */
 int sluice_jsonl_sink_write(sluice_jsonl_sink_t *sk, const sluice_result_t *res);
+/*
+ * Formats one result line (ending in '\n') without writing it, for callers that write later
+ * (--ordered). *line points into the sink's buffer and is valid until the next call.
+ */
+int sluice_jsonl_sink_format(sluice_jsonl_sink_t *sk, const sluice_result_t *res, const char **line,
+                             size_t *len);
+/* Writes one formatted line with one write(2). Returns 0, SLUICE_ENOSPC or SLUICE_EIO. */
+int sluice_jsonl_sink_write_line(sluice_jsonl_sink_t *sk, const char *line, size_t len);
 /* Flushes and closes; returns 0 or SLUICE_EIO. */
 int sluice_jsonl_sink_close(sluice_jsonl_sink_t *sk);
 

@@ -109,6 +109,8 @@ static void put_head(struct mock_conn *c, struct mock_buf *o, const struct reply
     }
     if (c->close_after || r->reset)
         mock_buf_puts(o, "connection: close\r\n");
+    else if (c->parser.http_major == 1 && c->parser.http_minor == 0)
+        mock_buf_puts(o, "connection: keep-alive\r\n"); /* HTTP/1.0 closes unless told */
     mock_buf_puts(o, "\r\n");
 }
 

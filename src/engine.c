@@ -84,6 +84,7 @@ static struct job *job_take(struct sluice_s *e, sluice_request_t *req) {
     }
     j->req = req;
     j->attempts = 0;
+    j->refused = 0;
     j->in_flight = 0;
     j->live = 1;
     j->x.ud = j;
@@ -391,7 +392,11 @@ void engine_on_done(struct xfer *x, void *ud) {
             job_give(e, j);
             break;
         }
-        if (j->attempts >= e->max_attempts) {
+        if (v.cls == CLASS_RATE_LIMITED || v.cls == CLASS_TOO_MANY_CONCURRENT)
+            j->refused++;
+        /* A refusal to go faster is not the request's failure: the pacer's job is to get it
+           through, so only other failures count towards --max-attempts. */
+        if (j->attempts - j->refused >= e->max_attempts) {
             char last[CURL_ERROR_SIZE + 80];
             describe(last, sizeof(last), j, &v);
             snprintf(msg, sizeof(msg), "gave up after %d attempts; last: %s", j->attempts, last);

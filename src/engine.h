@@ -16,6 +16,7 @@ struct job {
     sluice_request_t *req;
     struct xfer x; /* the attempt; its body buffer is reused across jobs */
     int attempts;
+    int refused; /* of which answered 429 "slow down": they do not use up max_attempts */
     int in_flight;
     int live;         /* holds a request */
     int body_is_json; /* of the last answer */

@@ -232,6 +232,25 @@ int sluice_jsonl_sink_write(sluice_jsonl_sink_t *sk, const sluice_result_t *res)
     return sink_write_line(sk, sk->line.data, sk->line.len);
 }
 
+int sluice_jsonl_sink_format(sluice_jsonl_sink_t *sk, const sluice_result_t *res, const char **line,
+                             size_t *len) {
+    if (sk == NULL || res == NULL || res->req == NULL)
+        return SLUICE_EINVAL;
+    buf_reset(&sk->line);
+    int rc = sink_format(&sk->line, res);
+    if (rc != 0)
+        return rc;
+    *line = sk->line.data;
+    *len = sk->line.len;
+    return 0;
+}
+
+int sluice_jsonl_sink_write_line(sluice_jsonl_sink_t *sk, const char *line, size_t len) {
+    if (sk == NULL || line == NULL)
+        return SLUICE_EINVAL;
+    return sink_write_line(sk, line, len);
+}
+
 int sluice_jsonl_sink_close(sluice_jsonl_sink_t *sk) {
     if (sk == NULL)
         return 0;

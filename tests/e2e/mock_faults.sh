@@ -58,15 +58,20 @@ check 'd["faults"]["fail"] == 12' 'd["requests"] == 12' 'd["tokens"]["prompt"] =
     'sum(d["status"].values()) == 12'
 
 # --seed: the same seed replays the same sequence of faults; another seed does not.
+# (Not in a $(...) subshell: start_mock must record the PID in this shell for cleanup.)
 seq_of() {
     start_mock --fail-rate 0.5 --seed "$1"
-    local i s=""
-    for i in $(seq 1 24); do s="$s$(post /v1/embeddings '{"input":"x"}')"; done
-    echo "$s"
+    local i
+    SEQ=""
+    for i in $(seq 1 24); do SEQ="$SEQ$(post /v1/embeddings '{"input":"x"}')"; done
+    kill "$MOCK_PID"
 }
-a=$(seq_of 7)
-b=$(seq_of 7)
-c=$(seq_of 8)
+seq_of 7
+a=$SEQ
+seq_of 7
+b=$SEQ
+seq_of 8
+c=$SEQ
 [ "$a" = "$b" ] || fail "seed 7 twice: $a vs $b"
 [ "$a" != "$c" ] || fail "seeds 7 and 8 gave the same sequence: $a"
 [[ "$a" == *200* && "$a" =~ 50[023] ]] || fail "fail-rate 0.5 gave no mix: $a"

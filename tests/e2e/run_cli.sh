@@ -4,7 +4,7 @@
 . "$SRCDIR/tests/e2e/lib/common.sh"
 "$SLUICE" run --help >"$T/help" || fail "--help exit $?"
 for o in --output --base-url --url --provider --api-key-env --header --concurrency --rpm --tpm \
-    --max-attempts --timeout --resume --progress --no-progress; do
+    --max-attempts --timeout --resume --ordered --progress --no-progress --stats-json; do
     grep -q -- "$o" "$T/help" || fail "--help does not mention $o"
 done
 grep -q "default 64" "$T/help" || fail "--help does not give the concurrency default"
