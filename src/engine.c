@@ -326,10 +326,13 @@ static void finish_check(struct sluice_s *e) {
 
 static void retry_later(struct sluice_s *e, struct job *j, const struct classify_verdict *v,
                         int64_t now) {
-    int64_t delay =
-        v->retry_after_ms >= 0
-            ? v->retry_after_ms
-            : backoff_delay_ms(&e->rng, j->attempts, e->backoff_base_ms, e->backoff_cap_ms);
+    /* The backoff grows with failures of the same kind: refusals (429) and faults count
+       apart, so a fault after many refusals does not wait as if it were the 20th fault. */
+    int refusal = v->cls == CLASS_RATE_LIMITED || v->cls == CLASS_TOO_MANY_CONCURRENT;
+    int n = refusal ? j->refused : j->attempts - j->refused;
+    int64_t delay = v->retry_after_ms >= 0
+                        ? v->retry_after_ms
+                        : backoff_delay_ms(&e->rng, n, e->backoff_base_ms, e->backoff_cap_ms);
     if (v->cls == CLASS_RATE_LIMITED) {
         /* A 429 is about everyone's traffic, not this request: pause all dispatch until the
            server's time (or a backoff), so the requests behind it don't collect 429s too. */

@@ -19,6 +19,7 @@ fail() {
 
 # start_mock [mock options...]: starts `sluice mock --listen 127.0.0.1:0 ...` in the background,
 # waits for its "listening on" line, and sets MOCK_URL and MOCK_PID. Each call gets a fresh mock.
+# Call it directly, never inside $(...): a subshell would hide the PID from cleanup.
 start_mock() {
     local out="$T/mock.$RANDOM.out"
     # The mock stops by itself after 10 minutes at most, even if this shell is killed.
