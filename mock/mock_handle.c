@@ -308,6 +308,7 @@ void mock_handle_request(struct mock_conn *c) {
     }
     r.v1 = 1;
     m->stats.requests++;
+    mock_stats_count_auth(&m->stats, c->auth);
     mock_stats_count_path(&m->stats, path, plen);
     if (plen >= 4 && memcmp(path, "/v1/", 4) == 0 &&
         (int64_t)uv_now(m->loop) < m->outage_until_ms) {

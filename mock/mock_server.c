@@ -60,12 +60,14 @@ static int on_message_begin(http_parser *p) {
     c->url_too_long = 0;
     c->body_too_large = 0;
     c->expect_continue = 0;
+    c->auth = 0;
     c->hname_len = 0;
     c->body.len = 0;
     return 0;
 }
 
-/* Header names may arrive in pieces; keep the first bytes, enough to recognise "Expect". */
+/* Header names may arrive in pieces; keep the first bytes, enough to recognise the few that
+ * matter: Expect, and which credentials were sent. */
 static int on_header_field(http_parser *p, const char *at, size_t n) {
     struct mock_conn *c = p->data;
     if (c->hname_len == SIZE_MAX) /* a value came in between: this is a new name */
@@ -80,6 +82,17 @@ static int on_header_value(http_parser *p, const char *at, size_t n) {
     if (c->hname_len == 6 && memcmp(c->hname, "expect", 6) == 0 && n >= 12 &&
         strncasecmp(at, "100-continue", 12) == 0)
         c->expect_continue = 1;
+#define HNAME_IS(lit)                                                                              \
+    (c->hname_len == sizeof(lit) - 1 && memcmp(c->hname, lit, sizeof(lit) - 1) == 0)
+    if (HNAME_IS("authorization") && n >= 7 && strncasecmp(at, "bearer ", 7) == 0)
+        c->auth |= MOCK_AUTH_BEARER;
+    else if (HNAME_IS("api-key"))
+        c->auth |= MOCK_AUTH_API_KEY;
+    else if (HNAME_IS("x-api-key"))
+        c->auth |= MOCK_AUTH_X_API_KEY;
+    else if (HNAME_IS("anthropic-version"))
+        c->auth |= MOCK_AUTH_ANTHROPIC_V;
+#undef HNAME_IS
     c->hname_len = SIZE_MAX;
     return 0;
 }

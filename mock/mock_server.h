@@ -52,9 +52,10 @@ struct mock_conn {
     char url[MOCK_URL_MAX];
     size_t url_len;
     int url_too_long;
-    char hname[8]; /* the start of the header name being read: only Expect matters */
+    char hname[20]; /* the start of the header name being read: Expect and the auth ones */
     size_t hname_len;
     int expect_continue;
+    unsigned auth; /* MOCK_AUTH_* bits seen in this request's headers */
     int body_too_large;
     struct mock_buf body;    /* the request body being received */
     struct mock_buf pending; /* bytes read but not parsed yet while a request waits */

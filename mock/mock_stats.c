@@ -50,10 +50,14 @@ void mock_stats_json(const struct mock_stats *s, struct mock_buf *out) {
                         (unsigned long long)s->faults[f]);
     mock_buf_printf(out,
                     "\"outage\":%llu},\"max_concurrency\":%llu,\"in_flight\":%llu,"
-                    "\"tokens\":{\"prompt\":%llu,\"completion\":%llu},\"by_path\":{",
+                    "\"tokens\":{\"prompt\":%llu,\"completion\":%llu},"
+                    "\"auth\":{\"bearer\":%llu,\"api-key\":%llu,\"x-api-key\":%llu,"
+                    "\"none\":%llu,\"anthropic-version\":%llu},\"by_path\":{",
                     (unsigned long long)s->outage, (unsigned long long)s->max_concurrency,
                     (unsigned long long)s->in_flight, (unsigned long long)s->prompt_tokens,
-                    (unsigned long long)s->completion_tokens);
+                    (unsigned long long)s->completion_tokens, (unsigned long long)s->auth_bearer,
+                    (unsigned long long)s->auth_api_key, (unsigned long long)s->auth_x_api_key,
+                    (unsigned long long)s->auth_none, (unsigned long long)s->anthropic_version);
     sep = "";
     for (size_t i = 0; i < s->npaths; i++) {
         mock_buf_puts(out, sep);
@@ -64,4 +68,12 @@ void mock_stats_json(const struct mock_stats *s, struct mock_buf *out) {
     if (s->other_paths)
         mock_buf_printf(out, "%s\"other\":%llu", sep, (unsigned long long)s->other_paths);
     mock_buf_puts(out, "}}");
+}
+
+void mock_stats_count_auth(struct mock_stats *s, unsigned bits) {
+    s->auth_bearer += (bits & MOCK_AUTH_BEARER) != 0;
+    s->auth_api_key += (bits & MOCK_AUTH_API_KEY) != 0;
+    s->auth_x_api_key += (bits & MOCK_AUTH_X_API_KEY) != 0;
+    s->anthropic_version += (bits & MOCK_AUTH_ANTHROPIC_V) != 0;
+    s->auth_none += (bits & (MOCK_AUTH_BEARER | MOCK_AUTH_API_KEY | MOCK_AUTH_X_API_KEY)) == 0;
 }

@@ -13,6 +13,14 @@
 #define MOCK_STATS_PATHS    32
 #define MOCK_STATS_PATH_MAX 64
 
+/* Which credentials a request carried (never their values): shows a client's provider dialect. */
+enum {
+    MOCK_AUTH_BEARER = 1,     /* Authorization: Bearer ... (OpenAI, Gemini) */
+    MOCK_AUTH_API_KEY = 2,    /* api-key (Azure) */
+    MOCK_AUTH_X_API_KEY = 4,  /* x-api-key (Anthropic) */
+    MOCK_AUTH_ANTHROPIC_V = 8 /* anthropic-version */
+};
+
 struct mock_stats {
     uint64_t requests;     /* every /v1 (non-admin) request received */
     uint64_t status[600];  /* answers sent, by status line */
@@ -22,6 +30,7 @@ struct mock_stats {
     uint64_t in_flight;
     uint64_t max_concurrency;
     uint64_t prompt_tokens, completion_tokens; /* of successful answers */
+    uint64_t auth_bearer, auth_api_key, auth_x_api_key, auth_none, anthropic_version;
     struct {
         char path[MOCK_STATS_PATH_MAX];
         size_t len;
@@ -33,10 +42,11 @@ struct mock_stats {
 
 void mock_stats_count_path(struct mock_stats *s, const char *path, size_t len);
 void mock_stats_count_status(struct mock_stats *s, int status);
+void mock_stats_count_auth(struct mock_stats *s, unsigned auth_bits);
 void mock_stats_enter(struct mock_stats *s);
 void mock_stats_leave(struct mock_stats *s);
 /* Appends the JSON document: keys requests, status, rate_limited, faults, max_concurrency,
- * in_flight, tokens, by_path. */
+ * in_flight, tokens, auth, by_path. */
 void mock_stats_json(const struct mock_stats *s, struct mock_buf *out);
 
 #endif
