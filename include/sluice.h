@@ -63,10 +63,11 @@ typedef struct sluice_request_s {
     size_t body_len;
     const char *metadata; /* raw JSON text copied to the result line, or NULL */
     size_t metadata_len;
-    uint64_t line;       /* 1-based input line number, 0 when there is none */
-    const char *invalid; /* non-NULL: the line was rejected for this reason; never sent */
-    uint64_t est_tokens; /* the source's estimate of the tokens this request will cost */
-    void *user;          /* the source's own */
+    uint64_t line;              /* 1-based input line number, 0 when there is none */
+    const char *invalid;        /* non-NULL: the line was rejected for this reason; never sent */
+    uint64_t est_tokens;        /* the source's estimate of the tokens this request will cost */
+    uint64_t est_prompt_tokens; /* of which prompt (input) tokens; the rest is the most output */
+    void *user;                 /* the source's own */
 } sluice_request_t;
 
 /* A source of requests, pulled by the engine. */
@@ -156,6 +157,30 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop);
 int sluice_set_source(sluice_t *s, const sluice_source_t *src);
 int sluice_set_result_cb(sluice_t *s, sluice_result_cb cb, void *ud);
 
+/* One attempt that ended, for logs and metrics (--log, --metrics). Valid during the callback. */
+typedef struct sluice_attempt_s {
+    const sluice_request_t *req;
+    int attempt;            /* 1 for the first */
+    int status_code;        /* 0 when there was no answer */
+    const char *outcome;    /* the classifier's class: "success", "retry", "rate_limited", ... */
+    const char *error_code; /* NULL on success */
+    double latency_ms;      /* on the wire */
+    double wait_ms;         /* what the scheduler waits before the next attempt, 0 if none */
+} sluice_attempt_t;
+
+typedef void (*sluice_attempt_cb)(const sluice_attempt_t *a, void *ud);
+
+/* Optional: called once per attempt that ended (not for cancelled ones). */
+int sluice_set_attempt_cb(sluice_t *s, sluice_attempt_cb cb, void *ud);
+
+/*
+ * Optional: called just before a request's first attempt is sent. Return 0 to send it, or
+ * nonzero to stop the run instead (SLUICE_STOPPED_BUDGET): the request and the rest are left
+ * for --resume. --max-cost uses it to stop before the budget would be exceeded.
+ */
+typedef int (*sluice_admit_cb)(const sluice_request_t *req, void *ud);
+int sluice_set_admit_cb(sluice_t *s, sluice_admit_cb cb, void *ud);
+
 /* A source that answered SLUICE_EAGAIN has requests again. */
 void sluice_source_ready(sluice_t *s);
 
@@ -181,7 +206,8 @@ typedef enum sluice_stopped_e {
     SLUICE_STOPPED_QUOTA,    /* quota exhausted: retrying cannot help */
     SLUICE_STOPPED_SINK,     /* a result callback failed (full disk) */
     SLUICE_STOPPED_SOURCE,   /* the source failed */
-    SLUICE_STOPPED_TLS       /* the server's TLS certificate could not be verified */
+    SLUICE_STOPPED_TLS,      /* the server's TLS certificate could not be verified */
+    SLUICE_STOPPED_BUDGET    /* the admit callback refused a request (--max-cost) */
 } sluice_stopped_t;
 
 /*
@@ -192,20 +218,21 @@ sluice_stopped_t sluice_stopped(const sluice_t *s, const char **detail);
 
 /* A snapshot for status lines, summaries and metrics. Stats observe; they never steer. */
 typedef struct sluice_stats_s {
-    uint64_t pulled;       /* requests taken from the source */
-    uint64_t succeeded;    /* results written as successes */
-    uint64_t failed;       /* results written as failures (including invalid lines) */
-    uint64_t invalid;      /* of which: input lines rejected before sending */
-    uint64_t attempts;     /* HTTP attempts sent */
-    uint64_t retries;      /* attempts beyond each request's first */
-    uint64_t rate_limited; /* 429 answers */
-    uint64_t in_flight;    /* attempts on the wire now */
-    uint64_t waiting;      /* requests waiting for a retry time */
-    int concurrency;       /* current slot limit */
-    double rpm_limit;      /* request budget paced to, per minute; 0 = none */
-    double tpm_limit;      /* token budget paced to, per minute; 0 = none */
-    double wall_s;         /* since sluice_run() began */
-    uint64_t tokens_in;    /* usage reported by the provider */
+    uint64_t pulled;               /* requests taken from the source */
+    uint64_t succeeded;            /* results written as successes */
+    uint64_t failed;               /* results written as failures (including invalid lines) */
+    uint64_t invalid;              /* of which: input lines rejected before sending */
+    uint64_t attempts;             /* HTTP attempts sent */
+    uint64_t retries;              /* attempts beyond each request's first */
+    uint64_t rate_limited;         /* 429 answers */
+    uint64_t in_flight;            /* attempts on the wire now */
+    uint64_t est_tokens_in_flight; /* estimated tokens of the attempts on the wire */
+    uint64_t waiting;              /* requests waiting for a retry time */
+    int concurrency;               /* current slot limit */
+    double rpm_limit;              /* request budget paced to, per minute; 0 = none */
+    double tpm_limit;              /* token budget paced to, per minute; 0 = none */
+    double wall_s;                 /* since sluice_run() began */
+    uint64_t tokens_in;            /* usage reported by the provider */
     uint64_t tokens_out;
     double latency_p50_ms; /* of attempts that got an answer (within ~5%) */
     double latency_p90_ms;

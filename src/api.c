@@ -224,6 +224,22 @@ int sluice_set_result_cb(sluice_t *s, sluice_result_cb cb, void *ud) {
     return 0;
 }
 
+int sluice_set_attempt_cb(sluice_t *s, sluice_attempt_cb cb, void *ud) {
+    if (!s)
+        return SLUICE_EINVAL;
+    s->attempt_cb = cb;
+    s->attempt_ud = ud;
+    return 0;
+}
+
+int sluice_set_admit_cb(sluice_t *s, sluice_admit_cb cb, void *ud) {
+    if (!s)
+        return SLUICE_EINVAL;
+    s->admit_cb = cb;
+    s->admit_ud = ud;
+    return 0;
+}
+
 void sluice_source_ready(sluice_t *s) {
     s->src_wait = 0;
     engine_dispatch(s);
@@ -255,6 +271,7 @@ sluice_stopped_t sluice_stopped(const sluice_t *s, const char **detail) {
 void sluice_stats(const sluice_t *s, sluice_stats_t *out) {
     *out = s->st;
     out->in_flight = (uint64_t)s->in_flight;
+    out->est_tokens_in_flight = (uint64_t)s->est_in_flight;
     out->waiting = s->heap_len;
     out->concurrency = s->limit;
     out->latency_p50_ms = hist_quantile(&s->latency, 0.50);

@@ -293,8 +293,14 @@ void engine_dispatch(struct sluice_s *e) {
             wake = now + w;
             break;
         }
+        if (j->attempts == 0 && e->admit_cb && e->admit_cb(j->req, e->admit_ud) != 0) {
+            job_give(e, j);
+            engine_stop(e, SLUICE_STOPPED_BUDGET, SLUICE_STOP_DRAIN, NULL);
+            break;
+        }
         e->lim->ops->take(e->lim, now, cost);
         j->charged = cost;
+        e->est_in_flight += cost;
         job_send(e, j);
     }
     if (!e->stopping && e->heap_len > 0 && e->in_flight < e->limit) {
@@ -324,15 +330,20 @@ static void finish_check(struct sluice_s *e) {
 
 /* ---- what an attempt's outcome means ---- */
 
-static void retry_later(struct sluice_s *e, struct job *j, const struct classify_verdict *v,
-                        int64_t now) {
+/* How long a request waits before its next attempt. */
+static int64_t retry_delay(struct sluice_s *e, const struct job *j,
+                           const struct classify_verdict *v) {
+    if (v->retry_after_ms >= 0)
+        return v->retry_after_ms;
     /* The backoff grows with failures of the same kind: refusals (429) and faults count
        apart, so a fault after many refusals does not wait as if it were the 20th fault. */
     int refusal = v->cls == CLASS_RATE_LIMITED || v->cls == CLASS_TOO_MANY_CONCURRENT;
     int n = refusal ? j->refused : j->attempts - j->refused;
-    int64_t delay = v->retry_after_ms >= 0
-                        ? v->retry_after_ms
-                        : backoff_delay_ms(&e->rng, n, e->backoff_base_ms, e->backoff_cap_ms);
+    return backoff_delay_ms(&e->rng, n, e->backoff_base_ms, e->backoff_cap_ms);
+}
+
+static void retry_later(struct sluice_s *e, struct job *j, const struct classify_verdict *v,
+                        int64_t now, int64_t delay) {
     if (v->cls == CLASS_RATE_LIMITED) {
         /* A 429 is about everyone's traffic, not this request: pause all dispatch until the
            server's time (or a backoff), so the requests behind it don't collect 429s too. */
@@ -344,6 +355,23 @@ static void retry_later(struct sluice_s *e, struct job *j, const struct classify
     if (heap_push(e, j) < 0) {
         emit_answer(e, j, v->code, "out of memory while scheduling a retry");
     }
+}
+
+/* Tells the attempt callback (--log, metrics) how an attempt ended. */
+static void note_attempt(struct sluice_s *e, const struct job *j, const struct classify_verdict *v,
+                         int64_t wait_ms) {
+    if (!e->attempt_cb)
+        return;
+    sluice_attempt_t a = {
+        .req = j->req,
+        .attempt = j->attempts,
+        .status_code = j->x.status,
+        .outcome = classify_class_name(v->cls),
+        .error_code = v->code,
+        .latency_ms = j->x.latency_ms,
+        .wait_ms = (double)wait_ms,
+    };
+    e->attempt_cb(&a, e->attempt_ud);
 }
 
 static void describe(char *buf, size_t n, const struct job *j, const struct classify_verdict *v) {
@@ -358,6 +386,7 @@ void engine_on_done(struct xfer *x, void *ud) {
     struct job *j = x->ud;
     j->in_flight = 0;
     e->in_flight--;
+    e->est_in_flight -= j->charged;
     uv_update_time(e->loop);
     int64_t now = (int64_t)uv_now(e->loop);
     if (x->tr == TRANSPORT_OK)
@@ -376,12 +405,24 @@ void engine_on_done(struct xfer *x, void *ud) {
     char msg[CURL_ERROR_SIZE + 160];
     if (x->tls_unverified) {
         /* Every request to this server would fail the same way, and retrying is no fix. */
+        note_attempt(e, j, &v, 0);
         snprintf(e->stop_detail, sizeof(e->stop_detail), "%s", x->err);
         job_give(e, j);
         engine_stop(e, SLUICE_STOPPED_TLS, SLUICE_STOP_DRAIN, NULL);
         engine_dispatch(e);
         return;
     }
+    int64_t wait = -1;
+    if (v.cls == CLASS_RETRY || v.cls == CLASS_RATE_LIMITED || v.cls == CLASS_OVERLOADED ||
+        v.cls == CLASS_TOO_MANY_CONCURRENT) {
+        if (v.cls == CLASS_RATE_LIMITED || v.cls == CLASS_TOO_MANY_CONCURRENT)
+            j->refused++;
+        /* A refusal to go faster is not the request's failure: the pacer's job is to get it
+           through, so only other failures count towards --max-attempts. */
+        if (!e->stopping && j->attempts - j->refused < e->max_attempts)
+            wait = retry_delay(e, j, &v);
+    }
+    note_attempt(e, j, &v, wait > 0 ? wait : 0);
     switch (v.cls) {
     case CLASS_SUCCESS:
         emit_answer(e, j, NULL, NULL);
@@ -395,17 +436,13 @@ void engine_on_done(struct xfer *x, void *ud) {
             job_give(e, j);
             break;
         }
-        if (v.cls == CLASS_RATE_LIMITED || v.cls == CLASS_TOO_MANY_CONCURRENT)
-            j->refused++;
-        /* A refusal to go faster is not the request's failure: the pacer's job is to get it
-           through, so only other failures count towards --max-attempts. */
-        if (j->attempts - j->refused >= e->max_attempts) {
+        if (wait < 0) {
             char last[CURL_ERROR_SIZE + 80];
             describe(last, sizeof(last), j, &v);
             snprintf(msg, sizeof(msg), "gave up after %d attempts; last: %s", j->attempts, last);
             emit_answer(e, j, v.code, msg);
         } else {
-            retry_later(e, j, &v, now);
+            retry_later(e, j, &v, now, wait);
         }
         break;
     case CLASS_AUTH:
@@ -454,6 +491,7 @@ void engine_stop(struct sluice_s *e, sluice_stopped_t why, sluice_stop_t how, co
                 transport_cancel(e->tr, &j->x);
                 j->in_flight = 0;
                 e->in_flight--;
+                e->est_in_flight -= j->charged;
                 job_give(e, j);
             }
         }

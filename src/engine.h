@@ -38,6 +38,11 @@ struct sluice_s {
     sluice_source_t src;
     sluice_result_cb cb;
     void *cb_ud;
+    sluice_attempt_cb attempt_cb;
+    void *attempt_ud;
+    sluice_admit_cb admit_cb;
+    void *admit_ud;
+    double est_in_flight; /* sum of `charged` over attempts on the wire */
     struct rng rng;
     json_tokener *tok;
 
