@@ -4,20 +4,30 @@
 /* `sluice run`: argv[0] is "run". Returns the process exit status (DESIGN.md "Exit status"). */
 int cli_run_main(int argc, char **argv);
 
+#include <stdio.h>
+
 #include <sluice.h>
 
 /* `sluice run` options that are the command's, not the engine's. */
 struct run_opts {
     const char *input, *output;
-    const char *url;        /* --url, for bare bodies */
-    const char *key_env;    /* --api-key-env */
-    const char *key_file;   /* --api-key-file */
-    const char *stats_json; /* --stats-json */
-    int resume, ordered;
+    const char *url;            /* --url, for bare bodies */
+    const char *key_env;        /* --api-key-env */
+    const char *key_file;       /* --api-key-file */
+    const char *stats_json;     /* --stats-json */
+    const char *prices;         /* --prices FILE */
+    const char *metrics;        /* --metrics HOST:PORT */
+    const char *log;            /* --log FILE */
+    double price_in, price_out; /* --price-in/--price-out, USD per 1M tokens; -1: unset */
+    double max_cost;            /* --max-cost USD; 0: none */
+    int resume, ordered, dry_run;
     int progress;         /* -1: when stderr is a terminal */
     const char **headers; /* -H values, owned */
     size_t n_headers;
 };
+
+/* `sluice run --help`. */
+void cli_run_usage(FILE *f);
 
 /* Runs one job once its options are parsed; frees o->headers. Returns the exit status. */
 int cli_run_job(sluice_config_t *cfg, struct run_opts *o);

@@ -14,6 +14,11 @@
 #include <sluice.h>
 
 #include "cli.h"
+#include "cost.h"
+#include "count.h"
+#include "dryrun.h"
+#include "log.h"
+#include "metrics.h"
 #include "order.h"
 #include "resume.h"
 #include "status.h"
@@ -40,6 +45,13 @@ enum {
     OPT_BURST,
     OPT_STATS_JSON,
     OPT_ORDERED,
+    OPT_PRICE_IN,
+    OPT_PRICE_OUT,
+    OPT_PRICES,
+    OPT_MAX_COST,
+    OPT_DRY_RUN,
+    OPT_METRICS,
+    OPT_LOG,
 };
 
 static const struct option long_opts[] = {
@@ -67,59 +79,16 @@ static const struct option long_opts[] = {
     {"burst", required_argument, NULL, OPT_BURST},
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
     {"ordered", no_argument, NULL, OPT_ORDERED},
+    {"price-in", required_argument, NULL, OPT_PRICE_IN},
+    {"price-out", required_argument, NULL, OPT_PRICE_OUT},
+    {"prices", required_argument, NULL, OPT_PRICES},
+    {"max-cost", required_argument, NULL, OPT_MAX_COST},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"log", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
-
-static void usage(FILE *f) {
-    fprintf(
-        f,
-        "usage: sluice run [options] INPUT|-\n"
-        "\n"
-        "Sends every request of a JSONL file (OpenAI Batch format, or bare bodies with --url)\n"
-        "in parallel, as fast as the limits allow, and writes one result line per input line.\n"
-        "\n"
-        "  -o, --output PATH        results file (required); '-' for stdout (no --resume)\n"
-        "      --base-url URL       default $SLUICE_BASE_URL, else $OPENAI_BASE_URL,\n"
-        "                           else https://api.openai.com\n"
-        "      --url PATH           request path for bare-body lines (e.g. /v1/embeddings)\n"
-        "      --provider NAME      openai (default) | azure | anthropic | none: the auth\n"
-        "                           header to send\n"
-        "      --api-key-env NAME   variable holding the key (default OPENAI_API_KEY,\n"
-        "                           AZURE_OPENAI_API_KEY, ANTHROPIC_API_KEY by provider)\n"
-        "      --api-key-file PATH  read the key from a file instead (first line)\n"
-        "  -H, --header 'K: V'      extra request header, repeatable\n"
-        "  -c, --concurrency N      most requests in flight (default 64)\n"
-        "      --rpm N              request budget per minute, paced evenly (default: none)\n"
-        "      --tpm N              token budget per minute, from each request's estimate\n"
-        "                           (prompt bytes/4 + max_tokens), reconciled with usage\n"
-        "                           (default: none)\n"
-        "      --burst S            burst the budgets allow, in seconds of budget (default 0.5)\n"
-        "      --max-attempts N     attempts before a request is written as failed (default 8)\n"
-        "      --timeout SECONDS    per attempt (default 600)\n"
-        "      --connect-timeout S  (default 10)\n"
-        "      --backoff-base S     first retry delay ceiling, full jitter (default 1)\n"
-        "      --backoff-cap S      largest retry delay (default 60)\n"
-        "      --resume             keep OUTPUT's successes, re-run failed and missing ids,\n"
-        "                           append\n"
-        "      --ordered            write results in input order (bounded reorder buffer;\n"
-        "                           dispatch waits when it is full)\n"
-        "      --stats-json PATH    write the summary as JSON at the end ('-' for stdout)\n"
-        "      --progress, --no-progress\n"
-        "                           live status line (default: on when stderr is a terminal)\n"
-        "      --cacert PATH        CA bundle for TLS verification (default: the system's)\n"
-        "      --insecure           do not verify TLS certificates\n"
-        "      --seed N             seed for retry jitter, to replay a run (default: clock)\n"
-        "  -h, --help               this help\n"
-        "\n"
-        "Retries: 408, 409, 429, 5xx, resets and timeouts are retried with exponential backoff\n"
-        "and full jitter, honouring Retry-After, retry-after-ms and x-should-retry. Other 4xx\n"
-        "are final. A 429 pauses all dispatch until its Retry-After time. 401/403 and an\n"
-        "exhausted quota stop the run (exit 3) so nothing is wasted.\n"
-        "\n"
-        "Exit status: 0 all succeeded; 1 some lines failed; 2 bad usage or unreadable input;\n"
-        "3 stopped early (signal, auth, quota, full disk) with work left for --resume.\n");
-}
 
 /* Strict number parsing: the whole argument, in range, or a clear error. */
 static int parse_num(const char *opt, const char *s, double min, double max, double *out) {
@@ -144,10 +113,26 @@ struct run_ctx {
     uv_signal_t sigint, sigterm;
     struct status *status;
     struct order *order; /* --ordered */
+    struct cost *cost;
+    struct status_tally tally; /* final failures by code */
+    struct metrics *metrics;   /* --metrics */
+    FILE *log;                 /* --log */
+    uint64_t t0_ns;            /* for --log times */
 };
+
+/* One attempt ended: feeds --metrics' histogram and --log. */
+static void on_attempt(const sluice_attempt_t *a, void *ud) {
+    struct run_ctx *c = ud;
+    if (c->metrics)
+        metrics_observe(c->metrics, a);
+    if (c->log)
+        log_attempt(c->log, a, (double)(uv_hrtime() - c->t0_ns) / 1e9);
+}
 
 static int on_result(const sluice_result_t *res, void *ud) {
     struct run_ctx *c = ud;
+    cost_on_result(c->cost, res);
+    status_tally_add(&c->tally, res->error_code);
     if (res->error_code && strcmp(res->error_code, "invalid_request") == 0) {
         status_clear(c->status);
         fprintf(stderr,
@@ -210,7 +195,7 @@ static char *read_key_file(const char *path) {
 int cli_run_main(int argc, char **argv) {
     sluice_config_t cfg;
     sluice_config_init(&cfg);
-    struct run_opts opts = {.progress = -1};
+    struct run_opts opts = {.progress = -1, .price_in = -1, .price_out = -1};
     int opt;
     double v;
     const char *env_base = getenv("SLUICE_BASE_URL");
@@ -259,6 +244,12 @@ int cli_run_main(int argc, char **argv) {
             break;
         }
         case 'c':
+            if (strcmp(optarg, "auto") == 0) {
+                /* Adaptive, up to a ceiling that keeps connections reasonable. */
+                cfg.concurrency_auto = 1;
+                cfg.concurrency = 1024;
+                break;
+            }
             if (parse_num("-c/--concurrency", optarg, 1, 100000, &v) < 0)
                 goto usage_fail;
             cfg.concurrency = (int)v;
@@ -304,6 +295,30 @@ int cli_run_main(int argc, char **argv) {
         case OPT_ORDERED:
             opts.ordered = 1;
             break;
+        case OPT_PRICE_IN:
+            if (parse_num("--price-in", optarg, 0, 1e6, &opts.price_in) < 0)
+                goto usage_fail;
+            break;
+        case OPT_PRICE_OUT:
+            if (parse_num("--price-out", optarg, 0, 1e6, &opts.price_out) < 0)
+                goto usage_fail;
+            break;
+        case OPT_PRICES:
+            opts.prices = optarg;
+            break;
+        case OPT_MAX_COST:
+            if (parse_num("--max-cost", optarg, 1e-9, 1e12, &opts.max_cost) < 0)
+                goto usage_fail;
+            break;
+        case OPT_DRY_RUN:
+            opts.dry_run = 1;
+            break;
+        case OPT_METRICS:
+            opts.metrics = optarg;
+            break;
+        case OPT_LOG:
+            opts.log = optarg;
+            break;
         case OPT_RESUME:
             opts.resume = 1;
             break;
@@ -325,7 +340,7 @@ int cli_run_main(int argc, char **argv) {
             cfg.seed = (uint64_t)v;
             break;
         case 'h':
-            usage(stdout);
+            cli_run_usage(stdout);
             free(opts.headers);
             return 0;
         default:
@@ -337,11 +352,11 @@ int cli_run_main(int argc, char **argv) {
                 optind < argc - 1 ? ", got several" : "");
         goto usage_fail;
     }
-    if (!opts.output) {
+    if (!opts.output && !opts.dry_run) {
         fprintf(stderr, "sluice run: -o/--output PATH is required (- for stdout)\n");
         goto usage_fail;
     }
-    if (opts.resume && strcmp(opts.output, "-") == 0) {
+    if (opts.resume && opts.output && strcmp(opts.output, "-") == 0) {
         fprintf(stderr, "sluice run: --resume needs an output file, not stdout\n");
         goto usage_fail;
     }
@@ -367,7 +382,25 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     char *key = NULL;
     struct run_ctx c = {0};
     struct resume_set *done = NULL;
+    struct count *count = NULL;
+    struct cost_view cv;
+    char err[512];
     c.input = input;
+
+    if (!(c.cost = cost_new())) {
+        fprintf(stderr, "sluice run: out of memory\n");
+        goto out;
+    }
+    if (o->prices && cost_load_file(c.cost, o->prices, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sluice run: --prices: %s\n", err);
+        goto out;
+    }
+    cost_set_fixed(c.cost, o->price_in, o->price_out);
+    cost_set_budget(c.cost, o->max_cost);
+    if (o->dry_run) {
+        exit_code = dryrun_main(cfg, o, c.cost);
+        goto out;
+    }
 
     if (o->key_file) {
         key = read_key_file(o->key_file);
@@ -392,7 +425,6 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     cfg->api_key = key;
 
     if (o->resume) {
-        char err[512];
         if (resume_load(&done, output, err, sizeof(err)) < 0) {
             fprintf(stderr, "sluice run: --resume: %s\n", err);
             goto out;
@@ -428,6 +460,22 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     }
     sluice_set_source(c.eng, &s);
     sluice_set_result_cb(c.eng, on_result, &c);
+    sluice_set_attempt_cb(c.eng, on_attempt, &c);
+    if (o->max_cost > 0)
+        sluice_set_admit_cb(c.eng, cost_admit, c.cost);
+    if (o->log && !(c.log = log_open(o->log))) {
+        fprintf(stderr, "sluice run: cannot write --log %s: %s\n", o->log, strerror(errno));
+        goto out;
+    }
+    if (o->metrics) {
+        if (metrics_start(&c.metrics, sluice_loop(c.eng), o->metrics, c.eng, c.cost, err,
+                          sizeof(err)) < 0) {
+            fprintf(stderr, "sluice run: %s\n", err);
+            goto out;
+        }
+        fprintf(stderr, "sluice: metrics at http://%.*s:%d/metrics\n",
+                (int)(strrchr(o->metrics, ':') - o->metrics), o->metrics, metrics_port(c.metrics));
+    }
 
     uv_loop_t *loop = sluice_loop(c.eng);
     uv_signal_init(loop, &c.sigint);
@@ -435,12 +483,23 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     c.sigint.data = c.sigterm.data = &c;
     uv_signal_start(&c.sigint, on_signal, SIGINT);
     uv_signal_start(&c.sigterm, on_signal, SIGTERM);
-    c.status = status_new(c.eng, o->progress < 0 ? isatty(STDERR_FILENO) : o->progress);
+    int progress = o->progress == 0        ? STATUS_OFF
+                   : o->progress > 0       ? STATUS_LIVE
+                   : isatty(STDERR_FILENO) ? STATUS_LIVE
+                                           : STATUS_PLAIN;
+    if (progress != STATUS_OFF)
+        count = count_start(input);
+    struct status_ctx sctx = {
+        .eng = c.eng, .count = count, .skipped = done ? resume_count(done) : 0, .cost = c.cost};
+    c.status = status_new(&sctx, progress);
+    c.t0_ns = uv_hrtime();
 
     rc = sluice_run(c.eng);
 
     status_free(c.status);
     c.status = NULL;
+    metrics_close(c.metrics);
+    c.metrics = NULL;
     uv_close((uv_handle_t *)&c.sigint, NULL);
     uv_close((uv_handle_t *)&c.sigterm, NULL);
     uv_run(loop, UV_RUN_NOWAIT);
@@ -457,7 +516,9 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     sluice_stats(c.eng, &st);
     const char *detail = NULL;
     sluice_stopped_t why = sluice_stopped(c.eng, &detail);
-    status_summary(&st, output, input);
+    cost_view(c.cost, &cv);
+    struct status_end end = {.input = input, .output = output, .tally = &c.tally, .cost = &cv};
+    status_summary(stderr, &st, &end);
 
     if (rc_src < 0) {
         fprintf(stderr,
@@ -490,6 +551,18 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
                 "raise the quota or wait for it to reset, then run again with --resume\n",
                 detail ? detail : "");
         exit_code = 3;
+    } else if (why == SLUICE_STOPPED_BUDGET && cv.refused_model) {
+        fprintf(stderr,
+                "sluice run: stopped: --max-cost needs a price for model %s; pass --prices "
+                "FILE or --price-in and --price-out, then run again with --resume\n",
+                cv.refused_model);
+        exit_code = 3;
+    } else if (why == SLUICE_STOPPED_BUDGET) {
+        fprintf(stderr,
+                "sluice run: stopped: the next request could take the cost past --max-cost "
+                "$%g ($%.4f spent); run again with --resume and a larger --max-cost\n",
+                cv.max_usd, cv.spent_usd);
+        exit_code = 3;
     } else if (rc == SLUICE_ESTOPPED) {
         fprintf(stderr, "sluice run: stopped early; run the same command with --resume to "
                         "finish the rest\n");
@@ -500,12 +573,19 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     } else {
         exit_code = st.failed > 0 ? 1 : 0;
     }
-    if (o->stats_json && status_write_json(o->stats_json, &st, exit_code) < 0)
+    if (log_close(c.log) < 0)
+        fprintf(stderr, "sluice run: writing --log %s failed: %s\n", o->log, strerror(errno));
+    c.log = NULL;
+    if (o->stats_json && status_write_json(o->stats_json, &st, &end, exit_code) < 0)
         fprintf(stderr, "sluice run: cannot write --stats-json %s: %s\n", o->stats_json,
                 strerror(errno));
 out:
+    metrics_close(c.metrics);
+    log_close(c.log);
     if (c.eng)
         sluice_free(c.eng);
+    count_free(count);
+    cost_free(c.cost);
     order_free(c.order);
     if (c.sink)
         sluice_jsonl_sink_close(c.sink);

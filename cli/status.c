@@ -1,12 +1,16 @@
+/*
+ * The status line (live, from stats snapshots every 100 ms) and the end summary (text and
+ * --stats-json). Only the CLI talks to people; these are its words for a run in progress.
+ */
 #include "status.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#define STATUS_COLS 79 /* one less than 80, so the cursor never wraps to a second line */
 
 struct status {
-    sluice_t *eng;
+    struct status_ctx ctx;
     uv_timer_t timer;
     int tty;
     int drawn;          /* a line is on screen */
@@ -16,22 +20,123 @@ struct status {
     double last_plain_s;
 };
 
-void status_format(char *buf, size_t n, const sluice_stats_t *st, double recent_rps) {
+void status_count(char *buf, size_t n, uint64_t v) {
+    double d = (double)v;
+    if (v < 100000)
+        snprintf(buf, n, "%llu", (unsigned long long)v);
+    else if (v < 1000000)
+        snprintf(buf, n, "%.0fk", d / 1e3);
+    else if (v < 1000000000)
+        snprintf(buf, n, d < 1e7 ? "%.2fM" : d < 1e8 ? "%.1fM" : "%.0fM", d / 1e6);
+    else
+        snprintf(buf, n, d < 1e10 ? "%.2fG" : d < 1e11 ? "%.1fG" : "%.0fG", d / 1e9);
+}
+
+/* "42s", "5m03s", "1h02m": a coarse time for the ETA. */
+static void status_duration(char *buf, size_t n, double s) {
+    if (s < 60)
+        snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else if (s < 100 * 3600)
+        snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else
+        snprintf(buf, n, "99h+");
+}
+
+static void status_money(char *buf, size_t n, double usd) {
+    snprintf(buf, n, usd < 1 ? "$%.4f" : usd < 1000 ? "$%.2f" : "$%.0f", usd);
+}
+
+enum { F_PROGRESS, F_FAILED, F_RATE, F_SLOTS, F_RPM, F_RETRY, F_429, F_TOK, F_COST, F_ETA, F_N };
+
+/* Which fields go first when the line is short of room (the display order is the enum's). */
+static const int priority[F_N] = {F_PROGRESS, F_RATE, F_SLOTS, F_ETA, F_FAILED,
+                                  F_COST,     F_429,  F_RETRY, F_RPM, F_TOK};
+
+void status_format(char *buf, size_t n, const struct status_line *l) {
+    const sluice_stats_t *st = l->st;
+    char f[F_N][40] = {{0}}, a[16], b[16];
     uint64_t done = st->succeeded + st->failed;
-    snprintf(buf, n,
-             "%llu done (%llu failed) | %.0f req/s | slots %llu/%d | retries %llu | "
-             "429s %llu | %.0fs",
-             (unsigned long long)done, (unsigned long long)st->failed, recent_rps,
-             (unsigned long long)st->in_flight, st->concurrency, (unsigned long long)st->retries,
-             (unsigned long long)st->rate_limited, st->wall_s);
-    if (n > 80)
-        buf[79] = '\0';
+
+    status_count(a, sizeof(a), done);
+    if (l->total > 0) {
+        double pct = done >= l->total ? 100.0 : 100.0 * (double)done / (double)l->total;
+        status_count(b, sizeof(b), l->total);
+        snprintf(f[F_PROGRESS], sizeof(f[0]), "%s/%s %.*f%%", a, b, pct < 100 ? 1 : 0, pct);
+    } else {
+        snprintf(f[F_PROGRESS], sizeof(f[0]), "%s done", a);
+    }
+    if (st->failed) {
+        status_count(a, sizeof(a), st->failed);
+        snprintf(f[F_FAILED], sizeof(f[0]), "%s failed", a);
+    }
+    if (l->rps < 10)
+        snprintf(f[F_RATE], sizeof(f[0]), "%.1f/s", l->rps);
+    else {
+        status_count(a, sizeof(a), (uint64_t)(l->rps + 0.5));
+        snprintf(f[F_RATE], sizeof(f[0]), "%s/s", a);
+    }
+    status_count(a, sizeof(a), st->in_flight);
+    status_count(b, sizeof(b), st->concurrency > 0 ? (uint64_t)st->concurrency : 0);
+    snprintf(f[F_SLOTS], sizeof(f[0]), "slots %s/%s", a, b);
+    if (st->rpm_limit > 0) {
+        status_count(a, sizeof(a), (uint64_t)(st->rpm_limit + 0.5));
+        snprintf(f[F_RPM], sizeof(f[0]), "rpm %s", a);
+    }
+    status_count(a, sizeof(a), st->retries);
+    snprintf(f[F_RETRY], sizeof(f[0]), "retry %s", a);
+    status_count(a, sizeof(a), st->rate_limited);
+    snprintf(f[F_429], sizeof(f[0]), "429s %s", a);
+    if (st->tokens_in + st->tokens_out > 0) {
+        status_count(a, sizeof(a), st->tokens_in + st->tokens_out);
+        snprintf(f[F_TOK], sizeof(f[0]), "tok %s", a);
+    }
+    if (l->cost_usd >= 0)
+        status_money(f[F_COST], sizeof(f[0]), l->cost_usd);
+    if (l->total > 0 && done < l->total && l->rps > 0) {
+        status_duration(a, sizeof(a), (double)(l->total - done) / l->rps);
+        snprintf(f[F_ETA], sizeof(f[0]), "ETA %s", a);
+    }
+
+    /* Take fields by priority while they fit, then lay them out in display order. */
+    int take[F_N] = {0};
+    size_t len = 0;
+    for (int i = 0; i < F_N; i++) {
+        size_t w = strlen(f[priority[i]]);
+        if (w == 0)
+            continue;
+        size_t add = len ? w + 2 : w;
+        if (len + add <= STATUS_COLS) {
+            take[priority[i]] = 1;
+            len += add;
+        }
+    }
+    size_t at = 0;
+    if (n > 0)
+        buf[0] = '\0';
+    for (int i = 0; i < F_N && n > 0; i++) {
+        if (!take[i])
+            continue;
+        int w = snprintf(buf + at, n - at, "%s%s", at ? "  " : "", f[i]);
+        if (w < 0 || (size_t)w >= n - at)
+            break;
+        at += (size_t)w;
+    }
+}
+
+/* Requests in this run: the pre-count less the ids --resume skips; 0 while unknown. */
+static uint64_t status_total(struct status *s) {
+    uint64_t lines;
+    if (!count_result(s->ctx.count, &lines))
+        return 0;
+    return lines > s->ctx.skipped ? lines - s->ctx.skipped : 0;
 }
 
 static void on_tick(uv_timer_t *t) {
     struct status *s = t->data;
     sluice_stats_t st;
-    sluice_stats(s->eng, &st);
+    sluice_stats(s->ctx.eng, &st);
     uint64_t done = st.succeeded + st.failed;
     double dt = st.wall_s - s->last_s;
     if (dt >= 1.0) {
@@ -41,8 +146,15 @@ static void on_tick(uv_timer_t *t) {
         s->last_done = done;
         s->last_s = st.wall_s;
     }
+    struct status_line l = {.st = &st, .total = status_total(s), .rps = s->rps, .cost_usd = -1};
+    if (s->ctx.cost) {
+        struct cost_view cv;
+        cost_view(s->ctx.cost, &cv);
+        if (cv.known)
+            l.cost_usd = cv.spent_usd;
+    }
     char line[128];
-    status_format(line, sizeof(line), &st, s->rps);
+    status_format(line, sizeof(line), &l);
     if (s->tty) {
         fprintf(stderr, "\r\033[K%s", line);
         s->drawn = 1;
@@ -53,15 +165,15 @@ static void on_tick(uv_timer_t *t) {
     fflush(stderr);
 }
 
-struct status *status_new(sluice_t *eng, int enabled) {
-    if (!enabled)
+struct status *status_new(const struct status_ctx *ctx, int mode) {
+    if (mode == STATUS_OFF)
         return NULL;
     struct status *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    s->eng = eng;
-    s->tty = isatty(STDERR_FILENO);
-    uv_timer_init(sluice_loop(eng), &s->timer);
+    s->ctx = *ctx;
+    s->tty = mode == STATUS_LIVE;
+    uv_timer_init(sluice_loop(ctx->eng), &s->timer);
     s->timer.data = s;
     uv_timer_start(&s->timer, on_tick, 100, 100);
     /* The status line never keeps the loop alive on its own. */
@@ -88,40 +200,81 @@ void status_free(struct status *s) {
     uv_close((uv_handle_t *)&s->timer, on_closed);
 }
 
-void status_summary(const sluice_stats_t *st, const char *output, const char *input) {
-    uint64_t done = st->succeeded + st->failed;
-    double rps = st->wall_s > 0 ? (double)done / st->wall_s : 0;
-    fprintf(stderr, "sluice: %llu requests in %.1fs (%.1f req/s): %llu succeeded, %llu failed",
-            (unsigned long long)done, st->wall_s, rps, (unsigned long long)st->succeeded,
-            (unsigned long long)st->failed);
-    if (st->invalid)
-        fprintf(stderr, " (%llu invalid lines)", (unsigned long long)st->invalid);
-    fprintf(stderr, "; %llu attempts, %llu retries, %llu rate-limited (429)\n",
-            (unsigned long long)st->attempts, (unsigned long long)st->retries,
-            (unsigned long long)st->rate_limited);
-    if (st->tokens_in || st->tokens_out)
-        fprintf(stderr, "sluice: tokens: %llu in, %llu out\n", (unsigned long long)st->tokens_in,
-                (unsigned long long)st->tokens_out);
-    fprintf(stderr, "sluice: results in %s\n", output);
-    if (st->failed)
-        fprintf(stderr,
-                "sluice: to retry the failed lines: sluice run %s -o %s --resume (same options)\n",
-                input, output);
+void status_tally_add(struct status_tally *t, const char *code) {
+    if (!code)
+        return;
+    for (int i = 0; i < STATUS_CODES; i++) {
+        if (t->codes[i].n == 0) {
+            snprintf(t->codes[i].code, sizeof(t->codes[i].code), "%s", code);
+            t->codes[i].n = 1;
+            return;
+        }
+        if (strcmp(t->codes[i].code, code) == 0) {
+            t->codes[i].n++;
+            return;
+        }
+    }
+    t->other++;
 }
 
-int status_write_json(const char *path, const sluice_stats_t *st, int exit_code) {
+void status_summary(FILE *f, const sluice_stats_t *st, const struct status_end *e) {
+    uint64_t done = st->succeeded + st->failed;
+    double rps = st->wall_s > 0 ? (double)done / st->wall_s : 0;
+    fprintf(f, "sluice: %llu requests in %.1fs (%.1f req/s): %llu succeeded, %llu failed",
+            (unsigned long long)done, st->wall_s, rps, (unsigned long long)st->succeeded,
+            (unsigned long long)st->failed);
+    if (e->tally && e->tally->codes[0].n) {
+        for (int i = 0; i < STATUS_CODES && e->tally->codes[i].n; i++)
+            fprintf(f, "%s%s %llu", i ? ", " : " (", e->tally->codes[i].code,
+                    (unsigned long long)e->tally->codes[i].n);
+        if (e->tally->other)
+            fprintf(f, ", other %llu", (unsigned long long)e->tally->other);
+        fputc(')', f);
+    }
+    fprintf(f, "\nsluice: %llu attempts, %llu retries, %llu rate-limited (429)",
+            (unsigned long long)st->attempts, (unsigned long long)st->retries,
+            (unsigned long long)st->rate_limited);
+    /* BREAKER_TRIPS: print ", N breaker trips" here from st->breaker_trips once the engine's
+     * sluice_stats_t has the field (the lead adds it with the circuit breaker). */
+    if (st->rpm_limit > 0 || st->tpm_limit > 0)
+        fprintf(f, "; paced to %.0f rpm, %.0f tpm (0 = none)", st->rpm_limit, st->tpm_limit);
+    fprintf(f, "\nsluice: latency p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+            st->latency_p50_ms, st->latency_p90_ms, st->latency_p99_ms, st->latency_max_ms);
+    fprintf(f, "sluice: tokens: %llu in, %llu out", (unsigned long long)st->tokens_in,
+            (unsigned long long)st->tokens_out);
+    const struct cost_view *cv = e->cost;
+    if (cv && cv->known) {
+        char m[32];
+        status_money(m, sizeof(m), cv->spent_usd);
+        fprintf(f, "; cost %s", m);
+        if (cv->max_usd > 0)
+            fprintf(f, " of --max-cost $%g", cv->max_usd);
+    }
+    if (cv && cv->unpriced_tokens)
+        fprintf(f,
+                "; %llu tokens of model %s have no price (pass --prices FILE or --price-in "
+                "and --price-out)",
+                (unsigned long long)cv->unpriced_tokens, cv->unpriced_model);
+    fprintf(f, "\nsluice: results in %s\n", e->output);
+    if (st->failed)
+        fprintf(f,
+                "sluice: to retry the failed lines: sluice run %s -o %s --resume (same options)\n",
+                e->input, e->output);
+}
+
+int status_write_json(const char *path, const sluice_stats_t *st, const struct status_end *e,
+                      int exit_code) {
     FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
     if (!f)
         return -1;
     uint64_t done = st->succeeded + st->failed;
     fprintf(f,
             "{\"total\":%llu,\"succeeded\":%llu,\"failed\":%llu,\"invalid\":%llu,"
-            "\"attempts\":%llu,\"retries\":%llu,\"rate_limited\":%llu,\"wall_s\":%.3f,"
-            "\"requests_per_s\":%.2f,"
+            "\"attempts\":%llu,\"retries\":%llu,\"rate_limited\":%llu,"
+            "\"wall_s\":%.3f,\"requests_per_s\":%.2f,"
             "\"latency_ms\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"max\":%.2f},"
             "\"tokens\":{\"prompt\":%llu,\"completion\":%llu},"
-            "\"limits\":{\"rpm\":%.1f,\"tpm\":%.1f,\"concurrency\":%d},"
-            "\"exit_code\":%d}\n",
+            "\"limits\":{\"rpm\":%.1f,\"tpm\":%.1f,\"rate_source\":\"%s\",\"concurrency\":%d},",
             (unsigned long long)done, (unsigned long long)st->succeeded,
             (unsigned long long)st->failed, (unsigned long long)st->invalid,
             (unsigned long long)st->attempts, (unsigned long long)st->retries,
@@ -129,7 +282,22 @@ int status_write_json(const char *path, const sluice_stats_t *st, int exit_code)
             st->wall_s > 0 ? (double)done / st->wall_s : 0.0, st->latency_p50_ms,
             st->latency_p90_ms, st->latency_p99_ms, st->latency_max_ms,
             (unsigned long long)st->tokens_in, (unsigned long long)st->tokens_out, st->rpm_limit,
-            st->tpm_limit, st->concurrency, exit_code);
+            st->tpm_limit, st->rate_source ? st->rate_source : "none", st->concurrency);
+    /* BREAKER_TRIPS: add "breaker_trips" from st->breaker_trips once sluice_stats_t has it. */
+    fputs("\"failures\":{", f);
+    for (int i = 0; e->tally && i < STATUS_CODES && e->tally->codes[i].n; i++)
+        fprintf(f, "%s\"%s\":%llu", i ? "," : "", e->tally->codes[i].code,
+                (unsigned long long)e->tally->codes[i].n);
+    fputs("},", f);
+    const struct cost_view *cv = e->cost;
+    if (cv && cv->known)
+        fprintf(f, "\"cost_usd\":%.6f,", cv->spent_usd);
+    else
+        fputs("\"cost_usd\":null,", f);
+    if (cv && cv->max_usd > 0)
+        fprintf(f, "\"max_cost_usd\":%.6f,", cv->max_usd);
+    fprintf(f, "\"unpriced_tokens\":%llu,\"exit_code\":%d}\n",
+            (unsigned long long)(cv ? cv->unpriced_tokens : 0), exit_code);
     if (f == stdout)
         return fflush(f) == 0 ? 0 : -1;
     return fclose(f) == 0 ? 0 : -1;

@@ -1,30 +1,83 @@
 #ifndef SLUICE_CLI_STATUS_H
 #define SLUICE_CLI_STATUS_H
 
+#include <stdio.h>
+
 #include <sluice.h>
+
+#include "cost.h"
+#include "count.h"
 
 /*
  * The live status line and the end summary, drawn from stats snapshots. On a terminal the
  * line is redrawn in place at most 10 times a second; elsewhere a plain line is printed every
- * 10 seconds.
+ * 10 seconds, so that a log file gets a trace of the run without a flood of redraws.
  */
 struct status;
 
-/* Starts drawing when `enabled`; returns NULL (a valid, silent status) otherwise. */
-struct status *status_new(sluice_t *eng, int enabled);
+/* What the status line reads besides the engine's stats. */
+struct status_ctx {
+    sluice_t *eng;
+    struct count *count;     /* the input's pre-count, or NULL (a pipe: total unknown) */
+    uint64_t skipped;        /* --resume: ids already done, not part of this run's total */
+    const struct cost *cost; /* or NULL */
+};
+
+enum {
+    STATUS_OFF = 0, /* --no-progress */
+    STATUS_PLAIN,   /* a line every 10 s (the default when stderr is not a terminal) */
+    STATUS_LIVE     /* redrawn in place (on a terminal, or --progress) */
+};
+
+/* Starts drawing in `mode`; returns NULL (a valid, silent status) for STATUS_OFF. The context
+ * is copied. */
+struct status *status_new(const struct status_ctx *ctx, int mode);
 
 /* Erases the line so that a message can be printed cleanly; it is redrawn on the next tick. */
 void status_clear(struct status *s);
 
 void status_free(struct status *s);
 
-/* Formats the status line into buf (at most 79 columns). Exposed for unit tests. */
-void status_format(char *buf, size_t n, const sluice_stats_t *st, double recent_rps);
+/* The inputs of one status line. */
+struct status_line {
+    const sluice_stats_t *st;
+    uint64_t total;  /* requests in this run, 0 when unknown */
+    double rps;      /* recent requests per second */
+    double cost_usd; /* negative when unknown */
+};
 
-/* The end summary on stderr. */
-void status_summary(const sluice_stats_t *st, const char *output, const char *input);
+/*
+ * Formats the status line into buf: at most 79 columns (plain ASCII), one line. Fields that do
+ * not fit are left out, least useful first. Exposed for unit tests.
+ */
+void status_format(char *buf, size_t n, const struct status_line *l);
+
+/* "1234", "123k", "1.23M": at most 5 characters up to 999G. */
+void status_count(char *buf, size_t n, uint64_t v);
+
+/* Final failures by error code, for the summary's counts by outcome. */
+#define STATUS_CODES 8
+struct status_tally {
+    struct {
+        char code[40];
+        uint64_t n;
+    } codes[STATUS_CODES];
+    uint64_t other; /* failures with a code beyond the first STATUS_CODES */
+};
+void status_tally_add(struct status_tally *t, const char *error_code);
+
+/* What the end summary reports besides the stats. */
+struct status_end {
+    const char *input, *output;
+    const struct status_tally *tally;
+    const struct cost_view *cost; /* or NULL */
+};
+
+/* The end summary, for people. */
+void status_summary(FILE *f, const sluice_stats_t *st, const struct status_end *e);
 
 /* --stats-json: the summary as one JSON object. Returns 0, or -1 with errno set. */
-int status_write_json(const char *path, const sluice_stats_t *st, int exit_code);
+int status_write_json(const char *path, const sluice_stats_t *st, const struct status_end *e,
+                      int exit_code);
 
 #endif

@@ -127,6 +127,8 @@ typedef struct sluice_config_s {
     const char *const *headers; /* extra "Name: value" lines; copied */
     size_t n_headers;
     int concurrency;          /* most requests in flight (default 64) */
+    int concurrency_auto;     /* 1: adapt the limit (AIMD on overload + latency gradient),
+                                 starting at 16, never above `concurrency` */
     double rpm;               /* requests per minute; 0: learn from the provider */
     double tpm;               /* tokens per minute; 0: learn from the provider */
     double burst_s;           /* burst allowed by the budgets, in seconds of budget (0.5) */
@@ -231,6 +233,7 @@ typedef struct sluice_stats_s {
     int concurrency;               /* current slot limit */
     double rpm_limit;              /* request budget paced to, per minute; 0 = none */
     double tpm_limit;              /* token budget paced to, per minute; 0 = none */
+    const char *rate_source;       /* "none", "told" (--rpm/--tpm), "headers", "learned" */
     double wall_s;                 /* since sluice_run() began */
     uint64_t tokens_in;            /* usage reported by the provider */
     uint64_t tokens_out;

@@ -171,8 +171,13 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
     if ((rc = headers_build(s, cfg)) < 0)
         goto fail_loop;
     s->limit = cfg->concurrency;
+    if (cfg->concurrency_auto) {
+        s->auto_conc = 1;
+        adaptive_init(&s->adapt, 16, 1, cfg->concurrency, (int64_t)uv_now(loop));
+        s->limit = adaptive_limit(&s->adapt);
+    }
     /* Read-ahead: room for requests waiting on a retry without starving new ones. */
-    s->max_live = cfg->concurrency + (cfg->concurrency / 4 > 16 ? cfg->concurrency / 4 : 16);
+    s->readahead = cfg->concurrency / 4 > 16 ? cfg->concurrency / 4 : 16;
     s->max_attempts = cfg->max_attempts;
     s->backoff_base_ms = (int64_t)(cfg->backoff_base_s * 1000);
     s->backoff_cap_ms = (int64_t)(cfg->backoff_cap_s * 1000);
@@ -184,6 +189,7 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
         .insecure = cfg->insecure,
         .max_connections = cfg->concurrency,
     };
+    pacer_init(&s->pacer, cfg->rpm, cfg->tpm, (int64_t)uv_now(loop));
     s->lim = limiter_local_new(cfg->rpm, cfg->tpm, cfg->burst_s, (int64_t)uv_now(loop));
     if (!s->lim)
         goto fail_headers;
@@ -278,7 +284,11 @@ void sluice_stats(const sluice_t *s, sluice_stats_t *out) {
     out->latency_p90_ms = hist_quantile(&s->latency, 0.90);
     out->latency_p99_ms = hist_quantile(&s->latency, 0.99);
     out->latency_max_ms = s->latency.max_ms;
-    limiter_local_rates(s->lim, &out->rpm_limit, &out->tpm_limit);
+    static const char *const sources[] = {"none", "told", "headers", "learned"};
+    out->rpm_limit = s->pacer.rpm;
+    out->tpm_limit = s->pacer.tpm;
+    out->rate_source = sources[s->pacer.rpm_source > s->pacer.tpm_source ? s->pacer.rpm_source
+                                                                         : s->pacer.tpm_source];
     if (s->running)
         out->wall_s = (double)(uv_hrtime() - s->started_ns) / 1e9;
 }

@@ -186,6 +186,8 @@ static void emit_answer(struct sluice_s *e, struct job *j, const char *code, con
 
 /* ---- dispatch ---- */
 
+#define WARMUP_SLOTS 4
+
 static void on_wake(uv_timer_t *t) {
     engine_dispatch(t->data);
 }
@@ -226,6 +228,8 @@ static void job_send(struct sluice_s *e, struct job *j) {
     }
     j->attempts++;
     j->in_flight = 1;
+    j->sent_ms = (int64_t)uv_now(e->loop);
+    pacer_on_send(&e->pacer, j->sent_ms);
     e->in_flight++;
     e->st.attempts++;
     if (j->attempts > 1)
@@ -236,7 +240,7 @@ static void job_send(struct sluice_s *e, struct job *j) {
 static struct job *next_job(struct sluice_s *e, int64_t now) {
     if (e->heap_len > 0 && e->heap[0]->ready_at <= now)
         return heap_pop(e);
-    while (!e->src_eof && !e->src_wait && e->live < e->max_live && !e->stopping) {
+    while (!e->src_eof && !e->src_wait && e->live < e->limit + e->readahead && !e->stopping) {
         sluice_request_t *r = NULL;
         int rc = e->src.next(e->src.ud, &r);
         if (rc == SLUICE_EOF) {
@@ -276,7 +280,10 @@ void engine_dispatch(struct sluice_s *e) {
     uv_update_time(e->loop);
     int64_t now = (int64_t)uv_now(e->loop);
     int64_t wake = -1;
-    while (!e->stopping && e->in_flight < e->limit) {
+    /* Until a first answer shows the provider's limits, send only a few: a run that starts
+       with -c 64 against a small budget would spend its first second collecting 429s. */
+    int slots = e->warm ? e->limit : (e->limit < WARMUP_SLOTS ? e->limit : WARMUP_SLOTS);
+    while (!e->stopping && e->in_flight < slots) {
         if (now < e->pause_until) {
             wake = e->pause_until;
             break;
@@ -303,7 +310,7 @@ void engine_dispatch(struct sluice_s *e) {
         e->est_in_flight += cost;
         job_send(e, j);
     }
-    if (!e->stopping && e->heap_len > 0 && e->in_flight < e->limit) {
+    if (!e->stopping && e->heap_len > 0 && e->in_flight < slots) {
         int64_t t = e->heap[0]->ready_at;
         if (t < e->pause_until)
             t = e->pause_until;
@@ -357,6 +364,35 @@ static void retry_later(struct sluice_s *e, struct job *j, const struct classify
     }
 }
 
+/*
+ * What an answer teaches the scheduler: the pacer learns rates from headers and 429s, and
+ * --concurrency auto learns the slots from overload and latency. Overload (529, 503
+ * "overloaded") is provider-wide and never lowers the rate (it feeds the slots and the
+ * breaker); a 429 about rate never lowers the slots.
+ */
+static void learn(struct sluice_s *e, const struct job *j, const struct classify_verdict *v,
+                  int64_t now) {
+    int changed = 0;
+    if (j->x.tr == TRANSPORT_OK) {
+        e->warm = 1;
+        changed |= pacer_on_headers(&e->pacer, &j->x.hdrs, now);
+    }
+    if (v->cls == CLASS_RATE_LIMITED)
+        changed |= pacer_on_429(&e->pacer, j->sent_ms, now);
+    else if (v->cls == CLASS_SUCCESS)
+        changed |= pacer_on_success(&e->pacer, now);
+    if (changed)
+        e->lim->ops->set_rates(e->lim, now, e->pacer.rpm, e->pacer.tpm);
+    if (!e->auto_conc)
+        return;
+    if (v->cls == CLASS_SUCCESS)
+        adaptive_on_success(&e->adapt, now, j->x.latency_ms, e->in_flight + 1);
+    else if (v->cls == CLASS_OVERLOADED || v->cls == CLASS_TOO_MANY_CONCURRENT ||
+             j->x.tr == TRANSPORT_TIMEOUT)
+        adaptive_on_drop(&e->adapt, now);
+    e->limit = adaptive_limit(&e->adapt);
+}
+
 /* Tells the attempt callback (--log, metrics) how an attempt ended. */
 static void note_attempt(struct sluice_s *e, const struct job *j, const struct classify_verdict *v,
                          int64_t wait_ms) {
@@ -400,8 +436,13 @@ void engine_on_done(struct xfer *x, void *ud) {
     }
     if (v.cls == CLASS_RATE_LIMITED)
         e->st.rate_limited++;
-    if (v.cls == CLASS_SUCCESS && j->tokens_in + j->tokens_out > 0)
-        e->lim->ops->reconcile(e->lim, now, j->charged, (double)(j->tokens_in + j->tokens_out));
+    learn(e, j, &v, now);
+    if (v.cls == CLASS_SUCCESS && j->tokens_in > 0 && j->req->est_prompt_tokens > 0) {
+        /* Providers charge a request's budget at admission with its max_tokens (OpenAI
+           documents this), so only the prompt part of the estimate is corrected by usage. */
+        double actual = j->charged - (double)j->req->est_prompt_tokens + (double)j->tokens_in;
+        e->lim->ops->reconcile(e->lim, now, j->charged, actual);
+    }
     char msg[CURL_ERROR_SIZE + 160];
     if (x->tls_unverified) {
         /* Every request to this server would fail the same way, and retrying is no fix. */

@@ -7,7 +7,9 @@
 #include <sluice.h>
 
 #include "backoff.h"
+#include "adaptive.h"
 #include "limiter.h"
+#include "pacer.h"
 #include "stats.h"
 #include "transport.h"
 
@@ -23,6 +25,7 @@ struct job {
     uint64_t tokens_in, tokens_out;
     int64_t ready_at; /* retry time, ms on the loop's clock */
     double charged;   /* tokens taken from the budget for the attempt in flight */
+    int64_t sent_ms;  /* when the attempt in flight was sent, loop ms */
     char *url;        /* base URL + path; buffer reused */
     size_t url_cap;
     struct job *next_free;
@@ -46,12 +49,16 @@ struct sluice_s {
     struct rng rng;
     json_tokener *tok;
 
-    int limit;    /* slots: most attempts in flight */
-    int max_live; /* slots + read-ahead: most requests held */
+    int limit; /* slots: most attempts in flight */
     int max_attempts;
     int64_t backoff_base_ms, backoff_cap_ms;
 
     struct limiter *lim;
+    struct pacer pacer;    /* what rates to pace to */
+    struct adaptive adapt; /* --concurrency auto */
+    int auto_conc;
+    int warm; /* an answer has arrived: the provider's limits are known if it sends them */
+    int readahead;
     struct job *pending; /* taken from the source or the heap, waiting for the budget */
     int in_flight, live;
     struct job **heap; /* waiting retries, earliest first */

@@ -67,6 +67,7 @@ struct local {
     struct limiter base;
     struct gcra req, tok;
     double rpm, tpm;
+    double burst_s;
 };
 
 static int64_t local_wait(struct limiter *l, int64_t now_ms, double tokens) {
@@ -87,11 +88,22 @@ static void local_reconcile(struct limiter *l, int64_t now_ms, double est, doubl
     gcra_adjust(&lc->tok, now_ms, actual - est);
 }
 
+static void local_set_rates(struct limiter *l, int64_t now_ms, double rpm, double tpm) {
+    struct local *lc = (struct local *)l;
+    if (rpm != lc->rpm)
+        gcra_set_rate(&lc->req, rpm, rpm / 60.0 * lc->burst_s, now_ms);
+    if (tpm != lc->tpm)
+        gcra_set_rate(&lc->tok, tpm, tpm / 60.0 * lc->burst_s, now_ms);
+    lc->rpm = rpm;
+    lc->tpm = tpm;
+}
+
 static void local_free(struct limiter *l) {
     free(l);
 }
 
-static const struct limiter_ops local_ops = {local_wait, local_take, local_reconcile, local_free};
+static const struct limiter_ops local_ops = {local_wait, local_take, local_reconcile,
+                                             local_set_rates, local_free};
 
 struct limiter *limiter_local_new(double rpm, double tpm, double burst_s, int64_t now_ms) {
     struct local *lc = calloc(1, sizeof(*lc));
@@ -100,6 +112,7 @@ struct limiter *limiter_local_new(double rpm, double tpm, double burst_s, int64_
     lc->base.ops = &local_ops;
     lc->rpm = rpm;
     lc->tpm = tpm;
+    lc->burst_s = burst_s;
     gcra_set_rate(&lc->req, rpm, rpm / 60.0 * burst_s, now_ms);
     gcra_set_rate(&lc->tok, tpm, tpm / 60.0 * burst_s, now_ms);
     return &lc->base;

@@ -49,6 +49,8 @@ struct limiter_ops {
     void (*take)(struct limiter *l, int64_t now_ms, double tokens);
     /* its real token cost is known: charge the difference */
     void (*reconcile)(struct limiter *l, int64_t now_ms, double estimated, double actual);
+    /* new budgets per minute (0 = unlimited), from the pacer */
+    void (*set_rates)(struct limiter *l, int64_t now_ms, double rpm, double tpm);
     void (*free)(struct limiter *l);
 };
 

@@ -221,6 +221,7 @@ struct source_parts {
     struct source_span meta;
     const char *invalid;
     uint64_t est_tokens;
+    uint64_t est_prompt; /* of which prompt tokens */
 };
 
 static int source_emit(struct sluice_jsonl_source_s *js, const struct source_parts *pt,
@@ -244,6 +245,7 @@ static int source_emit(struct sluice_jsonl_source_s *js, const struct source_par
     q->invalid = source_put(&p, pt->invalid, invalid_len);
     q->line = js->line;
     q->est_tokens = pt->invalid ? 0 : pt->est_tokens;
+    q->est_prompt_tokens = pt->invalid ? 0 : pt->est_prompt;
     *out = q;
     return 0;
 }
@@ -428,7 +430,7 @@ static int source_check_bare(struct sluice_jsonl_source_s *js, json_object *obj,
     pt->method = "POST";
     pt->url = js->default_url;
     pt->body = whole;
-    pt->est_tokens = source_estimate_tokens(obj);
+    pt->est_tokens = source_estimate_split(obj, &pt->est_prompt);
     return 0;
 }
 
@@ -508,7 +510,7 @@ static int source_check_batch(struct sluice_jsonl_source_s *js, json_object *obj
         return 0;
     }
     pt->body = body;
-    pt->est_tokens = source_estimate_tokens(jbody);
+    pt->est_tokens = source_estimate_split(jbody, &pt->est_prompt);
     return 0;
 }
 
@@ -644,6 +646,12 @@ static void source_count_input(json_object *v, uint64_t *bytes, uint64_t *ids, i
 }
 
 uint64_t source_estimate_tokens(json_object *body) {
+    uint64_t prompt;
+    return source_estimate_split(body, &prompt);
+}
+
+uint64_t source_estimate_split(json_object *body, uint64_t *prompt) {
+    *prompt = 0;
     if (!json_object_is_type(body, json_type_object))
         return 0;
     uint64_t bytes = 0, ids = 0;
@@ -672,7 +680,8 @@ uint64_t source_estimate_tokens(json_object *body) {
     if (n == 0)
         n = 1;
     uint64_t in = bytes / 4 + (bytes % 4 != 0);
-    return source_sat_add(source_sat_add(in, ids), source_sat_mul(out, n));
+    *prompt = source_sat_add(in, ids);
+    return source_sat_add(*prompt, source_sat_mul(out, n));
 }
 
 /* ---- the sluice_source_t functions ---- */

@@ -29,6 +29,10 @@
  */
 uint64_t source_estimate_tokens(json_object *body);
 
+/* The same estimate, with its prompt part in *prompt (the rest is the most output), so that
+ * --max-cost and --dry-run can price input and output apart. */
+uint64_t source_estimate_split(json_object *body, uint64_t *prompt);
+
 /*
  * Bytes the source holds beyond the requests handed out: the read buffer and the duplicate-id
  * set. For tests that check memory stays bounded.
