@@ -24,6 +24,7 @@ PY
     echo "$name: $(mock_stat "['rate_limited']") 429s"
 }
 check "headers" 6 headers
+check "anthropic headers" 6 headers --provider anthropic
 check "429s only" 30 learned --no-rate-headers
 # The same without pacing would collect hundreds: show the mock does refuse a blind client.
 start_mock --latency 20 --rpm 6000 --no-rate-headers
