@@ -95,11 +95,11 @@ run_python() {
 CLIENTS="wrk sluice curl python"
 for r in $(seq 1 "$REPEAT"); do
     for c in $CLIENTS; do
-        printf '\rrun %d/%d: %-8s' "$r" "$REPEAT" "$c" >&2
+        [ -t 2 ] && printf '\rrun %d/%d: %-8s' "$r" "$REPEAT" "$c" >&2
         "run_$c"
     done
 done
-printf '\r%40s\r' '' >&2
+[ -t 2 ] && printf '\r%40s\r' '' >&2
 
 # Medians per client: requests/s, CPU us per request, peak RSS MB.
 declare -A RPS CPU RSS NREQ

@@ -42,6 +42,7 @@ enum {
     OPT_CACERT,
     OPT_INSECURE,
     OPT_SEED,
+    OPT_GIVE_UP_AFTER,
     OPT_BURST,
     OPT_STATS_JSON,
     OPT_ORDERED,
@@ -76,6 +77,7 @@ static const struct option long_opts[] = {
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"give-up-after", required_argument, NULL, OPT_GIVE_UP_AFTER},
     {"burst", required_argument, NULL, OPT_BURST},
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
     {"ordered", no_argument, NULL, OPT_ORDERED},
@@ -334,6 +336,10 @@ int cli_run_main(int argc, char **argv) {
         case OPT_INSECURE:
             cfg.insecure = 1;
             break;
+        case OPT_GIVE_UP_AFTER:
+            if (parse_num("--give-up-after", optarg, 0.1, 31536000, &cfg.give_up_after_s) < 0)
+                goto usage_fail;
+            break;
         case OPT_SEED:
             if (parse_num("--seed", optarg, 0, 9007199254740992.0, &v) < 0)
                 goto usage_fail;
@@ -537,6 +543,12 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
                 "sluice run: stopped: the provider refused the API key (%s); check the "
                 "key in $%s, then run again with --resume\n",
                 detail ? detail : "401/403", key_env ? key_env : "your key variable");
+        exit_code = 3;
+    } else if (why == SLUICE_STOPPED_DOWN) {
+        fprintf(stderr,
+                "sluice run: stopped: the provider is down (%s); results so far are in "
+                "%s; run again with --resume when it is back (or raise --give-up-after)\n",
+                detail ? detail : "", output);
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_TLS) {
         fprintf(stderr,

@@ -45,14 +45,14 @@ static void status_duration(char *buf, size_t n, double s) {
 }
 
 static void status_money(char *buf, size_t n, double usd) {
-    snprintf(buf, n, usd < 1 ? "$%.4f" : usd < 1000 ? "$%.2f" : "$%.0f", usd);
+    snprintf(buf, n, usd < 0.1 ? "$%.4f" : usd < 1000 ? "$%.2f" : "$%.0f", usd);
 }
 
 enum { F_PROGRESS, F_FAILED, F_RATE, F_SLOTS, F_RPM, F_RETRY, F_429, F_TOK, F_COST, F_ETA, F_N };
 
 /* Which fields go first when the line is short of room (the display order is the enum's). */
-static const int priority[F_N] = {F_PROGRESS, F_RATE, F_SLOTS, F_ETA, F_FAILED,
-                                  F_COST,     F_429,  F_RETRY, F_RPM, F_TOK};
+static const int priority[F_N] = {F_PROGRESS, F_RATE, F_ETA,   F_SLOTS, F_COST,
+                                  F_429,      F_RPM,  F_RETRY, F_TOK,   F_FAILED};
 
 void status_format(char *buf, size_t n, const struct status_line *l) {
     const sluice_stats_t *st = l->st;
@@ -63,7 +63,8 @@ void status_format(char *buf, size_t n, const struct status_line *l) {
     if (l->total > 0) {
         double pct = done >= l->total ? 100.0 : 100.0 * (double)done / (double)l->total;
         status_count(b, sizeof(b), l->total);
-        snprintf(f[F_PROGRESS], sizeof(f[0]), "%s/%s %.*f%%", a, b, pct < 100 ? 1 : 0, pct);
+        /* Tenths only below 10%, where a million-line job would otherwise sit at 0% for long. */
+        snprintf(f[F_PROGRESS], sizeof(f[0]), "%s/%s %.*f%%", a, b, pct < 10 ? 1 : 0, pct);
     } else {
         snprintf(f[F_PROGRESS], sizeof(f[0]), "%s done", a);
     }
@@ -234,10 +235,10 @@ void status_summary(FILE *f, const sluice_stats_t *st, const struct status_end *
     fprintf(f, "\nsluice: %llu attempts, %llu retries, %llu rate-limited (429)",
             (unsigned long long)st->attempts, (unsigned long long)st->retries,
             (unsigned long long)st->rate_limited);
-    /* BREAKER_TRIPS: print ", N breaker trips" here from st->breaker_trips once the engine's
-     * sluice_stats_t has the field (the lead adds it with the circuit breaker). */
+    fprintf(f, ", %llu breaker trips", (unsigned long long)st->breaker_trips);
     if (st->rpm_limit > 0 || st->tpm_limit > 0)
-        fprintf(f, "; paced to %.0f rpm, %.0f tpm (0 = none)", st->rpm_limit, st->tpm_limit);
+        fprintf(f, "; paced to %.0f rpm, %.0f tpm (0 = none; %s)", st->rpm_limit, st->tpm_limit,
+                st->rate_source ? st->rate_source : "none");
     fprintf(f, "\nsluice: latency p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms\n",
             st->latency_p50_ms, st->latency_p90_ms, st->latency_p99_ms, st->latency_max_ms);
     fprintf(f, "sluice: tokens: %llu in, %llu out", (unsigned long long)st->tokens_in,
@@ -283,7 +284,7 @@ int status_write_json(const char *path, const sluice_stats_t *st, const struct s
             st->latency_p90_ms, st->latency_p99_ms, st->latency_max_ms,
             (unsigned long long)st->tokens_in, (unsigned long long)st->tokens_out, st->rpm_limit,
             st->tpm_limit, st->rate_source ? st->rate_source : "none", st->concurrency);
-    /* BREAKER_TRIPS: add "breaker_trips" from st->breaker_trips once sluice_stats_t has it. */
+    fprintf(f, "\"breaker_trips\":%llu,", (unsigned long long)st->breaker_trips);
     fputs("\"failures\":{", f);
     for (int i = 0; e->tally && i < STATUS_CODES && e->tally->codes[i].n; i++)
         fprintf(f, "%s\"%s\":%llu", i ? "," : "", e->tally->codes[i].code,

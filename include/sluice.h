@@ -137,6 +137,7 @@ typedef struct sluice_config_s {
     double connect_timeout_s; /* (default 10) */
     double backoff_base_s;    /* exponential backoff with full jitter (default 1) */
     double backoff_cap_s;     /* (default 60) */
+    double give_up_after_s;   /* provider down (breaker open) this long: stop (default 900) */
     const char *cacert;       /* CA bundle path, or NULL for the system's */
     int insecure;             /* 1: do not verify TLS certificates */
     uint64_t seed;            /* PRNG seed for jitter; 0 picks one from the clock */
@@ -209,7 +210,8 @@ typedef enum sluice_stopped_e {
     SLUICE_STOPPED_SINK,     /* a result callback failed (full disk) */
     SLUICE_STOPPED_SOURCE,   /* the source failed */
     SLUICE_STOPPED_TLS,      /* the server's TLS certificate could not be verified */
-    SLUICE_STOPPED_BUDGET    /* the admit callback refused a request (--max-cost) */
+    SLUICE_STOPPED_BUDGET,   /* the admit callback refused a request (--max-cost) */
+    SLUICE_STOPPED_DOWN      /* the provider stayed down past give_up_after_s */
 } sluice_stopped_t;
 
 /*
@@ -234,6 +236,8 @@ typedef struct sluice_stats_s {
     double rpm_limit;              /* request budget paced to, per minute; 0 = none */
     double tpm_limit;              /* token budget paced to, per minute; 0 = none */
     const char *rate_source;       /* "none", "told" (--rpm/--tpm), "headers", "learned" */
+    uint64_t breaker_trips;        /* times the circuit breaker opened (outages) */
+    int breaker_open;              /* 1 while it is open or probing */
     double wall_s;                 /* since sluice_run() began */
     uint64_t tokens_in;            /* usage reported by the provider */
     uint64_t tokens_out;

@@ -11,6 +11,9 @@ enum mock_endpoint mock_endpoint_of(const char *path, size_t len) {
         {"/v1/completions", MOCK_EP_COMPLETIONS},
         {"/v1/embeddings", MOCK_EP_EMBEDDINGS},
         {"/v1/messages", MOCK_EP_MESSAGES},
+        /* Gemini's OpenAI-compatible endpoint, under its base URL .../v1beta/openai */
+        {"/v1beta/openai/chat/completions", MOCK_EP_CHAT},
+        {"/v1beta/openai/embeddings", MOCK_EP_EMBEDDINGS},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strlen(routes[i].path) == len && memcmp(routes[i].path, path, len) == 0)
@@ -246,21 +249,4 @@ void mock_answer_body(const struct mock_request *rq, const char *id, int64_t cre
                     "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
                     "\"total_tokens\":%lld},\"system_fingerprint\":\"fp_mock\"}",
                     (long long)p, (long long)c, (long long)(p + c));
-}
-
-void mock_answer_error(int anthropic, const char *type, const char *code, const char *message,
-                       struct mock_buf *out) {
-    if (anthropic) {
-        mock_buf_printf(out, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":", type);
-        mock_buf_json_str(out, message, strlen(message));
-        mock_buf_puts(out, "}}");
-        return;
-    }
-    mock_buf_puts(out, "{\"error\":{\"message\":");
-    mock_buf_json_str(out, message, strlen(message));
-    mock_buf_printf(out, ",\"type\":\"%s\",\"param\":null,\"code\":", type);
-    if (code)
-        mock_buf_printf(out, "\"%s\"}}", code);
-    else
-        mock_buf_puts(out, "null}}");
 }

@@ -1,5 +1,6 @@
 /* What the mock answers: reading a request body (once, with json-c) and writing the JSON of
- * the answer in the OpenAI or Anthropic shape. No I/O here; bodies go into a mock_buf. */
+ * a successful answer in the OpenAI or Anthropic shape (errors: mock_dialect.h). No I/O here;
+ * bodies go into a mock_buf. */
 #ifndef MOCK_ANSWER_H
 #define MOCK_ANSWER_H
 
@@ -48,10 +49,5 @@ int64_t mock_request_cost(const struct mock_request *rq);
 /* Appends the successful answer for `rq`. `id` is the answer's unique suffix. */
 void mock_answer_body(const struct mock_request *rq, const char *id, int64_t created,
                       struct mock_buf *out);
-
-/* Appends an error body: OpenAI {"error":{message,type,param,code}} or, when `anthropic`,
- * {"type":"error","error":{type,message}}. `code` may be NULL (JSON null). */
-void mock_answer_error(int anthropic, const char *type, const char *code, const char *message,
-                       struct mock_buf *out);
 
 #endif

@@ -1,14 +1,20 @@
 /* What each request gets. The order of the checks is part of the mock's contract:
  *
  *   1. /mock/... admin requests (not counted in the stats)
- *   2. outage: every /v1/... request gets a 503 while POST /mock/outage is in force
- *   3. unknown path or method: 404; body over MOCK_BODY_MAX: 413; body not JSON: 400
- *   4. concurrency: beyond --max-concurrency, a 429 (or --overload-status)
- *   5. rate limits: --rpm and --tpm, a 429 that charges nothing
- *   6. faults, drawn only for admitted requests (a refused request is never also faulted)
- *   7. the answer, after its latency.
+ *   2. outage: every API request gets a 503 while POST /mock/outage is in force
+ *   3. --auth-fail: every API request gets a 401
+ *   4. unknown path or method: 404; body over MOCK_BODY_MAX: 413; body not JSON: 400
+ *   5. concurrency: beyond --max-concurrency, a 429 (or --overload-status); beyond
+ *      --concurrency-429, the dialect's concurrency 429
+ *   6. --quota-after: once that many requests were admitted, the quota-exhausted answer
+ *   7. --overloaded-rate: the dialect's overloaded answer, before the limits charge anything
+ *   8. rate limits: --rpm, --tpm (and --itpm, --otpm), a 429 that charges nothing
+ *   9. faults, drawn only for admitted requests (a refused request is never also faulted)
+ *  10. the answer, after its latency.
  *
- * Answers are built whole (head and body) into one buffer, to go out in one write. */
+ * Errors up to 8 are immediate: a provider refuses at its door. The bodies and headers of
+ * each dialect are mock_dialect.c's. Answers are built whole (head and body) into one
+ * buffer, to go out in one write. */
 #include "mock_answer.h"
 #include "mock_server.h"
 
@@ -22,13 +28,16 @@
 struct reply {
     int status;
     const char *id;
-    int v1;             /* an API answer: gets the rate-limit headers */
-    int64_t retry_ms;   /* > 0: retry-after (and retry-after-ms) */
-    double delay_ms;    /* > 0: held back by the connection's timer */
-    int reset;          /* declare the whole body, send half of it, then close */
-    int truncate;       /* send half the body, declared as the whole (bad JSON) */
-    int64_t prompt;     /* tokens counted when the answer is a success */
-    int64_t completion; /* (both 0 otherwise) */
+    int v1;              /* an API answer: counted, and gets the rate-limit headers */
+    int no_rate_headers; /* this answer has none in its dialect */
+    int64_t retry_ms;    /* > 0: retry-after */
+    int retry_ms_hdr;    /* and retry-after-ms */
+    int should_retry;    /* x-should-retry: -1 not sent, 0 false, 1 true */
+    double delay_ms;     /* > 0: held back by the connection's timer */
+    int reset;           /* declare the whole body, send half of it, then close */
+    int truncate;        /* send half the body, declared as the whole (bad JSON) */
+    int64_t prompt;      /* tokens counted when the answer is a success */
+    int64_t completion;  /* (both 0 otherwise) */
 };
 
 static const char *reason(int status) {
@@ -37,6 +46,8 @@ static const char *reason(int status) {
         return "OK";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
     case 404:
         return "Not Found";
     case 413:
@@ -56,39 +67,10 @@ static const char *reason(int status) {
     }
 }
 
-static void put_rate_headers(struct mock *m, struct mock_buf *o) {
-    int64_t now = (int64_t)uv_now(m->loop);
-    const struct mock_gcra *g[2] = {&m->limits.requests, &m->limits.tokens};
-    const char *kind[2] = {"requests", "tokens"};
-    int64_t wall_ms = 0;
-    if (m->cfg.anthropic) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    }
-    for (int i = 0; i < 2; i++) {
-        if (!g[i]->limit)
-            continue;
-        long long limit = (long long)g[i]->limit;
-        long long remaining = (long long)mock_gcra_remaining(g[i], now);
-        int64_t reset_ms = mock_gcra_reset_ms(g[i], now);
-        char when[40];
-        if (m->cfg.anthropic) {
-            mock_rfc3339(wall_ms + reset_ms, when, sizeof when);
-            mock_buf_printf(o,
-                            "anthropic-ratelimit-%s-limit: %lld\r\n"
-                            "anthropic-ratelimit-%s-remaining: %lld\r\n"
-                            "anthropic-ratelimit-%s-reset: %s\r\n",
-                            kind[i], limit, kind[i], remaining, kind[i], when);
-        } else {
-            mock_duration_format(reset_ms, when, sizeof when);
-            mock_buf_printf(o,
-                            "x-ratelimit-limit-%s: %lld\r\n"
-                            "x-ratelimit-remaining-%s: %lld\r\n"
-                            "x-ratelimit-reset-%s: %s\r\n",
-                            kind[i], limit, kind[i], remaining, kind[i], when);
-        }
-    }
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void put_head(struct mock_conn *c, struct mock_buf *o, const struct reply *r,
@@ -98,15 +80,18 @@ static void put_head(struct mock_conn *c, struct mock_buf *o, const struct reply
                     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
                     "content-length: %zu\r\nx-request-id: req_%s\r\n",
                     r->status, reason(r->status), content_length, r->id);
-    if (m->cfg.anthropic)
+    if (m->cfg.provider == MOCK_ANTHROPIC)
         mock_buf_printf(o, "request-id: req_%s\r\n", r->id);
-    if (r->v1 && m->cfg.rate_headers)
-        put_rate_headers(m, o);
+    if (r->v1 && !r->no_rate_headers && m->cfg.rate_headers)
+        mock_dialect_rate_headers(m->cfg.provider, &m->limits, (int64_t)uv_now(m->loop),
+                                  m->cfg.provider == MOCK_ANTHROPIC ? wall_ms() : 0, o);
     if (r->retry_ms > 0) {
         mock_buf_printf(o, "retry-after: %lld\r\n", (long long)((r->retry_ms + 999) / 1000));
-        if (m->cfg.rate_headers && !m->cfg.anthropic)
+        if (r->retry_ms_hdr && m->cfg.rate_headers)
             mock_buf_printf(o, "retry-after-ms: %lld\r\n", (long long)r->retry_ms);
     }
+    if (r->should_retry >= 0)
+        mock_buf_printf(o, "x-should-retry: %s\r\n", r->should_retry ? "true" : "false");
     if (c->close_after || r->reset)
         mock_buf_puts(o, "connection: close\r\n");
     else if (c->parser.http_major == 1 && c->parser.http_minor == 0)
@@ -179,20 +164,43 @@ void mock_handle_deliver(struct mock_conn *c) {
     count_sent(c, c->later_status, c->later_prompt, c->later_completion, 1);
 }
 
+/* Sends error `e` in the mock's dialect: its status, body and hints go into `r`. */
+static void send_error(struct mock_conn *c, struct reply *r, struct mock_err *e) {
+    struct mock *m = c->m;
+    char rid[40];
+    snprintf(rid, sizeof rid, "req_%s", r->id);
+    e->request_id = rid;
+    e->seq = ++m->error_seq;
+    e->wall_ms = wall_ms();
+    struct mock_err_head h;
+    m->scratch.len = 0;
+    mock_dialect_error(m->cfg.provider, e, &h, &m->scratch);
+    r->status = h.status;
+    r->retry_ms = h.retry_after_ms;
+    r->retry_ms_hdr = h.retry_after_ms_hdr;
+    r->should_retry = h.should_retry;
+    r->no_rate_headers = !h.rate_headers;
+    finish(c, r);
+}
+
+/* An error every dialect words alike but for its shape: `oa_type` and `code` (may be NULL)
+ * are OpenAI's, `an_type` Anthropic's. */
 static void error_reply(struct mock_conn *c, struct reply *r, const char *oa_type, const char *code,
                         const char *an_type, const char *message) {
-    struct mock *m = c->m;
-    m->scratch.len = 0;
-    mock_answer_error(m->cfg.anthropic, m->cfg.anthropic ? an_type : oa_type, code, message,
-                      &m->scratch);
-    finish(c, r);
+    struct mock_err e = {.kind = MOCK_ERR_PLAIN,
+                         .status = r->status,
+                         .message = message,
+                         .oa_type = oa_type,
+                         .oa_code = code,
+                         .an_type = an_type};
+    send_error(c, r, &e);
 }
 
 void mock_handle_bad_http(struct mock_conn *c, int status, const char *message) {
     char id[32];
     snprintf(id, sizeof id, "%08x%llx", c->m->id_prefix, (unsigned long long)++c->m->next_id);
     c->close_after = 1;
-    struct reply r = {.status = status, .id = id};
+    struct reply r = {.status = status, .id = id, .should_retry = -1};
     error_reply(c, &r, "invalid_request_error", NULL, "invalid_request_error", message);
 }
 
@@ -226,40 +234,21 @@ static void handle_admin(struct mock_conn *c, const char *path, size_t plen, con
 
 /* 429 for a request the rate limiter refused. */
 static void refuse_rate(struct mock_conn *c, struct reply *r, const struct mock_request *rq,
-                        const struct mock_verdict *v, int64_t cost) {
+                        const struct mock_verdict *v, int64_t input, int64_t output) {
     struct mock *m = c->m;
-    int tokens = v->refused_by == MOCK_LIMIT_TOKENS;
-    const struct mock_gcra *g = tokens ? &m->limits.tokens : &m->limits.requests;
-    long long limit = (long long)g->limit;
-    long long used = limit - (long long)mock_gcra_remaining(g, (int64_t)uv_now(m->loop));
-    long long asked = tokens ? (long long)cost : 1;
-    int mlen = rq->model_len > 64 ? 64 : (int)rq->model_len;
-    char msg[512], wait[32];
-    mock_duration_format(v->wait_ms, wait, sizeof wait);
-    r->status = 429;
-    if (v->too_large) {
-        snprintf(msg, sizeof msg,
-                 "Request too large for %.*s in organization org-mock on tokens per min (TPM): "
-                 "Limit %lld, Requested %lld. The input or output tokens must be reduced in "
-                 "order to run successfully.",
-                 mlen, rq->model, limit, asked);
-    } else if (m->cfg.anthropic) {
-        r->retry_ms = v->wait_ms;
-        snprintf(msg, sizeof msg,
-                 "This request would exceed the rate limit for your organization of %lld %s "
-                 "per minute. Please try again in %s.",
-                 limit, tokens ? "tokens" : "requests", wait);
-    } else {
-        r->retry_ms = v->wait_ms;
-        snprintf(msg, sizeof msg,
-                 "Rate limit reached for %s per min (%s) in organization org-mock for model "
-                 "%.*s: Limit %lld, Used %lld, Requested %lld. Please try again in %s. Visit "
-                 "https://platform.openai.com/account/rate-limits to learn more.",
-                 tokens ? "tokens" : "requests", tokens ? "TPM" : "RPM", mlen, rq->model, limit,
-                 used, asked, wait);
-    }
-    error_reply(c, r, tokens ? "tokens" : "requests", "rate_limit_exceeded", "rate_limit_error",
-                msg);
+    const struct mock_gcra *g[] = {&m->limits.requests, &m->limits.requests, &m->limits.tokens,
+                                   &m->limits.input, &m->limits.output};
+    const int64_t cost[] = {1, 1, input + output, input, output};
+    unsigned k = (unsigned)v->refused_by % 5;
+    struct mock_err e = {.kind = v->too_large ? MOCK_ERR_TOO_LARGE : MOCK_ERR_RATE,
+                         .budget = v->refused_by,
+                         .limit = g[k]->limit,
+                         .used = g[k]->limit - mock_gcra_remaining(g[k], (int64_t)uv_now(m->loop)),
+                         .asked = cost[k],
+                         .wait_ms = v->wait_ms,
+                         .model = rq->model,
+                         .model_len = rq->model_len};
+    send_error(c, r, &e);
 }
 
 static void refuse_overload(struct mock_conn *c, struct reply *r) {
@@ -267,11 +256,8 @@ static void refuse_overload(struct mock_conn *c, struct reply *r) {
     char msg[256];
     r->status = m->cfg.overload_status;
     if (r->status == 429) {
-        snprintf(msg, sizeof msg,
-                 "Too many concurrent requests: at most %lld may be processed at once "
-                 "(concurrency limit). Please retry.",
-                 (long long)m->cfg.max_concurrency);
-        error_reply(c, r, "requests", "concurrency_limit_exceeded", "rate_limit_error", msg);
+        struct mock_err e = {.kind = MOCK_ERR_CONCURRENCY, .limit = m->cfg.max_concurrency};
+        send_error(c, r, &e);
     } else {
         snprintf(msg, sizeof msg,
                  "The server is overloaded: more than %lld concurrent requests. Please retry "
@@ -296,7 +282,7 @@ void mock_handle_request(struct mock_conn *c) {
     struct mock *m = c->m;
     char id[32];
     snprintf(id, sizeof id, "%08x%llx", m->id_prefix, (unsigned long long)++m->next_id);
-    struct reply r = {.status = 200, .id = id};
+    struct reply r = {.status = 200, .id = id, .should_retry = -1};
     if (!http_should_keep_alive(&c->parser))
         c->close_after = 1;
 
@@ -310,12 +296,19 @@ void mock_handle_request(struct mock_conn *c) {
     m->stats.requests++;
     mock_stats_count_auth(&m->stats, c->auth);
     mock_stats_count_path(&m->stats, path, plen);
-    if (plen >= 4 && memcmp(path, "/v1/", 4) == 0 &&
-        (int64_t)uv_now(m->loop) < m->outage_until_ms) {
+    int api = (plen >= 4 && memcmp(path, "/v1/", 4) == 0) ||
+              (plen >= 8 && memcmp(path, "/v1beta/", 8) == 0);
+    if (api && (int64_t)uv_now(m->loop) < m->outage_until_ms) {
         m->stats.outage++;
         r.status = 503;
         error_reply(c, &r, "server_error", NULL, "overloaded_error",
                     "The service is unavailable (mock outage, POST /mock/outage). Please retry.");
+        return;
+    }
+    if (api && m->cfg.auth_fail) {
+        m->stats.auth++;
+        struct mock_err e = {.kind = MOCK_ERR_AUTH};
+        send_error(c, &r, &e);
         return;
     }
     enum mock_endpoint ep = MOCK_EP_NONE;
@@ -350,16 +343,41 @@ void mock_handle_request(struct mock_conn *c) {
         refuse_overload(c, &r);
         goto done;
     }
+    if (m->cfg.concurrency_429 && m->stats.in_flight >= (uint64_t)m->cfg.concurrency_429) {
+        m->stats.concurrency_429++;
+        struct mock_err e = {.kind = MOCK_ERR_CONCURRENCY, .limit = m->cfg.concurrency_429};
+        send_error(c, &r, &e);
+        goto done;
+    }
     mock_stats_enter(&m->stats);
     c->in_flight = 1;
 
-    int64_t cost = mock_request_cost(&rq);
-    struct mock_verdict v;
-    mock_limits_admit(&m->limits, (int64_t)uv_now(m->loop), cost, &v);
-    if (v.refused_by != MOCK_LIMIT_NONE) {
-        refuse_rate(c, &r, &rq, &v, cost);
+    if (m->cfg.quota_after >= 0 && m->admitted >= (uint64_t)m->cfg.quota_after) {
+        m->stats.quota++;
+        struct mock_err e = {.kind = MOCK_ERR_QUOTA,
+                             .limit = m->cfg.quota_after,
+                             .model = rq.model,
+                             .model_len = rq.model_len};
+        send_error(c, &r, &e);
         goto done;
     }
+    /* Its own draw, and only when asked for, so that the fault sequence of a --seed stays
+     * what it was without this option. */
+    if (m->cfg.overloaded_rate > 0 && mock_rng_unit(&m->rng) < m->cfg.overloaded_rate) {
+        m->stats.overloaded++;
+        struct mock_err e = {.kind = MOCK_ERR_OVERLOADED};
+        send_error(c, &r, &e);
+        goto done;
+    }
+
+    int64_t input = rq.prompt_tokens, output = mock_request_cost(&rq) - rq.prompt_tokens;
+    struct mock_verdict v;
+    mock_limits_admit_io(&m->limits, (int64_t)uv_now(m->loop), input, output, &v);
+    if (v.refused_by != MOCK_LIMIT_NONE) {
+        refuse_rate(c, &r, &rq, &v, input, output);
+        goto done;
+    }
+    m->admitted++;
 
     int fail_status;
     enum mock_fault f = mock_faults_pick(m->cfg.fault_rate, &m->rng, &fail_status);

@@ -59,28 +59,49 @@ int64_t mock_gcra_reset_ms(const struct mock_gcra *g, int64_t now_ms) {
 void mock_limits_init(struct mock_limits *l, int64_t rpm, int64_t tpm, double burst_s) {
     mock_gcra_init(&l->requests, rpm, burst_s);
     mock_gcra_init(&l->tokens, tpm, burst_s);
+    mock_gcra_init(&l->input, 0, burst_s);
+    mock_gcra_init(&l->output, 0, burst_s);
+}
+
+void mock_limits_init_io(struct mock_limits *l, int64_t itpm, int64_t otpm, double burst_s) {
+    mock_gcra_init(&l->input, itpm, burst_s);
+    mock_gcra_init(&l->output, otpm, burst_s);
+}
+
+void mock_limits_admit_io(struct mock_limits *l, int64_t now_ms, int64_t input, int64_t output,
+                          struct mock_verdict *v) {
+    struct mock_gcra *g[4] = {&l->requests, &l->tokens, &l->input, &l->output};
+    const enum mock_limit_kind kind[4] = {MOCK_LIMIT_REQUESTS, MOCK_LIMIT_TOKENS, MOCK_LIMIT_INPUT,
+                                          MOCK_LIMIT_OUTPUT};
+    const int64_t cost[4] = {1, input + output, input, output};
+    int64_t wait[4];
+    v->refused_by = MOCK_LIMIT_NONE;
+    v->wait_ms = 0;
+    v->too_large = 0;
+    for (int i = 0; i < 4; i++) {
+        wait[i] = mock_gcra_wait_ms(g[i], now_ms, cost[i]);
+        if (wait[i] == MOCK_GCRA_NEVER) {
+            v->refused_by = kind[i];
+            v->too_large = 1;
+            return;
+        }
+    }
+    /* Name the first budget that binds, and wait for all: that is when it would pass. */
+    for (int i = 0; i < 4; i++) {
+        if (wait[i] > 0 && v->refused_by == MOCK_LIMIT_NONE)
+            v->refused_by = kind[i];
+        if (wait[i] > v->wait_ms)
+            v->wait_ms = wait[i];
+    }
+    if (v->refused_by != MOCK_LIMIT_NONE)
+        return;
+    for (int i = 0; i < 4; i++)
+        mock_gcra_charge(g[i], now_ms, cost[i]);
 }
 
 void mock_limits_admit(struct mock_limits *l, int64_t now_ms, int64_t tokens,
                        struct mock_verdict *v) {
-    v->refused_by = MOCK_LIMIT_NONE;
-    v->wait_ms = 0;
-    v->too_large = 0;
-    int64_t wt = mock_gcra_wait_ms(&l->tokens, now_ms, tokens);
-    if (wt == MOCK_GCRA_NEVER) {
-        v->refused_by = MOCK_LIMIT_TOKENS;
-        v->too_large = 1;
-        return;
-    }
-    int64_t wr = mock_gcra_wait_ms(&l->requests, now_ms, 1);
-    if (wr > 0 || wt > 0) {
-        /* Name the budget that binds first, and wait for both: that is when it would pass. */
-        v->refused_by = wr > 0 ? MOCK_LIMIT_REQUESTS : MOCK_LIMIT_TOKENS;
-        v->wait_ms = wr > wt ? wr : wt;
-        return;
-    }
-    mock_gcra_charge(&l->requests, now_ms, 1);
-    mock_gcra_charge(&l->tokens, now_ms, tokens);
+    mock_limits_admit_io(l, now_ms, tokens, 0, v);
 }
 
 size_t mock_duration_format(int64_t ms, char *out, size_t n) {

@@ -32,11 +32,21 @@ int64_t mock_gcra_remaining(const struct mock_gcra *g, int64_t now_ms);
 /* Time until the budget is fully refilled (rounded up to the ms). */
 int64_t mock_gcra_reset_ms(const struct mock_gcra *g, int64_t now_ms);
 
-enum mock_limit_kind { MOCK_LIMIT_NONE, MOCK_LIMIT_REQUESTS, MOCK_LIMIT_TOKENS };
+enum mock_limit_kind {
+    MOCK_LIMIT_NONE,
+    MOCK_LIMIT_REQUESTS,
+    MOCK_LIMIT_TOKENS,
+    MOCK_LIMIT_INPUT, /* Anthropic's input-tokens budget (--itpm) */
+    MOCK_LIMIT_OUTPUT /* Anthropic's output-tokens budget (--otpm) */
+};
 
+/* Anthropic budgets input and output tokens separately, besides requests; `tokens` is the
+ * combined budget that OpenAI has (each is off when its limit is 0). */
 struct mock_limits {
     struct mock_gcra requests;
     struct mock_gcra tokens;
+    struct mock_gcra input;
+    struct mock_gcra output;
 };
 
 struct mock_verdict {
@@ -45,9 +55,17 @@ struct mock_verdict {
     int too_large;                   /* refused because it can never fit the token budget */
 };
 
+/* Requests and combined tokens; the input and output budgets start off. */
 void mock_limits_init(struct mock_limits *l, int64_t rpm, int64_t tpm, double burst_s);
-/* Admits one request costing `tokens` if both budgets allow it, and charges both; otherwise
- * charges neither (a refused request costs nothing, as with OpenAI). Fills `v`. */
+/* Turns on Anthropic's separate input and output token budgets (0: off). */
+void mock_limits_init_io(struct mock_limits *l, int64_t itpm, int64_t otpm, double burst_s);
+/* Admits one request of `input` prompt tokens and `output` completion tokens (max_tokens) if
+ * every budget allows it, and charges them all: the combined budget input + output, the
+ * others their part. Otherwise charges none (a refused request costs nothing, as with OpenAI).
+ * A cost larger than its whole per-minute budget is refused with too_large. Fills `v`. */
+void mock_limits_admit_io(struct mock_limits *l, int64_t now_ms, int64_t input, int64_t output,
+                          struct mock_verdict *v);
+/* mock_limits_admit_io with all `tokens` counted as input. */
 void mock_limits_admit(struct mock_limits *l, int64_t now_ms, int64_t tokens,
                        struct mock_verdict *v);
 

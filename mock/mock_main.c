@@ -19,18 +19,21 @@ static void usage(FILE *f) {
         "\n"
         "An OpenAI-compatible test provider: POST /v1/chat/completions, /v1/completions,\n"
         "/v1/embeddings and /v1/messages (Anthropic shape), with rate limits, latency and\n"
-        "faults. The first line on stdout is 'listening on http://HOST:PORT'.\n"
+        "faults, in the dialect of each provider. The first line on stdout is\n"
+        "'listening on http://HOST:PORT'.\n"
         "\n"
         "options (default in brackets):\n"
         "  --listen HOST:PORT     address to listen on; port 0 picks a free one [127.0.0.1:8080]\n"
-        "  --provider NAME        openai | anthropic: rate-limit headers and error bodies\n"
-        "                         [openai]\n"
+        "  --provider NAME        openai | azure | anthropic | gemini: rate-limit headers,\n"
+        "                         error bodies and retry hints [openai]\n"
         "  --latency MS           median answer delay [0]\n"
         "  --jitter SIGMA         lognormal spread of the delay; 0 = always the median [0]\n"
         "  --ms-per-token MS      extra delay per completion token [0]\n"
         "  --rpm N                requests per minute, refilled continuously; 0 = no limit [0]\n"
         "  --tpm N                tokens per minute (prompt estimate + max_tokens, charged\n"
         "                         at admission); 0 = no limit [0]\n"
+        "  --itpm N, --otpm N     input and output tokens per minute (Anthropic's separate\n"
+        "                         budgets); 0 = no limit [0]\n"
         "  --burst-s S            seconds of the per-minute budget usable at once [1]\n"
         "  --no-rate-headers      send no x-ratelimit-* / anthropic-ratelimit-* headers and\n"
         "                         no retry-after-ms (a 429 keeps its retry-after) [off]\n"
@@ -44,11 +47,19 @@ static void usage(FILE *f) {
         "  --slow-rate P          probability of answering after 10x the delay, at least\n"
         "                         1 s [0]\n"
         "  --bad-json-rate P      probability of a 200 with a truncated JSON body [0]\n"
+        "  --quota-after N        after N admitted requests, every request gets the\n"
+        "                         dialect's quota-exhausted answer [off]\n"
+        "  --overloaded-rate P    probability of the dialect's overloaded answer (529 for\n"
+        "                         anthropic, 503 for the others) [0]\n"
+        "  --concurrency-429 N    the dialect's 'concurrent connections' 429 above N\n"
+        "                         requests in process; 0 = off [0]\n"
+        "  --auth-fail            every API request gets the dialect's 401 [off]\n"
         "  --seed N               seed of the fault and jitter draws [1]\n"
         "  -h, --help             this help\n"
         "\n"
-        "Each request meets, in order: outage (503), unknown path (404), body not JSON\n"
-        "(400), concurrency limit, rate limits (429), faults, then its latency.\n"
+        "Each request meets, in order: outage (503), --auth-fail (401), unknown path (404),\n"
+        "body not JSON (400), concurrency limits, quota, overloaded, rate limits (429),\n"
+        "faults, then its latency.\n"
         "Admin: POST /mock/outage?seconds=N (every /v1 request gets 503 for N s),\n"
         "GET /mock/stats (JSON counters). See mock/README.md.\n");
 }
@@ -138,10 +149,13 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg) {
             usage(stdout);
             return 1;
         }
-        if (!strcmp(name, "--no-rate-headers")) {
+        if (!strcmp(name, "--no-rate-headers") || !strcmp(name, "--auth-fail")) {
             if (val)
                 return bad(name, "no value", val);
-            cfg->rate_headers = 0;
+            if (name[2] == 'n')
+                cfg->rate_headers = 0;
+            else
+                cfg->auth_fail = 1;
             continue;
         }
         static const char *valued[] = {"--listen",
@@ -151,6 +165,11 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg) {
                                        "--ms-per-token",
                                        "--rpm",
                                        "--tpm",
+                                       "--itpm",
+                                       "--otpm",
+                                       "--quota-after",
+                                       "--overloaded-rate",
+                                       "--concurrency-429",
                                        "--burst-s",
                                        "--max-concurrency",
                                        "--overload-status",
@@ -179,12 +198,11 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg) {
         if (!strcmp(name, "--listen")) {
             r = parse_listen(val, cfg);
         } else if (!strcmp(name, "--provider")) {
-            if (!strcmp(val, "openai"))
-                cfg->anthropic = 0;
-            else if (!strcmp(val, "anthropic"))
-                cfg->anthropic = 1;
+            int p = mock_provider_parse(val);
+            if (p < 0)
+                r = bad(name, "openai, azure, anthropic or gemini", val);
             else
-                r = bad(name, "openai or anthropic", val);
+                cfg->provider = (enum mock_provider)p;
         } else if (!strcmp(name, "--latency")) {
             r = parse_double(name, val, 0, 1e18, &cfg->latency_ms);
         } else if (!strcmp(name, "--jitter")) {
@@ -195,6 +213,16 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg) {
             r = parse_int(name, val, &cfg->rpm);
         } else if (!strcmp(name, "--tpm")) {
             r = parse_int(name, val, &cfg->tpm);
+        } else if (!strcmp(name, "--itpm")) {
+            r = parse_int(name, val, &cfg->itpm);
+        } else if (!strcmp(name, "--otpm")) {
+            r = parse_int(name, val, &cfg->otpm);
+        } else if (!strcmp(name, "--quota-after")) {
+            r = parse_int(name, val, &cfg->quota_after);
+        } else if (!strcmp(name, "--overloaded-rate")) {
+            r = parse_double(name, val, 0, 1, &cfg->overloaded_rate);
+        } else if (!strcmp(name, "--concurrency-429")) {
+            r = parse_int(name, val, &cfg->concurrency_429);
         } else if (!strcmp(name, "--burst-s")) {
             r = parse_double(name, val, 0.001, 60, &cfg->burst_s);
         } else if (!strcmp(name, "--max-concurrency")) {
@@ -249,6 +277,7 @@ int mock_main(int argc, char **argv) {
     m.cfg.rate_headers = 1;
     m.cfg.overload_status = 429;
     m.cfg.seed = 1;
+    m.cfg.quota_after = -1;
     int r = parse_args(argc, argv, &m.cfg);
     if (r != 0)
         return r > 0 ? 0 : 2;
@@ -257,6 +286,7 @@ int mock_main(int argc, char **argv) {
     /* A client that closes while we write must cost an EPIPE, not the process. */
     signal(SIGPIPE, SIG_IGN);
     mock_limits_init(&m.limits, m.cfg.rpm, m.cfg.tpm, m.cfg.burst_s);
+    mock_limits_init_io(&m.limits, m.cfg.itpm, m.cfg.otpm, m.cfg.burst_s);
     mock_rng_seed(&m.rng, m.cfg.seed);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -5,6 +5,7 @@
 #define MOCK_SERVER_H
 
 #include "mock_buf.h"
+#include "mock_dialect.h"
 #include "mock_faults.h"
 #include "mock_limiter.h"
 #include "mock_stats.h"
@@ -21,16 +22,21 @@
 struct mock_config {
     char host[256];
     int port;
-    int anthropic;       /* --provider anthropic: header and error dialect */
-    double latency_ms;   /* median */
-    double jitter;       /* lognormal sigma */
-    double ms_per_token; /* per completion token */
-    int64_t rpm, tpm;    /* 0: unlimited */
+    enum mock_provider provider; /* --provider: header and error dialect */
+    double latency_ms;           /* median */
+    double jitter;               /* lognormal sigma */
+    double ms_per_token;         /* per completion token */
+    int64_t rpm, tpm;            /* 0: unlimited */
+    int64_t itpm, otpm;          /* Anthropic's input and output token budgets; 0: none */
     double burst_s;
     int rate_headers; /* 0 with --no-rate-headers */
     int64_t max_concurrency;
     int overload_status;
     double fault_rate[MOCK_FAULT_COUNT];
+    int64_t quota_after;     /* -1: no quota; else requests admitted before it is exhausted */
+    double overloaded_rate;  /* probability of the dialect's overloaded answer */
+    int64_t concurrency_429; /* 0: off; else the dialect's concurrency 429 above this */
+    int auth_fail;           /* every API request gets a 401 */
     uint64_t seed;
 };
 
@@ -85,6 +91,8 @@ struct mock {
     struct mock_rng rng;
     struct mock_stats stats;
     int64_t outage_until_ms; /* loop time; /v1 requests get 503 before it */
+    uint64_t admitted;       /* requests past the limits: what --quota-after counts */
+    uint64_t error_seq;      /* error answers built so far (mock_err.seq) */
     uint64_t next_id;
     unsigned id_prefix; /* distinguishes the ids of two mock processes */
     json_tokener *tok;

@@ -49,11 +49,15 @@ void mock_stats_json(const struct mock_stats *s, struct mock_buf *out) {
         mock_buf_printf(out, "\"%s\":%llu,", mock_fault_name((enum mock_fault)f),
                         (unsigned long long)s->faults[f]);
     mock_buf_printf(out,
-                    "\"outage\":%llu},\"max_concurrency\":%llu,\"in_flight\":%llu,"
+                    "\"outage\":%llu,\"quota\":%llu,\"overloaded\":%llu,"
+                    "\"concurrency_429\":%llu,\"auth\":%llu},"
+                    "\"max_concurrency\":%llu,\"in_flight\":%llu,"
                     "\"tokens\":{\"prompt\":%llu,\"completion\":%llu},"
                     "\"auth\":{\"bearer\":%llu,\"api-key\":%llu,\"x-api-key\":%llu,"
                     "\"none\":%llu,\"anthropic-version\":%llu},\"by_path\":{",
-                    (unsigned long long)s->outage, (unsigned long long)s->max_concurrency,
+                    (unsigned long long)s->outage, (unsigned long long)s->quota,
+                    (unsigned long long)s->overloaded, (unsigned long long)s->concurrency_429,
+                    (unsigned long long)s->auth, (unsigned long long)s->max_concurrency,
                     (unsigned long long)s->in_flight, (unsigned long long)s->prompt_tokens,
                     (unsigned long long)s->completion_tokens, (unsigned long long)s->auth_bearer,
                     (unsigned long long)s->auth_api_key, (unsigned long long)s->auth_x_api_key,

@@ -27,6 +27,8 @@ struct mock_stats {
     uint64_t rate_limited; /* 429s sent */
     uint64_t faults[MOCK_FAULT_COUNT];
     uint64_t outage; /* 503s sent because of POST /mock/outage */
+    /* The dialect faults: --quota-after, --overloaded-rate, --concurrency-429, --auth-fail */
+    uint64_t quota, overloaded, concurrency_429, auth;
     uint64_t in_flight;
     uint64_t max_concurrency;
     uint64_t prompt_tokens, completion_tokens; /* of successful answers */

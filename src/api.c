@@ -70,6 +70,7 @@ void sluice_config_init(sluice_config_t *cfg) {
     cfg->backoff_base_s = 1;
     cfg->backoff_cap_s = 60;
     cfg->burst_s = 0.5;
+    cfg->give_up_after_s = 900;
 }
 
 static int headers_build(struct sluice_s *s, const sluice_config_t *cfg) {
@@ -190,6 +191,16 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
         .max_connections = cfg->concurrency,
     };
     pacer_init(&s->pacer, cfg->rpm, cfg->tpm, (int64_t)uv_now(loop));
+    struct breaker_config bc;
+    breaker_config_init(&bc);
+    bc.give_up_after_ms = (int64_t)(cfg->give_up_after_s * 1000);
+    breaker_init(&s->br, &bc);
+    /* Room for every slot to fail at once (one dropped HTTP/2 connection) and still retry. */
+    retry_budget_init(&s->rb,
+                      2 * cfg->concurrency > RETRY_BUDGET_DEFAULT_MAX_TOKENS
+                          ? 2 * cfg->concurrency
+                          : RETRY_BUDGET_DEFAULT_MAX_TOKENS,
+                      RETRY_BUDGET_DEFAULT_RATIO);
     s->lim = limiter_local_new(cfg->rpm, cfg->tpm, cfg->burst_s, (int64_t)uv_now(loop));
     if (!s->lim)
         goto fail_headers;
@@ -285,6 +296,8 @@ void sluice_stats(const sluice_t *s, sluice_stats_t *out) {
     out->latency_p99_ms = hist_quantile(&s->latency, 0.99);
     out->latency_max_ms = s->latency.max_ms;
     static const char *const sources[] = {"none", "told", "headers", "learned"};
+    out->breaker_trips = breaker_trips(&s->br);
+    out->breaker_open = breaker_state(&s->br, (int64_t)uv_now(s->loop)) != BREAKER_CLOSED;
     out->rpm_limit = s->pacer.rpm;
     out->tpm_limit = s->pacer.tpm;
     out->rate_source = sources[s->pacer.rpm_source > s->pacer.tpm_source ? s->pacer.rpm_source

@@ -18,6 +18,16 @@
  *
  * Pure: every call takes the time (monotonic ms); nothing reads a clock, allocates or logs.
  * State moves from open to half-open by time alone, lazily, in the calls that take now_ms.
+ *
+ * How the engine uses it (so that "requests wait, they do not fail" holds end to end):
+ *  - Ask breaker_wait() before every send, retries included, and let its answer bound every
+ *    timer the dispatcher arms: a retry whose time has come must not re-arm a 0 ms wake-up
+ *    while the breaker says wait (that spins the loop).
+ *  - A FAIL after which the breaker is not closed (the one that tripped it, answers to
+ *    requests in flight at the time, failed probes) is the outage's, not the request's: it
+ *    does not count towards --max-attempts, and the retry needs no backoff of its own (the
+ *    breaker paces it). Otherwise a long outage writes its probe requests as failed.
+ *  - Check breaker_gave_up() when dispatching and stop as on SIGINT (drain, exit 3).
  */
 #include <stdint.h>
 

@@ -85,6 +85,8 @@ static struct job *job_take(struct sluice_s *e, sluice_request_t *req) {
     j->req = req;
     j->attempts = 0;
     j->refused = 0;
+    j->fault = 0;
+    j->fault_in_flight = 0;
     j->in_flight = 0;
     j->live = 1;
     j->x.ud = j;
@@ -230,6 +232,11 @@ static void job_send(struct sluice_s *e, struct job *j) {
     j->in_flight = 1;
     j->sent_ms = (int64_t)uv_now(e->loop);
     pacer_on_send(&e->pacer, j->sent_ms);
+    j->ticket = breaker_on_send(&e->br, j->sent_ms);
+    if (j->fault) {
+        j->fault_in_flight = 1;
+        e->retries_in_flight++;
+    }
     e->in_flight++;
     e->st.attempts++;
     if (j->attempts > 1)
@@ -238,7 +245,10 @@ static void job_send(struct sluice_s *e, struct job *j) {
 
 /* Pulls the next request to send: a retry whose time has come first, then the source. */
 static struct job *next_job(struct sluice_s *e, int64_t now) {
-    if (e->heap_len > 0 && e->heap[0]->ready_at <= now)
+    /* A retry after a fault waits while the retry budget is spent (new requests refill it);
+       retries after a 429 or an outage are the pacer's and the breaker's, not the budget's. */
+    if (e->heap_len > 0 && e->heap[0]->ready_at <= now &&
+        (!e->heap[0]->fault || retry_budget_allow(&e->rb, e->retries_in_flight)))
         return heap_pop(e);
     while (!e->src_eof && !e->src_wait && e->live < e->limit + e->readahead && !e->stopping) {
         sluice_request_t *r = NULL;
@@ -283,9 +293,25 @@ void engine_dispatch(struct sluice_s *e) {
     /* Until a first answer shows the provider's limits, send only a few: a run that starts
        with -c 64 against a small budget would spend its first second collecting 429s. */
     int slots = e->warm ? e->limit : (e->limit < WARMUP_SLOTS ? e->limit : WARMUP_SLOTS);
+    int gated = 0; /* a gate (breaker, pause, budget) decided the next wake-up */
     while (!e->stopping && e->in_flight < slots) {
+        if (breaker_gave_up(&e->br, now)) {
+            snprintf(e->stop_detail, sizeof(e->stop_detail),
+                     "no answer from %s for %.0f s; it is still down", e->base_url,
+                     (double)breaker_outage_ms(&e->br, now) / 1000.0);
+            engine_stop(e, SLUICE_STOPPED_DOWN, SLUICE_STOP_DRAIN, NULL);
+            break;
+        }
+        int64_t bw = breaker_wait(&e->br, now);
+        if (bw > 0) {
+            /* The provider is down: requests wait, they do not fail. */
+            wake = now + bw;
+            gated = 1;
+            break;
+        }
         if (now < e->pause_until) {
             wake = e->pause_until;
+            gated = 1;
             break;
         }
         struct job *j = e->pending ? e->pending : next_job(e, now);
@@ -298,6 +324,7 @@ void engine_dispatch(struct sluice_s *e) {
             /* The budget decides when the next request goes; it waits at the head. */
             e->pending = j;
             wake = now + w;
+            gated = 1;
             break;
         }
         if (j->attempts == 0 && e->admit_cb && e->admit_cb(j->req, e->admit_ud) != 0) {
@@ -310,12 +337,13 @@ void engine_dispatch(struct sluice_s *e) {
         e->est_in_flight += cost;
         job_send(e, j);
     }
-    if (!e->stopping && e->heap_len > 0 && e->in_flight < slots) {
+    /* Nothing was gated: wake for the next retry. (A gate's own time comes first; arming the
+       retry's, already due, would spin the loop while the gate is shut.) */
+    if (!gated && !e->stopping && e->heap_len > 0 && e->in_flight < slots) {
         int64_t t = e->heap[0]->ready_at;
-        if (t < e->pause_until)
-            t = e->pause_until;
-        if (wake < 0 || t < wake)
-            wake = t;
+        if (t <= now)
+            t = now + 1; /* due but held by the retry budget: look again shortly */
+        wake = t;
     }
     if (wake >= 0)
         uv_timer_start(&e->wake, on_wake, (uint64_t)(wake > now ? wake - now : 0), 0);
@@ -453,15 +481,31 @@ void engine_on_done(struct xfer *x, void *ud) {
         engine_dispatch(e);
         return;
     }
+    /* The breaker hears every answer: 5xx and transport failures say the provider is down. */
+    enum breaker_outcome bo = x->tr == TRANSPORT_OK && x->status < 500 ? BREAKER_OK : BREAKER_FAIL;
+    breaker_record(&e->br, now, j->ticket, bo);
+    int closed = breaker_state(&e->br, now) == BREAKER_CLOSED;
+    if (j->fault_in_flight) {
+        j->fault_in_flight = 0;
+        e->retries_in_flight--;
+    }
+    if (v.cls == CLASS_SUCCESS)
+        retry_budget_on_success(&e->rb);
+    else if (bo == BREAKER_FAIL && closed)
+        retry_budget_on_failure(&e->rb);
+    int outage = bo == BREAKER_FAIL && !closed;
+    j->fault = bo == BREAKER_FAIL && closed;
     int64_t wait = -1;
     if (v.cls == CLASS_RETRY || v.cls == CLASS_RATE_LIMITED || v.cls == CLASS_OVERLOADED ||
         v.cls == CLASS_TOO_MANY_CONCURRENT) {
-        if (v.cls == CLASS_RATE_LIMITED || v.cls == CLASS_TOO_MANY_CONCURRENT)
+        /* Refusals and failures during an outage are not the request's fault: they do not
+           use up --max-attempts, and an outage's retries wait for the breaker, not a backoff. */
+        if (v.cls == CLASS_RATE_LIMITED || v.cls == CLASS_TOO_MANY_CONCURRENT || outage)
             j->refused++;
         /* A refusal to go faster is not the request's failure: the pacer's job is to get it
            through, so only other failures count towards --max-attempts. */
         if (!e->stopping && j->attempts - j->refused < e->max_attempts)
-            wait = retry_delay(e, j, &v);
+            wait = outage ? 0 : retry_delay(e, j, &v);
     }
     note_attempt(e, j, &v, wait > 0 ? wait : 0);
     switch (v.cls) {
@@ -530,6 +574,11 @@ void engine_stop(struct sluice_s *e, sluice_stopped_t why, sluice_stop_t how, co
         for (struct job *j = e->all_jobs; j; j = j->all_next) {
             if (j->live && j->in_flight) {
                 transport_cancel(e->tr, &j->x);
+                breaker_record(&e->br, (int64_t)uv_now(e->loop), j->ticket, BREAKER_NEUTRAL);
+                if (j->fault_in_flight) {
+                    j->fault_in_flight = 0;
+                    e->retries_in_flight--;
+                }
                 j->in_flight = 0;
                 e->in_flight--;
                 e->est_in_flight -= j->charged;

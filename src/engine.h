@@ -8,8 +8,10 @@
 
 #include "backoff.h"
 #include "adaptive.h"
+#include "breaker.h"
 #include "limiter.h"
 #include "pacer.h"
+#include "retry_budget.h"
 #include "stats.h"
 #include "transport.h"
 
@@ -18,15 +20,18 @@ struct job {
     sluice_request_t *req;
     struct xfer x; /* the attempt; its body buffer is reused across jobs */
     int attempts;
-    int refused; /* of which answered 429 "slow down": they do not use up max_attempts */
+    int refused; /* of which refused (429) or lost to an outage: not counted in max_attempts */
     int in_flight;
     int live;         /* holds a request */
     int body_is_json; /* of the last answer */
     uint64_t tokens_in, tokens_out;
-    int64_t ready_at; /* retry time, ms on the loop's clock */
-    double charged;   /* tokens taken from the budget for the attempt in flight */
-    int64_t sent_ms;  /* when the attempt in flight was sent, loop ms */
-    char *url;        /* base URL + path; buffer reused */
+    int64_t ready_at;    /* retry time, ms on the loop's clock */
+    double charged;      /* tokens taken from the budget for the attempt in flight */
+    int64_t sent_ms;     /* when the attempt in flight was sent, loop ms */
+    uint32_t ticket;     /* the breaker's, for the attempt in flight */
+    int fault;           /* its last attempt failed while the provider was up (5xx, reset) */
+    int fault_in_flight; /* a retry after a fault is on the wire (the retry budget counts it) */
+    char *url;           /* base URL + path; buffer reused */
     size_t url_cap;
     struct job *next_free;
     struct job *all_next; /* every job ever allocated, for abandon and free */
@@ -54,8 +59,11 @@ struct sluice_s {
     int64_t backoff_base_ms, backoff_cap_ms;
 
     struct limiter *lim;
-    struct pacer pacer;    /* what rates to pace to */
-    struct adaptive adapt; /* --concurrency auto */
+    struct pacer pacer;     /* what rates to pace to */
+    struct adaptive adapt;  /* --concurrency auto */
+    struct breaker br;      /* one per engine = one per base URL */
+    struct retry_budget rb; /* retries take a bounded share of traffic (gRFC A6) */
+    int retries_in_flight;
     int auto_conc;
     int warm; /* an answer has arrived: the provider's limits are known if it sends them */
     int readahead;

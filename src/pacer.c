@@ -32,6 +32,7 @@ static void window_advance(struct pacer *p, int64_t now_ms) {
     for (int64_t i = 0; i < steps; i++) {
         p->bucket = (p->bucket + 1) % PACER_BUCKETS;
         p->sends[p->bucket] = 0;
+        p->oks[p->bucket] = 0;
     }
     p->bucket0_ms += ((now_ms - p->bucket0_ms) / PACER_BUCKET_MS) * PACER_BUCKET_MS;
 }
@@ -41,19 +42,29 @@ void pacer_on_send(struct pacer *p, int64_t now_ms) {
     p->sends[p->bucket]++;
 }
 
-double pacer_send_rate(struct pacer *p, int64_t now_ms) {
+/* Per minute over the window; the span is at least `min_span_ms`. */
+static double window_rate(struct pacer *p, const uint32_t *counts, int64_t now_ms,
+                          double min_span_ms) {
     window_advance(p, now_ms);
     uint64_t n = 0;
     for (int i = 0; i < PACER_BUCKETS; i++)
-        n += p->sends[i];
+        n += counts[i];
     /* The newest bucket is partly filled: count the time it covers so far. */
     double span_ms =
         (double)(PACER_BUCKETS - 1) * PACER_BUCKET_MS + (double)(now_ms - p->bucket0_ms);
     if (span_ms > (double)(now_ms - p->start_ms))
         span_ms = (double)(now_ms - p->start_ms);
-    if (span_ms < PACER_BUCKET_MS)
-        span_ms = PACER_BUCKET_MS;
+    if (span_ms < min_span_ms)
+        span_ms = min_span_ms;
     return (double)n * 60000.0 / span_ms;
+}
+
+double pacer_send_rate(struct pacer *p, int64_t now_ms) {
+    return window_rate(p, p->sends, now_ms, PACER_BUCKET_MS);
+}
+
+double pacer_accept_rate(struct pacer *p, int64_t now_ms) {
+    return window_rate(p, p->oks, now_ms, 1000);
 }
 
 /* Applies the announced limits, scaled by the share that 429s have cut. */
@@ -102,12 +113,14 @@ int pacer_on_429(struct pacer *p, int64_t sent_ms, int64_t now_ms) {
     }
     if (p->rpm_source == PACER_TOLD)
         return 0;
+    /* What the provider let through is the best guess of its rate; what was sent is an upper
+       bound when little was accepted yet. */
     double base = p->rpm > 0 ? p->rpm : pacer_send_rate(p, now_ms);
+    double accepted = pacer_accept_rate(p, now_ms);
+    if (accepted > 0 && accepted < base)
+        base = accepted;
     if (base <= 0)
         base = 60; /* nothing measured: start from one a second */
-    double measured = pacer_send_rate(p, now_ms);
-    if (measured > 0 && measured < base)
-        base = measured;
     p->rpm = base * BETA;
     if (p->rpm < 1)
         p->rpm = 1;
@@ -117,6 +130,8 @@ int pacer_on_429(struct pacer *p, int64_t sent_ms, int64_t now_ms) {
 }
 
 int pacer_on_success(struct pacer *p, int64_t now_ms) {
+    window_advance(p, now_ms);
+    p->oks[p->bucket]++;
     int64_t dt = now_ms - p->last_raise_ms;
     if (dt < 1000)
         return 0;

@@ -7,7 +7,7 @@
  * 429s alone. It observes; the limiter enforces. Pure: every call takes the time.
  *
  * Learning from 429s is AIMD on the pacing rate, as TCP does with its window: the first 429
- * sets the rate just below the send rate measured when it was refused; every later 429 (for a
+ * sets the rate just below the rate the provider accepted until then; every later 429 (for a
  * request sent after the last decrease, so one burst of 429s counts once) cuts it by BETA; each
  * second without a 429 adds ALPHA of the rate found at the last cut. The rate then saw-tooths
  * a few percent under the provider's limit instead of oscillating around it.
@@ -35,6 +35,7 @@ struct pacer {
     int64_t last_cut_ms;           /* a 429 for a request sent before this is not news */
     int64_t last_raise_ms;
     uint32_t sends[PACER_BUCKETS]; /* requests sent per bucket */
+    uint32_t oks[PACER_BUCKETS];   /* answers that were not 429s, per bucket */
     int64_t bucket0_ms;            /* start of the newest bucket */
     int64_t start_ms;              /* pacer_init(): a young window covers less than 5 s */
     int bucket;                    /* index of the newest bucket */
@@ -47,6 +48,11 @@ void pacer_on_send(struct pacer *p, int64_t now_ms);
 
 /* Requests per minute sent over the last few seconds. */
 double pacer_send_rate(struct pacer *p, int64_t now_ms);
+
+/* Requests per minute the provider accepted (answers other than 429) over the last seconds,
+   over at least one second, so the burst a server allows at the start does not look like its
+   rate. */
+double pacer_accept_rate(struct pacer *p, int64_t now_ms);
 
 /* An answer's headers: learn the announced limits. Returns 1 when the rates changed. */
 int pacer_on_headers(struct pacer *p, const struct classify_hdrs *h, int64_t now_ms);

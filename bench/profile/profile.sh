@@ -22,14 +22,14 @@ head -n "$N" "$T/sys.jsonl" >"$T/cg.jsonl"
 valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" -q \
     "$SLUICE" run "$T/cg.jsonl" -o "$T/out.jsonl" --base-url "$MOCK_URL" --provider none \
     -c "$CONC" --no-progress >/dev/null 2>"$T/cg.err" || { cat "$T/cg.err" >&2; exit 1; }
-total=$(callgrind_annotate "$OUT/callgrind.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {
-    gsub(",", "", $1); print $1; exit }')
+total=$(callgrind_annotate "$OUT/callgrind.out" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done {
+    gsub(",", "", $1); print $1; done = 1 }')
 echo "callgrind: $N requests, -c $CONC: $total instructions, $((total / N)) per request"
 echo
 top() { # top MODE COUNT: "instructions/request  %  function  [library]" rows
     callgrind_annotate --inclusive="$1" "$OUT/callgrind.out" 2>/dev/null |
         awk -v n="$N" -v k="$2" '/file:function/ { on = 1; next }
-            on && /^ *[0-9,]+ \(/ {
+            on && shown < k && /^ *[0-9,]+ \(/ && $NF ~ /\]$/ {
                 v = $1; gsub(",", "", v); pct = $0; sub(/^[^(]*\( */, "", pct); sub(/\).*/, "", pct)
                 lib = $NF; gsub(/[][]/, "", lib); sub(/^.*\//, "", lib); sub(/\.so.*/, "", lib)
                 fn = $0; sub(/^[^)]*\) +/, "", fn); sub(/ \[.*$/, "", fn); sub(/^.*\//, "", fn)
@@ -37,7 +37,7 @@ top() { # top MODE COUNT: "instructions/request  %  function  [library]" rows
                 if (fn ~ /below main|libc_start|^main\.c:main$|0x0000000000001ab70/) next
                 if (fn ~ /0x[0-9a-f]+$/ && lib != "libcurl") next
                 printf "%9.0f %7s  %-44s %s\n", v / n, pct, fn, lib
-                if (++shown >= k) exit
+                shown++
             }'
 }
 echo "inclusive (a function and everything it calls), instructions per request:"

@@ -145,7 +145,7 @@ check 'd["usage"]["prompt_tokens"] == 1048576'
 # Stats: the exact top-level keys, and counts that match what was sent above.
 curl -s "$MOCK_URL/mock/stats" >"$T/b"
 check 'sorted(d) == sorted(["requests","status","rate_limited","faults","max_concurrency","in_flight","tokens","auth","by_path"])' \
-    'sorted(d["faults"]) == sorted(["fail","reset","hang","slow","bad_json","outage"])' \
+    'sorted(d["faults"]) == sorted(["fail","reset","hang","slow","bad_json","outage","quota","overloaded","concurrency_429","auth"])' \
     'd["requests"] == 21' 'd["status"]["404"] == 3' 'd["status"]["400"] == 5' \
     'd["status"]["200"] == 13' 'd["in_flight"] == 0' 'd["max_concurrency"] >= 1' \
     'd["by_path"]["/v1/chat/completions"] == 11' 'd["by_path"]["/v1/embeddings"] == 6' \

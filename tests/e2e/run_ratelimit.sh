@@ -25,7 +25,7 @@ PY
 }
 check "headers" 6 headers
 check "anthropic headers" 6 headers --provider anthropic
-check "429s only" 30 learned --no-rate-headers
+check "429s only" 60 learned --no-rate-headers
 # The same without pacing would collect hundreds: show the mock does refuse a blind client.
 start_mock --latency 20 --rpm 6000 --no-rate-headers
 python3 - "$MOCK_URL" <<'PY' || fail "the mock did not refuse a burst"

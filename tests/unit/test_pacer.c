@@ -101,6 +101,29 @@ static void test_aimd_without_headers(void **state) {
     assert_true(p.rpm > low * 1.05 && p.rpm < low * 1.15);
 }
 
+static void test_first_cut_from_accepted_rate(void **state) {
+    (void)state;
+    struct pacer p;
+    int64_t now = 0;
+    pacer_init(&p, 0, 0, now);
+    /* 200/s sent, 100/s accepted (a 6000 RPM server): the cut starts from what got through. */
+    for (int i = 0; i < 600; i++, now += 5) {
+        pacer_on_send(&p, now);
+        if (i % 2 == 0)
+            pacer_on_success(&p, now);
+    }
+    assert_int_equal(pacer_on_429(&p, now - 1, now), 1);
+    assert_true(p.rpm > 6000 * 0.8 && p.rpm < 6000 * 0.9);
+    /* A burst at the very start (100 accepted in 50 ms) is not taken for a rate. */
+    pacer_init(&p, 0, 0, 0);
+    for (int i = 0; i < 100; i++) {
+        pacer_on_send(&p, i / 2);
+        pacer_on_success(&p, i / 2);
+    }
+    pacer_on_429(&p, 49, 50);
+    assert_true(p.rpm <= 6000 * 0.85 + 1);
+}
+
 static void test_no_raise_when_rate_unused(void **state) {
     (void)state;
     struct pacer p;
@@ -141,6 +164,7 @@ int main(void) {
         cmocka_unit_test(test_headers_set_rates_below_limit),
         cmocka_unit_test(test_429_with_headers_cuts_share_then_recovers),
         cmocka_unit_test(test_aimd_without_headers),
+        cmocka_unit_test(test_first_cut_from_accepted_rate),
         cmocka_unit_test(test_no_raise_when_rate_unused),
         cmocka_unit_test(test_send_rate_window_forgets),
     };
