@@ -4,6 +4,7 @@
 
 SLUICE=${SLUICE:-build/sluice}
 PY=${PY:-/usr/bin/python3}   # Debian's python3: the one python3-aiohttp is installed for
+# shellcheck disable=SC2034  # used by the scripts that source this file
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")

@@ -9,7 +9,7 @@
 # the client process only (the mock has the other core), from /usr/bin/time.
 #
 # Usage: SLUICE=build/sluice bench/compare.sh
-#   CONC (64)  N_SLUICE (100000)  N_CURL (20000)  N_PY (5000)  WRK_S (5)  WRK_THREADS (2)
+#   CONC (64)  N_SLUICE (100000)  N_CURL (50000)  N_PY (10000)  WRK_S (5)  WRK_THREADS (2)
 #   REPEAT (3)  CHART=path.png (gnuplot bar chart)  DATA=path (the table as data)
 #   CHECK=0: print only; by default a missed target makes the exit status 1.
 # Targets (issue 7): sluice >= 0.5 x wrk, >= 3 x curl -Z, >= 10 x python; <= 15 us CPU
@@ -18,8 +18,8 @@ set -euo pipefail
 . "$(dirname "$0")/common.bash"
 CONC=${CONC:-64}
 N_SLUICE=${N_SLUICE:-100000}
-N_CURL=${N_CURL:-20000}
-N_PY=${N_PY:-5000}
+N_CURL=${N_CURL:-50000}
+N_PY=${N_PY:-10000}
 WRK_S=${WRK_S:-5}
 WRK_THREADS=${WRK_THREADS:-2}
 REPEAT=${REPEAT:-3}
@@ -29,6 +29,7 @@ need wrk curl "$PY" awk
     die "$PY cannot import aiohttp and tenacity (apt-get install python3-aiohttp python3-tenacity)"
 [ "$CONC" -le 300 ] || die "CONC is at most 300 (curl's --parallel-max limit)"
 
+LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
 mock_start --latency 0
 N_MAX=$N_SLUICE
 [ "$N_CURL" -gt "$N_MAX" ] && N_MAX=$N_CURL
@@ -124,7 +125,8 @@ echo "machine: $(machine_line)"
 echo "versions: $("$SLUICE" version 2>/dev/null | head -1); $(curl --version | head -1 | cut -d' ' -f1-2);" \
     "wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2); python $("$PY" -c 'import sys, aiohttp, tenacity;
 print(sys.version.split()[0], "aiohttp", aiohttp.__version__)')"
-echo "medians of $REPEAT runs; CPU = user + sys of the client process"
+echo "medians of $REPEAT runs; CPU = user + sys of the client process; load average" \
+    "$LOAD_BEFORE before, $(cut -d' ' -f1 /proc/loadavg) after (other work on the machine)"
 echo
 printf '| %-26s | %9s | %10s | %11s | %14s | %12s |\n' client requests "req/s" "sluice is" \
     "CPU us/request" "peak RSS MB"
@@ -132,7 +134,7 @@ printf '| %-26s | %9s | %10s | %11s | %14s | %12s |\n' :-- --: --: --: --: --:
 for c in $CLIENTS; do
     ratio=$(awk -v a="${RPS[sluice]}" -v b="${RPS[$c]}" 'BEGIN { printf "%.2f x", a / b }')
     [ "$c" = sluice ] && ratio="-"
-    printf '| %-26s | %9d | %10.0f | %11s | %14.1f | %12.1f |\n' "$(label $c)" "${NREQ[$c]}" \
+    printf '| %-26s | %9d | %10.0f | %11s | %14.1f | %12.1f |\n' "$(label "$c")" "${NREQ[$c]}" \
         "${RPS[$c]}" "$ratio" "${CPU[$c]}" "${RSS[$c]}"
 done
 echo

@@ -12,6 +12,7 @@ struct slot {
 struct order {
     sluice_source_t inner;
     sluice_jsonl_sink_t *sink;
+    struct writer *w;
     sluice_t *eng;
     struct slot *ring;
     size_t cap;
@@ -41,8 +42,8 @@ static void order_release(void *ud, sluice_request_t *req) {
     o->inner.release(o->inner.ud, req);
 }
 
-struct order *order_new(const sluice_source_t *inner, sluice_jsonl_sink_t *sink, size_t window,
-                        sluice_source_t *wrapped) {
+struct order *order_new(const sluice_source_t *inner, sluice_jsonl_sink_t *sink, struct writer *w,
+                        size_t window, sluice_source_t *wrapped) {
     struct order *o = calloc(1, sizeof(*o));
     if (!o)
         return NULL;
@@ -53,6 +54,7 @@ struct order *order_new(const sluice_source_t *inner, sluice_jsonl_sink_t *sink,
     }
     o->inner = *inner;
     o->sink = sink;
+    o->w = w;
     o->cap = window;
     wrapped->next = order_next;
     wrapped->release = order_release;
@@ -80,12 +82,14 @@ static struct slot *slot_find(struct order *o, uint64_t line) {
     return NULL;
 }
 
+/* Hands every line that is now in order to the writer, which writes it or keeps it. */
 static int write_ready(struct order *o) {
+    int err = 0;
     while (o->head < o->tail && o->ring[o->head % o->cap].text) {
         struct slot *s = &o->ring[o->head % o->cap];
-        int rc = sluice_jsonl_sink_write_line(o->sink, s->text, s->len);
-        if (rc < 0)
-            return rc;
+        int rc = writer_line(o->w, s->text, s->len);
+        if (rc < 0 && !err)
+            err = rc;
         free(s->text);
         s->text = NULL;
         o->held--;
@@ -96,7 +100,7 @@ static int write_ready(struct order *o) {
         if (o->eng)
             sluice_source_ready(o->eng);
     }
-    return 0;
+    return err;
 }
 
 int order_result(struct order *o, const sluice_result_t *res) {
@@ -107,7 +111,7 @@ int order_result(struct order *o, const sluice_result_t *res) {
         return rc;
     struct slot *s = slot_find(o, res->req->line);
     if (!s) /* not pulled through us: cannot happen, but never lose a result */
-        return sluice_jsonl_sink_write_line(o->sink, line, len);
+        return writer_line(o->w, line, len);
     s->text = malloc(len);
     if (!s->text)
         return SLUICE_ENOMEM;
@@ -118,18 +122,19 @@ int order_result(struct order *o, const sluice_result_t *res) {
 }
 
 int order_flush(struct order *o) {
+    int err = 0;
     for (; o->head < o->tail; o->head++) {
         struct slot *s = &o->ring[o->head % o->cap];
         if (!s->text)
             continue; /* stopped before its result: --resume runs it again */
-        int rc = sluice_jsonl_sink_write_line(o->sink, s->text, s->len);
-        if (rc < 0)
-            return rc;
+        int rc = writer_line(o->w, s->text, s->len);
+        if (rc < 0 && !err)
+            err = rc;
         free(s->text);
         s->text = NULL;
         o->held--;
     }
-    return 0;
+    return err;
 }
 
 size_t order_held(const struct order *o) {

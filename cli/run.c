@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "order.h"
+#include "writer.h"
 #include "resume.h"
 #include "status.h"
 
@@ -43,6 +44,8 @@ enum {
     OPT_INSECURE,
     OPT_SEED,
     OPT_GIVE_UP_AFTER,
+    OPT_FSYNC,
+    OPT_DRAIN_TIMEOUT,
     OPT_BURST,
     OPT_STATS_JSON,
     OPT_ORDERED,
@@ -78,6 +81,8 @@ static const struct option long_opts[] = {
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"seed", required_argument, NULL, OPT_SEED},
     {"give-up-after", required_argument, NULL, OPT_GIVE_UP_AFTER},
+    {"fsync", required_argument, NULL, OPT_FSYNC},
+    {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"burst", required_argument, NULL, OPT_BURST},
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
     {"ordered", no_argument, NULL, OPT_ORDERED},
@@ -114,7 +119,10 @@ struct run_ctx {
     int sigints;
     uv_signal_t sigint, sigterm;
     struct status *status;
-    struct order *order; /* --ordered */
+    struct order *order;    /* --ordered */
+    struct writer *writer;  /* durable output: keeps lines a full disk refused */
+    uv_timer_t drain_timer; /* --drain-timeout after the first signal */
+    double drain_timeout_s;
     struct cost *cost;
     struct status_tally tally; /* final failures by code */
     struct metrics *metrics;   /* --metrics */
@@ -144,7 +152,17 @@ static int on_result(const sluice_result_t *res, void *ud) {
     }
     if (c->order)
         return order_result(c->order, res);
-    return sluice_jsonl_sink_write(c->sink, res);
+    return writer_result(c->writer, res);
+}
+
+static void on_drain_timeout(uv_timer_t *t) {
+    struct run_ctx *c = t->data;
+    status_clear(c->status);
+    fprintf(stderr,
+            "sluice: requests in flight did not finish within --drain-timeout %g s; abandoning "
+            "them (they run again on --resume)\n",
+            c->drain_timeout_s);
+    sluice_stop(c->eng, SLUICE_STOP_ABANDON);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -157,6 +175,9 @@ static void on_signal(uv_signal_t *h, int signum) {
                 "(press Ctrl-C again to abandon them)\n",
                 signum == SIGINT ? "interrupted" : "terminated");
         sluice_stop(c->eng, SLUICE_STOP_DRAIN);
+        if (c->drain_timeout_s > 0)
+            uv_timer_start(&c->drain_timer, on_drain_timeout, (uint64_t)(c->drain_timeout_s * 1000),
+                           0);
     } else {
         fprintf(stderr, "sluice: abandoning requests in flight; they run again on --resume\n");
         sluice_stop(c->eng, SLUICE_STOP_ABANDON);
@@ -197,7 +218,8 @@ static char *read_key_file(const char *path) {
 int cli_run_main(int argc, char **argv) {
     sluice_config_t cfg;
     sluice_config_init(&cfg);
-    struct run_opts opts = {.progress = -1, .price_in = -1, .price_out = -1};
+    struct run_opts opts = {
+        .progress = -1, .price_in = -1, .price_out = -1, .fsync_s = 1, .drain_timeout_s = 60};
     int opt;
     double v;
     const char *env_base = getenv("SLUICE_BASE_URL");
@@ -336,6 +358,14 @@ int cli_run_main(int argc, char **argv) {
         case OPT_INSECURE:
             cfg.insecure = 1;
             break;
+        case OPT_FSYNC:
+            if (parse_num("--fsync", optarg, 0, 86400, &opts.fsync_s) < 0)
+                goto usage_fail;
+            break;
+        case OPT_DRAIN_TIMEOUT:
+            if (parse_num("--drain-timeout", optarg, 0, 86400, &opts.drain_timeout_s) < 0)
+                goto usage_fail;
+            break;
         case OPT_GIVE_UP_AFTER:
             if (parse_num("--give-up-after", optarg, 0.1, 31536000, &cfg.give_up_after_s) < 0)
                 goto usage_fail;
@@ -451,13 +481,18 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     if (key) {
         memset(key, 0, strlen(key));
     }
+    c.writer = writer_new(c.sink, sluice_loop(c.eng), o->fsync_s);
+    if (!c.writer) {
+        fprintf(stderr, "sluice run: out of memory\n");
+        goto out;
+    }
     sluice_source_t s;
     sluice_jsonl_source_bind(c.src, &s);
     if (o->ordered) {
         /* Room for four rounds of slots keeps the pipe full behind a slow request. */
         size_t window = (size_t)cfg->concurrency * 4 < 1024 ? 1024 : (size_t)cfg->concurrency * 4;
         sluice_source_t inner = s;
-        c.order = order_new(&inner, c.sink, window, &s);
+        c.order = order_new(&inner, c.sink, c.writer, window, &s);
         if (!c.order) {
             fprintf(stderr, "sluice run: out of memory\n");
             goto out;
@@ -489,6 +524,10 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     c.sigint.data = c.sigterm.data = &c;
     uv_signal_start(&c.sigint, on_signal, SIGINT);
     uv_signal_start(&c.sigterm, on_signal, SIGTERM);
+    c.drain_timeout_s = o->drain_timeout_s;
+    uv_timer_init(loop, &c.drain_timer);
+    c.drain_timer.data = &c;
+    uv_unref((uv_handle_t *)&c.drain_timer);
     int progress = o->progress == 0        ? STATUS_OFF
                    : o->progress > 0       ? STATUS_LIVE
                    : isatty(STDERR_FILENO) ? STATUS_LIVE
@@ -508,13 +547,19 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     c.metrics = NULL;
     uv_close((uv_handle_t *)&c.sigint, NULL);
     uv_close((uv_handle_t *)&c.sigterm, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
-
+    uv_close((uv_handle_t *)&c.drain_timer, NULL);
     if (c.order) {
         int rf = order_flush(c.order);
         if (rf < 0 && (rc == 0 || rc == SLUICE_ESTOPPED))
             rc = rf;
     }
+    /* Lines a full disk refused get one more chance, then the file is synced. */
+    writer_flush(c.writer);
+    writer_close(c.writer);
+    uv_run(loop, UV_RUN_NOWAIT);
+    const char *werr_why = NULL;
+    int werr = writer_error(c.writer, &werr_why);
+    size_t unwritten = writer_kept(c.writer);
     int rc_src = sluice_jsonl_source_error(c.src);
     int rc_close = sluice_jsonl_sink_close(c.sink);
     c.sink = NULL;
@@ -532,11 +577,14 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
                 "with --resume\n",
                 input, strerror(errno), output);
         exit_code = 3;
-    } else if (rc == SLUICE_ENOSPC || rc == SLUICE_EIO || rc_close < 0) {
+    } else if (werr || rc == SLUICE_ENOSPC || rc == SLUICE_EIO || rc_close < 0) {
         fprintf(stderr,
-                "sluice run: writing %s failed: %s; free space, then run again with "
-                "--resume\n",
-                output, sluice_strerror(rc < 0 ? rc : rc_close));
+                "sluice run: writing %s failed (%s): dispatch stopped%s; %zu finished results "
+                "could not be written and will be requested again; free space, then run again "
+                "with --resume\n",
+                output, werr ? werr_why : sluice_strerror(rc < 0 ? rc : rc_close),
+                werr && !unwritten ? ", the results held in memory were written later" : "",
+                unwritten);
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_AUTH) {
         fprintf(stderr,
@@ -599,6 +647,7 @@ out:
     count_free(count);
     cost_free(c.cost);
     order_free(c.order);
+    writer_free(c.writer);
     if (c.sink)
         sluice_jsonl_sink_close(c.sink);
     if (c.src)

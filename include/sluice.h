@@ -293,6 +293,8 @@ int sluice_jsonl_sink_format(sluice_jsonl_sink_t *sk, const sluice_result_t *res
                              size_t *len);
 /* Writes one formatted line with one write(2). Returns 0, SLUICE_ENOSPC or SLUICE_EIO. */
 int sluice_jsonl_sink_write_line(sluice_jsonl_sink_t *sk, const char *line, size_t len);
+/* fsync(2)s what was written (a regular file); returns 0 or SLUICE_EIO. */
+int sluice_jsonl_sink_sync(sluice_jsonl_sink_t *sk);
 /* Flushes and closes; returns 0 or SLUICE_EIO. */
 int sluice_jsonl_sink_close(sluice_jsonl_sink_t *sk);
 

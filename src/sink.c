@@ -251,6 +251,12 @@ int sluice_jsonl_sink_write_line(sluice_jsonl_sink_t *sk, const char *line, size
     return sink_write_line(sk, line, len);
 }
 
+int sluice_jsonl_sink_sync(sluice_jsonl_sink_t *sk) {
+    if (sk == NULL || !sk->regular)
+        return 0;
+    return fsync(sk->fd) == 0 ? 0 : SLUICE_EIO;
+}
+
 int sluice_jsonl_sink_close(sluice_jsonl_sink_t *sk) {
     if (sk == NULL)
         return 0;

@@ -137,19 +137,22 @@ for p in openai azure anthropic gemini; do
 done
 # At 0.3, about 30% of 400.
 start_mock --overloaded-rate 0.3 --seed 7
-for i in $(seq 1 400); do echo "url = \"$MOCK_URL/v1/chat/completions\""; echo "data = \"{}\""; echo "output = /dev/null"; done >"$T/cfg"
-curl -s -K "$T/cfg" -H 'content-type: application/json'
+# One curl, 400 URLs: the body and headers apply to each.
+for i in $(seq 1 400); do printf 'url = "%s"\noutput = /dev/null\n' "$MOCK_URL/v1/chat/completions"; done >"$T/cfg"
+curl -s -K "$T/cfg" -d '{}' -H 'content-type: application/json'
 stats
 check '80 <= d["faults"]["overloaded"] <= 160' 'd["status"]["503"] == d["faults"]["overloaded"]'
 
 # --concurrency-429 2: of 4 at once, 2 served and 2 refused with the dialect's concurrency 429.
 for p in anthropic openai; do
     start_mock --provider "$p" --concurrency-429 2 --latency 1500
+    pids=""
     for i in 1 2 3 4; do
         curl -s -o "$T/c$i" -D "$T/ch$i" -w '%{http_code}\n' "$MOCK_URL/v1/messages" -d "$MSG" \
             >"$T/code$i" &
+        pids="$pids $!"
     done
-    wait
+    wait $pids # not the mocks
     got=$(cat "$T"/code? | sort | tr '\n' ' ')
     [ "$got" = "200 200 429 429 " ] || fail "$p concurrency-429: statuses $got"
     [ "$(grep -il 'concurren' "$T"/c? | grep -c .)" = 2 ] || fail "$p concurrency-429: bodies"

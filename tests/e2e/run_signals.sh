@@ -36,4 +36,17 @@ grep -q "abandon" "$T/err2" || fail "abandon: no message"
 
 "$SLUICE" "${ARGS[@]}" --resume 2>"$T/err3" || fail "final resume: exit $?: $(cat "$T/err3")"
 python3 "$SRCDIR/tests/e2e/lib/check_results.py" "$T/in.jsonl" "$T/out.jsonl" --all-success || fail "results"
-echo "ok: drained $lines, then resumed to the end"
+
+# --drain-timeout: requests that never answer are abandoned after the timeout, not waited on.
+start_mock --hang-rate 1
+python3 "$SRCDIR/tests/e2e/lib/gen.py" 20 >"$T/hang.jsonl"
+(exec "$SLUICE" run "$T/hang.jsonl" -o "$T/hang.out" --base-url "$MOCK_URL" --provider none \
+    -c 4 --drain-timeout 1 --no-progress 2>"$T/err4") &
+pid=$!
+sleep 0.5
+kill -INT "$pid"
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 3 ] || fail "drain timeout: exit $rc, expected 3: $(cat "$T/err4")"
+grep -q -- "--drain-timeout" "$T/err4" || fail "drain timeout: no message: $(cat "$T/err4")"
+[ ! -s "$T/hang.out" ] || fail "drain timeout: abandoned requests were written"
+echo "ok: drained $lines, then resumed to the end; drain timeout abandoned hung requests"

@@ -64,7 +64,9 @@ static void test_window_and_order(void **state) {
     sluice_jsonl_sink_t *sk;
     assert_int_equal(sluice_jsonl_sink_open(&sk, path, 0), 0);
     sluice_source_t inner = {fake_next, fake_release, NULL}, s;
-    struct order *o = order_new(&inner, sk, 4, &s);
+    struct writer *w = writer_new(sk, NULL, 0);
+    assert_non_null(w);
+    struct order *o = order_new(&inner, sk, w, 4, &s);
     assert_non_null(o);
     sluice_request_t *r;
     for (int i = 0; i < 4; i++)
@@ -92,6 +94,7 @@ static void test_window_and_order(void **state) {
     assert_non_null(strstr(slurp(), "\"r6\""));
     assert_null(strstr(slurp(), "\"r4\""));
     order_free(o);
+    writer_free(w);
     sluice_jsonl_sink_close(sk);
     unlink(path);
 }

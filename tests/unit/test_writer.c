@@ -1,0 +1,84 @@
+/* Durable output: a refused write keeps the line in memory, in order, until it can be written. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "writer.h"
+
+static char path[64];
+
+static void line_of(char *buf, int i) {
+    /* 100 bytes with its newline: {"n":00i,"pad":"xxx...x"} */
+    memset(buf, 'x', 100);
+    memcpy(buf, "{\"n\":00", 7);
+    buf[7] = (char)('0' + i);
+    memcpy(buf + 8, ",\"pad\":\"", 8);
+    memcpy(buf + 97, "\"}", 2);
+    buf[99] = '\n';
+    buf[100] = '\0';
+}
+
+static void test_keeps_refused_lines_in_order(void **state) {
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/sluice-writer-%d.jsonl", (int)getpid());
+    sluice_jsonl_sink_t *sk;
+    assert_int_equal(sluice_jsonl_sink_open(&sk, path, 0), 0);
+    struct writer *w = writer_new(sk, NULL, 0);
+    assert_non_null(w);
+    /* A disk that holds 3 lines: the file size limit makes the 4th write fail (EFBIG). */
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 300;
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    char buf[128];
+    int rcs[6];
+    for (int i = 0; i < 6; i++) {
+        line_of(buf, i);
+        rcs[i] = writer_line(w, buf, 100);
+    }
+    assert_int_equal(writer_flush(w), -1); /* still full */
+    setrlimit(RLIMIT_FSIZE, &old);
+    assert_int_equal(rcs[0], 0);
+    assert_int_equal(rcs[2], 0);
+    assert_true(rcs[3] == SLUICE_EIO || rcs[3] == SLUICE_ENOSPC); /* the first refusal says so */
+    assert_int_equal(rcs[4], 0);                                  /* later ones are kept quietly */
+    assert_int_equal(writer_kept(w), 3);
+    const char *why;
+    assert_int_not_equal(writer_error(w, &why), 0);
+    assert_true(strlen(why) > 0);
+    /* Space again: the kept lines go out, in order, after the first three. */
+    assert_int_equal(writer_flush(w), 0);
+    assert_int_equal(writer_kept(w), 0);
+    writer_close(w);
+    writer_free(w);
+    assert_int_equal(sluice_jsonl_sink_close(sk), 0);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char got[128];
+    for (int i = 0; i < 6; i++) {
+        assert_non_null(fgets(got, sizeof(got), f));
+        line_of(buf, i);
+        assert_string_equal(got, buf);
+    }
+    assert_null(fgets(got, sizeof(got), f));
+    fclose(f);
+    unlink(path);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keeps_refused_lines_in_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
