@@ -45,6 +45,7 @@ enum {
     OPT_SEED,
     OPT_GIVE_UP_AFTER,
     OPT_FSYNC,
+    OPT_MAX_RETRY_AFTER,
     OPT_DRAIN_TIMEOUT,
     OPT_BURST,
     OPT_STATS_JSON,
@@ -82,6 +83,7 @@ static const struct option long_opts[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"give-up-after", required_argument, NULL, OPT_GIVE_UP_AFTER},
     {"fsync", required_argument, NULL, OPT_FSYNC},
+    {"max-retry-after", required_argument, NULL, OPT_MAX_RETRY_AFTER},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"burst", required_argument, NULL, OPT_BURST},
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
@@ -192,6 +194,8 @@ static const char *default_key_env(sluice_provider_t p) {
         return "ANTHROPIC_API_KEY";
     case SLUICE_PROVIDER_NONE:
         return NULL;
+    case SLUICE_PROVIDER_GEMINI:
+        return "GEMINI_API_KEY";
     default:
         return "OPENAI_API_KEY";
     }
@@ -244,7 +248,7 @@ int cli_run_main(int argc, char **argv) {
             if (sluice_provider_parse(optarg, &cfg.provider) < 0) {
                 fprintf(stderr,
                         "sluice run: unknown --provider '%s'; use openai, azure, "
-                        "anthropic or none\n",
+                        "anthropic, gemini or none\n",
                         optarg);
                 return 2;
             }
@@ -357,6 +361,10 @@ int cli_run_main(int argc, char **argv) {
             break;
         case OPT_INSECURE:
             cfg.insecure = 1;
+            break;
+        case OPT_MAX_RETRY_AFTER:
+            if (parse_num("--max-retry-after", optarg, 0, 31536000, &cfg.max_retry_after_s) < 0)
+                goto usage_fail;
             break;
         case OPT_FSYNC:
             if (parse_num("--fsync", optarg, 0, 86400, &opts.fsync_s) < 0)

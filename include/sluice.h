@@ -114,7 +114,8 @@ typedef enum sluice_provider_e {
     SLUICE_PROVIDER_OPENAI = 0, /* Authorization: Bearer; x-ratelimit-* headers */
     SLUICE_PROVIDER_AZURE,      /* api-key header; x-ratelimit-* headers */
     SLUICE_PROVIDER_ANTHROPIC,  /* x-api-key + anthropic-version; anthropic-ratelimit-* */
-    SLUICE_PROVIDER_NONE        /* no auth header */
+    SLUICE_PROVIDER_NONE,       /* no auth header */
+    SLUICE_PROVIDER_GEMINI      /* Gemini's OpenAI-compatible endpoint: Authorization: Bearer */
 } sluice_provider_t;
 
 /* Parses "openai", "azure", "anthropic", "none"; returns 0 or SLUICE_EINVAL. */
@@ -138,6 +139,7 @@ typedef struct sluice_config_s {
     double backoff_base_s;    /* exponential backoff with full jitter (default 1) */
     double backoff_cap_s;     /* (default 60) */
     double give_up_after_s;   /* provider down (breaker open) this long: stop (default 900) */
+    double max_retry_after_s; /* a retry hint longer than this means a quota: stop (600) */
     const char *cacert;       /* CA bundle path, or NULL for the system's */
     int insecure;             /* 1: do not verify TLS certificates */
     uint64_t seed;            /* PRNG seed for jitter; 0 picks one from the clock */

@@ -48,9 +48,11 @@ void adaptive_on_success(struct adaptive *a, int64_t now_ms, double rtt_ms, int 
         }
         return;
     }
-    /* Grow only a limit that is in use: an idle limit says nothing about the server. */
+    /* Grow only a limit that is in use: an idle limit says nothing about the server. Near the
+       level that last failed, grow ten times slower: a hard cap is found again by one refusal
+       per ten rounds, not per round. */
     if ((double)in_flight + 1 >= a->limit)
-        a->limit += 1.0 / a->limit;
+        a->limit += (a->ceiling > 0 && a->limit + 1 >= a->ceiling ? 0.1 : 1.0) / a->limit;
     clamp(a);
 }
 
@@ -58,7 +60,16 @@ void adaptive_on_drop(struct adaptive *a, int64_t now_ms) {
     double rtt = a->rtt_recent > 0 ? a->rtt_recent : 100;
     if ((double)(now_ms - a->last_cut_ms) < rtt)
         return; /* one cut per round trip: the drops of one burst are one signal */
+    a->ceiling = a->limit;
     a->limit *= DROP_FACTOR;
     a->last_cut_ms = now_ms;
     clamp(a);
+}
+
+void adaptive_at_most(struct adaptive *a, int in_flight) {
+    double cap = in_flight < a->min ? a->min : in_flight;
+    if (a->limit > cap) {
+        a->ceiling = a->limit;
+        a->limit = cap;
+    }
 }

@@ -21,6 +21,7 @@ struct adaptive {
     double rtt_noload; /* ms: the lowest recent round trip (slowly forgets, to follow change) */
     double rtt_recent; /* ms: smoothed recent round trip */
     int64_t last_cut_ms;
+    double ceiling; /* the limit at the last drop: probed above only slowly */
     uint64_t samples;
 };
 
@@ -31,6 +32,10 @@ void adaptive_on_success(struct adaptive *a, int64_t now_ms, double rtt_ms, int 
 
 /* An attempt refused or lost for overload. */
 void adaptive_on_drop(struct adaptive *a, int64_t now_ms);
+
+/* A refusal that says the concurrency itself is too high: with `in_flight` still out when it
+   came, the server's limit is at most that. */
+void adaptive_at_most(struct adaptive *a, int in_flight);
 
 /* The limit now (at least min, at most max). */
 int adaptive_limit(const struct adaptive *a);

@@ -2,6 +2,7 @@
  * The public lifecycle: configuration defaults, errors in words, creating, running, observing
  * and freeing an engine. Scheduling itself is in engine.c.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <strings.h>
 #include <stdlib.h>
@@ -49,7 +50,8 @@ int sluice_provider_parse(const char *name, sluice_provider_t *out) {
     } names[] = {{"openai", SLUICE_PROVIDER_OPENAI},
                  {"azure", SLUICE_PROVIDER_AZURE},
                  {"anthropic", SLUICE_PROVIDER_ANTHROPIC},
-                 {"none", SLUICE_PROVIDER_NONE}};
+                 {"none", SLUICE_PROVIDER_NONE},
+                 {"gemini", SLUICE_PROVIDER_GEMINI}};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strcmp(name, names[i].name) == 0) {
             *out = names[i].p;
@@ -71,6 +73,7 @@ void sluice_config_init(sluice_config_t *cfg) {
     cfg->backoff_cap_s = 60;
     cfg->burst_s = 0.5;
     cfg->give_up_after_s = 900;
+    cfg->max_retry_after_s = 600;
 }
 
 static int headers_build(struct sluice_s *s, const sluice_config_t *cfg) {
@@ -96,6 +99,7 @@ static int headers_build(struct sluice_s *s, const sluice_config_t *cfg) {
         const char *fmt = NULL;
         switch (cfg->provider) {
         case SLUICE_PROVIDER_OPENAI:
+        case SLUICE_PROVIDER_GEMINI:
             fmt = "Authorization: Bearer ";
             break;
         case SLUICE_PROVIDER_AZURE:
@@ -172,6 +176,9 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
     if ((rc = headers_build(s, cfg)) < 0)
         goto fail_loop;
     s->limit = cfg->concurrency;
+    s->limit_max = cfg->concurrency;
+    s->ss_slots = cfg->rpm > 0 || cfg->tpm > 0 ? INT_MAX : 4;
+    s->max_retry_after_ms = (int64_t)(cfg->max_retry_after_s * 1000);
     if (cfg->concurrency_auto) {
         s->auto_conc = 1;
         adaptive_init(&s->adapt, 16, 1, cfg->concurrency, (int64_t)uv_now(loop));
@@ -194,6 +201,11 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
     struct breaker_config bc;
     breaker_config_init(&bc);
     bc.give_up_after_ms = (int64_t)(cfg->give_up_after_s * 1000);
+    /* Failures (a 529, a refused connection) come back in milliseconds while successes take
+       the model's time, so the first outcomes after a burst are mostly failures even when
+       only a fifth fail. A wider window and a larger minimum see past that head start. */
+    bc.window = BREAKER_WINDOW_MAX;
+    bc.min_attempts = 20;
     breaker_init(&s->br, &bc);
     /* Room for every slot to fail at once (one dropped HTTP/2 connection) and still retry. */
     retry_budget_init(&s->rb,

@@ -17,6 +17,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <limits.h>
+
 #include <json-c/json.h>
 
 #include "backoff.h"
@@ -83,6 +85,12 @@ static struct job *job_take(struct sluice_s *e, sluice_request_t *req) {
         e->all_jobs = j;
     }
     j->req = req;
+    /* A pooled job must not show the last request's answer if this one never gets its own. */
+    j->x.status = 0;
+    j->x.body_len = 0;
+    j->x.hdrs.request_id[0] = '\0';
+    j->body_is_json = 0;
+    j->tokens_in = j->tokens_out = 0;
     j->attempts = 0;
     j->refused = 0;
     j->fault = 0;
@@ -188,7 +196,7 @@ static void emit_answer(struct sluice_s *e, struct job *j, const char *code, con
 
 /* ---- dispatch ---- */
 
-#define WARMUP_SLOTS 4
+#define SLOW_START_SLOTS 4
 
 static void on_wake(uv_timer_t *t) {
     engine_dispatch(t->data);
@@ -290,9 +298,10 @@ void engine_dispatch(struct sluice_s *e) {
     uv_update_time(e->loop);
     int64_t now = (int64_t)uv_now(e->loop);
     int64_t wake = -1;
-    /* Until a first answer shows the provider's limits, send only a few: a run that starts
-       with -c 64 against a small budget would spend its first second collecting 429s. */
-    int slots = e->warm ? e->limit : (e->limit < WARMUP_SLOTS ? e->limit : WARMUP_SLOTS);
+    /* Slow start, as TCP does: until the provider's limits are known (from headers, a 429 or
+       plain success at full speed), start with a few requests and add one per success, so a
+       run with -c 64 against a small budget does not open with a burst of 429s. */
+    int slots = e->limit < e->ss_slots ? e->limit : e->ss_slots;
     int gated = 0; /* a gate (breaker, pause, budget) decided the next wake-up */
     while (!e->stopping && e->in_flight < slots) {
         if (breaker_gave_up(&e->br, now)) {
@@ -319,6 +328,17 @@ void engine_dispatch(struct sluice_s *e) {
         if (!j)
             break;
         double cost = (double)j->req->est_tokens;
+        double whole = pacer_token_budget(&e->pacer);
+        if (whole > 0 && cost > whole) {
+            /* It can never fit: waiting would stall the run forever. Final for it alone. */
+            char msg[200];
+            snprintf(msg, sizeof(msg),
+                     "estimated %.0f tokens, more than the whole budget of %.0f tokens per minute;"
+                     " shorten the request or lower max_tokens",
+                     cost, whole);
+            emit_answer(e, j, "request_too_large", msg);
+            continue;
+        }
         int64_t w = e->lim->ops->wait(e->lim, now, cost);
         if (w > 0) {
             /* The budget decides when the next request goes; it waits at the head. */
@@ -401,9 +421,14 @@ static void retry_later(struct sluice_s *e, struct job *j, const struct classify
 static void learn(struct sluice_s *e, const struct job *j, const struct classify_verdict *v,
                   int64_t now) {
     int changed = 0;
-    if (j->x.tr == TRANSPORT_OK) {
-        e->warm = 1;
+    if (j->x.tr == TRANSPORT_OK)
         changed |= pacer_on_headers(&e->pacer, &j->x.hdrs, now);
+    if (e->ss_slots < INT_MAX) {
+        if (e->pacer.rpm > 0 || e->pacer.tpm > 0 || v->cls == CLASS_RATE_LIMITED ||
+            e->ss_slots >= e->limit_max)
+            e->ss_slots = INT_MAX; /* limits known, or full speed reached: slow start ends */
+        else if (v->cls == CLASS_SUCCESS)
+            e->ss_slots++;
     }
     if (v->cls == CLASS_RATE_LIMITED)
         changed |= pacer_on_429(&e->pacer, j->sent_ms, now);
@@ -411,6 +436,14 @@ static void learn(struct sluice_s *e, const struct job *j, const struct classify
         changed |= pacer_on_success(&e->pacer, now);
     if (changed)
         e->lim->ops->set_rates(e->lim, now, e->pacer.rpm, e->pacer.tpm);
+    if (!e->auto_conc && v->cls == CLASS_TOO_MANY_CONCURRENT) {
+        /* The provider limits concurrent requests (Anthropic says so in a 429): from now on
+           the slots adapt, starting just under what was out when it refused. */
+        e->auto_conc = 1;
+        adaptive_init(&e->adapt, e->in_flight > 1 ? e->in_flight : 1, 1, e->limit_max, now);
+    }
+    if (e->auto_conc && v->cls == CLASS_TOO_MANY_CONCURRENT)
+        adaptive_at_most(&e->adapt, e->in_flight);
     if (!e->auto_conc)
         return;
     if (v->cls == CLASS_SUCCESS)
@@ -461,6 +494,12 @@ void engine_on_done(struct xfer *x, void *ud) {
         /* The server said JSON and sent something else: a truncated or corrupt answer. */
         v.cls = CLASS_RETRY;
         v.code = "invalid_json_response";
+    }
+    int long_hint = 0;
+    if (v.retry_after_ms > e->max_retry_after_ms && v.cls != CLASS_SUCCESS) {
+        /* Waiting that long in silence helps no one: it is a quota in all but name. */
+        long_hint = 1;
+        v.cls = CLASS_QUOTA;
     }
     if (v.cls == CLASS_RATE_LIMITED)
         e->st.rate_limited++;
@@ -534,8 +573,13 @@ void engine_on_done(struct xfer *x, void *ud) {
     case CLASS_QUOTA:
         /* Every other request would get the same answer: stop, and leave this one and the
            rest for --resume once the key or quota is fixed. */
-        snprintf(e->stop_detail, sizeof(e->stop_detail), "HTTP %d from %s: %.200s", x->status,
-                 j->req->url, x->body ? x->body : "");
+        if (long_hint)
+            snprintf(e->stop_detail, sizeof(e->stop_detail),
+                     "HTTP %d from %s asks to wait %.0f s, more than --max-retry-after", x->status,
+                     j->req->url, (double)v.retry_after_ms / 1000.0);
+        else
+            snprintf(e->stop_detail, sizeof(e->stop_detail), "HTTP %d from %s: %.200s", x->status,
+                     j->req->url, x->body ? x->body : "");
         for (char *p = e->stop_detail; *p; p++)
             if (*p == '\n' || *p == '\r')
                 *p = ' ';

@@ -65,7 +65,9 @@ struct sluice_s {
     struct retry_budget rb; /* retries take a bounded share of traffic (gRFC A6) */
     int retries_in_flight;
     int auto_conc;
-    int warm; /* an answer has arrived: the provider's limits are known if it sends them */
+    int limit_max;              /* the configured concurrency: no limit goes above it */
+    int64_t max_retry_after_ms; /* a longer retry hint is treated as an exhausted quota */
+    int ss_slots; /* slow start: most in flight until the provider's limits are known */
     int readahead;
     struct job *pending; /* taken from the source or the heap, waiting for the budget */
     int in_flight, live;

@@ -16,6 +16,7 @@ void pacer_init(struct pacer *p, double told_rpm, double told_tpm, int64_t now_m
     p->rpm_source = told_rpm > 0 ? PACER_TOLD : PACER_NONE;
     p->tpm_source = told_tpm > 0 ? PACER_TOLD : PACER_NONE;
     p->share = 1.0;
+    p->told_tpm = told_tpm > 0 ? told_tpm : 0;
     p->last_cut_ms = now_ms;
     p->last_raise_ms = now_ms;
     p->bucket0_ms = now_ms;
@@ -153,4 +154,8 @@ int pacer_on_success(struct pacer *p, int64_t now_ms) {
         return 0;
     p->rpm += ALPHA * p->rpm_at_cut * secs;
     return 1;
+}
+
+double pacer_token_budget(const struct pacer *p) {
+    return p->told_tpm > 0 ? p->told_tpm : p->header_tpm;
 }

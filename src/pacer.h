@@ -30,9 +30,10 @@ struct pacer {
     double rpm, tpm; /* current pacing, per minute; 0 = unlimited */
     enum pacer_source rpm_source, tpm_source;
     double header_rpm, header_tpm; /* last limits announced by the provider, 0 if none */
-    double share;                  /* fraction of the announced limits used (cut by 429s) */
-    double rpm_at_cut;             /* AIMD: the rate right after the last cut */
-    int64_t last_cut_ms;           /* a 429 for a request sent before this is not news */
+    double told_tpm;
+    double share;        /* fraction of the announced limits used (cut by 429s) */
+    double rpm_at_cut;   /* AIMD: the rate right after the last cut */
+    int64_t last_cut_ms; /* a 429 for a request sent before this is not news */
     int64_t last_raise_ms;
     uint32_t sends[PACER_BUCKETS]; /* requests sent per bucket */
     uint32_t oks[PACER_BUCKETS];   /* answers that were not 429s, per bucket */
@@ -59,6 +60,10 @@ int pacer_on_headers(struct pacer *p, const struct classify_hdrs *h, int64_t now
 
 /* A 429 about rate for a request sent at sent_ms. Returns 1 when the rates changed. */
 int pacer_on_429(struct pacer *p, int64_t sent_ms, int64_t now_ms);
+
+/* The whole per-minute token budget (told, or announced), 0 when unknown: a request whose
+   estimate is larger can never be served. */
+double pacer_token_budget(const struct pacer *p);
 
 /* Time passes without 429s (call on each success). Returns 1 when the rates changed. */
 int pacer_on_success(struct pacer *p, int64_t now_ms);

@@ -88,6 +88,32 @@ static void test_one_cut_per_round_trip(void **state) {
     assert_int_equal(adaptive_limit(&a), 64);
 }
 
+/* A server that answers "too many concurrent" at once beyond `cap`: the client learns the cap
+   from what was out, then probes above it only rarely. */
+static void test_at_most_and_slow_probe(void **state) {
+    (void)state;
+    struct adaptive a;
+    adaptive_init(&a, 32, 1, 1024, 0);
+    adaptive_at_most(&a, 8);
+    assert_int_equal(adaptive_limit(&a), 8);
+    int64_t now = 0;
+    long refused = 0, sent = 0;
+    for (int r = 0; r < 2000; r++, now += 50) {
+        int limit = adaptive_limit(&a);
+        for (int i = 0; i < limit; i++) {
+            sent++;
+            if (i >= 8) {
+                refused++;
+                adaptive_at_most(&a, 8);
+            } else {
+                adaptive_on_success(&a, now, 50, limit);
+            }
+        }
+    }
+    assert_true(adaptive_limit(&a) <= 9);
+    assert_true((double)refused / (double)sent < 0.02);
+}
+
 static void test_bounds(void **state) {
     (void)state;
     struct adaptive a;
@@ -105,6 +131,7 @@ int main(void) {
         cmocka_unit_test(test_no_growth_when_idle),
         cmocka_unit_test(test_latency_growth_shrinks),
         cmocka_unit_test(test_one_cut_per_round_trip),
+        cmocka_unit_test(test_at_most_and_slow_probe),
         cmocka_unit_test(test_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,6 +50,11 @@ static void answer(struct answer *a, enum mock_provider p, struct mock_err e) {
         mock_buf_printf(&a->head, "retry-after-ms: %lld\r\n", (long long)a->h.retry_after_ms);
     if (a->h.should_retry >= 0)
         mock_buf_printf(&a->head, "x-should-retry: %s\r\n", a->h.should_retry ? "true" : "false");
+    /* mock_bufs hold no NUL: add one past the end for strstr and json-c. */
+    mock_buf_append(&a->body, "", 1);
+    a->body.len--;
+    mock_buf_append(&a->head, "", 1);
+    a->head.len--;
     struct classify_hdrs hd;
     classify_hdrs_init(&hd);
     for (size_t i = 0; i < a->head.len;) {
