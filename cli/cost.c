@@ -184,6 +184,11 @@ int cost_price(const struct cost *c, const char *model, double *in_per_m, double
 
 /* The model of a request, or NULL; parsed with the ledger's tokener into buf. */
 static const char *model_of(struct cost *c, const sluice_request_t *req, char *buf, size_t n) {
+    if (req->model) {
+        /* The source read it already: no second parse of every body. */
+        snprintf(buf, n, "%s", req->model);
+        return buf;
+    }
     if (!req->body)
         return NULL;
     json_tokener_reset(c->tok);

@@ -26,17 +26,21 @@ uint64_t resume_hash(const char *s, size_t len) {
     return h ? h : 1;
 }
 
-static int set_grow(struct resume_set *s) {
-    size_t cap = s->cap ? s->cap * 2 : 1024;
+/* Resizes the table to `cap` slots. The table is not a power of two: it is sized to the number
+   of lines of the file (h % cap), so it costs about 10 bytes per id, not up to 32 after a
+   doubling. */
+static int set_resize(struct resume_set *s, size_t cap) {
+    if (cap < 16)
+        cap = 16;
     uint64_t *slots = calloc(cap, sizeof(*slots));
     if (!slots)
         return -1;
     for (size_t i = 0; i < s->cap; i++) {
         if (!s->slots[i])
             continue;
-        size_t j = s->slots[i] & (cap - 1);
+        size_t j = s->slots[i] % cap;
         while (slots[j])
-            j = (j + 1) & (cap - 1);
+            j = j + 1 == cap ? 0 : j + 1;
         slots[j] = s->slots[i];
     }
     free(s->slots);
@@ -46,13 +50,15 @@ static int set_grow(struct resume_set *s) {
 }
 
 static int set_add(struct resume_set *s, uint64_t h) {
-    if ((s->n + 1) * 2 > s->cap && set_grow(s) < 0)
+    /* Linear probing stays quick up to 90% full; the file's line count normally means this
+       never grows. */
+    if ((s->n + 1) * 10 > s->cap * 9 && set_resize(s, s->cap + s->cap / 2 + 16) < 0)
         return -1;
-    size_t j = h & (s->cap - 1);
+    size_t j = h % s->cap;
     while (s->slots[j]) {
         if (s->slots[j] == h)
             return 0;
-        j = (j + 1) & (s->cap - 1);
+        j = j + 1 == s->cap ? 0 : j + 1;
     }
     s->slots[j] = h;
     s->n++;
@@ -62,13 +68,24 @@ static int set_add(struct resume_set *s, uint64_t h) {
 static int set_has(const struct resume_set *s, uint64_t h) {
     if (!s || !s->cap)
         return 0;
-    size_t j = h & (s->cap - 1);
+    size_t j = h % s->cap;
     while (s->slots[j]) {
         if (s->slots[j] == h)
             return 1;
-        j = (j + 1) & (s->cap - 1);
+        j = j + 1 == s->cap ? 0 : j + 1;
     }
     return 0;
+}
+
+/* Lines in a file (an upper bound on its success lines), read in large blocks. */
+static size_t count_lines(FILE *f) {
+    char block[1 << 16];
+    size_t n = 0, got;
+    while ((got = fread(block, 1, sizeof(block), f)) > 0)
+        for (char *p = block; (p = memchr(p, '\n', (size_t)(block + got - p))); p++)
+            n++;
+    rewind(f);
+    return n;
 }
 
 int resume_skip(void *set, const char *custom_id) {
@@ -77,6 +94,10 @@ int resume_skip(void *set, const char *custom_id) {
 
 size_t resume_count(const struct resume_set *s) {
     return s ? s->n : 0;
+}
+
+size_t resume_bytes(const struct resume_set *s) {
+    return s ? s->cap * sizeof(*s->slots) : 0;
 }
 
 void resume_free(struct resume_set *s) {
@@ -118,6 +139,9 @@ int resume_load(struct resume_set **out, const char *path, char *err, size_t err
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         goto fail;
     }
+    size_t lines = count_lines(in);
+    if (set_resize(s, lines + lines / 8 + 16) < 0)
+        goto oom;
     size_t tl = strlen(path) + 16;
     tmp = malloc(tl);
     tok = json_tokener_new();

@@ -6,7 +6,8 @@
 
 /*
  * --resume: the set of custom_ids that OUTPUT already holds as successes. It stores a 64-bit
- * hash per id (open addressing at most half full: 16 bytes per line), never the ids.
+ * hash per id in a table sized to OUTPUT's line count (about 9 bytes per line), never the ids.
+ * Two different ids share a hash with probability about n^2 / 2^65 (3e-6 at 10 million).
  */
 struct resume_set;
 
@@ -22,6 +23,9 @@ int resume_skip(void *set, const char *custom_id);
 
 /* Ids loaded. */
 size_t resume_count(const struct resume_set *s);
+
+/* Bytes its table holds (issue: at most 16 per input line). */
+size_t resume_bytes(const struct resume_set *s);
 
 void resume_free(struct resume_set *s);
 

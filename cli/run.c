@@ -650,6 +650,9 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
 out:
     metrics_close(c.metrics);
     log_close(c.log);
+    /* The writer's timers live on the engine's loop: close them before the loop goes (an
+       early exit, e.g. a bad --metrics address, has not closed them yet). */
+    writer_close(c.writer);
     if (c.eng)
         sluice_free(c.eng);
     count_free(count);

@@ -67,6 +67,7 @@ typedef struct sluice_request_s {
     const char *invalid;        /* non-NULL: the line was rejected for this reason; never sent */
     uint64_t est_tokens;        /* the source's estimate of the tokens this request will cost */
     uint64_t est_prompt_tokens; /* of which prompt (input) tokens; the rest is the most output */
+    const char *model;          /* the body's "model" string, or NULL (for price tables) */
     void *user;                 /* the source's own */
 } sluice_request_t;
 

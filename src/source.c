@@ -222,14 +222,26 @@ struct source_parts {
     const char *invalid;
     uint64_t est_tokens;
     uint64_t est_prompt; /* of which prompt tokens */
+    const char *model;   /* in the parse tree; copied by source_emit() */
 };
+
+/* The body's "model", read while its tree is at hand so no one parses the body again. */
+static const char *source_model(json_object *body) {
+    json_object *m;
+    if (body && json_object_object_get_ex(body, "model", &m) &&
+        json_object_is_type(m, json_type_string))
+        return json_object_get_string(m);
+    return NULL;
+}
 
 static int source_emit(struct sluice_jsonl_source_s *js, const struct source_parts *pt,
                        sluice_request_t **out) {
     size_t method_len = pt->method ? strlen(pt->method) : 0;
     size_t url_len = pt->url ? strlen(pt->url) : 0;
     size_t invalid_len = pt->invalid ? strlen(pt->invalid) : 0;
-    size_t need = pt->id_len + method_len + url_len + pt->body.n + pt->meta.n + invalid_len + 6;
+    size_t model_len = pt->model && !pt->invalid ? strlen(pt->model) : 0;
+    size_t need =
+        pt->id_len + method_len + url_len + pt->body.n + pt->meta.n + invalid_len + model_len + 7;
     struct source_req *r = source_req_alloc(js, need);
     if (r == NULL)
         return SLUICE_ENOMEM;
@@ -243,6 +255,7 @@ static int source_emit(struct sluice_jsonl_source_s *js, const struct source_par
     q->metadata = source_put(&p, pt->meta.p, pt->meta.n);
     q->metadata_len = q->metadata ? pt->meta.n : 0;
     q->invalid = source_put(&p, pt->invalid, invalid_len);
+    q->model = model_len ? source_put(&p, pt->model, model_len) : NULL;
     q->line = js->line;
     q->est_tokens = pt->invalid ? 0 : pt->est_tokens;
     q->est_prompt_tokens = pt->invalid ? 0 : pt->est_prompt;
@@ -252,8 +265,9 @@ static int source_emit(struct sluice_jsonl_source_s *js, const struct source_par
 
 /* ---- duplicate ids ---- */
 
-static int source_seen_grow(struct sluice_jsonl_source_s *js) {
-    size_t cap = js->seen_cap ? js->seen_cap * 2 : SOURCE_SEEN_INIT;
+/* Resizes the set to `cap` slots. Slots are h % cap, so the table can be sized to the input
+   (about 10 bytes per line) rather than to the next power of two. */
+static int source_seen_resize(struct sluice_jsonl_source_s *js, size_t cap) {
     uint64_t *set = calloc(cap, sizeof *set);
     if (set == NULL)
         return SLUICE_ENOMEM;
@@ -261,9 +275,9 @@ static int source_seen_grow(struct sluice_jsonl_source_s *js) {
         uint64_t h = js->seen[i];
         if (h == 0)
             continue;
-        size_t j = (size_t)h & (cap - 1);
+        size_t j = (size_t)(h % cap);
         while (set[j] != 0)
-            j = (j + 1) & (cap - 1);
+            j = j + 1 == cap ? 0 : j + 1;
         set[j] = h;
     }
     free(js->seen);
@@ -272,19 +286,44 @@ static int source_seen_grow(struct sluice_jsonl_source_s *js) {
     return 0;
 }
 
+/*
+ * Sizes the set for a regular file before reading it, from its size and the average length of
+ * its first lines (read with pread, so the read position stays at 0): a 10-million-line input
+ * then never resizes, and needs about 10 bytes per line. A wrong guess only means a resize.
+ */
+static void source_seen_presize(struct sluice_jsonl_source_s *js, uint64_t size) {
+    char head[1 << 16];
+    ssize_t got = pread(js->fd, head, sizeof head, 0);
+    if (got <= 0)
+        return;
+    size_t lines = 0;
+    for (const char *p = head; (p = memchr(p, '\n', (size_t)(head + got - p))) != NULL; p++)
+        lines++;
+    if (lines == 0)
+        return;
+    uint64_t est = size / ((uint64_t)got / lines) + 16;
+    est += est / 4;
+    if (est > ((uint64_t)1 << 34))
+        return; /* implausible: let it grow as it goes */
+    source_seen_resize(js, (size_t)est);
+}
+
 /* Records an id. Returns 0 when it is new, 1 when it was seen before, or SLUICE_ENOMEM. */
 static int source_seen_add(struct sluice_jsonl_source_s *js, const char *id, size_t len) {
-    if ((js->seen_n + 1) * 4 > js->seen_cap * 3 && source_seen_grow(js) != 0)
+    /* Linear probing is quick up to 90% full. Growing by half (not doubling) keeps the table
+       and the transient copy during a resize near 16 bytes per id. */
+    if ((js->seen_n + 1) * 10 > js->seen_cap * 9 &&
+        source_seen_resize(js, js->seen_cap ? js->seen_cap + js->seen_cap / 2 : SOURCE_SEEN_INIT) !=
+            0)
         return SLUICE_ENOMEM;
     uint64_t h = util_hash64(id, len);
     if (h == 0)
         h = 1; /* 0 marks an empty slot */
-    size_t mask = js->seen_cap - 1;
-    size_t j = (size_t)h & mask;
+    size_t j = (size_t)(h % js->seen_cap);
     while (js->seen[j] != 0) {
         if (js->seen[j] == h)
             return 1;
-        j = (j + 1) & mask;
+        j = j + 1 == js->seen_cap ? 0 : j + 1;
     }
     js->seen[j] = h;
     js->seen_n++;
@@ -431,6 +470,7 @@ static int source_check_bare(struct sluice_jsonl_source_s *js, json_object *obj,
     pt->url = js->default_url;
     pt->body = whole;
     pt->est_tokens = source_estimate_split(obj, &pt->est_prompt);
+    pt->model = source_model(obj);
     return 0;
 }
 
@@ -511,6 +551,7 @@ static int source_check_batch(struct sluice_jsonl_source_s *js, json_object *obj
     }
     pt->body = body;
     pt->est_tokens = source_estimate_split(jbody, &pt->est_prompt);
+    pt->model = source_model(jbody);
     return 0;
 }
 
@@ -757,6 +798,8 @@ int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path, cons
         errno = EISDIR;
         goto fail;
     }
+    if (S_ISREG(st.st_mode) && st.st_size > 0)
+        source_seen_presize(js, (uint64_t)st.st_size);
     *out = js;
     return 0;
 fail:;

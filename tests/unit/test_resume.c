@@ -95,6 +95,8 @@ static void test_many_ids(void **state) {
     char err[256];
     assert_int_equal(resume_load(&s, path, err, sizeof(err)), 0);
     assert_int_equal(resume_count(s), 20000);
+    /* The index costs at most 16 bytes per line of the file. */
+    assert_true(resume_bytes(s) <= 16 * 20000);
     char id[32];
     for (int i = 0; i < 20000; i++) {
         snprintf(id, sizeof(id), "id-%d", i);
