@@ -2,43 +2,7 @@
 # --no-rate-headers) and --max-concurrency (429, or --overload-status 503).
 . "$SRCDIR/tests/e2e/lib/common.sh"
 
-# post PATH BODY: writes headers to $T/h and the body to $T/b, prints the status code.
-post() {
-    curl -s -o "$T/b" -D "$T/h" -w '%{http_code}' -H 'content-type: application/json' \
-        --data-binary "$2" "$MOCK_URL$1"
-}
-header() { grep -i "^$1:" "$T/h" | head -n1 | cut -d' ' -f2- | tr -d '\r'; }
-# check PYTHON-EXPR...: each must be true of the last body ($T/b) parsed as d. The checks
-# are collected and run by one python3 at the end (run_checks): starting python is slow.
-NCHECK=0
-check() {
-    NCHECK=$((NCHECK + 1))
-    cp "$T/b" "$T/body.$NCHECK"
-    local e
-    for e in "$@"; do printf '%s\t%s\t%s\n' "$NCHECK" "${BASH_LINENO[0]}" "$e" >>"$T/checks"; done
-}
-run_checks() {
-    python3 - "$T" <<'PY' || fail "JSON checks failed"
-import json, sys
-T = sys.argv[1]
-bad = 0
-for line in open(T + "/checks"):
-    n, ln, expr = line.rstrip("\n").split("\t", 2)
-    raw = open(T + "/body." + n, "rb").read()
-    try:
-        d = json.loads(raw)
-    except ValueError:
-        d = None
-    try:
-        ok = eval(expr)
-    except Exception:
-        ok = False
-    if not ok:
-        print(f"line {ln}: not true: {expr}\n  body: {raw[:400]!r}", file=sys.stderr)
-        bad += 1
-sys.exit(1 if bad else 0)
-PY
-}
+. "$SRCDIR/tests/e2e/lib/http.sh"
 
 CHAT='{"model":"m","max_tokens":3,"messages":[{"role":"user","content":"hi"}]}'
 
