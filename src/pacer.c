@@ -65,7 +65,7 @@ double pacer_send_rate(struct pacer *p, int64_t now_ms) {
 }
 
 double pacer_accept_rate(struct pacer *p, int64_t now_ms) {
-    return window_rate(p, p->oks, now_ms, 1000);
+    return window_rate(p, p->oks, now_ms, 500);
 }
 
 /* Applies the announced limits, scaled by the share that 429s have cut. */

@@ -50,9 +50,9 @@ void pacer_on_send(struct pacer *p, int64_t now_ms);
 /* Requests per minute sent over the last few seconds. */
 double pacer_send_rate(struct pacer *p, int64_t now_ms);
 
-/* Requests per minute the provider accepted (answers other than 429) over the last seconds,
-   over at least one second, so the burst a server allows at the start does not look like its
-   rate. */
+/* Requests per minute the provider accepted (successes) over the last few seconds. Early in a
+   run this includes the server's initial burst, so it errs high: the cuts that follow converge
+   from above, which costs a few 429s but never leaves the run crawling far under the limit. */
 double pacer_accept_rate(struct pacer *p, int64_t now_ms);
 
 /* An answer's headers: learn the announced limits. Returns 1 when the rates changed. */

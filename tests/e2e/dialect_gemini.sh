@@ -18,7 +18,7 @@ n429=$(mock_stat "['rate_limited']")
 echo "30 requests in $ms ms, $n429 429s"
 # 10 at once (the burst), then 20 at 10/s: 2 s at least; generously 1.8 s.
 [ "$ms" -ge 1800 ] || fail "30 requests at 10/s took $ms ms"
-# Slow start may overshoot the 10-request burst once (up to about twice it, with no latency);
+# With no latency the learned rate converges from above in a few cuts, each costing a few 429s;
 # ignoring retryDelay with no backoff would collect hundreds.
-[ "$n429" -le 20 ] || fail "$n429 429s: the body's retryDelay was not honoured"
+[ "$n429" -le 40 ] || fail "$n429 429s: the body's retryDelay was not honoured"
 echo ok
