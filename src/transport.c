@@ -2,7 +2,17 @@
  * libcurl multi_socket on libuv. The pattern is curl's own "multi-uv" design: curl tells us
  * which sockets to watch (socket callback) and when to call it back (timer callback); libuv
  * tells curl when a socket is ready. One thread, no blocking calls.
+ *
+ * System calls: a connection's socket keeps its uv_poll handle for its whole life (we open and
+ * close connection sockets ourselves, through curl's open/close socket callbacks). Between two
+ * requests on a kept-alive connection it stays watched for "readable", so the next request
+ * costs no epoll_ctl at all; an idle socket that turns readable (the server closed it) is
+ * simply unwatched, and curl finds it dead when it next tries to reuse it. Other sockets curl
+ * may ask us to watch (its resolver's) are watched only while curl says so, as before:
+ * their close is not ours to see.
  */
+#include <unistd.h>
+#include <sys/socket.h>
 #include "transport.h"
 
 #include <stdlib.h>
@@ -23,6 +33,8 @@ struct transport {
     int n_free, cap_free;
     int active;
     struct sock_ctx *socks;
+    struct sock_ctx **conn_by_fd; /* the connection sockets we opened, by descriptor */
+    size_t n_conn_by_fd;
 };
 
 /* One watched socket; curl_multi_assign() ties it to curl's socket. */
@@ -30,8 +42,14 @@ struct sock_ctx {
     uv_poll_t poll;
     curl_socket_t fd;
     struct transport *t;
+    int events; /* what uv_poll watches now */
+    int conn;   /* a connection socket: we see its close, so its handle may outlive a REMOVE */
+    int idle;   /* curl said REMOVE: between two requests on a kept-alive connection */
+    int closed; /* its handle is closing: curl may still name it once, in a late REMOVE */
     struct sock_ctx *prev, *next; /* all open ones, so transport_free can close them */
 };
+
+static void sock_close(struct transport *t, struct sock_ctx *c);
 
 static void check_done(struct transport *t);
 
@@ -42,6 +60,12 @@ static void on_sock_closed(uv_handle_t *h) {
 static void on_poll(uv_poll_t *p, int status, int events) {
     struct sock_ctx *c = p->data;
     struct transport *t = c->t;
+    if (c->idle) {
+        /* Not curl's business until it reuses the connection, when it checks it is alive. */
+        uv_poll_stop(&c->poll);
+        c->events = 0;
+        return;
+    }
     int flags = 0;
     int running;
     if (status < 0)
@@ -56,48 +80,116 @@ static void on_poll(uv_poll_t *p, int status, int events) {
     check_done(t);
 }
 
+static struct sock_ctx *sock_new(struct transport *t, curl_socket_t fd) {
+    struct sock_ctx *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->fd = fd;
+    c->t = t;
+    if (uv_poll_init_socket(t->loop, &c->poll, fd) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->poll.data = c;
+    c->next = t->socks;
+    if (t->socks)
+        t->socks->prev = c;
+    t->socks = c;
+    return c;
+}
+
+static void sock_close(struct transport *t, struct sock_ctx *c) {
+    if (c->closed)
+        return;
+    c->closed = 1;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        t->socks = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->conn && (size_t)c->fd < t->n_conn_by_fd && t->conn_by_fd[c->fd] == c)
+        t->conn_by_fd[c->fd] = NULL;
+    uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->poll, on_sock_closed);
+}
+
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
     struct transport *t = userp;
     struct sock_ctx *c = socketp;
     (void)easy;
+    if (!c && fd >= 0 && (size_t)fd < t->n_conn_by_fd)
+        c = t->conn_by_fd[fd];
     if (what == CURL_POLL_REMOVE) {
-        if (c) {
-            if (c->prev)
-                c->prev->next = c->next;
-            else
-                t->socks = c->next;
-            if (c->next)
-                c->next->prev = c->prev;
-            uv_poll_stop(&c->poll);
-            uv_close((uv_handle_t *)&c->poll, on_sock_closed);
-            curl_multi_assign(t->multi, fd, NULL);
+        if (!c || c->closed)
+            return 0;
+        curl_multi_assign(t->multi, fd, NULL);
+        if (!c->conn) {
+            sock_close(t, c);
+            return 0;
+        }
+        /* A kept-alive connection: keep watching it for "readable" (no system call when that
+           is what it already watches) until curl needs it again or closes it. */
+        c->idle = 1;
+        if (c->events != UV_READABLE) {
+            uv_poll_start(&c->poll, UV_READABLE, on_poll);
+            c->events = UV_READABLE;
         }
         return 0;
     }
-    if (!c) {
-        c = calloc(1, sizeof(*c));
-        if (!c)
-            return -1;
-        c->fd = fd;
-        c->t = t;
-        if (uv_poll_init_socket(t->loop, &c->poll, fd) != 0) {
-            free(c);
-            return -1;
-        }
-        c->poll.data = c;
-        c->next = t->socks;
-        if (t->socks)
-            t->socks->prev = c;
-        t->socks = c;
-        curl_multi_assign(t->multi, fd, c);
-    }
+    if (c && c->closed)
+        c = NULL; /* a descriptor number reused after its close: a new socket */
+    if (!c && !(c = sock_new(t, fd)))
+        return -1;
+    c->idle = 0;
+    curl_multi_assign(t->multi, fd, c);
     int events = 0;
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
         events |= UV_READABLE;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
         events |= UV_WRITABLE;
-    uv_poll_start(&c->poll, events, on_poll);
+    if (events != c->events) {
+        uv_poll_start(&c->poll, events, on_poll);
+        c->events = events;
+    }
     return 0;
+}
+
+/* curl opens a connection's socket through us, so that we know it is one we will see closed. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+                                    struct curl_sockaddr *addr) {
+    struct transport *t = clientp;
+    (void)purpose;
+    curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    if (fd < 0)
+        return CURL_SOCKET_BAD;
+    if ((size_t)fd >= t->n_conn_by_fd) {
+        size_t n = (size_t)fd * 2 + 64;
+        struct sock_ctx **nb = realloc(t->conn_by_fd, n * sizeof(*nb));
+        if (!nb) {
+            close(fd);
+            return CURL_SOCKET_BAD;
+        }
+        memset(nb + t->n_conn_by_fd, 0, (n - t->n_conn_by_fd) * sizeof(*nb));
+        t->conn_by_fd = nb;
+        t->n_conn_by_fd = n;
+    }
+    struct sock_ctx *c = sock_new(t, fd);
+    if (!c) {
+        close(fd);
+        return CURL_SOCKET_BAD;
+    }
+    c->conn = 1;
+    t->conn_by_fd[fd] = c;
+    return fd;
+}
+
+/* ... and closes it through us: the handle goes first, so epoll never holds a stale fd. */
+static int on_close_socket(void *clientp, curl_socket_t fd) {
+    struct transport *t = clientp;
+    if (fd >= 0 && (size_t)fd < t->n_conn_by_fd && t->conn_by_fd[fd])
+        sock_close(t, t->conn_by_fd[fd]);
+    return close(fd);
 }
 
 static void on_timeout(uv_timer_t *timer) {
@@ -272,6 +364,10 @@ int transport_send(struct transport *t, struct xfer *x, const char *method, cons
         curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, t);
     if (t->o.cacert)
         curl_easy_setopt(e, CURLOPT_CAINFO, t->o.cacert);
     if (t->o.insecure) {
@@ -367,12 +463,9 @@ void transport_free(struct transport *t) {
     /* Attempts still in flight must have been cancelled. curl may or may not report its
        sockets as removed during cleanup; whatever it leaves open is closed here. */
     curl_multi_cleanup(t->multi);
-    while (t->socks) {
-        struct sock_ctx *c = t->socks;
-        t->socks = c->next;
-        uv_poll_stop(&c->poll);
-        uv_close((uv_handle_t *)&c->poll, on_sock_closed);
-    }
+    while (t->socks)
+        sock_close(t, t->socks); /* unlinks it */
+    free(t->conn_by_fd);
     for (int i = 0; i < t->n_free; i++)
         curl_easy_cleanup(t->free_easy[i]);
     free(t->free_easy);

@@ -1,0 +1,317 @@
+#include "redis_limiter.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice.h"
+
+/*
+ * The script. KEYS[1] is the budget's hash, ARGV[1] the operation:
+ *   init  rpm tpm burst   create the hash if absent; set each value given (>= 0)
+ *   lease nr nt maxwait delta
+ *                         charge delta tokens, then take nr requests and nt tokens if they are
+ *                         usable within maxwait ms: {1, wait} or {0, wait}; a pause answers
+ *                         {0, pause - now}; an absent hash is the error NOLIMIT (Redis lost it:
+ *                         the caller re-creates it rather than lease from an unlimited budget)
+ *   recon delta           charge or refund tokens
+ *   rates rpm tpm         set the rates, rescaling debt
+ *   pause ms              pause = max(pause, now + ms)
+ * Every reply is {ok, wait_ms, rpm, tpm}; the rates are strings so that they keep fractions.
+ *
+ * The arithmetic is limiter.c's (gcra_wait, gcra_take, gcra_adjust, gcra_set_rate), with the
+ * burst in ms of budget: cap = max(burst s x 1000, interval). Times are ms on Redis's clock, as
+ * doubles; they are written with %.17g so a round trip through the hash loses nothing. Redis 7
+ * replicates a script's effects, so reading TIME before writing is allowed.
+ *
+ * Kept under 4095 bytes: that is the longest string literal -Wpedantic accepts.
+ */
+static const char SCRIPT[] =
+    "local k=KEYS[1]\n"
+    "local op=ARGV[1]\n"
+    "local t=redis.call('TIME')\n"
+    "local now=tonumber(t[1])*1000+tonumber(t[2])/1000\n"
+    "local h=redis.call('HMGET',k,'rpm','tpm','burst','rtat','ttat','pause')\n"
+    "local exists=h[1]~=false\n"
+    "local rpm=tonumber(h[1]) or 0\n"
+    "local tpm=tonumber(h[2]) or 0\n"
+    "local burst=tonumber(h[3]) or 0.5\n"
+    "local rtat=tonumber(h[4]) or now\n"
+    "local ttat=tonumber(h[5]) or now\n"
+    "local pause=tonumber(h[6]) or 0\n"
+    "local function f(x) return string.format('%.17g',x) end\n"
+    "local function iv(r) if r>0 then return 60000/r end return 0 end\n"
+    "local function wait(tat,r,cost)\n"
+    "  local i=iv(r)\n"
+    "  if i==0 or cost<=0 then return 0 end\n"
+    "  if tat<now then tat=now end\n"
+    "  local inc=cost*i\n"
+    "  local cap=math.max(burst*1000,i)\n"
+    "  local at=tat\n"
+    "  if inc<=cap then at=tat+inc-cap end\n"
+    "  return math.max(at-now,0)\n"
+    "end\n"
+    "local function take(tat,r,cost)\n"
+    "  if iv(r)==0 or cost<=0 then return tat end\n"
+    "  return math.max(tat,now)+cost*iv(r)\n"
+    "end\n"
+    "local function adjust(tat,r,cost)\n"
+    "  if iv(r)==0 then return tat end\n"
+    "  return math.max(tat+cost*iv(r),now)\n"
+    "end\n"
+    "local function rescale(tat,old,new)\n"
+    "  if old<=0 or new<=0 or tat<now then return now end\n"
+    "  return now+(tat-now)*old/new\n"
+    "end\n"
+    "local function rates(r,tp)\n"
+    "  if r>=0 then rtat=rescale(rtat,rpm,r) rpm=r end\n"
+    "  if tp>=0 then ttat=rescale(ttat,tpm,tp) tpm=tp end\n"
+    "end\n"
+    "local function save()\n"
+    "  redis.call('HSET',k,'rpm',f(rpm),'tpm',f(tpm),'burst',f(burst),\n"
+    "    'rtat',f(rtat),'ttat',f(ttat),'pause',f(pause))\n"
+    "end\n"
+    "local function reply(ok,w) return {ok,math.ceil(w),f(rpm),f(tpm)} end\n"
+    "if op=='init' then\n"
+    "  local r,tp,b=tonumber(ARGV[2]),tonumber(ARGV[3]),tonumber(ARGV[4])\n"
+    "  if not exists then rpm=0 tpm=0 rtat=now ttat=now end\n"
+    "  if b>=0 then burst=b end\n"
+    "  rates(r,tp)\n"
+    "  save()\n"
+    "  return reply(1,0)\n"
+    "end\n"
+    "if not exists then return redis.error_reply('NOLIMIT no budget at '..k) end\n"
+    "if op=='lease' then\n"
+    "  local nr,nt,mw,d=tonumber(ARGV[2]),tonumber(ARGV[3]),tonumber(ARGV[4]),tonumber(ARGV[5])\n"
+    "  if d~=0 then ttat=adjust(ttat,tpm,d) end\n"
+    "  local ok,w=0,0\n"
+    "  if pause>now then\n"
+    "    w=pause-now\n"
+    "  else\n"
+    "    w=math.max(wait(rtat,rpm,nr),wait(ttat,tpm,nt))\n"
+    "    if w<=mw then\n"
+    "      ok=1\n"
+    "      rtat=take(rtat,rpm,nr)\n"
+    "      ttat=take(ttat,tpm,nt)\n"
+    "    end\n"
+    "  end\n"
+    "  if ok==1 or d~=0 then\n"
+    "    redis.call('HSET',k,'rtat',f(rtat),'ttat',f(ttat))\n"
+    "  end\n"
+    "  return reply(ok,w)\n"
+    "elseif op=='recon' then\n"
+    "  ttat=adjust(ttat,tpm,tonumber(ARGV[2]))\n"
+    "  redis.call('HSET',k,'ttat',f(ttat))\n"
+    "  return reply(1,0)\n"
+    "elseif op=='rates' then\n"
+    "  rates(tonumber(ARGV[2]),tonumber(ARGV[3]))\n"
+    "  save()\n"
+    "  return reply(1,0)\n"
+    "elseif op=='pause' then\n"
+    "  pause=math.max(pause,now+tonumber(ARGV[2]))\n"
+    "  redis.call('HSET',k,'pause',f(pause))\n"
+    "  return reply(1,0)\n"
+    "end\n"
+    "return redis.error_reply('ERR unknown sluice limiter op '..tostring(op))\n";
+
+#define KEY_PREFIX "sluice:limit:{"
+#define MAX_ARGS   10 /* EVALSHA sha 1 key op + at most 4 operands */
+
+struct redis_limiter {
+    redisContext *c; /* the caller's */
+    char *key;       /* sluice:limit:{KEY} */
+    char sha[41];    /* SCRIPT LOAD's answer */
+    double rpm, tpm, burst_s;        /* as given to _new, to re-create a lost hash */
+    double shared_rpm, shared_tpm;   /* the rates in the last reply */
+};
+
+static int reply_is_error(const redisReply *r, const char *prefix) {
+    return r->type == REDIS_REPLY_ERROR && strncmp(r->str, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * One script call: EVALSHA, then EVAL when Redis has no copy of the script (it restarted, or
+ * SCRIPT FLUSH), which also caches it again. Returns the reply (the caller frees it), or NULL
+ * with *rc set when there is none.
+ */
+static redisReply *run_script(struct redis_limiter *l, int nargs, const char **args, int *rc) {
+    const char *argv[MAX_ARGS];
+    argv[0] = "EVALSHA";
+    argv[1] = l->sha;
+    argv[2] = "1";
+    argv[3] = l->key;
+    for (int i = 0; i < nargs; i++)
+        argv[4 + i] = args[i];
+    redisReply *r = redisCommandArgv(l->c, 4 + nargs, argv, NULL);
+    if (r && reply_is_error(r, "NOSCRIPT")) {
+        freeReplyObject(r);
+        argv[0] = "EVAL";
+        argv[1] = SCRIPT;
+        r = redisCommandArgv(l->c, 4 + nargs, argv, NULL);
+    }
+    if (!r)
+        *rc = SLUICE_EIO;
+    return r;
+}
+
+/* Reads {ok, wait_ms, rpm, tpm}; returns ok (0 or 1) or SLUICE_EPARSE. */
+static int parse_reply(struct redis_limiter *l, const redisReply *r, int64_t *wait_ms) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER ||
+        r->element[2]->type != REDIS_REPLY_STRING || r->element[3]->type != REDIS_REPLY_STRING)
+        return SLUICE_EPARSE;
+    l->shared_rpm = strtod(r->element[2]->str, NULL);
+    l->shared_tpm = strtod(r->element[3]->str, NULL);
+    if (wait_ms)
+        *wait_ms = r->element[1]->integer;
+    return r->element[0]->integer ? 1 : 0;
+}
+
+/* Runs an operation and parses its reply: 0/1, or a negative code. */
+static int call(struct redis_limiter *l, int nargs, const char **args, int64_t *wait_ms) {
+    int rc = 0;
+    redisReply *r = run_script(l, nargs, args, &rc);
+    if (!r)
+        return rc;
+    rc = parse_reply(l, r, wait_ms);
+    freeReplyObject(r);
+    return rc;
+}
+
+static void fmt(char *buf, size_t n, double v) {
+    snprintf(buf, n, "%.17g", v);
+}
+
+static int init_hash(struct redis_limiter *l) {
+    char a[32], b[32], c[32];
+    fmt(a, sizeof(a), l->rpm);
+    fmt(b, sizeof(b), l->tpm);
+    fmt(c, sizeof(c), l->burst_s);
+    const char *args[] = {"init", a, b, c};
+    int rc = call(l, 4, args, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+struct redis_limiter *redis_limiter_new(redisContext *c, const char *key, double rpm, double tpm,
+                                        double burst_s) {
+    if (!c || !key || isnan(rpm) || isnan(tpm) || isnan(burst_s))
+        return NULL;
+    struct redis_limiter *l = calloc(1, sizeof(*l));
+    redisReply *r = NULL;
+    if (!l)
+        return NULL;
+    l->c = c;
+    l->rpm = rpm;
+    l->tpm = tpm;
+    l->burst_s = burst_s;
+    size_t n = strlen(KEY_PREFIX) + strlen(key) + 2;
+    l->key = malloc(n);
+    if (!l->key)
+        goto fail;
+    snprintf(l->key, n, "%s%s}", KEY_PREFIX, key);
+    r = redisCommand(c, "SCRIPT LOAD %s", SCRIPT);
+    if (!r || r->type != REDIS_REPLY_STRING || r->len != 40)
+        goto fail;
+    memcpy(l->sha, r->str, 40);
+    freeReplyObject(r);
+    r = NULL;
+    if (init_hash(l) != 0)
+        goto fail;
+    return l;
+fail:
+    if (r)
+        freeReplyObject(r);
+    redis_limiter_free(l);
+    return NULL;
+}
+
+int redis_limiter_reserve(struct redis_limiter *l, int n_requests, double tokens,
+                          double tokens_delta, int64_t max_wait_ms, int64_t *wait_ms) {
+    if (n_requests < 0 || !(tokens >= 0) || !isfinite(tokens) || !isfinite(tokens_delta) ||
+        max_wait_ms < 0 || !wait_ms)
+        return SLUICE_EINVAL;
+    char nr[16], nt[32], mw[32], d[32];
+    snprintf(nr, sizeof(nr), "%d", n_requests);
+    fmt(nt, sizeof(nt), tokens);
+    snprintf(mw, sizeof(mw), "%lld", (long long)max_wait_ms);
+    fmt(d, sizeof(d), tokens_delta);
+    const char *args[] = {"lease", nr, nt, mw, d};
+    int rc = 0;
+    redisReply *r = run_script(l, 5, args, &rc);
+    if (r && reply_is_error(r, "NOLIMIT")) {
+        /* The hash is gone (a Redis that lost its data, or a deleted key): re-create it from
+           what this worker was told, then lease once more. Never lease from a missing budget,
+           which would read as unlimited. */
+        freeReplyObject(r);
+        r = NULL;
+        rc = init_hash(l);
+        if (rc == 0)
+            r = run_script(l, 5, args, &rc);
+    }
+    if (!r)
+        return rc;
+    rc = parse_reply(l, r, wait_ms);
+    freeReplyObject(r);
+    return rc;
+}
+
+int redis_limiter_lease(struct redis_limiter *l, int n_requests, double tokens, int64_t *wait_ms) {
+    return redis_limiter_reserve(l, n_requests, tokens, 0, 0, wait_ms);
+}
+
+int redis_limiter_reconcile(struct redis_limiter *l, double tokens_delta) {
+    if (!isfinite(tokens_delta))
+        return SLUICE_EINVAL;
+    char d[32];
+    fmt(d, sizeof(d), tokens_delta);
+    const char *args[] = {"recon", d};
+    int rc = call(l, 2, args, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+int redis_limiter_set_rates(struct redis_limiter *l, double rpm, double tpm) {
+    if (!(rpm >= 0) || !(tpm >= 0) || !isfinite(rpm) || !isfinite(tpm))
+        return SLUICE_EINVAL;
+    char a[32], b[32];
+    fmt(a, sizeof(a), rpm);
+    fmt(b, sizeof(b), tpm);
+    const char *args[] = {"rates", a, b};
+    int rc = call(l, 3, args, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+int redis_limiter_pause(struct redis_limiter *l, int64_t ms) {
+    if (ms < 0)
+        return SLUICE_EINVAL;
+    char a[32];
+    snprintf(a, sizeof(a), "%lld", (long long)ms);
+    const char *args[] = {"pause", a};
+    int rc = call(l, 2, args, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+void redis_limiter_rates(const struct redis_limiter *l, double *rpm, double *tpm) {
+    *rpm = l->shared_rpm;
+    *tpm = l->shared_tpm;
+}
+
+int redis_limiter_lease_size(double per_minute, double burst_s) {
+    if (!(per_minute > 0))
+        return REDIS_LIMITER_LEASE_MAX;
+    double k = floor(per_minute / 60000.0 * REDIS_LIMITER_LEASE_MS);
+    /* Never more than the burst, so a lease never has to wait for the budget to be at rest. */
+    double burst = floor(per_minute / 60.0 * burst_s);
+    if (k > burst)
+        k = burst;
+    if (k > REDIS_LIMITER_LEASE_MAX)
+        k = REDIS_LIMITER_LEASE_MAX;
+    return k < 1 ? 1 : (int)k;
+}
+
+void redis_limiter_free(struct redis_limiter *l) {
+    if (!l)
+        return;
+    free(l->key);
+    free(l);
+}
