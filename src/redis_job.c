@@ -84,9 +84,9 @@ static const struct redis_job_script redis_job_heartbeat_script = {
     "return ms\n"};
 
 const char *redis_job_script_body(int which, const char **sha) {
-    static const struct redis_job_script *all[] = {
-        &redis_job_commit_script, &redis_job_claim_script, &redis_job_feed_script,
-        &redis_job_heartbeat_script};
+    static const struct redis_job_script *all[] = {&redis_job_commit_script,
+                                                   &redis_job_claim_script, &redis_job_feed_script,
+                                                   &redis_job_heartbeat_script};
     if (which < 0 || which >= (int)(sizeof(all) / sizeof(all[0])))
         return NULL;
     *sha = all[which]->sha;
@@ -195,8 +195,7 @@ int redis_job_create(redisContext *c, const char *job) {
 int redis_job_feed(redisContext *c, const char *job, uint64_t line, const char *custom_id,
                    const char *request_json, size_t len) {
     char key[KEY_LEN], id[REDIS_JOB_ID_LEN];
-    if (redis_job_key(key, sizeof(key), job, "in") != 0 || line == 0 || !custom_id ||
-        !request_json)
+    if (redis_job_key(key, sizeof(key), job, "in") != 0 || line == 0 || !custom_id || !request_json)
         return SLUICE_EINVAL;
     snprintf(id, sizeof(id), "%" PRIu64 "-1", line);
     redisReply *r =
@@ -220,7 +219,7 @@ int redis_job_feed_batch(redisContext *c, const char *job, const struct redis_jo
     size_t nargs = 1 + 3 * n;
     const char **args = malloc(nargs * sizeof(*args));
     size_t *lens = malloc(nargs * sizeof(*lens));
-    char (*ids)[REDIS_JOB_ID_LEN] = malloc(n * sizeof(*ids));
+    char(*ids)[REDIS_JOB_ID_LEN] = malloc(n * sizeof(*ids));
     int rc = SLUICE_ENOMEM;
     if (!args || !lens || !ids)
         goto done;
@@ -374,8 +373,8 @@ static int entry_from_reply(struct redis_job_entry *e, const redisReply *r) {
     return 0;
 }
 
-int redis_job_read(redisContext *c, const char *job, const char *consumer, int count,
-                   int block_ms, struct redis_job_entry **out, size_t *n) {
+int redis_job_read(redisContext *c, const char *job, const char *consumer, int count, int block_ms,
+                   struct redis_job_entry **out, size_t *n) {
     char key[KEY_LEN];
     *out = NULL;
     *n = 0;
@@ -449,9 +448,9 @@ int redis_job_claim(redisContext *c, const char *job, const char *consumer, int6
     int rc = SLUICE_EIO;
     /* {next cursor, entries, lost IDs, delivery counts} */
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
-        r->element[0]->type != REDIS_REPLY_STRING ||
-        r->element[0]->len >= REDIS_JOB_ID_LEN || r->element[1]->type != REDIS_REPLY_ARRAY ||
-        r->element[2]->type != REDIS_REPLY_ARRAY || r->element[3]->type != REDIS_REPLY_ARRAY ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= REDIS_JOB_ID_LEN ||
+        r->element[1]->type != REDIS_REPLY_ARRAY || r->element[2]->type != REDIS_REPLY_ARRAY ||
+        r->element[3]->type != REDIS_REPLY_ARRAY ||
         r->element[3]->elements != r->element[1]->elements)
         goto done;
     const redisReply *got = r->element[1], *gone = r->element[2], *counts = r->element[3];
@@ -465,9 +464,8 @@ int redis_job_claim(redisContext *c, const char *job, const char *consumer, int6
         struct redis_job_entry *e = &(*out)[*n];
         rc = entry_from_reply(e, got->element[i]);
         if (rc == 0) {
-            e->deliveries = counts->element[i]->type == REDIS_REPLY_INTEGER
-                                ? counts->element[i]->integer
-                                : 0;
+            e->deliveries =
+                counts->element[i]->type == REDIS_REPLY_INTEGER ? counts->element[i]->integer : 0;
             (*n)++;
         }
     }
@@ -496,8 +494,8 @@ done:
     return rc;
 }
 
-int redis_job_commit(redisContext *c, const char *job, const struct redis_job_commit *res,
-                     size_t n, int *new_flags) {
+int redis_job_commit(redisContext *c, const char *job, const struct redis_job_commit *res, size_t n,
+                     int *new_flags) {
     char keys[5][KEY_LEN];
     static const char *const suffix[5] = {"in", "done", "out", "meta", "lost"};
     for (int k = 0; k < 5; k++)
@@ -511,7 +509,7 @@ int redis_job_commit(redisContext *c, const char *job, const struct redis_job_co
     const char **args = malloc(nargs * sizeof(*args));
     size_t *lens = malloc(nargs * sizeof(*lens));
     /* Per result: the line number as text, and the done member of a lost entry. */
-    char (*text)[2][REDIS_JOB_ID_LEN] = malloc(n * sizeof(*text));
+    char(*text)[2][REDIS_JOB_ID_LEN] = malloc(n * sizeof(*text));
     redisReply *r = NULL;
     int rc = SLUICE_ENOMEM;
     if (!args || !lens || !text)
@@ -578,8 +576,8 @@ int redis_job_heartbeat(redisContext *c, const char *job, const char *consumer,
     const char *args[] = {key, consumer, info};
     size_t lens[] = {strlen(key), strlen(consumer), strlen(info)};
     redisReply *r = eval_script(c, &redis_job_heartbeat_script, 1, 3, args, lens);
-    int rc = r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_INTEGER) ? 0
-                                                                                     : SLUICE_EIO;
+    int rc =
+        r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_INTEGER) ? 0 : SLUICE_EIO;
     freeReplyObject(r);
     return rc;
 }

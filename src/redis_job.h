@@ -102,8 +102,8 @@ int redis_job_backlog(redisContext *c, const char *job, uint64_t *waiting, uint6
  * for the first (< 0: do not wait). Hands over *out (free with redis_job_entries_free()) and
  * *n, which is 0 when nothing came. Each entry's deliveries is 1.
  */
-int redis_job_read(redisContext *c, const char *job, const char *consumer, int count,
-                   int block_ms, struct redis_job_entry **out, size_t *n);
+int redis_job_read(redisContext *c, const char *job, const char *consumer, int count, int block_ms,
+                   struct redis_job_entry **out, size_t *n);
 
 /*
  * Takes over entries pending longer than `min_idle_ms` with another consumer (a worker that
@@ -141,8 +141,8 @@ struct redis_job_commit {
  * worker repeats a commit whose reply it did not get. new_flags[i] (may be NULL) gets 1 when
  * result i was new. Returns how many were new.
  */
-int redis_job_commit(redisContext *c, const char *job, const struct redis_job_commit *r,
-                     size_t n, int *new_flags);
+int redis_job_commit(redisContext *c, const char *job, const struct redis_job_commit *r, size_t n,
+                     int *new_flags);
 
 /* Records a heartbeat: workers[consumer] = "<Redis TIME in ms>|<info_json>". */
 int redis_job_heartbeat(redisContext *c, const char *job, const char *consumer,

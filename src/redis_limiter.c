@@ -119,11 +119,11 @@ static const char SCRIPT[] =
 #define MAX_ARGS   10 /* EVALSHA sha 1 key op + at most 4 operands */
 
 struct redis_limiter {
-    redisContext *c; /* the caller's */
-    char *key;       /* sluice:limit:{KEY} */
-    char sha[41];    /* SCRIPT LOAD's answer */
-    double rpm, tpm, burst_s;        /* as given to _new, to re-create a lost hash */
-    double shared_rpm, shared_tpm;   /* the rates in the last reply */
+    redisContext *c;               /* the caller's */
+    char *key;                     /* sluice:limit:{KEY} */
+    char sha[41];                  /* SCRIPT LOAD's answer */
+    double rpm, tpm, burst_s;      /* as given to _new, to re-create a lost hash */
+    double shared_rpm, shared_tpm; /* the rates in the last reply */
 };
 
 static int reply_is_error(const redisReply *r, const char *prefix) {

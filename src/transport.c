@@ -32,6 +32,7 @@ struct transport {
     CURL **free_easy; /* reusable easy handles */
     int n_free, cap_free;
     int active;
+    int no_proxy_env; /* no proxy variable is set: tell curl, so it stops looking per request */
     struct sock_ctx *socks;
     struct sock_ctx **conn_by_fd; /* the connection sockets we opened, by descriptor */
     size_t n_conn_by_fd;
@@ -277,6 +278,16 @@ int transport_new(struct transport **out, uv_loop_t *loop, const struct transpor
         t->o.max_body = (size_t)1 << 30;
     t->cb = cb;
     t->ud = ud;
+    /* curl reads the proxy variables (http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY ...) for
+       every transfer; when none is set, saying so once saves those lookups. */
+    static const char *const proxy_vars[] = {"http_proxy",  "HTTP_PROXY", "https_proxy",
+                                             "HTTPS_PROXY", "all_proxy",  "ALL_PROXY"};
+    t->no_proxy_env = 1;
+    for (size_t i = 0; i < sizeof(proxy_vars) / sizeof(proxy_vars[0]); i++) {
+        const char *v = getenv(proxy_vars[i]);
+        if (v && *v)
+            t->no_proxy_env = 0;
+    }
     t->multi = curl_multi_init();
     if (!t->multi)
         goto fail;
@@ -364,6 +375,8 @@ int transport_send(struct transport *t, struct xfer *x, const char *method, cons
         curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    if (t->no_proxy_env)
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);

@@ -59,3 +59,47 @@ CONF
     cat "$d/stderr" "$d/error.log" >&2
     fail "nginx did not start"
 }
+
+# start_forward_proxy: nginx as a plain HTTP forward proxy on 127.0.0.1 (for http:// URLs with
+# an IP host). Sets PROXY_URL and PROXY_LOG (one "$request" line per proxied request).
+start_forward_proxy() {
+    command -v nginx >/dev/null || { echo "SKIP: nginx is not installed"; exit 77; }
+    local d="$T/fwd"
+    mkdir -p "$d/tmp"
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    cat >"$d/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+error_log $d/error.log warn;
+pid $d/nginx.pid;
+events { worker_connections 1024; }
+http {
+    log_format req '\$request';
+    access_log $d/access.log req;
+    client_body_temp_path $d/tmp;
+    proxy_temp_path $d/tmp;
+    fastcgi_temp_path $d/tmp;
+    uwsgi_temp_path $d/tmp;
+    scgi_temp_path $d/tmp;
+    server {
+        listen 127.0.0.1:$port;
+        location / { proxy_pass http://\$http_host; }
+    }
+}
+CONF
+    timeout 600 nginx -c "$d/nginx.conf" -p "$d" 2>"$d/stderr" &
+    _PIDS="$_PIDS $!"
+    local i
+    for i in $(seq 1 100); do
+        if curl -s -o /dev/null -x "http://127.0.0.1:$port" "$MOCK_URL/mock/stats"; then
+            PROXY_URL="http://127.0.0.1:$port"
+            PROXY_LOG="$d/access.log"
+            return 0
+        fi
+        sleep 0.05
+    done
+    cat "$d/stderr" "$d/error.log" >&2
+    fail "nginx (forward proxy) did not start"
+}
