@@ -345,9 +345,8 @@ void engine_dispatch(struct sluice_s *e) {
     uv_update_time(e->loop);
     int64_t now = (int64_t)uv_now(e->loop);
     int64_t wake = -1;
-    /* Slow start, as TCP does: until the provider's limits are known (from headers, a 429 or
-       plain success at full speed), start with a few requests and add one per success, so a
-       run with -c 64 against a small budget does not open with a burst of 429s. */
+    /* Warm-up: until a first answer shows the provider's limits, send only a few, so a run
+       with -c 64 against a small budget does not open with a burst of 429s. */
     int slots = e->limit < e->ss_slots ? e->limit : e->ss_slots;
     int gated = 0; /* a gate (breaker, pause, budget) decided the next wake-up */
     while (!e->stopping && e->in_flight < slots) {
@@ -470,13 +469,11 @@ static void learn(struct sluice_s *e, const struct job *j, const struct classify
     int changed = 0;
     if (j->x.tr == TRANSPORT_OK)
         changed |= pacer_on_headers(&e->pacer, &j->x.hdrs, now);
-    if (e->ss_slots < INT_MAX) {
-        if (e->pacer.rpm > 0 || e->pacer.tpm > 0 || v->cls == CLASS_RATE_LIMITED ||
-            e->ss_slots >= e->limit_max)
-            e->ss_slots = INT_MAX; /* limits known, or full speed reached: slow start ends */
-        else if (v->cls == CLASS_SUCCESS)
-            e->ss_slots++;
-    }
+    /* The first answer ends the warm-up: it carries the provider's limits if it sends any.
+       (Growing slowly past it, as TCP does, cost a high-latency run with -c 10000 most of its
+       time, for servers that announce nothing; those learn from their 429s instead.) */
+    if (e->ss_slots < INT_MAX && j->x.tr == TRANSPORT_OK)
+        e->ss_slots = INT_MAX;
     if (v->cls == CLASS_RATE_LIMITED)
         changed |= pacer_on_429(&e->pacer, j->sent_ms, now);
     else if (v->cls == CLASS_SUCCESS)

@@ -27,7 +27,7 @@ struct redis_job_script {
  * an entry claimed from a slow one; either way the entry must leave the pending list.
  */
 static const struct redis_job_script redis_job_commit_script = {
-    "1b3d0f8b40d0b8ee0fb84c4e6ca8b7ff1fde2d3a",
+    "1943a8644eeee33c05e5216af057eb5add0a11e1",
     "local res = {}\n"
     "for i = 2, #ARGV, 5 do\n"
     "  local new = redis.call('SADD', KEYS[2], ARGV[i])\n"
@@ -49,7 +49,7 @@ static const struct redis_job_script redis_job_commit_script = {
  * step, so a worker that dies before committing their failed results cannot lose them.
  */
 static const struct redis_job_script redis_job_claim_script = {
-    "0000000000000000000000000000000000000000",
+    "dc4d7b2085a088b7abe88e5f17ba55ac476d22e0",
     "local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4],\n"
     "                     'COUNT', ARGV[5])\n"
     "local counts = {}\n"
@@ -63,7 +63,7 @@ static const struct redis_job_script redis_job_claim_script = {
 
 /* KEYS: in. ARGV: 3 per line: entry ID, custom_id, request. Returns how many were added. */
 static const struct redis_job_script redis_job_feed_script = {
-    "0000000000000000000000000000000000000000",
+    "544fea226941d2a041a8af198ba5d3875b497bd9",
     "local added = 0\n"
     "for i = 1, #ARGV, 3 do\n"
     "  local r = redis.pcall('XADD', KEYS[1], ARGV[i], 'id', ARGV[i + 1], 'req', ARGV[i + 2])\n"
@@ -77,7 +77,7 @@ static const struct redis_job_script redis_job_feed_script = {
 
 /* KEYS: workers. ARGV: consumer, info. Stamps with Redis's clock, not the worker's. */
 static const struct redis_job_script redis_job_heartbeat_script = {
-    "0000000000000000000000000000000000000000",
+    "65c48b436803a6a5f7a6e2f6acddc1c5cb137a07",
     "local t = redis.call('TIME')\n"
     "local ms = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))\n"
     "redis.call('HSET', KEYS[1], ARGV[1], ms .. '|' .. ARGV[2])\n"

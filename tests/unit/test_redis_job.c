@@ -117,17 +117,19 @@ static void test_key_names(void **state) {
 static void test_script_shas(void **state) {
     redisContext *c = conn(state);
     const char *sha, *body;
-    int i;
+    int i, wrong = 0;
     for (i = 0; (body = redis_job_script_body(i, &sha)) != NULL; i++) {
         redisReply *r = redisCommand(c, "SCRIPT LOAD %s", body);
         assert_non_null(r);
         assert_int_equal(r->type, REDIS_REPLY_STRING);
-        if (strcmp(r->str, sha) != 0)
-            fprintf(stderr, "script %d: sha %s\n", i, r->str);
-        assert_string_equal(r->str, sha);
+        if (strcmp(r->str, sha) != 0) {
+            fprintf(stderr, "script %d: SHA-1 is %s, not %s\n", i, r->str, sha);
+            wrong++;
+        }
         freeReplyObject(r);
     }
     assert_int_equal(i, 4);
+    assert_int_equal(wrong, 0);
 }
 
 static void test_feed_twice_adds_nothing(void **state) {
