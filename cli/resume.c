@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -153,6 +154,9 @@ int resume_load(struct resume_set **out, const char *path, char *err, size_t err
         snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         goto fail;
     }
+    struct stat st;
+    if (fstat(fileno(in), &st) == 0)
+        fchmod(fileno(outf), st.st_mode & 07777); /* the rewrite keeps OUTPUT's mode */
     size_t cap = 0;
     ssize_t n;
     while ((n = getline(&line, &cap, in)) > 0) {

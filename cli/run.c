@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <sluice.h>
@@ -184,6 +186,44 @@ static void on_signal(uv_signal_t *h, int signum) {
         fprintf(stderr, "sluice: abandoning requests in flight; they run again on --resume\n");
         sluice_stop(c->eng, SLUICE_STOP_ABANDON);
     }
+}
+
+/* Holds <output>.lock with flock(2) for the run; the lock goes with the process, even on
+   kill -9. Returns 0, or -1 after saying why. */
+struct output_lock {
+    int fd;
+    char *path;
+};
+
+static int output_lock(struct output_lock *l, const char *output) {
+    size_t n = strlen(output) + 6;
+    l->path = malloc(n);
+    if (!l->path)
+        return -1;
+    snprintf(l->path, n, "%s.lock", output);
+    l->fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (l->fd < 0) {
+        fprintf(stderr, "sluice run: cannot create %s: %s\n", l->path, strerror(errno));
+        return -1;
+    }
+    if (flock(l->fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr,
+                "sluice run: %s is being written by another sluice run (it holds %s); wait "
+                "for it to finish or stop it first\n",
+                output, l->path);
+        close(l->fd);
+        l->fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+static void output_unlock(struct output_lock *l) {
+    if (l->fd >= 0) {
+        unlink(l->path);
+        close(l->fd);
+    }
+    free(l->path);
 }
 
 static const char *default_key_env(sluice_provider_t p) {
@@ -426,6 +466,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     char *key = NULL;
     struct run_ctx c = {0};
     struct resume_set *done = NULL;
+    struct output_lock lock = {.fd = -1, .path = NULL};
     struct count *count = NULL;
     struct cost_view cv;
     char err[512];
@@ -468,6 +509,10 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     }
     cfg->api_key = key;
 
+    /* One writer per OUTPUT: a second sluice appending to it, or a --resume rewriting it under
+       a run still going, would lose lines without a word. */
+    if (strcmp(output, "-") != 0 && output_lock(&lock, output) < 0)
+        goto out;
     if (o->resume) {
         if (resume_load(&done, output, err, sizeof(err)) < 0) {
             fprintf(stderr, "sluice run: --resume: %s\n", err);
@@ -597,8 +642,11 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     } else if (why == SLUICE_STOPPED_AUTH) {
         fprintf(stderr,
                 "sluice run: stopped: the provider refused the API key (%s); check the "
-                "key in $%s, then run again with --resume\n",
-                detail ? detail : "401/403", key_env ? key_env : "your key variable");
+                "key in %s%s, then run again with --resume\n",
+                detail ? detail : "401/403", o->key_file || !key_env ? "" : "$",
+                o->key_file ? o->key_file
+                : key_env   ? key_env
+                            : "your provider settings (--provider none sends no key)");
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_DOWN) {
         fprintf(stderr,
@@ -628,7 +676,9 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     } else if (why == SLUICE_STOPPED_BUDGET) {
         fprintf(stderr,
                 "sluice run: stopped: the next request could take the cost past --max-cost "
-                "$%g ($%.4f spent); run again with --resume and a larger --max-cost\n",
+                "$%g ($%.4f spent in this run); run again with --resume and --max-cost set to "
+                "what this next run may spend (--max-cost counts one run, not the results "
+                "already in OUTPUT)\n",
                 cv.max_usd, cv.spent_usd);
         exit_code = 3;
     } else if (rc == SLUICE_ESTOPPED) {
@@ -669,5 +719,6 @@ out:
         free(key);
     }
     free(o->headers);
+    output_unlock(&lock);
     return exit_code;
 }

@@ -250,10 +250,31 @@ static void on_wake(uv_timer_t *t) {
 }
 
 /* Joins the base URL and a request's path, unless the request names an absolute URL. */
-static const char *job_url(struct sluice_s *e, struct job *j) {
+/* Length of "scheme://host[:port]" at the start of an absolute URL. */
+static size_t origin_len(const char *u) {
+    const char *p = strstr(u, "://");
+    if (!p)
+        return 0;
+    p += 3;
+    return (size_t)(p - u) + strcspn(p, "/?#");
+}
+
+/*
+ * Joins the base URL and a request's path. An absolute URL in the input is accepted only on
+ * the base URL's own origin: the API key goes with every request, and a line from someone
+ * else's file must not send it to another host (or in clear text over http://). Returns NULL
+ * for such a URL (with *refused set) or when out of memory.
+ */
+static const char *job_url(struct sluice_s *e, struct job *j, int *refused) {
     const char *u = j->req->url;
-    if (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)
-        return u;
+    *refused = 0;
+    if (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0) {
+        size_t ol = origin_len(e->base_url);
+        if (origin_len(u) == ol && strncasecmp(u, e->base_url, ol) == 0)
+            return u;
+        *refused = 1;
+        return NULL;
+    }
     size_t bl = strlen(e->base_url), ul = strlen(u);
     while (bl > 0 && e->base_url[bl - 1] == '/')
         bl--;
@@ -274,7 +295,15 @@ static const char *job_url(struct sluice_s *e, struct job *j) {
 }
 
 static void job_send(struct sluice_s *e, struct job *j) {
-    const char *url = job_url(e, j);
+    int refused;
+    const char *url = job_url(e, j, &refused);
+    if (refused) {
+        j->x.status = 0;
+        emit_answer(e, j, "invalid_request",
+                    "the line's url is on another host than --base-url; the API key is sent "
+                    "only to --base-url: use a path, or run that host with its own --base-url");
+        return;
+    }
     int rc = url ? transport_send(e->tr, &j->x, j->req->method, url, j->req->body, j->req->body_len,
                                   e->headers)
                  : SLUICE_ENOMEM;
@@ -624,8 +653,9 @@ void engine_on_done(struct xfer *x, void *ud) {
         else
             snprintf(e->stop_detail, sizeof(e->stop_detail), "HTTP %d from %s: %.200s", x->status,
                      j->req->url, x->body ? x->body : "");
+        /* A server's words go to a terminal: no control characters (escape sequences). */
         for (char *p = e->stop_detail; *p; p++)
-            if (*p == '\n' || *p == '\r')
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
                 *p = ' ';
         job_give(e, j);
         engine_stop(e, v.cls == CLASS_AUTH ? SLUICE_STOPPED_AUTH : SLUICE_STOPPED_QUOTA,
