@@ -69,8 +69,10 @@ int redis_limiter_lease(struct redis_limiter *l, int n_requests, double tokens, 
  * The lease the engine uses. First charges `tokens_delta` (reconciliation of earlier requests:
  * actual - estimated, may be negative), then leases as redis_limiter_lease() but also grants a
  * lease that is usable within `max_wait_ms`: it returns 1 with *wait_ms the time the caller must
- * still hold the lease before sending. Returns 0 with *wait_ms when even that is too far (the
- * delta is charged all the same), or a negative code (the delta's fate is then unknown).
+ * still hold the lease before sending. Returns 0 when even that is too far, with *wait_ms the
+ * ms until the lease would be granted with no hold (ask again after *wait_ms - max_wait_ms);
+ * the delta is charged all the same. A negative code leaves the delta's fate unknown: it may
+ * or may not have been charged.
  */
 int redis_limiter_reserve(struct redis_limiter *l, int n_requests, double tokens,
                           double tokens_delta, int64_t max_wait_ms, int64_t *wait_ms);
