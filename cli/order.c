@@ -82,19 +82,22 @@ static struct slot *slot_find(struct order *o, uint64_t line) {
     return NULL;
 }
 
-/* Hands every line that is now in order to the writer, which writes it or keeps it. */
+/* Hands a held line to the writer (which writes it or keeps it) and frees the slot; the first
+   writer error is kept in *err. */
+static void slot_write(struct order *o, struct slot *s, int *err) {
+    int rc = writer_line(o->w, s->text, s->len);
+    if (rc < 0 && !*err)
+        *err = rc;
+    free(s->text);
+    s->text = NULL;
+    o->held--;
+}
+
+/* Hands every line that is now in order to the writer. */
 static int write_ready(struct order *o) {
     int err = 0;
-    while (o->head < o->tail && o->ring[o->head % o->cap].text) {
-        struct slot *s = &o->ring[o->head % o->cap];
-        int rc = writer_line(o->w, s->text, s->len);
-        if (rc < 0 && !err)
-            err = rc;
-        free(s->text);
-        s->text = NULL;
-        o->held--;
-        o->head++;
-    }
+    for (; o->head < o->tail && o->ring[o->head % o->cap].text; o->head++)
+        slot_write(o, &o->ring[o->head % o->cap], &err);
     if (o->blocked && o->tail - o->head < o->cap) {
         o->blocked = 0;
         if (o->eng)
@@ -125,14 +128,8 @@ int order_flush(struct order *o) {
     int err = 0;
     for (; o->head < o->tail; o->head++) {
         struct slot *s = &o->ring[o->head % o->cap];
-        if (!s->text)
-            continue; /* stopped before its result: --resume runs it again */
-        int rc = writer_line(o->w, s->text, s->len);
-        if (rc < 0 && !err)
-            err = rc;
-        free(s->text);
-        s->text = NULL;
-        o->held--;
+        if (s->text) /* a slot without one was stopped before its result: --resume runs it */
+            slot_write(o, s, &err);
     }
     return err;
 }

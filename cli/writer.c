@@ -13,7 +13,8 @@ struct writer {
     sluice_jsonl_sink_t *sk;
     uv_timer_t fsync_timer, retry_timer;
     int timers; /* initialised timers, to close */
-    int dirty;  /* written since the last fsync */
+    int dirty;  /* written since the last fsync (only counted when fsync is on) */
+    int sync;   /* --fsync > 0; 0 means never, not even at the end */
     struct kept *kept;
     size_t n_kept, cap_kept, first_kept;
     int err;
@@ -37,6 +38,7 @@ struct writer *writer_new(sluice_jsonl_sink_t *sk, uv_loop_t *loop, double fsync
     if (!w)
         return NULL;
     w->sk = sk;
+    w->sync = fsync_s > 0;
     if (loop) {
         uv_timer_init(loop, &w->fsync_timer);
         uv_timer_init(loop, &w->retry_timer);
@@ -76,7 +78,7 @@ int writer_line(struct writer *w, const char *line, size_t len) {
     if (w->n_kept == w->first_kept) {
         int rc = sluice_jsonl_sink_write_line(w->sk, line, len);
         if (rc == 0) {
-            w->dirty = 1;
+            w->dirty = w->sync;
             return 0;
         }
         if (rc != SLUICE_ENOSPC && rc != SLUICE_EIO)
@@ -108,7 +110,7 @@ int writer_flush(struct writer *w) {
         struct kept *k = &w->kept[w->first_kept];
         if (sluice_jsonl_sink_write_line(w->sk, k->line, k->len) != 0)
             return -1;
-        w->dirty = 1;
+        w->dirty = w->sync;
         free(k->line);
         k->line = NULL;
         w->first_kept++;

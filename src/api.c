@@ -170,8 +170,7 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
     }
     s->loop = loop;
     s->base_url = strdup(cfg->base_url);
-    s->tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
-    if (!s->base_url || !s->tok)
+    if (!s->base_url)
         goto fail_loop;
     if ((rc = headers_build(s, cfg)) < 0)
         goto fail_loop;
@@ -227,7 +226,6 @@ fail_lim:
 fail_headers:
     curl_slist_free_all(s->headers);
 fail_loop:
-    json_tokener_free(s->tok);
     free(s->base_url);
     if (s->own_loop) {
         uv_loop_close(loop);
@@ -353,7 +351,6 @@ void sluice_free(sluice_t *s) {
     free(s->heap);
     s->lim->ops->free(s->lim);
     curl_slist_free_all(s->headers);
-    json_tokener_free(s->tok);
     free(s->base_url);
     free(s);
 }

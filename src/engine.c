@@ -19,8 +19,6 @@
 
 #include <limits.h>
 
-#include <json-c/json.h>
-
 #include "backoff.h"
 #include "classify.h"
 #include "util.h"
@@ -207,8 +205,7 @@ static void top_member(const char *k, size_t kl, const char *s, size_t len, size
  * keys: no tree is built (a json-c tree per answer was a fifth of the run's instructions), and
  * the body is written as received.
  */
-static int body_inspect(struct sluice_s *e, const struct xfer *x, uint64_t *tin, uint64_t *tout) {
-    (void)e;
+static int body_inspect(const struct xfer *x, uint64_t *tin, uint64_t *tout) {
     *tin = *tout = 0;
     if (!x->body || x->body_len == 0)
         return 0;
@@ -562,7 +559,7 @@ void engine_on_done(struct xfer *x, void *ud) {
     if (x->tr == TRANSPORT_OK)
         hist_record(&e->latency, x->latency_ms);
     struct classify_verdict v = classify_answer(x->tr, x->status, &x->hdrs, x->body, x->body_len);
-    j->body_is_json = x->tr == TRANSPORT_OK ? body_inspect(e, x, &j->tokens_in, &j->tokens_out) : 0;
+    j->body_is_json = x->tr == TRANSPORT_OK ? body_inspect(x, &j->tokens_in, &j->tokens_out) : 0;
     if (v.cls == CLASS_SUCCESS && x->body_is_json_type && !j->body_is_json) {
         /* The server said JSON and sent something else: a truncated or corrupt answer. */
         v.cls = CLASS_RETRY;

@@ -2,8 +2,6 @@
 #define SLUICE_ENGINE_H
 
 /* The engine's state, shared by its two files: api.c (lifecycle) and engine.c (scheduling). */
-#include <json-c/json.h>
-
 #include <sluice.h>
 
 #include "backoff.h"
@@ -52,7 +50,6 @@ struct sluice_s {
     void *admit_ud;
     double est_in_flight; /* sum of `charged` over attempts on the wire */
     struct rng rng;
-    json_tokener *tok;
 
     int limit; /* slots: most attempts in flight */
     int max_attempts;

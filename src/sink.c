@@ -222,16 +222,6 @@ fail:;
     return saved == ENOSPC || saved == EDQUOT ? SLUICE_ENOSPC : SLUICE_EIO;
 }
 
-int sluice_jsonl_sink_write(sluice_jsonl_sink_t *sk, const sluice_result_t *res) {
-    if (sk == NULL || res == NULL || res->req == NULL)
-        return SLUICE_EINVAL;
-    buf_reset(&sk->line);
-    int rc = sink_format(&sk->line, res);
-    if (rc != 0)
-        return rc;
-    return sink_write_line(sk, sk->line.data, sk->line.len);
-}
-
 int sluice_jsonl_sink_format(sluice_jsonl_sink_t *sk, const sluice_result_t *res, const char **line,
                              size_t *len) {
     if (sk == NULL || res == NULL || res->req == NULL)
@@ -243,6 +233,13 @@ int sluice_jsonl_sink_format(sluice_jsonl_sink_t *sk, const sluice_result_t *res
     *line = sk->line.data;
     *len = sk->line.len;
     return 0;
+}
+
+int sluice_jsonl_sink_write(sluice_jsonl_sink_t *sk, const sluice_result_t *res) {
+    const char *line;
+    size_t len;
+    int rc = sluice_jsonl_sink_format(sk, res, &line, &len);
+    return rc != 0 ? rc : sink_write_line(sk, line, len);
 }
 
 int sluice_jsonl_sink_write_line(sluice_jsonl_sink_t *sk, const char *line, size_t len) {

@@ -250,6 +250,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp) {
        headers of the previous one. */
     if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         classify_hdrs_init(&x->hdrs);
+        /* The wall clock is read once per answer (for HTTP-date and RFC 3339 hints), not once
+           per header line. */
+        x->answer_epoch_ms = epoch_ms();
         x->body_is_json_type = 0;
         return len;
     }
@@ -265,7 +268,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp) {
         }
         return len;
     }
-    classify_header(&x->hdrs, data, len, epoch_ms());
+    classify_header(&x->hdrs, data, len, x->answer_epoch_ms);
     return len;
 }
 

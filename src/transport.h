@@ -25,6 +25,7 @@ struct xfer {
     char *body;                /* answer body (NUL-terminated); buffer reused */
     size_t body_len, body_cap;
     int status;                 /* HTTP status, 0 if none */
+    int64_t answer_epoch_ms;    /* wall clock when the answer's status line arrived */
     enum classify_transport tr; /* how the attempt ended */
     int body_is_json_type;      /* Content-Type was application/json or +json */
     char err[CURL_ERROR_SIZE];  /* curl's words for a transport failure */
