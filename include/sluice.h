@@ -254,8 +254,45 @@ void sluice_stats(const sluice_t *s, sluice_stats_t *out);
 
 uv_loop_t *sluice_loop(sluice_t *s);
 
+/*
+ * The rate limiter the engine paces with. Each engine starts with a local one (GCRA on the
+ * config's rpm/tpm); a shared one (sluice_redis_limiter_new) replaces it before sluice_run().
+ * The engine takes ownership, also on error. Returns 0 or SLUICE_EINVAL (already running).
+ */
+typedef struct sluice_limiter_s sluice_limiter_t;
+int sluice_set_limiter(sluice_t *s, sluice_limiter_t *lim);
+
 /* Frees the engine and everything it holds. Requests still held are released to the source. */
 void sluice_free(sluice_t *s);
+
+/* ---- distributed mode: one budget and one job shared through Redis ---- */
+
+/*
+ * A Redis server reached from `loop` (DESIGN.md "Distributed mode"): "redis://[[user]:password@]
+ * host[:port][/db]" or "unix:///path[?db=n]"; a password missing from the URL comes from
+ * SLUICE_REDIS_PASSWORD. Connects in the background and reconnects with backoff for as long as
+ * it is open. Returns 0, or SLUICE_EINVAL with a reason in err for a bad URL.
+ */
+typedef struct sluice_redis_s sluice_redis_t;
+int sluice_redis_open(sluice_redis_t **out, uv_loop_t *loop, const char *url, char *err,
+                      size_t errlen);
+/* 1 while connected. */
+int sluice_redis_up(const sluice_redis_t *r);
+/* Seconds Redis has been unreachable (0 while up). */
+double sluice_redis_down_s(const sluice_redis_t *r);
+/* The URL without its password, for messages. */
+void sluice_redis_describe(const sluice_redis_t *r, char *buf, size_t size);
+/* Close after everything that uses it is freed; run the loop to finish closing. */
+void sluice_redis_close(sluice_redis_t *r);
+
+/*
+ * The shared limiter: GCRA on requests and tokens kept in Redis under `key` (any string; the
+ * processes that name the same key share one budget) and evaluated on Redis's clock. rpm/tpm
+ * (0 = unlimited, < 0 = keep what is shared) and burst_s (< 0: keep, default 0.5) set the
+ * shared budget. While Redis is unreachable it admits nothing.
+ */
+int sluice_redis_limiter_new(sluice_limiter_t **out, sluice_redis_t *r, const char *key, double rpm,
+                             double tpm, double burst_s);
 
 /* ---- the JSONL source (DESIGN.md "File formats") ---- */
 

@@ -389,6 +389,14 @@ int redis_job_read(redisContext *c, const char *job, const char *consumer, int c
                          consumer, count, key);
     if (!r)
         return SLUICE_EIO;
+    int rc = redis_job_parse_read(r, out, n);
+    freeReplyObject(r);
+    return rc;
+}
+
+int redis_job_parse_read(const redisReply *r, struct redis_job_entry **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
     int rc = 0;
     if (r->type == REDIS_REPLY_NIL)
         goto done;
@@ -421,7 +429,6 @@ done:
         *out = NULL;
         *n = 0;
     }
-    freeReplyObject(r);
     return rc;
 }
 
@@ -445,6 +452,15 @@ int redis_job_claim(redisContext *c, const char *job, const char *consumer, int6
     redisReply *r = eval_script(c, &redis_job_claim_script, 2, 7, args, lens);
     if (!r)
         return SLUICE_EIO;
+    int rc = redis_job_parse_claim(r, cursor, out, n);
+    freeReplyObject(r);
+    return rc;
+}
+
+int redis_job_parse_claim(const redisReply *r, char cursor[REDIS_JOB_ID_LEN],
+                          struct redis_job_entry **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
     int rc = SLUICE_EIO;
     /* {next cursor, entries, lost IDs, delivery counts} */
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
@@ -490,80 +506,108 @@ done:
         *out = NULL;
         *n = 0;
     }
-    freeReplyObject(r);
     return rc;
 }
 
-int redis_job_commit(redisContext *c, const char *job, const struct redis_job_commit *res, size_t n,
-                     int *new_flags) {
-    char keys[5][KEY_LEN];
-    static const char *const suffix[5] = {"in", "done", "out", "meta", "lost"};
-    for (int k = 0; k < 5; k++)
-        if (redis_job_key(keys[k], sizeof(keys[k]), job, suffix[k]) != 0)
-            return SLUICE_EINVAL;
-    if (n == 0)
-        return 0;
-    if (!res)
+void redis_job_args_free(struct redis_job_args *a) {
+    free(a->argv);
+    free(a->argvlen);
+    free(a->text);
+    memset(a, 0, sizeof(*a));
+}
+
+int redis_job_commit_args(const char *job, const struct redis_job_commit *res, size_t n,
+                          struct redis_job_args *out) {
+    memset(out, 0, sizeof(*out));
+    if (!res || n == 0)
         return SLUICE_EINVAL;
+    /* Keys, then text the arguments point into: per result the line number and the done
+       member of a lost entry. */
     size_t nargs = 6 + 5 * n;
-    const char **args = malloc(nargs * sizeof(*args));
-    size_t *lens = malloc(nargs * sizeof(*lens));
-    /* Per result: the line number as text, and the done member of a lost entry. */
-    char(*text)[2][REDIS_JOB_ID_LEN] = malloc(n * sizeof(*text));
-    redisReply *r = NULL;
-    int rc = SLUICE_ENOMEM;
-    if (!args || !lens || !text)
-        goto done;
-    rc = SLUICE_EINVAL;
-    for (int k = 0; k < 5; k++) {
-        args[k] = keys[k];
-        lens[k] = strlen(keys[k]);
+    out->argv = malloc(nargs * sizeof(*out->argv));
+    out->argvlen = malloc(nargs * sizeof(*out->argvlen));
+    out->text = malloc(5 * KEY_LEN + n * 2 * REDIS_JOB_ID_LEN);
+    if (!out->argv || !out->argvlen || !out->text) {
+        redis_job_args_free(out);
+        return SLUICE_ENOMEM;
     }
-    args[5] = REDIS_JOB_GROUP;
-    lens[5] = strlen(REDIS_JOB_GROUP);
+    static const char *const suffix[5] = {"in", "done", "out", "meta", "lost"};
+    for (int k = 0; k < 5; k++) {
+        char *key = out->text + (size_t)k * KEY_LEN;
+        if (redis_job_key(key, KEY_LEN, job, suffix[k]) != 0) {
+            redis_job_args_free(out);
+            return SLUICE_EINVAL;
+        }
+        out->argv[k] = key;
+        out->argvlen[k] = strlen(key);
+    }
+    out->argv[5] = REDIS_JOB_GROUP;
+    out->argvlen[5] = strlen(REDIS_JOB_GROUP);
+    char *text = out->text + 5 * KEY_LEN;
     for (size_t i = 0; i < n; i++) {
         uint64_t line, seq;
         const struct redis_job_commit *x = &res[i];
-        const char **a = args + 6 + 5 * i;
-        size_t *l = lens + 6 + 5 * i;
-        if (!x->entry_id || parse_id(x->entry_id, &line, &seq) != 0 || !x->result)
-            goto done;
-        snprintf(text[i][0], sizeof(text[i][0]), "%" PRIu64, line);
+        const char **a = out->argv + 6 + 5 * i;
+        size_t *l = out->argvlen + 6 + 5 * i;
+        char *num = text + i * 2 * REDIS_JOB_ID_LEN, *mark = num + REDIS_JOB_ID_LEN;
+        if (!x->entry_id || parse_id(x->entry_id, &line, &seq) != 0 || !x->result) {
+            redis_job_args_free(out);
+            return SLUICE_EINVAL;
+        }
+        snprintf(num, REDIS_JOB_ID_LEN, "%" PRIu64, line);
         if (x->custom_id) {
             a[0] = x->custom_id;
             l[0] = strlen(x->custom_id);
         } else {
             /* A leading NUL: no custom_id can collide with the mark of a lost line. */
-            text[i][1][0] = '\0';
-            int w = snprintf(text[i][1] + 1, sizeof(text[i][1]) - 1, "line:%" PRIu64, line);
-            a[0] = text[i][1];
+            mark[0] = '\0';
+            int w = snprintf(mark + 1, REDIS_JOB_ID_LEN - 1, "line:%" PRIu64, line);
+            a[0] = mark;
             l[0] = (size_t)w + 1;
         }
         a[1] = x->entry_id;
         l[1] = strlen(x->entry_id);
-        a[2] = text[i][0];
-        l[2] = strlen(text[i][0]);
+        a[2] = num;
+        l[2] = strlen(num);
         a[3] = x->result;
         l[3] = x->result_len;
         a[4] = x->failed ? "1" : "0";
         l[4] = 1;
     }
-    r = eval_script(c, &redis_job_commit_script, 5, nargs, args, lens);
-    rc = SLUICE_EIO;
+    out->argc = (int)nargs;
+    out->nkeys = 5;
+    return 0;
+}
+
+int redis_job_parse_commit(const redisReply *r, size_t n, int *new_flags) {
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != n)
-        goto done;
-    rc = 0;
+        return SLUICE_EIO;
+    int fresh_n = 0;
     for (size_t i = 0; i < n; i++) {
         int fresh = r->element[i]->type == REDIS_REPLY_INTEGER && r->element[i]->integer == 1;
         if (new_flags)
             new_flags[i] = fresh;
-        rc += fresh;
+        fresh_n += fresh;
     }
-done:
+    return fresh_n;
+}
+
+int redis_job_commit(redisContext *c, const char *job, const struct redis_job_commit *res, size_t n,
+                     int *new_flags) {
+    char key[KEY_LEN];
+    if (redis_job_key(key, sizeof(key), job, "in") != 0)
+        return SLUICE_EINVAL;
+    if (n == 0)
+        return 0;
+    struct redis_job_args a;
+    int rc = redis_job_commit_args(job, res, n, &a);
+    if (rc < 0)
+        return rc;
+    redisReply *r =
+        eval_script(c, &redis_job_commit_script, a.nkeys, (size_t)a.argc, a.argv, a.argvlen);
+    rc = redis_job_parse_commit(r, n, new_flags);
     freeReplyObject(r);
-    free(args);
-    free(lens);
-    free(text);
+    redis_job_args_free(&a);
     return rc;
 }
 
@@ -606,6 +650,14 @@ int redis_job_results(redisContext *c, const char *job, const char *after_id, in
     redisReply *r = redisCommand(c, "XRANGE %s %s + COUNT %d", key, start, count);
     if (!r)
         return SLUICE_EIO;
+    int rc = redis_job_parse_results(r, out, n);
+    freeReplyObject(r);
+    return rc;
+}
+
+int redis_job_parse_results(const redisReply *r, struct redis_job_result **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
     int rc = SLUICE_EIO;
     if (r->type != REDIS_REPLY_ARRAY)
         goto done;
@@ -650,7 +702,6 @@ done:
         *out = NULL;
         *n = 0;
     }
-    freeReplyObject(r);
     return rc;
 }
 

@@ -195,6 +195,37 @@ struct redis_job_status {
 int redis_job_status(redisContext *c, const char *job, struct redis_job_status *st);
 void redis_job_status_free(struct redis_job_status *st);
 
+/* ---- the pieces, for the asynchronous callers (src/job.c) ---- */
+
+/* Arguments of a script call: keys then arguments, pointing into text (owned). */
+struct redis_job_args {
+    int argc, nkeys;
+    const char **argv;
+    size_t *argvlen;
+    char *text;
+};
+void redis_job_args_free(struct redis_job_args *a);
+
+/* The commit script's keys and arguments for `n` results (which must outlive *out). */
+int redis_job_commit_args(const char *job, const struct redis_job_commit *res, size_t n,
+                          struct redis_job_args *out);
+/* Parses the commit script's reply: how many were new, or SLUICE_EIO. */
+int redis_job_parse_commit(const redisReply *r, size_t n, int *new_flags);
+/* Parses an XREADGROUP reply (nil included). */
+int redis_job_parse_read(const redisReply *r, struct redis_job_entry **out, size_t *n);
+/* Parses the claim script's reply and advances cursor. */
+int redis_job_parse_claim(const redisReply *r, char cursor[REDIS_JOB_ID_LEN],
+                          struct redis_job_entry **out, size_t *n);
+/* Parses an XRANGE reply of the results stream. */
+int redis_job_parse_results(const redisReply *r, struct redis_job_result **out, size_t *n);
+
+enum {
+    REDIS_JOB_SCRIPT_COMMIT = 0,
+    REDIS_JOB_SCRIPT_CLAIM,
+    REDIS_JOB_SCRIPT_FEED,
+    REDIS_JOB_SCRIPT_HEARTBEAT
+};
+
 /* The body of script `which` (0..3) and its compiled-in SHA-1 in *sha, NULL past the last: for
    the unit test that checks each SHA-1 against SCRIPT LOAD. */
 const char *redis_job_script_body(int which, const char **sha);
