@@ -209,6 +209,60 @@ int redis_job_feed(redisContext *c, const char *job, uint64_t line, const char *
     return rc;
 }
 
+int redis_job_feed_args(const char *job, const struct redis_job_line *lines, size_t n,
+                        struct redis_job_args *out) {
+    memset(out, 0, sizeof(*out));
+    if (!lines || n == 0)
+        return SLUICE_EINVAL;
+    size_t nargs = 1 + 3 * n, text = KEY_LEN + n * REDIS_JOB_ID_LEN;
+    for (size_t i = 0; i < n; i++)
+        if (lines[i].bad)
+            text += strlen(lines[i].bad) + 1;
+    out->argv = malloc(nargs * sizeof(*out->argv));
+    out->argvlen = malloc(nargs * sizeof(*out->argvlen));
+    out->text = malloc(text);
+    if (!out->argv || !out->argvlen || !out->text) {
+        redis_job_args_free(out);
+        return SLUICE_ENOMEM;
+    }
+    if (redis_job_key(out->text, KEY_LEN, job, "in") != 0) {
+        redis_job_args_free(out);
+        return SLUICE_EINVAL;
+    }
+    out->argv[0] = out->text;
+    out->argvlen[0] = strlen(out->text);
+    char *p = out->text + KEY_LEN;
+    for (size_t i = 0; i < n; i++) {
+        const struct redis_job_line *l = &lines[i];
+        if (l->line == 0 || (!l->custom_id && !l->bad) || !l->request) {
+            redis_job_args_free(out);
+            return SLUICE_EINVAL;
+        }
+        snprintf(p, REDIS_JOB_ID_LEN, "%" PRIu64 "-1", l->line);
+        out->argv[1 + 3 * i] = p;
+        out->argvlen[1 + 3 * i] = strlen(p);
+        p += REDIS_JOB_ID_LEN;
+        if (l->bad) {
+            /* A rejected line: its id field is a NUL and the reason (no custom_id starts with
+               a NUL), so the worker writes a failed result without trusting the line. */
+            size_t bl = strlen(l->bad);
+            p[0] = '\0';
+            memcpy(p + 1, l->bad, bl);
+            out->argv[2 + 3 * i] = p;
+            out->argvlen[2 + 3 * i] = bl + 1;
+            p += bl + 1;
+        } else {
+            out->argv[2 + 3 * i] = l->custom_id;
+            out->argvlen[2 + 3 * i] = strlen(l->custom_id);
+        }
+        out->argv[3 + 3 * i] = l->request;
+        out->argvlen[3 + 3 * i] = l->request_len;
+    }
+    out->argc = (int)nargs;
+    out->nkeys = 1;
+    return 0;
+}
+
 int redis_job_feed_batch(redisContext *c, const char *job, const struct redis_job_line *lines,
                          size_t n) {
     char key[KEY_LEN];
@@ -216,34 +270,14 @@ int redis_job_feed_batch(redisContext *c, const char *job, const struct redis_jo
         return SLUICE_EINVAL;
     if (n == 0)
         return 0;
-    size_t nargs = 1 + 3 * n;
-    const char **args = malloc(nargs * sizeof(*args));
-    size_t *lens = malloc(nargs * sizeof(*lens));
-    char(*ids)[REDIS_JOB_ID_LEN] = malloc(n * sizeof(*ids));
-    int rc = SLUICE_ENOMEM;
-    if (!args || !lens || !ids)
-        goto done;
-    rc = SLUICE_EINVAL;
-    args[0] = key;
-    lens[0] = strlen(key);
-    for (size_t i = 0; i < n; i++) {
-        if (lines[i].line == 0 || !lines[i].custom_id || !lines[i].request)
-            goto done;
-        snprintf(ids[i], sizeof(ids[i]), "%" PRIu64 "-1", lines[i].line);
-        args[1 + 3 * i] = ids[i];
-        lens[1 + 3 * i] = strlen(ids[i]);
-        args[2 + 3 * i] = lines[i].custom_id;
-        lens[2 + 3 * i] = strlen(lines[i].custom_id);
-        args[3 + 3 * i] = lines[i].request;
-        lens[3 + 3 * i] = lines[i].request_len;
-    }
-    redisReply *r = eval_script(c, &redis_job_feed_script, 1, nargs, args, lens);
+    struct redis_job_args a;
+    int rc = redis_job_feed_args(job, lines, n, &a);
+    if (rc < 0)
+        return rc;
+    redisReply *r = eval_script(c, &redis_job_feed_script, 1, (size_t)a.argc, a.argv, a.argvlen);
     rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : SLUICE_EIO;
     freeReplyObject(r);
-done:
-    free(args);
-    free(lens);
-    free(ids);
+    redis_job_args_free(&a);
     return rc;
 }
 
@@ -367,6 +401,7 @@ static int entry_from_reply(struct redis_job_entry *e, const redisReply *r) {
         return SLUICE_ENOMEM;
     memcpy(block, cid->str, cid->len + 1);
     memcpy(block + cid->len + 1, req->str, req->len + 1);
+    e->bad = cid->len > 0 && cid->str[0] == '\0' ? block + 1 : NULL;
     e->custom_id = block;
     e->request = block + cid->len + 1;
     e->request_len = req->len;

@@ -45,6 +45,7 @@ struct redis_job_entry {
     size_t request_len;
     int64_t deliveries; /* times this entry was delivered, this time included */
     int lost;           /* the entry vanished from the stream: commit a failed result for it */
+    const char *bad;    /* the feeder rejected the line for this reason (custom_id is "") */
 };
 
 /* Frees what redis_job_read() / redis_job_claim() handed out (NULL is fine). */
@@ -72,6 +73,7 @@ struct redis_job_line {
     const char *custom_id;
     const char *request;
     size_t request_len;
+    const char *bad; /* non-NULL: the line was rejected for this reason (custom_id unused) */
 };
 
 /*
@@ -209,6 +211,9 @@ void redis_job_args_free(struct redis_job_args *a);
 /* The commit script's keys and arguments for `n` results (which must outlive *out). */
 int redis_job_commit_args(const char *job, const struct redis_job_commit *res, size_t n,
                           struct redis_job_args *out);
+/* The feed script's keys and arguments. */
+int redis_job_feed_args(const char *job, const struct redis_job_line *lines, size_t n,
+                        struct redis_job_args *out);
 /* Parses the commit script's reply: how many were new, or SLUICE_EIO. */
 int redis_job_parse_commit(const redisReply *r, size_t n, int *new_flags);
 /* Parses an XREADGROUP reply (nil included). */

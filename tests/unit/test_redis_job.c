@@ -146,7 +146,7 @@ static void test_feed_twice_adds_nothing(void **state) {
     char ids[7][16];
     for (int i = 0; i < 7; i++) {
         snprintf(ids[i], sizeof(ids[i]), "id-%d", i + 1);
-        lines[i] = (struct redis_job_line){(uint64_t)i + 1, ids[i], "{\"b\":1}", 7};
+        lines[i] = (struct redis_job_line){(uint64_t)i + 1, ids[i], "{\"b\":1}", 7, NULL};
     }
     assert_int_equal(redis_job_feed_batch(c, job, lines, 7), 2);
     assert_int_equal(redis_job_feed_batch(c, job, lines, 7), 0);
