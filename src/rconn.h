@@ -11,8 +11,10 @@
  *     watchdog uv_timer drops the connection when the oldest outstanding command is late;
  *   - a connect has a deadline too.
  * A dropped connection reconnects with exponential backoff (full jitter) for as long as the
- * rconn lives; AUTH and SELECT are sent first on every new connection. The state callback says
- * when the connection is up (ready for commands) and when it went down.
+ * rconn lives; AUTH, SELECT and CLIENT SETNAME are sent first on every new connection, then a
+ * PING: the connection is up once the server has answered them all (a CLIENT SETNAME error is
+ * ignored). The state callback says when the connection is up (ready for commands) and when it
+ * went down.
  *
  * A NULL reply means "no answer": the command may or may not have been carried out. Callers
  * repeat idempotent commands and drop or re-check the others.
@@ -68,7 +70,8 @@ void rconn_opts_init(struct rconn_opts *o);
 /*
  * Starts connecting to `u` (copied) on `loop`. Returns 0 and *out, or a negative code (the
  * first connect's failure is not an error: it is reported through the state callback and
- * retried). `name` (may be NULL) is sent as CLIENT SETNAME.
+ * retried). `o` may be NULL for the defaults; bad options are SLUICE_EINVAL. `name` (may be
+ * NULL) is sent as CLIENT SETNAME.
  */
 int rconn_new(struct rconn **out, uv_loop_t *loop, const struct redis_url *u,
               const struct rconn_opts *o, const char *name, rconn_state_cb cb, void *ud);
@@ -79,6 +82,10 @@ int rconn_up(const struct rconn *rc);
 int64_t rconn_down_since(const struct rconn *rc);
 /* Commands sent and not yet answered. */
 int rconn_outstanding(const struct rconn *rc);
+/* Why the connection last went down or the last attempt failed ("connection refused",
+   "WRONGPASS ...", "command deadline passed"); "" while up or before the first failure. Never
+   holds the password. Valid until the next call into the rconn or the next loop iteration. */
+const char *rconn_error(const struct rconn *rc);
 
 /*
  * Sends one command. Returns 0 (the callback will be called exactly once), or SLUICE_EIO when
