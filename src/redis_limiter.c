@@ -10,17 +10,19 @@
 /*
  * The script. KEYS[1] is the budget's hash, ARGV[1] the operation:
  *   init  rpm tpm burst   create the hash if absent; set each value given (>= 0)
- *   lease nr nt maxwait delta
+ *   lease nr nt maxwait delta [rpm tpm]
  *                         charge delta tokens, then take nr requests and nt tokens if they are
  *                         usable within maxwait ms: {1, wait} or {0, wait}; a pause answers
  *                         {0, pause - now}; an absent hash is the error NOLIMIT (Redis lost it:
- *                         the caller re-creates it rather than lease from an unlimited budget)
+ *                         the caller re-creates it rather than lease from an unlimited budget).
+ *                         rpm tpm: the rates the caller sized a lease of several for; when the
+ *                         shared ones differ it is refused ({0, 0}), to be sized again
  *   recon delta           charge or refund tokens
  *   rates rpm tpm         set the rates, rescaling debt
  *   pause ms              pause = max(pause, now + ms)
- * Every reply is {ok, wait_ms, rpm, tpm, paused, burst}; the numbers that may have fractions
- * are strings; paused is 1 when a lease was refused for the shared pause (its wait_ms is then
- * the pause's end, which no max_wait shortens).
+ * Every reply is {ok, wait_ms, rpm, tpm, why, burst}; the numbers that may have fractions are
+ * strings; why says what refused a lease: 0 the budget, 1 the shared pause (wait_ms is then the
+ * pause's end, which no max_wait shortens), 2 a size for other rates.
  *
  * The arithmetic is limiter.c's (gcra_wait, gcra_take, gcra_adjust, gcra_set_rate), with the
  * burst in ms of budget: cap = max(burst s x 1000, interval). Times are ms on Redis's clock, as
@@ -30,7 +32,7 @@
  * Kept under 4095 bytes: that is the longest string literal -Wpedantic accepts.
  */
 /* SHA-1 of SCRIPT: EVALSHA needs no SCRIPT LOAD round trip (test_redis_lease checks it). */
-static const char SCRIPT_SHA[] = "254c27c2fde83dedd7b0ea6ef0494682c53a42f6";
+static const char SCRIPT_SHA[] = "1d4b1e7f676634a678cc2c6aead92d4ba22e64b0";
 static const char SCRIPT[] =
     "local k=KEYS[1]\n"
     "local op=ARGV[1]\n"
@@ -88,10 +90,13 @@ static const char SCRIPT[] =
     "if not exists then return redis.error_reply('NOLIMIT no budget at '..k) end\n"
     "if op=='lease' then\n"
     "  local nr,nt,mw,d=tonumber(ARGV[2]),tonumber(ARGV[3]),tonumber(ARGV[4]),tonumber(ARGV[5])\n"
+    "  local sr,st=tonumber(ARGV[6]),tonumber(ARGV[7])\n"
     "  if d~=0 then ttat=adjust(ttat,tpm,d) end\n"
     "  local ok,w,p=0,0,0\n"
     "  if pause>now then\n"
     "    w=pause-now p=1\n"
+    "  elseif nr>1 and sr and (sr~=rpm or st~=tpm) then\n"
+    "    p=2\n"
     "  else\n"
     "    w=math.max(wait(rtat,rpm,nr),wait(ttat,tpm,nt))\n"
     "    if w<=mw then\n"
@@ -163,8 +168,10 @@ int redis_limiter_parse(const redisReply *r, struct redis_limiter_reply *out) {
     out->wait_ms = r->element[1]->integer;
     out->rpm = strtod(r->element[2]->str, NULL);
     out->tpm = strtod(r->element[3]->str, NULL);
-    out->paused = r->elements > 4 && r->element[4]->type == REDIS_REPLY_INTEGER &&
-                  r->element[4]->integer != 0;
+    long long why =
+        r->elements > 4 && r->element[4]->type == REDIS_REPLY_INTEGER ? r->element[4]->integer : 0;
+    out->paused = why == 1;
+    out->resize = why == 2;
     out->burst_s = r->elements > 5 && r->element[5]->type == REDIS_REPLY_STRING
                        ? strtod(r->element[5]->str, NULL)
                        : -1;

@@ -149,12 +149,15 @@ char *redis_limiter_key(const char *key);
 /*
  * The arguments of one script call after EVALSHA sha 1: the key, the operation, and its operands
  * written so that a round trip through Lua's tonumber loses nothing:
- *   "init"  rpm tpm burst_s            "lease" n_requests tokens max_wait_ms tokens_delta
- *   "recon" tokens_delta                "rates" rpm tpm                "pause" ms
+ *   "init"  rpm tpm burst_s     "lease" n_requests tokens max_wait_ms tokens_delta [rpm tpm]
+ *   "recon" tokens_delta         "rates" rpm tpm         "pause" ms
+ * A lease of several requests given the rates it was sized for is refused (resize) when the
+ * shared rates differ: a worker that sized 1000 on an unlimited budget does not take them as
+ * debt just after another worker set a limit.
  * A negative rate or burst in init and rates keeps the shared one. argv points into the struct
  * (and at `key` and `op`, which must outlive it).
  */
-#define REDIS_LIMITER_MAX_OPERANDS 4
+#define REDIS_LIMITER_MAX_OPERANDS 6
 #define REDIS_LIMITER_MAX_ARGC     (2 + REDIS_LIMITER_MAX_OPERANDS)
 struct redis_limiter_args {
     int argc;
@@ -170,6 +173,7 @@ struct redis_limiter_reply {
     int64_t wait_ms; /* lease: the hold (granted) or the ms until it would be granted */
     double rpm, tpm; /* the shared rates after the operation */
     int paused;      /* refused because of the shared pause (wait_ms = until its end) */
+    int resize;      /* refused: sized for rates that are no longer the shared ones */
     double burst_s;  /* the shared burst tolerance (s); -1 when the reply had none */
 };
 
