@@ -47,8 +47,9 @@
  *   - set_rates sends the pacer's rates only when they differ from the shared ones, and a 0
  *     ("not known here") never overwrites a rate another worker learned. Every reply carries
  *     the shared rates: the rates op reports them. When they change, units held beyond 1.5
- *     leases at the new rates are dropped, so a worker that leased 1000 from an unlimited budget
- *     does not send them at once after a limit became known.
+ *     leases at the new rates are dropped, and a lease of several sized for the old rates is
+ *     refused by the script and sized again, so a worker that leased 1000 from an unlimited
+ *     budget neither sends them all nor takes 1000 more as debt after a limit became known.
  *   - Redis unreachable (the connection went down, or a call got no answer): nothing new is
  *     leased and every unit held is dropped, as DESIGN.md says: no request while Redis is
  *     unreachable. (They were granted, so using them would be within the budget; but they
