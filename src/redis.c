@@ -1,6 +1,7 @@
 /* The distributed mode's handle: see redis.h. */
 #include "redis.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,9 +88,72 @@ int redis_connect_extra(sluice_redis_t *r, const char *name, rconn_state_cb cb, 
     return rconn_new(out, r->loop, &r->url, &o, name, cb, ud);
 }
 
+redisContext *redis_sync(sluice_redis_t *r, char *err, size_t errlen) {
+    char where[256];
+    redis_url_describe(&r->url, where, sizeof(where));
+    if (r->sync && r->sync->err == 0)
+        return r->sync;
+    if (r->sync)
+        redisFree(r->sync);
+    struct timeval tv = {2, 0};
+    r->sync = r->url.path ? redisConnectUnixWithTimeout(r->url.path, tv)
+                          : redisConnectWithTimeout(r->url.host, r->url.port, tv);
+    if (!r->sync || r->sync->err) {
+        snprintf(err, errlen, "cannot connect to Redis at %s: %s", where,
+                 r->sync ? r->sync->errstr : "out of memory");
+        goto fail;
+    }
+    struct timeval cmd = {5, 0};
+    redisSetTimeout(r->sync, cmd);
+    if (r->url.password) {
+        redisReply *rep = r->url.user
+                              ? redisCommand(r->sync, "AUTH %s %s", r->url.user, r->url.password)
+                              : redisCommand(r->sync, "AUTH %s", r->url.password);
+        int ok = rep && rep->type != REDIS_REPLY_ERROR;
+        if (!ok)
+            snprintf(err, errlen, "Redis at %s refused the password: %s", where,
+                     rep ? rep->str : r->sync->errstr);
+        freeReplyObject(rep);
+        if (!ok)
+            goto fail;
+    }
+    if (!r->url.password) {
+        /* A server that wants a password answers a long first command with a protocol error
+           ("unauthenticated multibulk length"): ask plainly first. */
+        redisReply *rep = redisCommand(r->sync, "PING");
+        int noauth = rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOAUTH", 6) == 0;
+        freeReplyObject(rep);
+        if (noauth) {
+            snprintf(err, errlen,
+                     "Redis at %s requires a password (NOAUTH): put it in the URL "
+                     "(redis://:PASSWORD@host:port) or in $SLUICE_REDIS_PASSWORD",
+                     where);
+            goto fail;
+        }
+    }
+    if (r->url.db) {
+        redisReply *rep = redisCommand(r->sync, "SELECT %d", r->url.db);
+        int ok = rep && rep->type != REDIS_REPLY_ERROR;
+        if (!ok)
+            snprintf(err, errlen, "Redis at %s: SELECT %d failed: %s", where, r->url.db,
+                     rep ? rep->str : r->sync->errstr);
+        freeReplyObject(rep);
+        if (!ok)
+            goto fail;
+    }
+    return r->sync;
+fail:
+    if (r->sync)
+        redisFree(r->sync);
+    r->sync = NULL;
+    return NULL;
+}
+
 void sluice_redis_close(sluice_redis_t *r) {
     if (!r)
         return;
+    if (r->sync)
+        redisFree(r->sync);
     r->n_listeners = 0;
     rconn_close(r->cmd);
     redis_url_free(&r->url);

@@ -23,7 +23,12 @@ struct sluice_redis_s {
         void *ud;
     } listeners[REDIS_MAX_LISTENERS];
     int n_listeners;
+    redisContext *sync; /* blocking calls of the command line (job status, settings) */
 };
+
+/* The blocking connection, connected (and AUTHed, SELECTed) on first use or after an error.
+   NULL with a reason in err when Redis cannot be reached. */
+redisContext *redis_sync(sluice_redis_t *r, char *err, size_t errlen);
 
 /* Calls fn(ud, up) on every up/down change of the command connection, until removed. */
 int redis_listen(sluice_redis_t *r, redis_state_fn fn, void *ud);
