@@ -25,21 +25,45 @@ struct redis_job_script {
  * line, result line, failed ("1"/"0"). The ack and delete happen even when the id was done
  * already: that is the repeat of a commit whose reply was lost, or a second worker finishing
  * an entry claimed from a slow one; either way the entry must leave the pending list.
+ *
+ * A batch costs a fixed handful of commands, not a handful per result: one SMISMEMBER says
+ * which ids are new, one SADD marks them, one XADD appends all their results as one entry of
+ * :out (fields line, r repeated), one XACK and one XDEL take the entries off :in, and :lost is
+ * touched only when it holds something.
  */
 static const struct redis_job_script redis_job_commit_script = {
-    "1943a8644eeee33c05e5216af057eb5add0a11e1",
-    "local res = {}\n"
-    "for i = 2, #ARGV, 5 do\n"
-    "  local new = redis.call('SADD', KEYS[2], ARGV[i])\n"
-    "  if new == 1 then\n"
-    "    redis.call('XADD', KEYS[3], '*', 'line', ARGV[i + 2], 'r', ARGV[i + 3])\n"
-    "    if ARGV[i + 4] == '1' then redis.call('HINCRBY', KEYS[4], 'failed', 1) end\n"
-    "  end\n"
-    "  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i + 1])\n"
-    "  redis.call('XDEL', KEYS[1], ARGV[i + 1])\n"
-    "  redis.call('SREM', KEYS[5], ARGV[i + 1])\n"
-    "  res[#res + 1] = new\n"
+    "ad3c5989435e54286cd34d8a531443766203a93c",
+    "local n = (#ARGV - 1) / 5\n"
+    "local members, ids = {}, {}\n"
+    "for i = 1, n do\n"
+    "  members[i] = ARGV[5 * i - 3]\n"
+    "  ids[i] = ARGV[5 * i - 2]\n"
     "end\n"
+    "local seen = redis.call('SMISMEMBER', KEYS[2], unpack(members))\n"
+    "local res, fresh, added, out, failed = {}, {}, {}, {}, 0\n"
+    "for i = 1, n do\n"
+    "  local m = members[i]\n"
+    "  if seen[i] == 0 and not fresh[m] then\n"
+    "    fresh[m] = true\n"
+    "    added[#added + 1] = m\n"
+    "    out[#out + 1] = 'line'\n"
+    "    out[#out + 1] = ARGV[5 * i - 1]\n"
+    "    out[#out + 1] = 'r'\n"
+    "    out[#out + 1] = ARGV[5 * i]\n"
+    "    if ARGV[5 * i + 1] == '1' then failed = failed + 1 end\n"
+    "    res[i] = 1\n"
+    "  else\n"
+    "    res[i] = 0\n"
+    "  end\n"
+    "end\n"
+    "if #added > 0 then\n"
+    "  redis.call('SADD', KEYS[2], unpack(added))\n"
+    "  redis.call('XADD', KEYS[3], '*', unpack(out))\n"
+    "end\n"
+    "if failed > 0 then redis.call('HINCRBY', KEYS[4], 'failed', failed) end\n"
+    "redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))\n"
+    "redis.call('XDEL', KEYS[1], unpack(ids))\n"
+    "if redis.call('SCARD', KEYS[5]) > 0 then redis.call('SREM', KEYS[5], unpack(ids)) end\n"
     "return res\n"};
 
 /*
@@ -690,48 +714,53 @@ int redis_job_results(redisContext *c, const char *job, const char *after_id, in
     return rc;
 }
 
+/* 1 when `e` is a stream entry [id, [field, value, ...]] with an ID that fits. */
+static int is_entry(const redisReply *e) {
+    return e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+           e->element[0]->type == REDIS_REPLY_STRING && e->element[0]->len < REDIS_JOB_ID_LEN &&
+           e->element[1]->type == REDIS_REPLY_ARRAY;
+}
+
 int redis_job_parse_results(const redisReply *r, struct redis_job_result **out, size_t *n) {
     *out = NULL;
     *n = 0;
-    int rc = SLUICE_EIO;
     if (r->type != REDIS_REPLY_ARRAY)
-        goto done;
-    rc = 0;
-    if (r->elements && !(*out = calloc(r->elements, sizeof(**out)))) {
-        rc = SLUICE_ENOMEM;
-        goto done;
-    }
+        return SLUICE_EIO;
+    /* One entry holds the results of one commit: fields line, r, line, r, ... */
+    size_t total = 0;
     for (size_t i = 0; i < r->elements; i++) {
-        const redisReply *e = r->element[i], *line = NULL, *res = NULL;
-        struct redis_job_result *x = &(*out)[*n];
-        rc = SLUICE_EIO;
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-            e->element[0]->type != REDIS_REPLY_STRING || e->element[0]->len >= REDIS_JOB_ID_LEN ||
-            e->element[1]->type != REDIS_REPLY_ARRAY)
-            break;
-        const redisReply *f = e->element[1];
-        for (size_t j = 0; j + 1 < f->elements; j += 2) {
-            if (f->element[j]->type != REDIS_REPLY_STRING ||
-                f->element[j + 1]->type != REDIS_REPLY_STRING)
-                continue;
-            if (strcmp(f->element[j]->str, "line") == 0)
-                line = f->element[j + 1];
-            else if (strcmp(f->element[j]->str, "r") == 0)
-                res = f->element[j + 1];
-        }
-        if (!line || !res)
-            break;
-        rc = SLUICE_ENOMEM;
-        if (!(x->result = malloc(res->len + 1)))
-            break;
-        memcpy(x->result, res->str, res->len + 1);
-        x->result_len = res->len;
-        x->line = strtoull(line->str, NULL, 10);
-        memcpy(x->id, e->element[0]->str, e->element[0]->len + 1);
-        (*n)++;
-        rc = 0;
+        if (!is_entry(r->element[i]))
+            return SLUICE_EIO;
+        total += r->element[i]->element[1]->elements / 4;
     }
-done:
+    if (total && !(*out = calloc(total, sizeof(**out))))
+        return SLUICE_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < r->elements && rc == 0; i++) {
+        const redisReply *e = r->element[i], *f = e->element[1], *line = NULL;
+        for (size_t j = 0; j + 1 < f->elements && rc == 0; j += 2) {
+            const redisReply *k = f->element[j], *v = f->element[j + 1];
+            if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+                continue;
+            if (strcmp(k->str, "line") == 0) {
+                line = v;
+                continue;
+            }
+            if (strcmp(k->str, "r") != 0 || !line || *n == total)
+                continue;
+            struct redis_job_result *x = &(*out)[*n];
+            if (!(x->result = malloc(v->len + 1))) {
+                rc = SLUICE_ENOMEM;
+                break;
+            }
+            memcpy(x->result, v->str, v->len + 1);
+            x->result_len = v->len;
+            x->line = strtoull(line->str, NULL, 10);
+            memcpy(x->id, e->element[0]->str, e->element[0]->len + 1);
+            (*n)++;
+            line = NULL;
+        }
+    }
     if (rc != 0) {
         redis_job_results_free(*out, *n);
         *out = NULL;

@@ -12,8 +12,9 @@
  *                              raw input line. Consumer group REDIS_JOB_GROUP.
  *   sluice:job:{NAME}:done     set of committed custom_ids (a lost entry, whose custom_id is
  *                              gone, is marked "\0line:<n>": a NUL cannot be in a custom_id)
- *   sluice:job:{NAME}:out      results stream (IDs from Redis's clock), fields line=<n>,
- *                              r=the result line; read and trimmed by the OUTPUT writer
+ *   sluice:job:{NAME}:out      results stream (IDs from Redis's clock), one entry per commit
+ *                              call with fields line=<n>, r=the result line repeated for each
+ *                              new result; read and trimmed by the OUTPUT writer
  *   sluice:job:{NAME}:lost     set of input entry IDs that vanished while pending (reported
  *                              by XAUTOCLAIM); each waits there until a result is committed
  *   sluice:job:{NAME}:meta     hash: the job's settings (written by whoever creates the job)
@@ -160,8 +161,8 @@ struct redis_job_result {
 };
 
 /*
- * Reads up to `count` results after `after_id` (exclusive; NULL or "0-0" from the start).
- * Hands over *out (free with redis_job_results_free()) and *n.
+ * Reads the results of up to `count` entries (commits) after `after_id` (exclusive; NULL or "0-0"
+ * from the start). Hands over *out (free with redis_job_results_free()) and *n.
  */
 int redis_job_results(redisContext *c, const char *job, const char *after_id, int count,
                       struct redis_job_result **out, size_t *n);
