@@ -663,7 +663,8 @@ static int dist_start(struct run_ctx *c, const sluice_config_t *cfg, const struc
     jc.max_deliveries = o->dist.max_deliveries;
     jc.follow = o->dist.follow;
     jc.default_url = o->url;
-    jc.batch = cfg->concurrency < 16 ? 16 : cfg->concurrency > 256 ? 256 : cfg->concurrency;
+    /* Two rounds of slots per read: the next batch arrives before the engine runs dry. */
+    jc.batch = cfg->concurrency < 16 ? 32 : cfg->concurrency > 256 ? 512 : 2 * cfg->concurrency;
     char consumer[128];
     if (c->src) {
         /* The run that feeds the job has a fixed name, so after a crash it takes back what it

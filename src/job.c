@@ -486,7 +486,7 @@ static void on_claim(struct rconn *rc, redisReply *reply, void *ud) {
 
 static void on_claim_tick(uv_timer_t *t) {
     struct sluice_job_s *j = t->data;
-    if (j->claiming || j->eof || !cmd_up(j) || j->q_n >= (size_t)j->cfg.batch)
+    if (j->claiming || j->eof || !cmd_up(j))
         return;
     char idle[24], count[16];
     snprintf(idle, sizeof(idle), "%" PRId64, (int64_t)(j->cfg.claim_idle_s * 1000));
