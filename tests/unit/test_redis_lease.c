@@ -618,9 +618,11 @@ static void test_rate_change_resizes_leases(void **state) {
     fprintf(stderr, "resize: %lld grants in 1 s, request debt %.0f ms\n", (long long)a.takes, debt);
     /* The driver takes the whole first lease before the next lease's answer (it was granted
        when there was no limit), then the 0.5 s burst and 1 s at 100 a second; a second lease
-       of 1000 would have made it 2000 and left 10 s of debt. */
+       of 1000 would have made it 2000 and left 10 s of debt. The debt is the 0.5 s burst's
+       worth plus what a loaded machine adds between the last lease and the reading (550 ms
+       seen with other tests running): bounded well under the 10 s of the bug. */
     assert_true(a.takes <= 1000 + 50 + 100 + 10);
-    assert_true(debt <= 500 + 10);
+    assert_true(debt <= 1500);
     double rpm, tpm;
     a.lim->ops->rates(a.lim, &rpm, &tpm);
     assert_true(rpm == 6000);
