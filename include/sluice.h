@@ -144,6 +144,10 @@ typedef struct sluice_config_s {
     const char *cacert;       /* CA bundle path, or NULL for the system's */
     int insecure;             /* 1: do not verify TLS certificates */
     uint64_t seed;            /* PRNG seed for jitter; 0 picks one from the clock */
+    int http_fastpath;        /* 1 (default): plain http:// URLs that no proxy applies to go
+                                 through sluice's own HTTP/1.1 client, not libcurl (whose cost
+                                 per request is several times that of the rest); 0: libcurl
+                                 for everything */
 } sluice_config_t;
 
 /* Fills *cfg with the defaults above. */
