@@ -88,6 +88,13 @@ void cli_run_usage(FILE *f) {
         "are final. A 429 pauses all dispatch until its Retry-After time. 401/403 and an\n"
         "exhausted quota stop the run (exit 3) so nothing is wasted.\n"
         "\n"
+        "Environment:\n"
+        "  SLUICE_BASE_URL, OPENAI_BASE_URL   the default --base-url, in this order\n"
+        "  http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY   proxies, as curl reads them\n"
+        "  SLUICE_HTTP=curl   send every request through libcurl; by default plain http://\n"
+        "                     URLs with no proxy go through sluice's own lighter HTTP/1.1\n"
+        "                     client (libcurl keeps https://, HTTP/2 and proxies)\n"
+        "\n"
         "Exit status: 0 all succeeded; 1 some lines failed; 2 bad usage or unreadable input;\n"
         "3 stopped early (signal, auth, quota, full disk, --max-cost) with work left for\n"
         "--resume.\n");
