@@ -598,9 +598,17 @@ static int source_parse_line(struct sluice_jsonl_source_s *js, const char *s, si
     size_t err_pos = 0, first = 0;
     int rc = 0;
 
-    snprintf(line_id, sizeof line_id, "line-%" PRIu64, js->line);
+    /* "line-N", without printf: it is made for every line and needed by few. */
+    char digits[20];
+    size_t nd = 0;
+    for (uint64_t v = js->line; nd == 0 || v > 0; v /= 10)
+        digits[nd++] = (char)('0' + v % 10);
+    memcpy(line_id, "line-", 5);
+    for (size_t i = 0; i < nd; i++)
+        line_id[5 + i] = digits[nd - 1 - i];
+    line_id[5 + nd] = '\0';
     pt.id = line_id;
-    pt.id_len = strlen(line_id);
+    pt.id_len = 5 + nd;
 
     if (len > 0 && s[len - 1] == '\r')
         len--;

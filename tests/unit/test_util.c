@@ -188,6 +188,26 @@ static int cmp_u64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Each byte value at each offset of a string: the word-at-a-time path agrees with the rules
+   (printable ASCII and DEL pass; control bytes, a lone byte >= 0x80, a stray '\\' fail; a '"'
+   ends the string early, leaving trailing bytes). */
+static void test_json_validate_every_byte_everywhere(void **state) {
+    (void)state;
+    char text[32];
+    for (int b = 0; b < 256; b++) {
+        for (int at = 0; at < 20; at++) {
+            memset(text, 'a', sizeof(text));
+            text[0] = '"';
+            text[1 + at] = (char)b;
+            text[22] = '"';
+            int want = b >= 0x20 && b < 0x80 && b != '"' && b != '\\';
+            int got = util_json_validate(text, 23, NULL) == UTIL_JSON_OK;
+            if (got != want)
+                fail_msg("byte 0x%02x at %d: got %d", b, at, got);
+        }
+    }
+}
+
 /* util_json_skip ends where the validating scanner ends, on every kind of value. */
 static void test_json_skip_matches_scan(void **state) {
     (void)state;
@@ -303,6 +323,7 @@ int main(void) {
         cmocka_unit_test(test_json_validate_accepts),
         cmocka_unit_test(test_json_validate_rejects),
         cmocka_unit_test(test_json_validate_depth),
+        cmocka_unit_test(test_json_validate_every_byte_everywhere),
         cmocka_unit_test(test_json_skip_matches_scan),
         cmocka_unit_test(test_json_members),
         cmocka_unit_test(test_json_unescape),
