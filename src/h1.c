@@ -70,7 +70,6 @@ struct h1_conn {
     enum conn_state state;
     int open_handles;
     int addr_i;                  /* the address tried (CONNECTING) or connected to */
-    int reading;                 /* uv_read_start done */
     int writing;                 /* a uv_write of the request's tail is under way */
     int requests;                /* requests this connection carried, the current one included */
     struct h1_conn *prev, *next; /* host's idle list */
@@ -99,7 +98,6 @@ struct h1_conn {
     char line[H1_LINE_MAX + 2];
     size_t line_len;
     int in_value;
-    int line_cut;
 
     /* A failure found outside a loop callback, reported from the timer. */
     int parked;
@@ -547,7 +545,6 @@ static void line_flush(struct h1_conn *k) {
         xfer_header(k->x, k->line, k->line_len);
     k->line_len = 0;
     k->in_value = 0;
-    k->line_cut = 0;
 }
 
 static void line_add(struct h1_conn *k, const char *at, size_t n) {
@@ -565,6 +562,16 @@ static int on_message_begin(http_parser *p) {
     k->interim = 0;
     xfer_answer_begin(k->x);
     k->x->body_len = 0;
+    return 0;
+}
+
+/* 1xx answers (100 Continue, 103 Early Hints) come before the real one (RFC 9110 §15.2): their
+   headers are not the answer's. */
+static int on_status(http_parser *p, const char *at, size_t n) {
+    struct h1_conn *k = p->data;
+    (void)at;
+    (void)n;
+    k->interim = p->status_code >= 100 && p->status_code < 200 && p->status_code != 101;
     return 0;
 }
 
@@ -588,7 +595,6 @@ static int on_header_value(http_parser *p, const char *at, size_t n) {
 
 static int on_headers_complete(http_parser *p) {
     struct h1_conn *k = p->data;
-    /* 1xx answers (100 Continue, 103 Early Hints) come before the real one (RFC 9110 §15.2) */
     k->interim = p->status_code >= 100 && p->status_code < 200 && p->status_code != 101;
     line_flush(k);
     if (!k->interim)
@@ -619,6 +625,7 @@ static int on_message_complete(http_parser *p) {
 
 static const http_parser_settings parser_settings = {
     .on_message_begin = on_message_begin,
+    .on_status = on_status,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
@@ -780,7 +787,6 @@ static void on_connect(uv_connect_t *req, int status) {
         conn_report(k, TRANSPORT_CONNECT, "Failed to read from the connection");
         return;
     }
-    k->reading = 1;
     conn_write(k);
 }
 
