@@ -298,7 +298,8 @@ int sluice_jsonl_sink_write(sluice_jsonl_sink_t *sk, const sluice_result_t *res)
  */
 int sluice_jsonl_sink_format(sluice_jsonl_sink_t *sk, const sluice_result_t *res, const char **line,
                              size_t *len);
-/* Writes one formatted line with one write(2). Returns 0, SLUICE_ENOSPC or SLUICE_EIO. */
+/* Writes formatted lines (one, or several whole ones) with one write(2); on a failure a
+   regular file is cut back to its size before. Returns 0, SLUICE_ENOSPC or SLUICE_EIO. */
 int sluice_jsonl_sink_write_line(sluice_jsonl_sink_t *sk, const char *line, size_t len);
 /* fsync(2)s what was written (a regular file); returns 0 or SLUICE_EIO. */
 int sluice_jsonl_sink_sync(sluice_jsonl_sink_t *sk);
