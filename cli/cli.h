@@ -3,10 +3,14 @@
 
 /* `sluice run`: argv[0] is "run". Returns the process exit status (DESIGN.md "Exit status"). */
 int cli_run_main(int argc, char **argv);
+/* `sluice job status|list|delete`: argv[0] is "job". */
+int cli_job_main(int argc, char **argv);
 
 #include <stdio.h>
 
 #include <sluice.h>
+
+#include "dist.h"
 
 /* `sluice run` options that are the command's, not the engine's. */
 struct run_opts {
@@ -26,10 +30,13 @@ struct run_opts {
     int progress;           /* -1: when stderr is a terminal */
     const char **headers;   /* -H values, owned */
     size_t n_headers;
+    struct dist_opts dist; /* --redis and friends; `sluice work` */
 };
 
-/* `sluice run --help`. */
+/* `sluice run --help`, `sluice work --help`, and their distributed options. */
 void cli_run_usage(FILE *f);
+void cli_work_usage(FILE *f);
+void cli_dist_usage(FILE *f, int worker);
 
 /* Runs one job once its options are parsed; frees o->headers. Returns the exit status. */
 int cli_run_job(sluice_config_t *cfg, struct run_opts *o);

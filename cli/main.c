@@ -14,6 +14,10 @@ static void usage(FILE *f) {
         "\n"
         "commands:\n"
         "  run INPUT -o OUTPUT   run a batch of JSON-over-HTTP requests (see sluice run --help)\n"
+        "  work --redis URL --job NAME\n"
+        "                        one more worker for a job in Redis (see sluice work --help)\n"
+        "  job status|list|delete --redis URL [--job NAME]\n"
+        "                        a job's progress and workers; the jobs; remove a job's keys\n"
         "  mock                  a local OpenAI-compatible test provider (see sluice mock --help)\n"
         "  version               print the version\n");
 }
@@ -26,6 +30,10 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0)
         return cli_run_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "work") == 0)
+        return cli_run_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "job") == 0)
+        return cli_job_main(argc - 1, argv + 1);
     if (strcmp(cmd, "mock") == 0)
         return mock_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

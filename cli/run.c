@@ -59,6 +59,13 @@ enum {
     OPT_DRY_RUN,
     OPT_METRICS,
     OPT_LOG,
+    OPT_REDIS,
+    OPT_JOB,
+    OPT_LIMIT_KEY,
+    OPT_BACKLOG,
+    OPT_CLAIM_IDLE,
+    OPT_MAX_DELIVERIES,
+    OPT_FOLLOW,
 };
 
 static const struct option long_opts[] = {
@@ -97,6 +104,13 @@ static const struct option long_opts[] = {
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"log", required_argument, NULL, OPT_LOG},
+    {"redis", required_argument, NULL, OPT_REDIS},
+    {"job", required_argument, NULL, OPT_JOB},
+    {"limit-key", required_argument, NULL, OPT_LIMIT_KEY},
+    {"backlog", required_argument, NULL, OPT_BACKLOG},
+    {"claim-idle", required_argument, NULL, OPT_CLAIM_IDLE},
+    {"max-deliveries", required_argument, NULL, OPT_MAX_DELIVERIES},
+    {"follow", no_argument, NULL, OPT_FOLLOW},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -132,6 +146,14 @@ struct run_ctx {
     struct metrics *metrics;   /* --metrics */
     FILE *log;                 /* --log */
     uint64_t t0_ns;            /* for --log times */
+    /* distributed mode */
+    struct dist dist;
+    sluice_job_t *job;
+    uv_timer_t dist_timer; /* Redis down too long?; heartbeat info */
+    double give_up_s;
+    int redis_gave_up;
+    char *line_buf; /* a result line and its newline, for the writer */
+    size_t line_cap;
 };
 
 /* One attempt ended: feeds --metrics' histogram and --log. */
@@ -147,6 +169,13 @@ static int on_result(const sluice_result_t *res, void *ud) {
     struct run_ctx *c = ud;
     cost_on_result(c->cost, res);
     status_tally_add(&c->tally, res->error_code);
+    if (c->job) {
+        /* The result goes to Redis; the run that feeds the job writes OUTPUT from there. */
+        const char *line;
+        size_t len;
+        int rc = sluice_jsonl_sink_format(c->sink, res, &line, &len);
+        return rc < 0 ? rc : sluice_job_commit(c->job, res, line, len - 1);
+    }
     if (res->error_code && strcmp(res->error_code, "invalid_request") == 0) {
         status_clear(c->status);
         fprintf(stderr,
@@ -157,6 +186,78 @@ static int on_result(const sluice_result_t *res, void *ud) {
     if (c->order)
         return order_result(c->order, res);
     return writer_result(c->writer, res);
+}
+
+/* The feeder rejected a line: say where and why (a worker writes its failed result). */
+static void on_reject(void *ud, uint64_t line, const char *reason) {
+    struct run_ctx *c = ud;
+    status_clear(c->status);
+    fprintf(stderr,
+            "%s:%llu: %s; written as failed (invalid_request): fix the line and run it "
+            "again in a new job\n",
+            c->input, (unsigned long long)line, reason);
+}
+
+/* The OUTPUT writer of a distributed job: lines OUTPUT held before a crash are not written
+   twice. */
+static int on_job_line(void *ud, const char *line, size_t len) {
+    struct run_ctx *c = ud;
+    if (dist_seen(&c->dist, line, len))
+        return 0;
+    if (len + 1 > c->line_cap) {
+        char *b = realloc(c->line_buf, len + 1);
+        if (!b)
+            return SLUICE_ENOMEM;
+        c->line_buf = b;
+        c->line_cap = len + 1;
+    }
+    memcpy(c->line_buf, line, len);
+    c->line_buf[len] = '\n';
+    return writer_line(c->writer, c->line_buf, len + 1);
+}
+
+static int on_job_sync(void *ud) {
+    struct run_ctx *c = ud;
+    return sluice_jsonl_sink_sync(c->sink);
+}
+
+/* Every half second: is Redis gone for too long? And the heartbeat's numbers. */
+static void on_dist_timer(uv_timer_t *t) {
+    struct run_ctx *c = t->data;
+    double down = sluice_redis_down_s(c->dist.redis);
+    if (down > c->give_up_s && !c->redis_gave_up) {
+        c->redis_gave_up = 1;
+        status_clear(c->status);
+        fprintf(stderr,
+                "sluice: Redis has been unreachable for %.0f s (--give-up-after %g); stopping. "
+                "Results not yet in Redis are lost to this process and run again elsewhere\n",
+                down, c->give_up_s);
+        sluice_stop(c->eng, SLUICE_STOP_ABANDON);
+        return;
+    }
+    if (c->job && c->eng) {
+        sluice_stats_t st;
+        sluice_stats(c->eng, &st);
+        char info[200];
+        double done = (double)(st.succeeded + st.failed);
+        snprintf(info, sizeof(info), "{\"done\":%.0f,\"in_flight\":%llu,\"rate\":%.1f,\"pid\":%ld}",
+                 done, (unsigned long long)st.in_flight, st.wall_s > 0 ? done / st.wall_s : 0.0,
+                 (long)getpid());
+        sluice_job_set_info(c->job, info);
+    }
+}
+
+/* A job name from INPUT's file name: "batch.jsonl" -> "batch". */
+static void default_job_name(const char *input, char *buf, size_t size) {
+    const char *base = strrchr(input, '/');
+    base = base ? base + 1 : input;
+    snprintf(buf, size, "%s", base);
+    char *dot = strrchr(buf, '.');
+    if (dot && dot != buf)
+        *dot = '\0';
+    for (char *p = buf; *p; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '{' || *p == '}')
+            *p = '_';
 }
 
 static void on_drain_timeout(uv_timer_t *t) {
@@ -262,8 +363,14 @@ static char *read_key_file(const char *path) {
 int cli_run_main(int argc, char **argv) {
     sluice_config_t cfg;
     sluice_config_init(&cfg);
-    struct run_opts opts = {
-        .progress = -1, .price_in = -1, .price_out = -1, .fsync_s = 1, .drain_timeout_s = 60};
+    struct run_opts opts = {.progress = -1,
+                            .price_in = -1,
+                            .price_out = -1,
+                            .fsync_s = 1,
+                            .drain_timeout_s = 60,
+                            .dist = {.backlog = 10000, .claim_idle_s = 60, .max_deliveries = 5}};
+    int worker = strcmp(argv[0], "work") == 0;
+    opts.dist.worker = worker;
     int opt;
     double v;
     const char *env_base = getenv("SLUICE_BASE_URL");
@@ -285,11 +392,14 @@ int cli_run_main(int argc, char **argv) {
             break;
         case OPT_BASE_URL:
             cfg.base_url = optarg;
+            opts.dist.given |= DIST_GIVEN_BASE_URL;
             break;
         case OPT_URL:
             opts.url = optarg;
+            opts.dist.given |= DIST_GIVEN_URL;
             break;
         case OPT_PROVIDER:
+            opts.dist.given |= DIST_GIVEN_PROVIDER;
             if (sluice_provider_parse(optarg, &cfg.provider) < 0) {
                 fprintf(stderr,
                         "sluice run: unknown --provider '%s'; use openai, azure, "
@@ -314,6 +424,7 @@ int cli_run_main(int argc, char **argv) {
                 goto usage_fail;
             opts.headers = nh;
             opts.headers[opts.n_headers++] = optarg;
+            opts.dist.given |= DIST_GIVEN_HEADERS;
             break;
         }
         case 'c':
@@ -331,20 +442,24 @@ int cli_run_main(int argc, char **argv) {
             if (parse_num("--rpm", optarg, 0, 1e9, &v) < 0)
                 goto usage_fail;
             cfg.rpm = v;
+            opts.dist.given |= DIST_GIVEN_RPM;
             break;
         case OPT_TPM:
             if (parse_num("--tpm", optarg, 0, 1e12, &v) < 0)
                 goto usage_fail;
             cfg.tpm = v;
+            opts.dist.given |= DIST_GIVEN_TPM;
             break;
         case OPT_MAX_ATTEMPTS:
             if (parse_num("--max-attempts", optarg, 1, 1000, &v) < 0)
                 goto usage_fail;
             cfg.max_attempts = (int)v;
+            opts.dist.given |= DIST_GIVEN_MAX_ATTEMPTS;
             break;
         case OPT_TIMEOUT:
             if (parse_num("--timeout", optarg, 0.001, 86400, &cfg.timeout_s) < 0)
                 goto usage_fail;
+            opts.dist.given |= DIST_GIVEN_TIMEOUT;
             break;
         case OPT_CONNECT_TIMEOUT:
             if (parse_num("--connect-timeout", optarg, 0.001, 3600, &cfg.connect_timeout_s) < 0)
@@ -361,6 +476,7 @@ int cli_run_main(int argc, char **argv) {
         case OPT_BURST:
             if (parse_num("--burst", optarg, 0, 3600, &cfg.burst_s) < 0)
                 goto usage_fail;
+            opts.dist.given |= DIST_GIVEN_BURST;
             break;
         case OPT_STATS_JSON:
             opts.stats_json = optarg;
@@ -391,6 +507,34 @@ int cli_run_main(int argc, char **argv) {
             break;
         case OPT_LOG:
             opts.log = optarg;
+            break;
+        case OPT_REDIS:
+            opts.dist.redis = optarg;
+            break;
+        case OPT_JOB:
+            opts.dist.job = optarg;
+            break;
+        case OPT_LIMIT_KEY:
+            opts.dist.limit_key = optarg;
+            opts.dist.given |= DIST_GIVEN_LIMIT_KEY;
+            break;
+        case OPT_BACKLOG:
+            if (parse_num("--backlog", optarg, 1, 1e9, &opts.dist.backlog) < 0)
+                goto usage_fail;
+            break;
+        case OPT_CLAIM_IDLE:
+            if (parse_num("--claim-idle", optarg, 0.1, 86400, &opts.dist.claim_idle_s) < 0)
+                goto usage_fail;
+            opts.dist.given |= DIST_GIVEN_CLAIM_IDLE;
+            break;
+        case OPT_MAX_DELIVERIES:
+            if (parse_num("--max-deliveries", optarg, 1, 1000, &v) < 0)
+                goto usage_fail;
+            opts.dist.max_deliveries = (int)v;
+            opts.dist.given |= DIST_GIVEN_MAX_DELIVERIES;
+            break;
+        case OPT_FOLLOW:
+            opts.dist.follow = 1;
             break;
         case OPT_RESUME:
             opts.resume = 1;
@@ -429,12 +573,34 @@ int cli_run_main(int argc, char **argv) {
             cfg.seed = (uint64_t)v;
             break;
         case 'h':
-            cli_run_usage(stdout);
+            if (worker)
+                cli_work_usage(stdout);
+            else
+                cli_run_usage(stdout);
             free(opts.headers);
             return 0;
         default:
             goto usage_fail;
         }
+    }
+    if (worker) {
+        if (optind != argc) {
+            fprintf(stderr, "sluice work: takes no INPUT (the job has it); got '%s'\n",
+                    argv[optind]);
+            goto usage_fail;
+        }
+        if (!opts.dist.redis || !opts.dist.job) {
+            fprintf(stderr, "sluice work: --redis URL and --job NAME are required\n");
+            goto usage_fail;
+        }
+        if (opts.output || opts.resume || opts.ordered || opts.dry_run) {
+            fprintf(stderr, "sluice work: -o, --resume, --ordered and --dry-run belong to the "
+                            "`sluice run` that feeds the job\n");
+            goto usage_fail;
+        }
+        cfg.headers = opts.headers;
+        cfg.n_headers = opts.n_headers;
+        return cli_run_job(&cfg, &opts);
     }
     if (optind != argc - 1) {
         fprintf(stderr, "sluice run: expected one INPUT (a file, or - for stdin)%s\n",
@@ -443,6 +609,21 @@ int cli_run_main(int argc, char **argv) {
     }
     if (!opts.output && !opts.dry_run) {
         fprintf(stderr, "sluice run: -o/--output PATH is required (- for stdout)\n");
+        goto usage_fail;
+    }
+    if (opts.dist.follow) {
+        fprintf(stderr, "sluice run: --follow is for `sluice work`\n");
+        goto usage_fail;
+    }
+    if (opts.dist.redis &&
+        (opts.resume || opts.ordered || (opts.output && strcmp(opts.output, "-") == 0))) {
+        fprintf(stderr, "sluice run: with --redis, OUTPUT must be a file and --resume/--ordered "
+                        "do not apply: run the same command again and the job goes on where it "
+                        "stopped\n");
+        goto usage_fail;
+    }
+    if (!opts.dist.redis && (opts.dist.job || opts.dist.given & DIST_GIVEN_LIMIT_KEY)) {
+        fprintf(stderr, "sluice run: --job and --limit-key need --redis URL\n");
         goto usage_fail;
     }
     if (opts.resume && opts.output && strcmp(opts.output, "-") == 0) {
@@ -461,8 +642,82 @@ int cli_run_main(int argc, char **argv) {
 
 usage_fail:
     free(opts.headers);
-    fprintf(stderr, "run 'sluice run --help' for the options\n");
+    fprintf(stderr, "run 'sluice %s --help' for the options\n", worker ? "work" : "run");
     return 2;
+}
+
+/* Wires a distributed job: the shared limiter, the job's source, and for the run that feeds
+   it, the feeder and the OUTPUT writer. 0, or -1 after saying why. */
+static int dist_start(struct run_ctx *c, const sluice_config_t *cfg, const struct run_opts *o,
+                      sluice_source_t *s) {
+    char key[1024], where[256];
+    sluice_limiter_t *lim;
+    dist_limit_key(cfg, o->dist.limit_key, key, sizeof(key));
+    int rc = sluice_redis_limiter_new(&lim, c->dist.redis, key, cfg->rpm > 0 ? cfg->rpm : -1,
+                                      cfg->tpm > 0 ? cfg->tpm : -1,
+                                      o->dist.given & DIST_GIVEN_BURST ? cfg->burst_s : -1);
+    if (rc < 0) {
+        fprintf(stderr, "sluice: the shared rate limiter: %s\n", sluice_strerror(rc));
+        return -1;
+    }
+    sluice_set_limiter(c->eng, lim);
+    sluice_job_config_t jc;
+    sluice_job_config_init(&jc);
+    jc.name = o->dist.job;
+    jc.claim_idle_s = o->dist.claim_idle_s;
+    jc.max_deliveries = o->dist.max_deliveries;
+    jc.follow = o->dist.follow;
+    jc.default_url = o->url;
+    /* Two rounds of slots per read: the next batch arrives before the engine runs dry. */
+    jc.batch = cfg->concurrency < 16 ? 32 : cfg->concurrency > 256 ? 512 : 2 * cfg->concurrency;
+    char consumer[128];
+    if (c->src) {
+        /* The run that feeds the job has a fixed name, so after a crash it takes back what it
+           held at once instead of waiting --claim-idle for it. */
+        char host[64] = "host";
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        snprintf(consumer, sizeof(consumer), "%s-run", host);
+        jc.consumer = consumer;
+        jc.recover = 1;
+    }
+    if ((rc = sluice_job_open(&c->job, c->dist.redis, &jc)) < 0 ||
+        (rc = sluice_job_source(c->job, c->eng, s)) < 0) {
+        fprintf(stderr, "sluice: --job %s: %s\n", o->dist.job, sluice_strerror(rc));
+        return -1;
+    }
+    sluice_redis_describe(c->dist.redis, where, sizeof(where));
+    if (c->src) {
+        rc = sluice_job_feed(c->job, c->src, (uint64_t)o->dist.backlog, on_reject, c);
+        if (rc == 0)
+            rc = sluice_job_output(c->job, on_job_line, on_job_sync, c);
+        if (rc < 0) {
+            fprintf(stderr, "sluice run: feeding job %s in Redis at %s failed: %s\n", o->dist.job,
+                    where, sluice_strerror(rc));
+            return -1;
+        }
+    }
+    uv_timer_init(sluice_loop(c->eng), &c->dist_timer);
+    c->dist_timer.data = c;
+    uv_timer_start(&c->dist_timer, on_dist_timer, 500, 500);
+    fprintf(stderr,
+            "sluice: job %s in Redis at %s (this worker: %s); add workers with: sluice "
+            "work --redis URL --job %s\n",
+            o->dist.job, where, sluice_job_consumer(c->job), o->dist.job);
+    return 0;
+}
+
+/* After the engine is done: the last commits, and for the run that feeds the job, the last
+   results into OUTPUT. */
+static void dist_finish(struct run_ctx *c, int rc) {
+    uv_loop_t *loop = sluice_loop(c->eng);
+    while (!c->redis_gave_up && c->sigints < 2) {
+        int commits = sluice_job_uncommitted(c->job) > 0;
+        int output = c->src && rc == 0 && c->sigints == 0 && sluice_job_output_done(c->job) == 0;
+        if (!commits && !output)
+            break;
+        uv_run(loop, UV_RUN_ONCE);
+    }
 }
 
 int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
@@ -475,6 +730,8 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     struct count *count = NULL;
     struct cost_view cv;
     char err[512];
+    char job_name[129];
+    uv_loop_t *dist_loop = NULL;
     c.input = input;
 
     if (!(c.cost = cost_new())) {
@@ -490,6 +747,31 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     if (o->dry_run) {
         exit_code = dryrun_main(cfg, o, c.cost);
         goto out;
+    }
+    if (o->dist.redis) {
+        if (!o->dist.job) {
+            if (strcmp(input, "-") == 0) {
+                fprintf(stderr, "sluice run: reading stdin with --redis needs --job NAME\n");
+                goto out;
+            }
+            default_job_name(input, job_name, sizeof(job_name));
+            o->dist.job = job_name;
+        }
+        if (!(dist_loop = malloc(sizeof(*dist_loop))) || uv_loop_init(dist_loop) != 0) {
+            free(dist_loop);
+            dist_loop = NULL;
+            fprintf(stderr, "sluice: cannot set up the event loop\n");
+            goto out;
+        }
+        if (sluice_redis_open(&c.dist.redis, dist_loop, o->dist.redis, err, sizeof(err)) < 0) {
+            fprintf(stderr, "sluice: --redis: %s\n", err);
+            goto out;
+        }
+        if ((rc = dist_settings(&c.dist, cfg, &o->dist, &o->url, o->dist.worker)) != 0) {
+            exit_code = rc;
+            goto out;
+        }
+        c.give_up_s = cfg->give_up_after_s;
     }
 
     if (o->key_file) {
@@ -516,7 +798,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
 
     /* One writer per OUTPUT: a second sluice appending to it, or a --resume rewriting it under
        a run still going, would lose lines without a word. */
-    if (strcmp(output, "-") != 0 && output_lock(&lock, output) < 0)
+    if (output && strcmp(output, "-") != 0 && output_lock(&lock, output) < 0)
         goto out;
     if (o->resume) {
         if (resume_load(&done, output, err, sizeof(err)) < 0) {
@@ -524,15 +806,23 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
             goto out;
         }
     }
-    if (sluice_jsonl_source_open(&c.src, input, o->url, o->resume ? resume_skip : NULL, done) < 0) {
+    if (input &&
+        sluice_jsonl_source_open(&c.src, input, o->url, o->resume ? resume_skip : NULL, done) < 0) {
         fprintf(stderr, "sluice run: cannot read %s: %s\n", input, strerror(errno));
         goto out;
     }
-    if (sluice_jsonl_sink_open(&c.sink, output, o->resume) < 0) {
+    /* A distributed run that goes on after a crash appends, writing no line twice. A worker
+       only formats result lines (for Redis): its sink writes nowhere. */
+    int append = o->resume || (o->dist.redis && output && !c.dist.created);
+    if (append && o->dist.redis && dist_seen_load(&c.dist, output) < 0) {
+        fprintf(stderr, "sluice run: cannot read %s: %s\n", output, strerror(errno));
+        goto out;
+    }
+    if (sluice_jsonl_sink_open(&c.sink, output ? output : "/dev/null", append) < 0) {
         fprintf(stderr, "sluice run: cannot write %s: %s\n", output, strerror(errno));
         goto out;
     }
-    if ((rc = sluice_new(&c.eng, cfg, NULL)) < 0) {
+    if ((rc = sluice_new(&c.eng, cfg, dist_loop)) < 0) {
         fprintf(stderr, "sluice run: %s\n", sluice_strerror(rc));
         goto out;
     }
@@ -545,7 +835,12 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         goto out;
     }
     sluice_source_t s;
-    sluice_jsonl_source_bind(c.src, &s);
+    if (o->dist.redis) {
+        if (dist_start(&c, cfg, o, &s) < 0)
+            goto out;
+    } else {
+        sluice_jsonl_source_bind(c.src, &s);
+    }
     if (o->ordered) {
         /* Room for four rounds of slots keeps the pipe full behind a slow request. */
         size_t window = (size_t)cfg->concurrency * 4 < 1024 ? 1024 : (size_t)cfg->concurrency * 4;
@@ -590,7 +885,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
                    : o->progress > 0       ? STATUS_LIVE
                    : isatty(STDERR_FILENO) ? STATUS_LIVE
                                            : STATUS_PLAIN;
-    if (progress != STATUS_OFF)
+    if (progress != STATUS_OFF && input)
         count = count_start(input);
     struct status_ctx sctx = {
         .eng = c.eng, .count = count, .skipped = done ? resume_count(done) : 0, .cost = c.cost};
@@ -598,6 +893,8 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     c.t0_ns = uv_hrtime();
 
     rc = sluice_run(c.eng);
+    if (c.job)
+        dist_finish(&c, rc);
 
     status_free(c.status);
     c.status = NULL;
@@ -618,7 +915,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     const char *werr_why = NULL;
     int werr = writer_error(c.writer, &werr_why);
     size_t unwritten = writer_kept(c.writer);
-    int rc_src = sluice_jsonl_source_error(c.src);
+    int rc_src = c.src ? sluice_jsonl_source_error(c.src) : 0;
     int rc_close = sluice_jsonl_sink_close(c.sink);
     c.sink = NULL;
     sluice_stats_t st;
@@ -626,10 +923,27 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     const char *detail = NULL;
     sluice_stopped_t why = sluice_stopped(c.eng, &detail);
     cost_view(c.cost, &cv);
-    struct status_end end = {.input = input, .output = output, .tally = &c.tally, .cost = &cv};
+    struct status_end end = {
+        .input = input, .output = output, .tally = &c.tally, .cost = &cv, .job = o->dist.job};
     status_summary(stderr, &st, &end);
 
-    if (rc_src < 0) {
+    if (c.redis_gave_up) {
+        fprintf(stderr, "sluice: stopped: Redis unreachable; run the same command again when it "
+                        "is back (the job keeps its place in Redis)\n");
+        exit_code = 3;
+    } else if (c.job && sluice_job_uncommitted(c.job) > 0) {
+        fprintf(stderr,
+                "sluice: stopped with %zu results not yet committed to Redis; they run again "
+                "(their entries are claimed after --claim-idle)\n",
+                sluice_job_uncommitted(c.job));
+        exit_code = 3;
+    } else if (c.job && c.src && rc == 0 && sluice_job_output_done(c.job) != 1) {
+        fprintf(stderr,
+                "sluice run: writing the job's results to %s failed (%s); run the same "
+                "command again to finish\n",
+                output, werr_why ? werr_why : "interrupted");
+        exit_code = 3;
+    } else if (rc_src < 0) {
         fprintf(stderr,
                 "sluice run: reading %s failed: %s; results so far are in %s, run again "
                 "with --resume\n",
@@ -686,6 +1000,14 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
                 "already in OUTPUT)\n",
                 cv.max_usd, cv.spent_usd);
         exit_code = 3;
+    } else if (rc == SLUICE_ESTOPPED && c.job && !c.src) {
+        fprintf(stderr, "sluice work: stopped early; the job goes on with its other workers "
+                        "(what this one held is taken over after --claim-idle)\n");
+        exit_code = 3;
+    } else if (rc == SLUICE_ESTOPPED && c.job) {
+        fprintf(stderr, "sluice run: stopped early; the job keeps its place in Redis: run the "
+                        "same command again (without --resume) to finish it\n");
+        exit_code = 3;
     } else if (rc == SLUICE_ESTOPPED) {
         fprintf(stderr, "sluice run: stopped early; run the same command with --resume to "
                         "finish the rest\n");
@@ -695,6 +1017,14 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         exit_code = 3;
     } else {
         exit_code = st.failed > 0 ? 1 : 0;
+        sluice_job_status_t js;
+        if (c.job && c.src &&
+            sluice_job_status(c.dist.redis, o->dist.job, &js, err, sizeof(err)) == 0) {
+            fprintf(stderr, "sluice: job %s: %lld lines, %llu results, %llu failed\n", o->dist.job,
+                    (long long)js.total, (unsigned long long)js.done,
+                    (unsigned long long)js.failed);
+            exit_code = js.failed > 0 ? 1 : 0;
+        }
     }
     if (log_close(c.log) < 0)
         fprintf(stderr, "sluice run: writing --log %s failed: %s\n", o->log, strerror(errno));
@@ -710,6 +1040,18 @@ out:
     writer_close(c.writer);
     if (c.eng)
         sluice_free(c.eng);
+    /* The job after the engine: the engine gives its requests back to the job's source. */
+    sluice_job_close(c.job);
+    if (c.dist_timer.data)
+        uv_close((uv_handle_t *)&c.dist_timer, NULL);
+    sluice_redis_close(c.dist.redis);
+    if (dist_loop) {
+        for (int i = 0; i < 1000 && uv_loop_close(dist_loop) == UV_EBUSY; i++)
+            uv_run(dist_loop, UV_RUN_NOWAIT);
+        free(dist_loop);
+    }
+    dist_free(&c.dist);
+    free(c.line_buf);
     count_free(count);
     cost_free(c.cost);
     order_free(c.order);

@@ -99,4 +99,56 @@ void cli_run_usage(FILE *f) {
         "Exit status: 0 all succeeded; 1 some lines failed; 2 bad usage or unreadable input;\n"
         "3 stopped early (signal, auth, quota, full disk, --max-cost) with work left for\n"
         "--resume.\n");
+    cli_dist_usage(f, 0);
+}
+
+void cli_dist_usage(FILE *f, int worker) {
+    fprintf(f,
+            "\n"
+            "Several processes, several machines (Redis 7; see README \"Running on several "
+            "machines\"):\n"
+            "      --redis URL          redis://[[user]:password@]host[:port][/db] or\n"
+            "                           unix:///path[?db=n]; the password may come from\n"
+            "                           $SLUICE_REDIS_PASSWORD.%s\n"
+            "      --job NAME           the job's name in Redis\n"
+            "                           (%s)\n"
+            "      --limit-key KEY      processes naming the same KEY share one rate budget, even\n"
+            "                           across jobs (default: the base URL and a hash of the API\n"
+            "                           key; the key itself is never stored)\n"
+            "      --claim-idle S       take over entries a dead worker left idle this long\n"
+            "                           (default 60)\n"
+            "      --max-deliveries N   an entry delivered more often is written as failed\n"
+            "                           (default 5)\n",
+            worker ? ""
+                   : "\n                           The job lives in Redis: this run feeds INPUT\n"
+                     "                           into it, works on it and writes every result to\n"
+                     "                           OUTPUT; after a crash, run it again: it goes on\n"
+                     "                           where it stopped",
+            worker ? "required" : "default: INPUT's file name without extension");
+    if (worker)
+        fprintf(f, "      --follow             when the job is done, wait for more lines instead "
+                   "of exiting\n");
+    else
+        fprintf(f, "      --backlog N          most lines waiting in Redis at once (default "
+                   "10000)\n");
+}
+
+void cli_work_usage(FILE *f) {
+    fprintf(f,
+            "usage: sluice work --redis URL --job NAME [options]\n"
+            "\n"
+            "One more worker for a job that `sluice run INPUT -o OUTPUT --redis URL --job NAME`\n"
+            "feeds: pulls the job's lines from Redis, sends them within the shared rate budget,\n"
+            "and commits each result to Redis (the run writes OUTPUT). Exits when every line of\n"
+            "the job has its result. The job's request settings (--base-url, --provider, --url,\n"
+            "-H, --rpm, --tpm, --burst, --max-attempts, --timeout, --limit-key, --claim-idle,\n"
+            "--max-deliveries) come from the job; given here they must match. The API key is\n"
+            "never stored: each worker reads its own (--api-key-env, --api-key-file).\n"
+            "\n"
+            "  -c, --concurrency N|auto this worker's requests in flight (default 64)\n"
+            "      --api-key-env NAME, --api-key-file PATH, --cacert PATH, --insecure,\n"
+            "      --connect-timeout S, --give-up-after S (also: Redis unreachable this long\n"
+            "                           stops the worker, exit 3), --progress, --no-progress,\n"
+            "      --stats-json PATH, --metrics HOST:PORT, --log FILE: as for sluice run\n");
+    cli_dist_usage(f, 1);
 }

@@ -256,8 +256,12 @@ void status_summary(FILE *f, const sluice_stats_t *st, const struct status_end *
                 "; %llu tokens of model %s have no price (pass --prices FILE or --price-in "
                 "and --price-out)",
                 (unsigned long long)cv->unpriced_tokens, cv->unpriced_model);
+    if (e->job && !e->output) {
+        fprintf(f, "\nsluice: results committed to job %s\n", e->job);
+        return;
+    }
     fprintf(f, "\nsluice: results in %s\n", e->output);
-    if (st->failed)
+    if (st->failed && !e->job)
         fprintf(f,
                 "sluice: to retry the failed lines: sluice run %s -o %s --resume (same options)\n",
                 e->input, e->output);

@@ -71,6 +71,7 @@ struct status_end {
     const char *input, *output;
     const struct status_tally *tally;
     const struct cost_view *cost; /* or NULL */
+    const char *job;              /* a distributed job's name, or NULL */
 };
 
 /* The end summary, for people. */

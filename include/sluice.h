@@ -258,12 +258,148 @@ void sluice_stats(const sluice_t *s, sluice_stats_t *out);
 
 uv_loop_t *sluice_loop(sluice_t *s);
 
+/*
+ * The rate limiter the engine paces with. Each engine starts with a local one (GCRA on the
+ * config's rpm/tpm); a shared one (sluice_redis_limiter_new) replaces it before sluice_run().
+ * The engine takes ownership, also on error. Returns 0 or SLUICE_EINVAL (already running).
+ */
+typedef struct sluice_limiter_s sluice_limiter_t;
+int sluice_set_limiter(sluice_t *s, sluice_limiter_t *lim);
+
 /* Frees the engine and everything it holds. Requests still held are released to the source. */
 void sluice_free(sluice_t *s);
 
-/* ---- the JSONL source (DESIGN.md "File formats") ---- */
+/* ---- distributed mode: one budget and one job shared through Redis ---- */
 
+/*
+ * A Redis server reached from `loop` (DESIGN.md "Distributed mode"): "redis://[[user]:password@]
+ * host[:port][/db]" or "unix:///path[?db=n]"; a password missing from the URL comes from
+ * SLUICE_REDIS_PASSWORD. Connects in the background and reconnects with backoff for as long as
+ * it is open. Returns 0, or SLUICE_EINVAL with a reason in err for a bad URL.
+ */
+typedef struct sluice_redis_s sluice_redis_t;
+int sluice_redis_open(sluice_redis_t **out, uv_loop_t *loop, const char *url, char *err,
+                      size_t errlen);
+/* 1 while connected. */
+int sluice_redis_up(const sluice_redis_t *r);
+/* Seconds Redis has been unreachable (0 while up). */
+double sluice_redis_down_s(const sluice_redis_t *r);
+/* The URL without its password, for messages. */
+void sluice_redis_describe(const sluice_redis_t *r, char *buf, size_t size);
+/* Close after everything that uses it is freed; run the loop to finish closing. */
+void sluice_redis_close(sluice_redis_t *r);
+
+/*
+ * The shared limiter: GCRA on requests and tokens kept in Redis under `key` (any string; the
+ * processes that name the same key share one budget) and evaluated on Redis's clock. rpm/tpm
+ * (0 = unlimited, < 0 = keep what is shared) and burst_s (< 0: keep, default 0.5) set the
+ * shared budget. While Redis is unreachable it admits nothing.
+ */
+int sluice_redis_limiter_new(sluice_limiter_t **out, sluice_redis_t *r, const char *key, double rpm,
+                             double tpm, double burst_s);
+
+/*
+ * A job in Redis: its input stream (one entry per input line, ID = line number), one consumer
+ * group, the set of ids with a committed result, and the results stream. One sluice_job_t per
+ * process serves any of three roles, each optional: worker (a source for the engine plus
+ * commits from the result callback), feeder (puts INPUT's lines in, keeping a bounded backlog)
+ * and writer (hands the committed results over for OUTPUT, trimming what was written).
+ */
+typedef struct sluice_job_s sluice_job_t;
 typedef struct sluice_jsonl_source_s sluice_jsonl_source_t;
+
+typedef struct sluice_job_config_s {
+    const char *name;        /* 1-128 bytes, no spaces, braces or control characters */
+    const char *consumer;    /* this process in the group; NULL: "<host>-<pid>" */
+    int batch;               /* entries read per round trip (default 64) */
+    double claim_idle_s;     /* take over entries idle this long with another worker (60) */
+    int max_deliveries;      /* an entry delivered more often fails instead (default 5) */
+    int follow;              /* 1: the source waits for more when the job is done */
+    const char *default_url; /* path for bare-body lines (--url), or NULL */
+    double heartbeat_s;      /* (default 1) */
+    int recover;             /* 1: first take back what this consumer (a fixed name) left
+                                pending when it died, before reading new entries */
+} sluice_job_config_t;
+
+void sluice_job_config_init(sluice_job_config_t *c);
+int sluice_job_open(sluice_job_t **out, sluice_redis_t *r, const sluice_job_config_t *c);
+
+/* Worker: fills *src with a source that pulls the job's entries for `eng` (which it tells with
+   sluice_source_ready when entries arrive). EOF once every line fed has a result. */
+int sluice_job_source(sluice_job_t *j, sluice_t *eng, sluice_source_t *src);
+/* Worker, from the result callback: commits the result line (no newline) of res, a request of
+   this job's source. Held in memory until Redis acknowledges it; repeated after a lost reply
+   (the commit is idempotent). Returns 0 or SLUICE_ENOMEM. */
+int sluice_job_commit(sluice_job_t *j, const sluice_result_t *res, const char *line, size_t len);
+/* Worker: results not yet acknowledged by Redis. */
+size_t sluice_job_uncommitted(const sluice_job_t *j);
+
+/* Feeder: called for each line rejected while feeding (for file:line messages). */
+typedef void (*sluice_job_reject_cb)(void *ud, uint64_t line, const char *reason);
+/* Feeder: feeds `input`'s lines in the background, at most `backlog` entries waiting. Lines
+   already in the stream (a restart) are skipped. When the input ends, the job's total is
+   recorded. `input` must stay open until sluice_job_feed_done(). */
+int sluice_job_feed(sluice_job_t *j, sluice_jsonl_source_t *input, uint64_t backlog,
+                    sluice_job_reject_cb reject, void *ud);
+/* 1 when the whole input is in the job, 0 while feeding, a negative code if feeding failed. */
+int sluice_job_feed_done(const sluice_job_t *j);
+
+/* Writer: write(ud, line, len) gets each committed result line (no newline) once; sync(ud)
+   makes what was written durable before it is trimmed from Redis. A nonzero return stops the
+   writer (its error in sluice_job_output_done). */
+typedef int (*sluice_job_write_cb)(void *ud, const char *line, size_t len);
+typedef int (*sluice_job_sync_cb)(void *ud);
+int sluice_job_output(sluice_job_t *j, sluice_job_write_cb write, sluice_job_sync_cb sync,
+                      void *ud);
+/* 1 when every line of the job has its result written (and trimmed), 0 before, or the write
+   callback's code. */
+int sluice_job_output_done(const sluice_job_t *j);
+
+/* What `sluice job status` shows. */
+typedef struct sluice_job_status_s {
+    int exists;
+    int64_t total;    /* lines in the job, -1 while still feeding */
+    uint64_t fed;     /* entries ever added */
+    uint64_t waiting; /* fed, not yet delivered to a worker */
+    uint64_t pending; /* delivered, no result yet */
+    uint64_t done;    /* results committed (failed ones included) */
+    uint64_t failed;
+    uint64_t unwritten; /* results committed, not yet written to OUTPUT */
+    size_t n_workers;
+    struct {
+        char consumer[128];
+        double age_s;   /* since its last heartbeat (Redis's clock) */
+        char info[256]; /* its own JSON: rate, done, in flight */
+    } workers[32];
+} sluice_job_status_t;
+
+/* Blocking calls for the command line, before or without a run: each returns 0 or a negative
+   code (SLUICE_EIO with a reason in err when Redis could not be reached). */
+int sluice_job_status(sluice_redis_t *r, const char *name, sluice_job_status_t *st, char *err,
+                      size_t errlen);
+/* Names of the jobs in this Redis database (free each and the array). */
+int sluice_job_list(sluice_redis_t *r, char ***names, size_t *n, char *err, size_t errlen);
+/* Deletes every key of the job. */
+int sluice_job_delete(sluice_redis_t *r, const char *name, char *err, size_t errlen);
+/*
+ * The job's settings (request options every worker must share). When the job has none yet and
+ * `create` is set, stores keys/vals and sets *created; without `create` that is SLUICE_EOF (no
+ * such job). Otherwise reads them back into *got_vals (same order, NULL for a key not stored;
+ * free each and the array).
+ */
+int sluice_job_settings(sluice_redis_t *r, const char *name, const char *const *keys,
+                        const char *const *vals, size_t n, int create, int *created,
+                        char ***got_vals, char *err, size_t errlen);
+
+/* Heartbeat text (a small JSON object) shown by `sluice job status`. Copied. */
+void sluice_job_set_info(sluice_job_t *j, const char *json);
+/* The consumer name in use. */
+const char *sluice_job_consumer(const sluice_job_t *j);
+/* Closes (after the engine is freed); results not yet committed are dropped: check
+   sluice_job_uncommitted() first. */
+void sluice_job_close(sluice_job_t *j);
+
+/* ---- the JSONL source (DESIGN.md "File formats") ---- */
 
 /*
  * Opens `path` ("-" for stdin) as a lazy JSONL source. `default_url` is the path for bare-body

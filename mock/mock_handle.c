@@ -294,6 +294,13 @@ void mock_handle_request(struct mock_conn *c) {
     }
     r.v1 = 1;
     m->stats.requests++;
+    if (m->request_log) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        fprintf(m->request_log, "%lld %.*s\n", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+                (int)plen, path);
+        fflush(m->request_log);
+    }
     mock_stats_count_auth(&m->stats, c->auth);
     mock_stats_count_path(&m->stats, path, plen);
     int api = (plen >= 4 && memcmp(path, "/v1/", 4) == 0) ||

@@ -35,6 +35,8 @@ static void usage(FILE *f) {
         "  --itpm N, --otpm N     input and output tokens per minute (Anthropic's separate\n"
         "                         budgets); 0 = no limit [0]\n"
         "  --burst-s S            seconds of the per-minute budget usable at once [1]\n"
+        "  --request-log FILE     append '<unix ms> <path>' per API request as it arrives\n"
+        "                         (tests check when requests came) [off]\n"
         "  --no-rate-headers      send no x-ratelimit-* / anthropic-ratelimit-* headers and\n"
         "                         no retry-after-ms (a 429 keeps its retry-after) [off]\n"
         "  --max-concurrency N    requests processed at once; more are refused; 0 = no limit\n"
@@ -174,6 +176,7 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg) {
                                        "--max-concurrency",
                                        "--overload-status",
                                        "--seed",
+                                       "--request-log",
                                        "--fail-rate",
                                        "--reset-rate",
                                        "--hang-rate",
@@ -232,6 +235,11 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg) {
             if (r == 0 && n != 429 && n != 503 && n != 529)
                 r = bad(name, "429, 503 or 529", val);
             cfg->overload_status = (int)n;
+        } else if (!strcmp(name, "--request-log")) {
+            if (strlen(val) >= sizeof cfg->request_log)
+                r = bad(name, "a shorter path", val);
+            else
+                snprintf(cfg->request_log, sizeof cfg->request_log, "%s", val);
         } else if (!strcmp(name, "--seed")) {
             char *end;
             errno = 0;
@@ -297,6 +305,12 @@ int mock_main(int argc, char **argv) {
         return 1;
     }
     json_tokener_set_flags(m.tok, JSON_TOKENER_STRICT);
+    if (m.cfg.request_log[0] && !(m.request_log = fopen(m.cfg.request_log, "a"))) {
+        fprintf(stderr, "sluice mock: cannot write --request-log %s: %s\n", m.cfg.request_log,
+                strerror(errno));
+        json_tokener_free(m.tok);
+        return 2;
+    }
 
     uv_loop_t loop;
     int status = 0;
@@ -330,6 +344,8 @@ stop:
         status = 1;
     }
     json_tokener_free(m.tok);
+    if (m.request_log)
+        fclose(m.request_log);
     mock_buf_free(&m.scratch);
     return status;
 }

@@ -13,6 +13,7 @@
 #include <http_parser.h>
 #include <json-c/json.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #define MOCK_URL_MAX 2048
@@ -38,6 +39,7 @@ struct mock_config {
     int64_t concurrency_429; /* 0: off; else the dialect's concurrency 429 above this */
     int auth_fail;           /* every API request gets a 401 */
     uint64_t seed;
+    char request_log[512]; /* --request-log: one line per API request, or "" */
 };
 
 /* What a request left for later: the answer waiting for its timer, or a hang. */
@@ -99,6 +101,7 @@ struct mock {
     struct mock_buf scratch; /* the body of the answer being built */
     struct mock_conn *conns;
     int stopping;
+    FILE *request_log; /* --request-log */
 };
 
 /* mock_server.c */

@@ -217,6 +217,8 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
     s->lim = limiter_local_new(cfg->rpm, cfg->tpm, cfg->burst_s, (int64_t)uv_now(loop));
     if (!s->lim)
         goto fail_headers;
+    s->lim->wake = engine_wake;
+    s->lim->wake_ud = s;
     if ((rc = transport_new(&s->tr, loop, &to, engine_on_done, s)) < 0)
         goto fail_lim;
     uv_timer_init(loop, &s->wake);
@@ -236,6 +238,20 @@ fail_loop:
 fail:
     free(s);
     return rc;
+}
+
+int sluice_set_limiter(sluice_t *s, sluice_limiter_t *lim) {
+    if (!lim || !lim->ops)
+        return SLUICE_EINVAL;
+    if (!s || s->running) {
+        lim->ops->free(lim);
+        return SLUICE_EINVAL;
+    }
+    s->lim->ops->free(s->lim);
+    s->lim = lim;
+    lim->wake = engine_wake;
+    lim->wake_ud = s;
+    return 0;
 }
 
 int sluice_set_source(sluice_t *s, const sluice_source_t *src) {
@@ -312,6 +328,8 @@ void sluice_stats(const sluice_t *s, sluice_stats_t *out) {
     out->breaker_open = breaker_state(&s->br, (int64_t)uv_now(s->loop)) != BREAKER_CLOSED;
     out->rpm_limit = s->pacer.rpm;
     out->tpm_limit = s->pacer.tpm;
+    if (s->lim->ops->rates)
+        s->lim->ops->rates(s->lim, &out->rpm_limit, &out->tpm_limit);
     out->rate_source = sources[s->pacer.rpm_source > s->pacer.tpm_source ? s->pacer.rpm_source
                                                                          : s->pacer.tpm_source];
     if (s->running)

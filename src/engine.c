@@ -224,6 +224,14 @@ static void emit_answer(struct sluice_s *e, struct job *j, const char *code, con
 
 #define SLOW_START_SLOTS 4
 
+static void on_wake(uv_timer_t *t);
+
+void engine_wake(void *ud) {
+    struct sluice_s *e = ud;
+    if (!e->finished)
+        uv_timer_start(&e->wake, on_wake, 0, 0);
+}
+
 static void on_wake(uv_timer_t *t) {
     engine_dispatch(t->data);
 }
@@ -459,6 +467,8 @@ static void retry_later(struct sluice_s *e, struct job *j, const struct classify
         int64_t until = now + delay;
         if (until > e->pause_until)
             e->pause_until = until;
+        if (e->lim->ops->pause)
+            e->lim->ops->pause(e->lim, now, delay);
     }
     j->ready_at = now + delay;
     if (heap_push(e, j) < 0) {

@@ -55,7 +55,7 @@ struct sluice_s {
     int max_attempts;
     int64_t backoff_base_ms, backoff_cap_ms;
 
-    struct limiter *lim;
+    struct sluice_limiter_s *lim;
     struct pacer pacer;     /* what rates to pace to */
     struct adaptive adapt;  /* --concurrency auto */
     struct breaker br;      /* one per engine = one per base URL */
@@ -86,6 +86,8 @@ struct sluice_s {
 };
 
 void engine_dispatch(struct sluice_s *e);
+/* Looks at the queue again soon (a limiter's answer came): safe from any loop callback. */
+void engine_wake(void *ud);
 void engine_stop(struct sluice_s *e, sluice_stopped_t why, sluice_stop_t how, const char *detail);
 /* The attempt-done callback handed to the transport. */
 void engine_on_done(struct xfer *x, void *ud);

@@ -64,31 +64,31 @@ double gcra_available(const struct gcra *g, int64_t now_ms) {
 /* ---- the local limiter ---- */
 
 struct local {
-    struct limiter base;
+    struct sluice_limiter_s base;
     struct gcra req, tok;
     double rpm, tpm;
     double burst_s;
 };
 
-static int64_t local_wait(struct limiter *l, int64_t now_ms, double tokens) {
+static int64_t local_wait(struct sluice_limiter_s *l, int64_t now_ms, double tokens) {
     struct local *lc = (struct local *)l;
     int64_t a = gcra_wait(&lc->req, now_ms, 1);
     int64_t b = gcra_wait(&lc->tok, now_ms, tokens);
     return a > b ? a : b;
 }
 
-static void local_take(struct limiter *l, int64_t now_ms, double tokens) {
+static void local_take(struct sluice_limiter_s *l, int64_t now_ms, double tokens) {
     struct local *lc = (struct local *)l;
     gcra_take(&lc->req, now_ms, 1);
     gcra_take(&lc->tok, now_ms, tokens);
 }
 
-static void local_reconcile(struct limiter *l, int64_t now_ms, double est, double actual) {
+static void local_reconcile(struct sluice_limiter_s *l, int64_t now_ms, double est, double actual) {
     struct local *lc = (struct local *)l;
     gcra_adjust(&lc->tok, now_ms, actual - est);
 }
 
-static void local_set_rates(struct limiter *l, int64_t now_ms, double rpm, double tpm) {
+static void local_set_rates(struct sluice_limiter_s *l, int64_t now_ms, double rpm, double tpm) {
     struct local *lc = (struct local *)l;
     if (rpm != lc->rpm)
         gcra_set_rate(&lc->req, rpm, rpm / 60.0 * lc->burst_s, now_ms);
@@ -98,14 +98,14 @@ static void local_set_rates(struct limiter *l, int64_t now_ms, double rpm, doubl
     lc->tpm = tpm;
 }
 
-static void local_free(struct limiter *l) {
+static void local_free(struct sluice_limiter_s *l) {
     free(l);
 }
 
-static const struct limiter_ops local_ops = {local_wait, local_take, local_reconcile,
-                                             local_set_rates, local_free};
+static const struct limiter_ops local_ops = {
+    local_wait, local_take, local_reconcile, local_set_rates, local_free, NULL, NULL};
 
-struct limiter *limiter_local_new(double rpm, double tpm, double burst_s, int64_t now_ms) {
+struct sluice_limiter_s *limiter_local_new(double rpm, double tpm, double burst_s, int64_t now_ms) {
     struct local *lc = calloc(1, sizeof(*lc));
     if (!lc)
         return NULL;
@@ -118,7 +118,7 @@ struct limiter *limiter_local_new(double rpm, double tpm, double burst_s, int64_
     return &lc->base;
 }
 
-void limiter_local_rates(const struct limiter *l, double *rpm, double *tpm) {
+void limiter_local_rates(const struct sluice_limiter_s *l, double *rpm, double *tpm) {
     const struct local *lc = (const struct local *)l;
     *rpm = lc->rpm;
     *tpm = lc->tpm;

@@ -41,26 +41,39 @@ double gcra_available(const struct gcra *g, int64_t now_ms);
 
 /* ---- the limiter interface the scheduler uses ---- */
 
-struct limiter;
+struct sluice_limiter_s;
 struct limiter_ops {
     /* ms to wait before a request costing `tokens` may go; 0 = go now */
-    int64_t (*wait)(struct limiter *l, int64_t now_ms, double tokens);
+    int64_t (*wait)(struct sluice_limiter_s *l, int64_t now_ms, double tokens);
     /* the request goes now */
-    void (*take)(struct limiter *l, int64_t now_ms, double tokens);
+    void (*take)(struct sluice_limiter_s *l, int64_t now_ms, double tokens);
     /* its real token cost is known: charge the difference */
-    void (*reconcile)(struct limiter *l, int64_t now_ms, double estimated, double actual);
+    void (*reconcile)(struct sluice_limiter_s *l, int64_t now_ms, double estimated, double actual);
     /* new budgets per minute (0 = unlimited), from the pacer */
-    void (*set_rates)(struct limiter *l, int64_t now_ms, double rpm, double tpm);
-    void (*free)(struct limiter *l);
+    void (*set_rates)(struct sluice_limiter_s *l, int64_t now_ms, double rpm, double tpm);
+    void (*free)(struct sluice_limiter_s *l);
+    /* Optional (NULL: the engine's own pause is enough). A 429 told this process to hold off
+       for `ms`: a shared limiter tells every process drawing from the budget. */
+    void (*pause)(struct sluice_limiter_s *l, int64_t now_ms, int64_t ms);
+    /* Optional: the rates in force (per minute, 0 = none), when they may differ from what the
+       pacer set (another process set them); NULL means the pacer's are in force. */
+    void (*rates)(const struct sluice_limiter_s *l, double *rpm, double *tpm);
 };
 
-struct limiter {
+/*
+ * A limiter whose answers come from elsewhere (Redis) may say "wait" while it asks, with a
+ * fallback time; when its answer comes it calls wake(wake_ud) so the scheduler looks again at
+ * once. The engine sets both before the run; a limiter calls wake only from the loop.
+ */
+struct sluice_limiter_s {
     const struct limiter_ops *ops;
+    void (*wake)(void *ud);
+    void *wake_ud;
 };
 
 /* The local limiter: a request budget and a token budget. rpm/tpm 0 = unlimited. */
-struct limiter *limiter_local_new(double rpm, double tpm, double burst_s, int64_t now_ms);
+struct sluice_limiter_s *limiter_local_new(double rpm, double tpm, double burst_s, int64_t now_ms);
 /* Its current rates (per minute), for stats. */
-void limiter_local_rates(const struct limiter *l, double *rpm, double *tpm);
+void limiter_local_rates(const struct sluice_limiter_s *l, double *rpm, double *tpm);
 
 #endif

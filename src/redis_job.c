@@ -25,21 +25,45 @@ struct redis_job_script {
  * line, result line, failed ("1"/"0"). The ack and delete happen even when the id was done
  * already: that is the repeat of a commit whose reply was lost, or a second worker finishing
  * an entry claimed from a slow one; either way the entry must leave the pending list.
+ *
+ * A batch costs a fixed handful of commands, not a handful per result: one SMISMEMBER says
+ * which ids are new, one SADD marks them, one XADD appends all their results as one entry of
+ * :out (fields line, r repeated), one XACK and one XDEL take the entries off :in, and :lost is
+ * touched only when it holds something.
  */
 static const struct redis_job_script redis_job_commit_script = {
-    "1943a8644eeee33c05e5216af057eb5add0a11e1",
-    "local res = {}\n"
-    "for i = 2, #ARGV, 5 do\n"
-    "  local new = redis.call('SADD', KEYS[2], ARGV[i])\n"
-    "  if new == 1 then\n"
-    "    redis.call('XADD', KEYS[3], '*', 'line', ARGV[i + 2], 'r', ARGV[i + 3])\n"
-    "    if ARGV[i + 4] == '1' then redis.call('HINCRBY', KEYS[4], 'failed', 1) end\n"
-    "  end\n"
-    "  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i + 1])\n"
-    "  redis.call('XDEL', KEYS[1], ARGV[i + 1])\n"
-    "  redis.call('SREM', KEYS[5], ARGV[i + 1])\n"
-    "  res[#res + 1] = new\n"
+    "ad3c5989435e54286cd34d8a531443766203a93c",
+    "local n = (#ARGV - 1) / 5\n"
+    "local members, ids = {}, {}\n"
+    "for i = 1, n do\n"
+    "  members[i] = ARGV[5 * i - 3]\n"
+    "  ids[i] = ARGV[5 * i - 2]\n"
     "end\n"
+    "local seen = redis.call('SMISMEMBER', KEYS[2], unpack(members))\n"
+    "local res, fresh, added, out, failed = {}, {}, {}, {}, 0\n"
+    "for i = 1, n do\n"
+    "  local m = members[i]\n"
+    "  if seen[i] == 0 and not fresh[m] then\n"
+    "    fresh[m] = true\n"
+    "    added[#added + 1] = m\n"
+    "    out[#out + 1] = 'line'\n"
+    "    out[#out + 1] = ARGV[5 * i - 1]\n"
+    "    out[#out + 1] = 'r'\n"
+    "    out[#out + 1] = ARGV[5 * i]\n"
+    "    if ARGV[5 * i + 1] == '1' then failed = failed + 1 end\n"
+    "    res[i] = 1\n"
+    "  else\n"
+    "    res[i] = 0\n"
+    "  end\n"
+    "end\n"
+    "if #added > 0 then\n"
+    "  redis.call('SADD', KEYS[2], unpack(added))\n"
+    "  redis.call('XADD', KEYS[3], '*', unpack(out))\n"
+    "end\n"
+    "if failed > 0 then redis.call('HINCRBY', KEYS[4], 'failed', failed) end\n"
+    "redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))\n"
+    "redis.call('XDEL', KEYS[1], unpack(ids))\n"
+    "if redis.call('SCARD', KEYS[5]) > 0 then redis.call('SREM', KEYS[5], unpack(ids)) end\n"
     "return res\n"};
 
 /*
@@ -209,6 +233,60 @@ int redis_job_feed(redisContext *c, const char *job, uint64_t line, const char *
     return rc;
 }
 
+int redis_job_feed_args(const char *job, const struct redis_job_line *lines, size_t n,
+                        struct redis_job_args *out) {
+    memset(out, 0, sizeof(*out));
+    if (!lines || n == 0)
+        return SLUICE_EINVAL;
+    size_t nargs = 1 + 3 * n, text = KEY_LEN + n * REDIS_JOB_ID_LEN;
+    for (size_t i = 0; i < n; i++)
+        if (lines[i].bad)
+            text += strlen(lines[i].bad) + 1;
+    out->argv = malloc(nargs * sizeof(*out->argv));
+    out->argvlen = malloc(nargs * sizeof(*out->argvlen));
+    out->text = malloc(text);
+    if (!out->argv || !out->argvlen || !out->text) {
+        redis_job_args_free(out);
+        return SLUICE_ENOMEM;
+    }
+    if (redis_job_key(out->text, KEY_LEN, job, "in") != 0) {
+        redis_job_args_free(out);
+        return SLUICE_EINVAL;
+    }
+    out->argv[0] = out->text;
+    out->argvlen[0] = strlen(out->text);
+    char *p = out->text + KEY_LEN;
+    for (size_t i = 0; i < n; i++) {
+        const struct redis_job_line *l = &lines[i];
+        if (l->line == 0 || (!l->custom_id && !l->bad) || !l->request) {
+            redis_job_args_free(out);
+            return SLUICE_EINVAL;
+        }
+        snprintf(p, REDIS_JOB_ID_LEN, "%" PRIu64 "-1", l->line);
+        out->argv[1 + 3 * i] = p;
+        out->argvlen[1 + 3 * i] = strlen(p);
+        p += REDIS_JOB_ID_LEN;
+        if (l->bad) {
+            /* A rejected line: its id field is a NUL and the reason (no custom_id starts with
+               a NUL), so the worker writes a failed result without trusting the line. */
+            size_t bl = strlen(l->bad);
+            p[0] = '\0';
+            memcpy(p + 1, l->bad, bl);
+            out->argv[2 + 3 * i] = p;
+            out->argvlen[2 + 3 * i] = bl + 1;
+            p += bl + 1;
+        } else {
+            out->argv[2 + 3 * i] = l->custom_id;
+            out->argvlen[2 + 3 * i] = strlen(l->custom_id);
+        }
+        out->argv[3 + 3 * i] = l->request;
+        out->argvlen[3 + 3 * i] = l->request_len;
+    }
+    out->argc = (int)nargs;
+    out->nkeys = 1;
+    return 0;
+}
+
 int redis_job_feed_batch(redisContext *c, const char *job, const struct redis_job_line *lines,
                          size_t n) {
     char key[KEY_LEN];
@@ -216,34 +294,14 @@ int redis_job_feed_batch(redisContext *c, const char *job, const struct redis_jo
         return SLUICE_EINVAL;
     if (n == 0)
         return 0;
-    size_t nargs = 1 + 3 * n;
-    const char **args = malloc(nargs * sizeof(*args));
-    size_t *lens = malloc(nargs * sizeof(*lens));
-    char(*ids)[REDIS_JOB_ID_LEN] = malloc(n * sizeof(*ids));
-    int rc = SLUICE_ENOMEM;
-    if (!args || !lens || !ids)
-        goto done;
-    rc = SLUICE_EINVAL;
-    args[0] = key;
-    lens[0] = strlen(key);
-    for (size_t i = 0; i < n; i++) {
-        if (lines[i].line == 0 || !lines[i].custom_id || !lines[i].request)
-            goto done;
-        snprintf(ids[i], sizeof(ids[i]), "%" PRIu64 "-1", lines[i].line);
-        args[1 + 3 * i] = ids[i];
-        lens[1 + 3 * i] = strlen(ids[i]);
-        args[2 + 3 * i] = lines[i].custom_id;
-        lens[2 + 3 * i] = strlen(lines[i].custom_id);
-        args[3 + 3 * i] = lines[i].request;
-        lens[3 + 3 * i] = lines[i].request_len;
-    }
-    redisReply *r = eval_script(c, &redis_job_feed_script, 1, nargs, args, lens);
+    struct redis_job_args a;
+    int rc = redis_job_feed_args(job, lines, n, &a);
+    if (rc < 0)
+        return rc;
+    redisReply *r = eval_script(c, &redis_job_feed_script, 1, (size_t)a.argc, a.argv, a.argvlen);
     rc = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : SLUICE_EIO;
     freeReplyObject(r);
-done:
-    free(args);
-    free(lens);
-    free(ids);
+    redis_job_args_free(&a);
     return rc;
 }
 
@@ -367,6 +425,7 @@ static int entry_from_reply(struct redis_job_entry *e, const redisReply *r) {
         return SLUICE_ENOMEM;
     memcpy(block, cid->str, cid->len + 1);
     memcpy(block + cid->len + 1, req->str, req->len + 1);
+    e->bad = cid->len > 0 && cid->str[0] == '\0' ? block + 1 : NULL;
     e->custom_id = block;
     e->request = block + cid->len + 1;
     e->request_len = req->len;
@@ -389,6 +448,14 @@ int redis_job_read(redisContext *c, const char *job, const char *consumer, int c
                          consumer, count, key);
     if (!r)
         return SLUICE_EIO;
+    int rc = redis_job_parse_read(r, out, n);
+    freeReplyObject(r);
+    return rc;
+}
+
+int redis_job_parse_read(const redisReply *r, struct redis_job_entry **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
     int rc = 0;
     if (r->type == REDIS_REPLY_NIL)
         goto done;
@@ -421,7 +488,6 @@ done:
         *out = NULL;
         *n = 0;
     }
-    freeReplyObject(r);
     return rc;
 }
 
@@ -445,6 +511,15 @@ int redis_job_claim(redisContext *c, const char *job, const char *consumer, int6
     redisReply *r = eval_script(c, &redis_job_claim_script, 2, 7, args, lens);
     if (!r)
         return SLUICE_EIO;
+    int rc = redis_job_parse_claim(r, cursor, out, n);
+    freeReplyObject(r);
+    return rc;
+}
+
+int redis_job_parse_claim(const redisReply *r, char cursor[REDIS_JOB_ID_LEN],
+                          struct redis_job_entry **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
     int rc = SLUICE_EIO;
     /* {next cursor, entries, lost IDs, delivery counts} */
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
@@ -490,80 +565,108 @@ done:
         *out = NULL;
         *n = 0;
     }
-    freeReplyObject(r);
     return rc;
 }
 
-int redis_job_commit(redisContext *c, const char *job, const struct redis_job_commit *res, size_t n,
-                     int *new_flags) {
-    char keys[5][KEY_LEN];
-    static const char *const suffix[5] = {"in", "done", "out", "meta", "lost"};
-    for (int k = 0; k < 5; k++)
-        if (redis_job_key(keys[k], sizeof(keys[k]), job, suffix[k]) != 0)
-            return SLUICE_EINVAL;
-    if (n == 0)
-        return 0;
-    if (!res)
+void redis_job_args_free(struct redis_job_args *a) {
+    free(a->argv);
+    free(a->argvlen);
+    free(a->text);
+    memset(a, 0, sizeof(*a));
+}
+
+int redis_job_commit_args(const char *job, const struct redis_job_commit *res, size_t n,
+                          struct redis_job_args *out) {
+    memset(out, 0, sizeof(*out));
+    if (!res || n == 0)
         return SLUICE_EINVAL;
+    /* Keys, then text the arguments point into: per result the line number and the done
+       member of a lost entry. */
     size_t nargs = 6 + 5 * n;
-    const char **args = malloc(nargs * sizeof(*args));
-    size_t *lens = malloc(nargs * sizeof(*lens));
-    /* Per result: the line number as text, and the done member of a lost entry. */
-    char(*text)[2][REDIS_JOB_ID_LEN] = malloc(n * sizeof(*text));
-    redisReply *r = NULL;
-    int rc = SLUICE_ENOMEM;
-    if (!args || !lens || !text)
-        goto done;
-    rc = SLUICE_EINVAL;
-    for (int k = 0; k < 5; k++) {
-        args[k] = keys[k];
-        lens[k] = strlen(keys[k]);
+    out->argv = malloc(nargs * sizeof(*out->argv));
+    out->argvlen = malloc(nargs * sizeof(*out->argvlen));
+    out->text = malloc(5 * KEY_LEN + n * 2 * REDIS_JOB_ID_LEN);
+    if (!out->argv || !out->argvlen || !out->text) {
+        redis_job_args_free(out);
+        return SLUICE_ENOMEM;
     }
-    args[5] = REDIS_JOB_GROUP;
-    lens[5] = strlen(REDIS_JOB_GROUP);
+    static const char *const suffix[5] = {"in", "done", "out", "meta", "lost"};
+    for (int k = 0; k < 5; k++) {
+        char *key = out->text + (size_t)k * KEY_LEN;
+        if (redis_job_key(key, KEY_LEN, job, suffix[k]) != 0) {
+            redis_job_args_free(out);
+            return SLUICE_EINVAL;
+        }
+        out->argv[k] = key;
+        out->argvlen[k] = strlen(key);
+    }
+    out->argv[5] = REDIS_JOB_GROUP;
+    out->argvlen[5] = strlen(REDIS_JOB_GROUP);
+    char *text = out->text + 5 * KEY_LEN;
     for (size_t i = 0; i < n; i++) {
         uint64_t line, seq;
         const struct redis_job_commit *x = &res[i];
-        const char **a = args + 6 + 5 * i;
-        size_t *l = lens + 6 + 5 * i;
-        if (!x->entry_id || parse_id(x->entry_id, &line, &seq) != 0 || !x->result)
-            goto done;
-        snprintf(text[i][0], sizeof(text[i][0]), "%" PRIu64, line);
+        const char **a = out->argv + 6 + 5 * i;
+        size_t *l = out->argvlen + 6 + 5 * i;
+        char *num = text + i * 2 * REDIS_JOB_ID_LEN, *mark = num + REDIS_JOB_ID_LEN;
+        if (!x->entry_id || parse_id(x->entry_id, &line, &seq) != 0 || !x->result) {
+            redis_job_args_free(out);
+            return SLUICE_EINVAL;
+        }
+        snprintf(num, REDIS_JOB_ID_LEN, "%" PRIu64, line);
         if (x->custom_id) {
             a[0] = x->custom_id;
             l[0] = strlen(x->custom_id);
         } else {
             /* A leading NUL: no custom_id can collide with the mark of a lost line. */
-            text[i][1][0] = '\0';
-            int w = snprintf(text[i][1] + 1, sizeof(text[i][1]) - 1, "line:%" PRIu64, line);
-            a[0] = text[i][1];
+            mark[0] = '\0';
+            int w = snprintf(mark + 1, REDIS_JOB_ID_LEN - 1, "line:%" PRIu64, line);
+            a[0] = mark;
             l[0] = (size_t)w + 1;
         }
         a[1] = x->entry_id;
         l[1] = strlen(x->entry_id);
-        a[2] = text[i][0];
-        l[2] = strlen(text[i][0]);
+        a[2] = num;
+        l[2] = strlen(num);
         a[3] = x->result;
         l[3] = x->result_len;
         a[4] = x->failed ? "1" : "0";
         l[4] = 1;
     }
-    r = eval_script(c, &redis_job_commit_script, 5, nargs, args, lens);
-    rc = SLUICE_EIO;
+    out->argc = (int)nargs;
+    out->nkeys = 5;
+    return 0;
+}
+
+int redis_job_parse_commit(const redisReply *r, size_t n, int *new_flags) {
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != n)
-        goto done;
-    rc = 0;
+        return SLUICE_EIO;
+    int fresh_n = 0;
     for (size_t i = 0; i < n; i++) {
         int fresh = r->element[i]->type == REDIS_REPLY_INTEGER && r->element[i]->integer == 1;
         if (new_flags)
             new_flags[i] = fresh;
-        rc += fresh;
+        fresh_n += fresh;
     }
-done:
+    return fresh_n;
+}
+
+int redis_job_commit(redisContext *c, const char *job, const struct redis_job_commit *res, size_t n,
+                     int *new_flags) {
+    char key[KEY_LEN];
+    if (redis_job_key(key, sizeof(key), job, "in") != 0)
+        return SLUICE_EINVAL;
+    if (n == 0)
+        return 0;
+    struct redis_job_args a;
+    int rc = redis_job_commit_args(job, res, n, &a);
+    if (rc < 0)
+        return rc;
+    redisReply *r =
+        eval_script(c, &redis_job_commit_script, a.nkeys, (size_t)a.argc, a.argv, a.argvlen);
+    rc = redis_job_parse_commit(r, n, new_flags);
     freeReplyObject(r);
-    free(args);
-    free(lens);
-    free(text);
+    redis_job_args_free(&a);
     return rc;
 }
 
@@ -606,51 +709,63 @@ int redis_job_results(redisContext *c, const char *job, const char *after_id, in
     redisReply *r = redisCommand(c, "XRANGE %s %s + COUNT %d", key, start, count);
     if (!r)
         return SLUICE_EIO;
-    int rc = SLUICE_EIO;
+    int rc = redis_job_parse_results(r, out, n);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* 1 when `e` is a stream entry [id, [field, value, ...]] with an ID that fits. */
+static int is_entry(const redisReply *e) {
+    return e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+           e->element[0]->type == REDIS_REPLY_STRING && e->element[0]->len < REDIS_JOB_ID_LEN &&
+           e->element[1]->type == REDIS_REPLY_ARRAY;
+}
+
+int redis_job_parse_results(const redisReply *r, struct redis_job_result **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
     if (r->type != REDIS_REPLY_ARRAY)
-        goto done;
-    rc = 0;
-    if (r->elements && !(*out = calloc(r->elements, sizeof(**out)))) {
-        rc = SLUICE_ENOMEM;
-        goto done;
-    }
+        return SLUICE_EIO;
+    /* One entry holds the results of one commit: fields line, r, line, r, ... */
+    size_t total = 0;
     for (size_t i = 0; i < r->elements; i++) {
-        const redisReply *e = r->element[i], *line = NULL, *res = NULL;
-        struct redis_job_result *x = &(*out)[*n];
-        rc = SLUICE_EIO;
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-            e->element[0]->type != REDIS_REPLY_STRING || e->element[0]->len >= REDIS_JOB_ID_LEN ||
-            e->element[1]->type != REDIS_REPLY_ARRAY)
-            break;
-        const redisReply *f = e->element[1];
-        for (size_t j = 0; j + 1 < f->elements; j += 2) {
-            if (f->element[j]->type != REDIS_REPLY_STRING ||
-                f->element[j + 1]->type != REDIS_REPLY_STRING)
-                continue;
-            if (strcmp(f->element[j]->str, "line") == 0)
-                line = f->element[j + 1];
-            else if (strcmp(f->element[j]->str, "r") == 0)
-                res = f->element[j + 1];
-        }
-        if (!line || !res)
-            break;
-        rc = SLUICE_ENOMEM;
-        if (!(x->result = malloc(res->len + 1)))
-            break;
-        memcpy(x->result, res->str, res->len + 1);
-        x->result_len = res->len;
-        x->line = strtoull(line->str, NULL, 10);
-        memcpy(x->id, e->element[0]->str, e->element[0]->len + 1);
-        (*n)++;
-        rc = 0;
+        if (!is_entry(r->element[i]))
+            return SLUICE_EIO;
+        total += r->element[i]->element[1]->elements / 4;
     }
-done:
+    if (total && !(*out = calloc(total, sizeof(**out))))
+        return SLUICE_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < r->elements && rc == 0; i++) {
+        const redisReply *e = r->element[i], *f = e->element[1], *line = NULL;
+        for (size_t j = 0; j + 1 < f->elements && rc == 0; j += 2) {
+            const redisReply *k = f->element[j], *v = f->element[j + 1];
+            if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+                continue;
+            if (strcmp(k->str, "line") == 0) {
+                line = v;
+                continue;
+            }
+            if (strcmp(k->str, "r") != 0 || !line || *n == total)
+                continue;
+            struct redis_job_result *x = &(*out)[*n];
+            if (!(x->result = malloc(v->len + 1))) {
+                rc = SLUICE_ENOMEM;
+                break;
+            }
+            memcpy(x->result, v->str, v->len + 1);
+            x->result_len = v->len;
+            x->line = strtoull(line->str, NULL, 10);
+            memcpy(x->id, e->element[0]->str, e->element[0]->len + 1);
+            (*n)++;
+            line = NULL;
+        }
+    }
     if (rc != 0) {
         redis_job_results_free(*out, *n);
         *out = NULL;
         *n = 0;
     }
-    freeReplyObject(r);
     return rc;
 }
 

@@ -12,8 +12,9 @@
  *                              raw input line. Consumer group REDIS_JOB_GROUP.
  *   sluice:job:{NAME}:done     set of committed custom_ids (a lost entry, whose custom_id is
  *                              gone, is marked "\0line:<n>": a NUL cannot be in a custom_id)
- *   sluice:job:{NAME}:out      results stream (IDs from Redis's clock), fields line=<n>,
- *                              r=the result line; read and trimmed by the OUTPUT writer
+ *   sluice:job:{NAME}:out      results stream (IDs from Redis's clock), one entry per commit
+ *                              call with fields line=<n>, r=the result line repeated for each
+ *                              new result; read and trimmed by the OUTPUT writer
  *   sluice:job:{NAME}:lost     set of input entry IDs that vanished while pending (reported
  *                              by XAUTOCLAIM); each waits there until a result is committed
  *   sluice:job:{NAME}:meta     hash: the job's settings (written by whoever creates the job)
@@ -45,6 +46,7 @@ struct redis_job_entry {
     size_t request_len;
     int64_t deliveries; /* times this entry was delivered, this time included */
     int lost;           /* the entry vanished from the stream: commit a failed result for it */
+    const char *bad;    /* the feeder rejected the line for this reason (custom_id is "") */
 };
 
 /* Frees what redis_job_read() / redis_job_claim() handed out (NULL is fine). */
@@ -72,6 +74,7 @@ struct redis_job_line {
     const char *custom_id;
     const char *request;
     size_t request_len;
+    const char *bad; /* non-NULL: the line was rejected for this reason (custom_id unused) */
 };
 
 /*
@@ -158,8 +161,8 @@ struct redis_job_result {
 };
 
 /*
- * Reads up to `count` results after `after_id` (exclusive; NULL or "0-0" from the start).
- * Hands over *out (free with redis_job_results_free()) and *n.
+ * Reads the results of up to `count` entries (commits) after `after_id` (exclusive; NULL or "0-0"
+ * from the start). Hands over *out (free with redis_job_results_free()) and *n.
  */
 int redis_job_results(redisContext *c, const char *job, const char *after_id, int count,
                       struct redis_job_result **out, size_t *n);
@@ -194,6 +197,40 @@ struct redis_job_status {
 /* Fills *st (free with redis_job_status_free()); a job that does not exist reads as zeros. */
 int redis_job_status(redisContext *c, const char *job, struct redis_job_status *st);
 void redis_job_status_free(struct redis_job_status *st);
+
+/* ---- the pieces, for the asynchronous callers (src/job.c) ---- */
+
+/* Arguments of a script call: keys then arguments, pointing into text (owned). */
+struct redis_job_args {
+    int argc, nkeys;
+    const char **argv;
+    size_t *argvlen;
+    char *text;
+};
+void redis_job_args_free(struct redis_job_args *a);
+
+/* The commit script's keys and arguments for `n` results (which must outlive *out). */
+int redis_job_commit_args(const char *job, const struct redis_job_commit *res, size_t n,
+                          struct redis_job_args *out);
+/* The feed script's keys and arguments. */
+int redis_job_feed_args(const char *job, const struct redis_job_line *lines, size_t n,
+                        struct redis_job_args *out);
+/* Parses the commit script's reply: how many were new, or SLUICE_EIO. */
+int redis_job_parse_commit(const redisReply *r, size_t n, int *new_flags);
+/* Parses an XREADGROUP reply (nil included). */
+int redis_job_parse_read(const redisReply *r, struct redis_job_entry **out, size_t *n);
+/* Parses the claim script's reply and advances cursor. */
+int redis_job_parse_claim(const redisReply *r, char cursor[REDIS_JOB_ID_LEN],
+                          struct redis_job_entry **out, size_t *n);
+/* Parses an XRANGE reply of the results stream. */
+int redis_job_parse_results(const redisReply *r, struct redis_job_result **out, size_t *n);
+
+enum {
+    REDIS_JOB_SCRIPT_COMMIT = 0,
+    REDIS_JOB_SCRIPT_CLAIM,
+    REDIS_JOB_SCRIPT_FEED,
+    REDIS_JOB_SCRIPT_HEARTBEAT
+};
 
 /* The body of script `which` (0..3) and its compiled-in SHA-1 in *sha, NULL past the last: for
    the unit test that checks each SHA-1 against SCRIPT LOAD. */

@@ -10,15 +10,19 @@
 /*
  * The script. KEYS[1] is the budget's hash, ARGV[1] the operation:
  *   init  rpm tpm burst   create the hash if absent; set each value given (>= 0)
- *   lease nr nt maxwait delta
+ *   lease nr nt maxwait delta [rpm tpm]
  *                         charge delta tokens, then take nr requests and nt tokens if they are
  *                         usable within maxwait ms: {1, wait} or {0, wait}; a pause answers
  *                         {0, pause - now}; an absent hash is the error NOLIMIT (Redis lost it:
- *                         the caller re-creates it rather than lease from an unlimited budget)
+ *                         the caller re-creates it rather than lease from an unlimited budget).
+ *                         rpm tpm: the rates the caller sized a lease of several for; when the
+ *                         shared ones differ it is refused ({0, 0}), to be sized again
  *   recon delta           charge or refund tokens
  *   rates rpm tpm         set the rates, rescaling debt
  *   pause ms              pause = max(pause, now + ms)
- * Every reply is {ok, wait_ms, rpm, tpm}; the rates are strings so that they keep fractions.
+ * Every reply is {ok, wait_ms, rpm, tpm, why, burst}; the numbers that may have fractions are
+ * strings; why says what refused a lease: 0 the budget, 1 the shared pause (wait_ms is then the
+ * pause's end, which no max_wait shortens), 2 a size for other rates.
  *
  * The arithmetic is limiter.c's (gcra_wait, gcra_take, gcra_adjust, gcra_set_rate), with the
  * burst in ms of budget: cap = max(burst s x 1000, interval). Times are ms on Redis's clock, as
@@ -27,6 +31,8 @@
  *
  * Kept under 4095 bytes: that is the longest string literal -Wpedantic accepts.
  */
+/* SHA-1 of SCRIPT: EVALSHA needs no SCRIPT LOAD round trip (test_redis_lease checks it). */
+static const char SCRIPT_SHA[] = "1d4b1e7f676634a678cc2c6aead92d4ba22e64b0";
 static const char SCRIPT[] =
     "local k=KEYS[1]\n"
     "local op=ARGV[1]\n"
@@ -72,7 +78,7 @@ static const char SCRIPT[] =
     "  redis.call('HSET',k,'rpm',f(rpm),'tpm',f(tpm),'burst',f(burst),\n"
     "    'rtat',f(rtat),'ttat',f(ttat),'pause',f(pause))\n"
     "end\n"
-    "local function reply(ok,w) return {ok,math.ceil(w),f(rpm),f(tpm)} end\n"
+    "local function reply(ok,w,p) return {ok,math.ceil(w),f(rpm),f(tpm),p or 0,f(burst)} end\n"
     "if op=='init' then\n"
     "  local r,tp,b=tonumber(ARGV[2]),tonumber(ARGV[3]),tonumber(ARGV[4])\n"
     "  if not exists then rpm=0 tpm=0 rtat=now ttat=now end\n"
@@ -84,10 +90,13 @@ static const char SCRIPT[] =
     "if not exists then return redis.error_reply('NOLIMIT no budget at '..k) end\n"
     "if op=='lease' then\n"
     "  local nr,nt,mw,d=tonumber(ARGV[2]),tonumber(ARGV[3]),tonumber(ARGV[4]),tonumber(ARGV[5])\n"
+    "  local sr,st=tonumber(ARGV[6]),tonumber(ARGV[7])\n"
     "  if d~=0 then ttat=adjust(ttat,tpm,d) end\n"
-    "  local ok,w=0,0\n"
+    "  local ok,w,p=0,0,0\n"
     "  if pause>now then\n"
-    "    w=pause-now\n"
+    "    w=pause-now p=1\n"
+    "  elseif nr>1 and sr and (sr~=rpm or st~=tpm) then\n"
+    "    p=2\n"
     "  else\n"
     "    w=math.max(wait(rtat,rpm,nr),wait(ttat,tpm,nt))\n"
     "    if w<=mw then\n"
@@ -99,7 +108,7 @@ static const char SCRIPT[] =
     "  if ok==1 or d~=0 then\n"
     "    redis.call('HSET',k,'rtat',f(rtat),'ttat',f(ttat))\n"
     "  end\n"
-    "  return reply(ok,w)\n"
+    "  return reply(ok,w,p)\n"
     "elseif op=='recon' then\n"
     "  ttat=adjust(ttat,tpm,tonumber(ARGV[2]))\n"
     "  redis.call('HSET',k,'ttat',f(ttat))\n"
@@ -116,7 +125,60 @@ static const char SCRIPT[] =
     "return redis.error_reply('ERR unknown sluice limiter op '..tostring(op))\n";
 
 #define KEY_PREFIX "sluice:limit:{"
-#define MAX_ARGS   10 /* EVALSHA sha 1 key op + at most 4 operands */
+
+const char *redis_limiter_script(const char **sha) {
+    if (sha)
+        *sha = SCRIPT_SHA;
+    return SCRIPT;
+}
+
+char *redis_limiter_key(const char *key) {
+    if (!key || !*key)
+        return NULL;
+    size_t n = strlen(KEY_PREFIX) + strlen(key) + 2;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%s%s}", KEY_PREFIX, key);
+    return k;
+}
+
+void redis_limiter_args(struct redis_limiter_args *a, const char *key, const char *op, int n,
+                        const double *v) {
+    if (n > REDIS_LIMITER_MAX_OPERANDS)
+        n = REDIS_LIMITER_MAX_OPERANDS;
+    a->argv[0] = key;
+    a->argv[1] = op;
+    for (int i = 0; i < n; i++) {
+        snprintf(a->num[i], sizeof(a->num[i]), "%.17g", v[i]);
+        a->argv[2 + i] = a->num[i];
+    }
+    a->argc = 2 + n;
+}
+
+int redis_limiter_parse(const redisReply *r, struct redis_limiter_reply *out) {
+    if (!r)
+        return SLUICE_EIO;
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOLIMIT", 7) == 0)
+        return REDIS_LIMITER_NOLIMIT;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER ||
+        r->element[2]->type != REDIS_REPLY_STRING || r->element[3]->type != REDIS_REPLY_STRING)
+        return SLUICE_EPARSE;
+    out->ok = r->element[0]->integer ? 1 : 0;
+    out->wait_ms = r->element[1]->integer;
+    out->rpm = strtod(r->element[2]->str, NULL);
+    out->tpm = strtod(r->element[3]->str, NULL);
+    long long why =
+        r->elements > 4 && r->element[4]->type == REDIS_REPLY_INTEGER ? r->element[4]->integer : 0;
+    out->paused = why == 1;
+    out->resize = why == 2;
+    out->burst_s = r->elements > 5 && r->element[5]->type == REDIS_REPLY_STRING
+                       ? strtod(r->element[5]->str, NULL)
+                       : -1;
+    return out->ok;
+}
+
+/* ---- the synchronous limiter ---- */
 
 struct redis_limiter {
     redisContext *c;               /* the caller's */
@@ -126,71 +188,51 @@ struct redis_limiter {
     double shared_rpm, shared_tpm; /* the rates in the last reply */
 };
 
-static int reply_is_error(const redisReply *r, const char *prefix) {
-    return r->type == REDIS_REPLY_ERROR && strncmp(r->str, prefix, strlen(prefix)) == 0;
-}
-
 /*
  * One script call: EVALSHA, then EVAL when Redis has no copy of the script (it restarted, or
  * SCRIPT FLUSH), which also caches it again. Returns the reply (the caller frees it), or NULL
- * with *rc set when there is none.
+ * when there is none.
  */
-static redisReply *run_script(struct redis_limiter *l, int nargs, const char **args, int *rc) {
-    const char *argv[MAX_ARGS];
+static redisReply *run_script(struct redis_limiter *l, const struct redis_limiter_args *a) {
+    const char *argv[3 + REDIS_LIMITER_MAX_ARGC];
     argv[0] = "EVALSHA";
     argv[1] = l->sha;
     argv[2] = "1";
-    argv[3] = l->key;
-    for (int i = 0; i < nargs; i++)
-        argv[4 + i] = args[i];
-    redisReply *r = redisCommandArgv(l->c, 4 + nargs, argv, NULL);
-    if (r && reply_is_error(r, "NOSCRIPT")) {
+    for (int i = 0; i < a->argc; i++)
+        argv[3 + i] = a->argv[i];
+    redisReply *r = redisCommandArgv(l->c, 3 + a->argc, argv, NULL);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
         argv[0] = "EVAL";
         argv[1] = SCRIPT;
-        r = redisCommandArgv(l->c, 4 + nargs, argv, NULL);
+        r = redisCommandArgv(l->c, 3 + a->argc, argv, NULL);
     }
-    if (!r)
-        *rc = SLUICE_EIO;
     return r;
 }
 
-/* Reads {ok, wait_ms, rpm, tpm}; returns ok (0 or 1) or SLUICE_EPARSE. */
-static int parse_reply(struct redis_limiter *l, const redisReply *r, int64_t *wait_ms) {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER ||
-        r->element[2]->type != REDIS_REPLY_STRING || r->element[3]->type != REDIS_REPLY_STRING)
-        return SLUICE_EPARSE;
-    l->shared_rpm = strtod(r->element[2]->str, NULL);
-    l->shared_tpm = strtod(r->element[3]->str, NULL);
-    if (wait_ms)
-        *wait_ms = r->element[1]->integer;
-    return r->element[0]->integer ? 1 : 0;
-}
-
-/* Runs an operation and parses its reply: 0/1, or a negative code. */
-static int call(struct redis_limiter *l, int nargs, const char **args, int64_t *wait_ms) {
-    int rc = 0;
-    redisReply *r = run_script(l, nargs, args, &rc);
+/* Runs an operation and parses its reply: 0/1, or a negative code (NOLIMIT included). */
+static int call(struct redis_limiter *l, const char *op, int n, const double *v, int64_t *wait_ms) {
+    struct redis_limiter_args a;
+    redis_limiter_args(&a, l->key, op, n, v);
+    redisReply *r = run_script(l, &a);
     if (!r)
-        return rc;
-    rc = parse_reply(l, r, wait_ms);
+        return SLUICE_EIO;
+    struct redis_limiter_reply rep;
+    int rc = redis_limiter_parse(r, &rep);
     freeReplyObject(r);
+    if (rc >= 0) {
+        l->shared_rpm = rep.rpm;
+        l->shared_tpm = rep.tpm;
+        if (wait_ms)
+            *wait_ms = rep.wait_ms;
+    }
     return rc;
 }
 
-static void fmt(char *buf, size_t n, double v) {
-    snprintf(buf, n, "%.17g", v);
-}
-
 static int init_hash(struct redis_limiter *l) {
-    char a[32], b[32], c[32];
-    fmt(a, sizeof(a), l->rpm);
-    fmt(b, sizeof(b), l->tpm);
-    fmt(c, sizeof(c), l->burst_s);
-    const char *args[] = {"init", a, b, c};
-    int rc = call(l, 4, args, NULL);
-    return rc < 0 ? rc : 0;
+    const double v[] = {l->rpm, l->tpm, l->burst_s};
+    int rc = call(l, "init", 3, v, NULL);
+    return rc < 0 ? (rc == REDIS_LIMITER_NOLIMIT ? SLUICE_EPARSE : rc) : 0;
 }
 
 struct redis_limiter *redis_limiter_new(redisContext *c, const char *key, double rpm, double tpm,
@@ -205,11 +247,9 @@ struct redis_limiter *redis_limiter_new(redisContext *c, const char *key, double
     l->rpm = rpm;
     l->tpm = tpm;
     l->burst_s = burst_s;
-    size_t n = strlen(KEY_PREFIX) + strlen(key) + 2;
-    l->key = malloc(n);
+    l->key = redis_limiter_key(key);
     if (!l->key)
         goto fail;
-    snprintf(l->key, n, "%s%s}", KEY_PREFIX, key);
     r = redisCommand(c, "SCRIPT LOAD %s", SCRIPT);
     if (!r || r->type != REDIS_REPLY_STRING || r->len != 40)
         goto fail;
@@ -231,64 +271,49 @@ int redis_limiter_reserve(struct redis_limiter *l, int n_requests, double tokens
     if (n_requests < 0 || !(tokens >= 0) || !isfinite(tokens) || !isfinite(tokens_delta) ||
         max_wait_ms < 0 || !wait_ms)
         return SLUICE_EINVAL;
-    char nr[16], nt[32], mw[32], d[32];
-    snprintf(nr, sizeof(nr), "%d", n_requests);
-    fmt(nt, sizeof(nt), tokens);
-    snprintf(mw, sizeof(mw), "%lld", (long long)max_wait_ms);
-    fmt(d, sizeof(d), tokens_delta);
-    const char *args[] = {"lease", nr, nt, mw, d};
-    int rc = 0;
-    redisReply *r = run_script(l, 5, args, &rc);
-    if (r && reply_is_error(r, "NOLIMIT")) {
+    const double v[] = {n_requests, tokens, (double)max_wait_ms, tokens_delta};
+    int rc = call(l, "lease", 4, v, wait_ms);
+    if (rc == REDIS_LIMITER_NOLIMIT) {
         /* The hash is gone (a Redis that lost its data, or a deleted key): re-create it from
            what this worker was told, then lease once more. Never lease from a missing budget,
-           which would read as unlimited. */
-        freeReplyObject(r);
-        r = NULL;
+           which would read as unlimited. The script refused before charging the delta. */
         rc = init_hash(l);
         if (rc == 0)
-            r = run_script(l, 5, args, &rc);
+            rc = call(l, "lease", 4, v, wait_ms);
     }
-    if (!r)
-        return rc;
-    rc = parse_reply(l, r, wait_ms);
-    freeReplyObject(r);
-    return rc;
+    return rc == REDIS_LIMITER_NOLIMIT ? SLUICE_EPARSE : rc;
 }
 
 int redis_limiter_lease(struct redis_limiter *l, int n_requests, double tokens, int64_t *wait_ms) {
     return redis_limiter_reserve(l, n_requests, tokens, 0, 0, wait_ms);
 }
 
+/* The other operations: 0 or a negative code. */
+static int call_op(struct redis_limiter *l, const char *op, int n, const double *v) {
+    int rc = call(l, op, n, v, NULL);
+    if (rc == REDIS_LIMITER_NOLIMIT)
+        return SLUICE_EPARSE;
+    return rc < 0 ? rc : 0;
+}
+
 int redis_limiter_reconcile(struct redis_limiter *l, double tokens_delta) {
     if (!isfinite(tokens_delta))
         return SLUICE_EINVAL;
-    char d[32];
-    fmt(d, sizeof(d), tokens_delta);
-    const char *args[] = {"recon", d};
-    int rc = call(l, 2, args, NULL);
-    return rc < 0 ? rc : 0;
+    return call_op(l, "recon", 1, &tokens_delta);
 }
 
 int redis_limiter_set_rates(struct redis_limiter *l, double rpm, double tpm) {
     if (!(rpm >= 0) || !(tpm >= 0) || !isfinite(rpm) || !isfinite(tpm))
         return SLUICE_EINVAL;
-    char a[32], b[32];
-    fmt(a, sizeof(a), rpm);
-    fmt(b, sizeof(b), tpm);
-    const char *args[] = {"rates", a, b};
-    int rc = call(l, 3, args, NULL);
-    return rc < 0 ? rc : 0;
+    const double v[] = {rpm, tpm};
+    return call_op(l, "rates", 2, v);
 }
 
 int redis_limiter_pause(struct redis_limiter *l, int64_t ms) {
     if (ms < 0)
         return SLUICE_EINVAL;
-    char a[32];
-    snprintf(a, sizeof(a), "%lld", (long long)ms);
-    const char *args[] = {"pause", a};
-    int rc = call(l, 2, args, NULL);
-    return rc < 0 ? rc : 0;
+    const double v[] = {(double)ms};
+    return call_op(l, "pause", 1, v);
 }
 
 void redis_limiter_rates(const struct redis_limiter *l, double *rpm, double *tpm) {

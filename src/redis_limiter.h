@@ -15,31 +15,67 @@
  *
  * Leasing. One script call per request would cost a round trip and a Redis command per request.
  * A worker instead leases k requests (and their estimated tokens) per call, with
- * k = redis_limiter_lease_size(): max(1, rate/60 x 50 ms), and never more than the burst. At
- * 6000 rpm that is 5, at 60000 rpm 50, at 600 rpm 1. A lease that has to wait is granted as a
- * reservation (redis_limiter_reserve's max_wait_ms): the one reply says when it may be used, so
- * a lease costs one command whatever the rate, and the token reconciliation of past requests
- * rides along in the next lease's call. Commands per request are then 1/k plus the rare
- * refusal, SET_RATES and PAUSE: at most 1 at low rates, about 0.2 at 6000 rpm; the 1.5 bound
- * holds as long as fewer than half the leases are refused, which a max_wait_ms of at least
- * 2 x workers x k x (60000/rate) ms guarantees in steady state (every worker holds at most the
- * lease in use and the next one).
+ * k = redis_limiter_lease_size(): max(1, rate/60 x 50 ms), and never more than the burst; for a
+ * token budget the rate counts requests of the average size (tpm / tokens per request), and the
+ * smaller k of the two budgets applies. At 6000 rpm that is 5, at 60000 rpm 50, at 600 rpm 1;
+ * 1000 when both budgets are unlimited. A lease that has to wait is granted as a reservation
+ * (redis_limiter_reserve's max_wait_ms): the one reply says how long the worker must still hold
+ * it before use, so a lease costs one command whatever the rate, and the token reconciliation
+ * of past requests rides along in the next lease's call.
+ *
+ * The engine's limiter (redis_lease.c, asynchronous) applies these rules:
+ *   - wait() says 0 when a request unit (and, while tpm is limited, the request's tokens) is
+ *     held and its hold is over. Otherwise it returns the best known wait: the hold still to
+ *     run; the time a refusal named (a refused reservation asks again when its wait is back
+ *     within max_wait, a refusal for the shared pause when the pause ends); 250 ms while a call
+ *     is in flight; 1 s while Redis is unreachable. The reply, or Redis coming back, calls wake.
+ *   - Fetch ahead: when the requests held fall to k/2, the next lease of k is asked for, so the
+ *     steady state never waits on a round trip; a worker holds at most 1.5 k requests. Tokens
+ *     asked = the waiting request's estimate + a running average of the estimates (16 requests)
+ *     for every other request held or asked for, less the tokens held; a request needing more
+ *     tokens than all those held asks for the missing tokens alone.
+ *   - One call in flight at most (precedence: init, pause, rates, lease, a lone reconcile) and
+ *     one timer, for "ask again at T"; nothing is asked on a schedule, so an idle worker is
+ *     silent.
+ *   - max_wait_ms = 32 leases' worth of budget (within 1 s .. 60 s): room for every worker's
+ *     lease in use and the next one, so leases are refused only under more than ~20 workers.
+ *   - Token deltas (actual - estimated) are summed and ride on the next lease; with no lease
+ *     within 1 s they go alone. A call carrying a delta that gets no answer leaves the delta's
+ *     fate unknown: a charge is sent again (at worst charged twice: the workers send a little
+ *     less), a refund is dropped (at worst lost: the same). Never the other way, which could
+ *     overrun the provider's budget. NOLIMIT (the script changed nothing) re-sends either.
+ *   - set_rates sends the pacer's rates only when they differ from the shared ones, and a 0
+ *     ("not known here") never overwrites a rate another worker learned. Every reply carries
+ *     the shared rates: the rates op reports them. When they change, units held beyond 1.5
+ *     leases at the new rates are dropped, and a lease of several sized for the old rates is
+ *     refused by the script and sized again, so a worker that leased 1000 from an unlimited
+ *     budget neither sends them all nor takes 1000 more as debt after a limit became known.
+ *   - Redis unreachable (the connection went down, or a call got no answer): nothing new is
+ *     leased and every unit held is dropped, as DESIGN.md says: no request while Redis is
+ *     unreachable. (They were granted, so using them would be within the budget; but they
+ *     would be sent during the outage.) When Redis is back the limiter asks at once.
+ * Commands per request are then 1/k plus the rare refusal, SET_RATES, PAUSE and lone
+ * reconcile: 0.2 at 6000 rpm, 0.001 unlimited, at most about 1 at low rates. (INFO
+ * commandstats also counts the commands the script runs, TIME, HMGET and HSET: 4 per lease.)
  *
  * The burst that leasing adds: units a worker holds, granted but not yet sent, may go back to
- * back whenever it likes. Units sent in any window were either granted in that window (at most
- * what GCRA admits: burst + window/interval) or held at its start (at most k per worker, 2k when
- * the next lease is fetched ahead). So the provider sees at most
- *     burst + window/interval + workers x k        (x 2 with fetch-ahead)
- * requests in any window; at 6000 rpm with four workers that is 20 (40) requests, 0.2 s (0.4 s)
- * of budget on top of the configured burst. The same holds for tokens with the leased estimates.
+ * back whenever it likes. Units sent in any window were either usable from within that window
+ * (at most what GCRA admits: burst + window/interval, since a reservation is usable only after
+ * its hold) or held at its start (at most 1.5 k per worker). So the provider sees at most
+ *     burst + window/interval + workers x 1.5 k
+ * requests in any window; at 6000 rpm with four workers that is 50 + 30 requests, 0.3 s of
+ * budget on top of the configured 0.5 s burst. The same holds for tokens with the leased
+ * estimates (plus a waiting request's own shortfall).
  *
  * A PAUSE (one worker's 429 or Retry-After) refuses every later lease until it expires; leases
- * granted before it are not recalled, which is the same workers x k bound.
+ * granted before it are not recalled, which is the same workers x 1.5 k bound.
  *
- * Synchronous, over a blocking hiredis context, for now; the engine's asynchronous use comes
- * next. Return codes are the library's: 0 or 1 on success, SLUICE_EIO when Redis could not be
- * reached or did not answer (the outcome is unknown), SLUICE_EPARSE when it answered with an
- * error or with something that is not the script's reply, SLUICE_EINVAL for bad arguments.
+ * The functions below are synchronous, over a blocking hiredis context (tests, tools); the
+ * engine uses redis_lease.c, which shares the script and its argument and reply formats (the
+ * last section of this header). Return codes are the library's: 0 or 1 on success, SLUICE_EIO when
+ * Redis could not be reached or did not answer (the outcome is unknown), SLUICE_EPARSE when it
+ * answered with an error or with something that is not the script's reply, SLUICE_EINVAL for bad
+ * arguments.
  */
 #include <stdint.h>
 
@@ -66,12 +102,13 @@ struct redis_limiter *redis_limiter_new(redisContext *c, const char *key, double
 int redis_limiter_lease(struct redis_limiter *l, int n_requests, double tokens, int64_t *wait_ms);
 
 /*
- * The lease the engine uses. First charges `tokens_delta` (reconciliation of earlier requests:
- * actual - estimated, may be negative), then leases as redis_limiter_lease() but also grants a
- * lease that is usable within `max_wait_ms`: it returns 1 with *wait_ms the time the caller must
- * still hold the lease before sending. Returns 0 when even that is too far, with *wait_ms the
- * ms until the lease would be granted with no hold (ask again after *wait_ms - max_wait_ms);
- * the delta is charged all the same. A negative code leaves the delta's fate unknown: it may
+ * A lease with a hold (the call redis_lease.c makes). First charges `tokens_delta` (reconciliation
+ * of earlier requests: actual - estimated, may be negative), then leases as redis_limiter_lease()
+ * but also grants a lease that is usable within `max_wait_ms`: it returns 1 with *wait_ms the time
+ * the caller must still hold the lease before sending. Returns 0 when even that is too far, with
+ * *wait_ms the ms until the lease would be granted with no hold (ask again after *wait_ms -
+ * max_wait_ms; during a shared pause, *wait_ms is the pause's end and no reservation gets through
+ * it); the delta is charged all the same. A negative code leaves the delta's fate unknown: it may
  * or may not have been charged.
  */
 int redis_limiter_reserve(struct redis_limiter *l, int n_requests, double tokens,
@@ -99,5 +136,54 @@ void redis_limiter_rates(const struct redis_limiter *l, double *rpm, double *tpm
 int redis_limiter_lease_size(double per_minute, double burst_s);
 
 void redis_limiter_free(struct redis_limiter *l);
+
+/* ---- the script's calls, shared with the asynchronous limiter (redis_lease.c) ---- */
+
+/* The script's body, and its SHA-1 (known at compile time; a unit test checks it against SCRIPT
+   LOAD) in *sha when sha is not NULL. */
+const char *redis_limiter_script(const char **sha);
+
+/* The Redis key of budget `key`: "sluice:limit:{KEY}", malloc'ed (the caller frees it), or NULL
+   for an empty key or when memory ran out. */
+char *redis_limiter_key(const char *key);
+
+/*
+ * The arguments of one script call after EVALSHA sha 1: the key, the operation, and its operands
+ * written so that a round trip through Lua's tonumber loses nothing:
+ *   "init"  rpm tpm burst_s     "lease" n_requests tokens max_wait_ms tokens_delta [rpm tpm]
+ *   "recon" tokens_delta         "rates" rpm tpm         "pause" ms
+ * A lease of several requests given the rates it was sized for is refused (resize) when the
+ * shared rates differ: a worker that sized 1000 on an unlimited budget does not take them as
+ * debt just after another worker set a limit.
+ * A negative rate or burst in init and rates keeps the shared one. argv points into the struct
+ * (and at `key` and `op`, which must outlive it).
+ */
+#define REDIS_LIMITER_MAX_OPERANDS 6
+#define REDIS_LIMITER_MAX_ARGC     (2 + REDIS_LIMITER_MAX_OPERANDS)
+struct redis_limiter_args {
+    int argc;
+    const char *argv[REDIS_LIMITER_MAX_ARGC];
+    char num[REDIS_LIMITER_MAX_OPERANDS][32];
+};
+void redis_limiter_args(struct redis_limiter_args *a, const char *key, const char *op, int n,
+                        const double *v);
+
+/* The script's answer to any operation. */
+struct redis_limiter_reply {
+    int ok;          /* lease: 1 granted, 0 refused; the others: 1 */
+    int64_t wait_ms; /* lease: the hold (granted) or the ms until it would be granted */
+    double rpm, tpm; /* the shared rates after the operation */
+    int paused;      /* refused because of the shared pause (wait_ms = until its end) */
+    int resize;      /* refused: sized for rates that are no longer the shared ones */
+    double burst_s;  /* the shared burst tolerance (s); -1 when the reply had none */
+};
+
+/*
+ * Reads a script reply into *out: returns ok (0 or 1), REDIS_LIMITER_NOLIMIT when the budget's
+ * hash is gone (the script changed nothing: create it again with "init"), SLUICE_EPARSE for any
+ * other error or shape, SLUICE_EIO for no reply (NULL).
+ */
+#define REDIS_LIMITER_NOLIMIT (-100)
+int redis_limiter_parse(const redisReply *r, struct redis_limiter_reply *out);
 
 #endif

@@ -73,6 +73,10 @@ struct sluice_jsonl_source_s {
 
     struct source_req *free_list;
     int n_free;
+
+    const char *last_s; /* the raw line next() last handed out (in rbuf) */
+    size_t last_len;
+    int parser; /* source_parser_new(): no file, no duplicate check */
 };
 
 /* A byte range of the current line. */
@@ -304,6 +308,8 @@ static void source_seen_presize(struct sluice_jsonl_source_s *js, uint64_t size)
 
 /* Records an id. Returns 0 when it is new, 1 when it was seen before, or SLUICE_ENOMEM. */
 static int source_seen_add(struct sluice_jsonl_source_s *js, const char *id, size_t len) {
+    if (js->parser)
+        return 0; /* lines from Redis: the feeder checked them */
     /* Linear probing is quick up to 90% full. Growing by half (not doubling) keeps the table
        and the transient copy during a resize near 16 bytes per id. */
     if ((js->seen_n + 1) * 10 > js->seen_cap * 9 &&
@@ -861,6 +867,8 @@ static int source_next(void *ud, sluice_request_t **out) {
             break;
         }
         js->line++;
+        js->last_s = line;
+        js->last_len = overlong ? 0 : len;
         rc = source_parse_line(js, line, len, overlong, out);
         if (rc != 0)
             return rc < 0 ? rc : 0;
@@ -918,6 +926,40 @@ fail:;
     sluice_jsonl_source_close(js);
     errno = saved;
     return rc;
+}
+
+int source_parser_new(sluice_jsonl_source_t **out, const char *name, const char *default_url) {
+    struct sluice_jsonl_source_s *js = calloc(1, sizeof *js);
+    *out = NULL;
+    if (js == NULL)
+        return SLUICE_ENOMEM;
+    js->fd = -1;
+    js->parser = 1;
+    js->done = 1;
+    js->name = strdup(name ? name : "redis");
+    if (js->name == NULL ||
+        (default_url != NULL && (js->default_url = strdup(default_url)) == NULL)) {
+        sluice_jsonl_source_close(js);
+        return SLUICE_ENOMEM;
+    }
+    *out = js;
+    return 0;
+}
+
+int source_parse(sluice_jsonl_source_t *js, uint64_t line, const char *s, size_t len,
+                 sluice_request_t **out) {
+    *out = NULL;
+    js->line = line;
+    return source_parse_line(js, s, len, 0, out);
+}
+
+void source_last_line(const sluice_jsonl_source_t *js, const char **s, size_t *len) {
+    *s = js->last_s;
+    *len = js->last_len;
+}
+
+void source_release_request(sluice_jsonl_source_t *js, sluice_request_t *req) {
+    source_release(js, req);
 }
 
 void sluice_jsonl_source_bind(sluice_jsonl_source_t *js, sluice_source_t *src) {

@@ -38,4 +38,19 @@ uint64_t source_estimate_split(const char *body, size_t len, uint64_t *prompt);
  */
 size_t source_memory(const sluice_jsonl_source_t *js);
 
+/*
+ * A source that reads no file and checks no duplicates: the distributed mode's workers parse
+ * the lines the feeder put in Redis with it (the feeder, a real source, checked duplicates).
+ * `name` is for messages. Close with sluice_jsonl_source_close().
+ */
+int source_parser_new(sluice_jsonl_source_t **out, const char *name, const char *default_url);
+/* Parses one input line (without its newline) as line number `line`: returns 1 with *out (give
+   it back with source_release_request), 0 for a blank line, or SLUICE_ENOMEM. */
+int source_parse(sluice_jsonl_source_t *js, uint64_t line, const char *s, size_t len,
+                 sluice_request_t **out);
+void source_release_request(sluice_jsonl_source_t *js, sluice_request_t *req);
+/* The raw bytes of the line next() last handed out, valid until the next call (the feeder
+   puts them in Redis as they are). Empty for a line too long to hold. */
+void source_last_line(const sluice_jsonl_source_t *js, const char **s, size_t *len);
+
 #endif

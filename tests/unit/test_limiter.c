@@ -126,7 +126,7 @@ static void test_rate_change_keeps_debt(void **state) {
 
 static void test_local_limiter_both_budgets(void **state) {
     (void)state;
-    struct limiter *l = limiter_local_new(600, 6000, 0, 0); /* 10 req/s, 100 tok/s */
+    struct sluice_limiter_s *l = limiter_local_new(600, 6000, 0, 0); /* 10 req/s, 100 tok/s */
     assert_non_null(l);
     assert_int_equal(l->ops->wait(l, 0, 50), 0);
     l->ops->take(l, 0, 50);

@@ -146,7 +146,7 @@ static void test_feed_twice_adds_nothing(void **state) {
     char ids[7][16];
     for (int i = 0; i < 7; i++) {
         snprintf(ids[i], sizeof(ids[i]), "id-%d", i + 1);
-        lines[i] = (struct redis_job_line){(uint64_t)i + 1, ids[i], "{\"b\":1}", 7};
+        lines[i] = (struct redis_job_line){(uint64_t)i + 1, ids[i], "{\"b\":1}", 7, NULL};
     }
     assert_int_equal(redis_job_feed_batch(c, job, lines, 7), 2);
     assert_int_equal(redis_job_feed_batch(c, job, lines, 7), 0);
@@ -313,7 +313,17 @@ static void test_commit_batch(void **state) {
     assert_int_equal(flags[0], 1);
     assert_int_equal(flags[1], 0);
     assert_int_equal(flags[2], 1);
-    assert_int_equal(cmd_int(c, "XLEN sluice:job:{batch}:out"), 3);
+    /* One entry for the single commit, one for the batch's two new results. */
+    assert_int_equal(cmd_int(c, "XLEN sluice:job:{batch}:out"), 2);
+    struct redis_job_result *r;
+    size_t nr;
+    assert_int_equal(redis_job_results(c, job, NULL, 10, &r, &nr), 0);
+    assert_int_equal(nr, 3);
+    assert_int_equal(r[0].line, 2);
+    assert_int_equal(r[1].line, 1);
+    assert_int_equal(r[2].line, 3);
+    assert_string_equal(r[1].id, r[2].id);
+    redis_job_results_free(r, nr);
     assert_int_equal(pending(c, job), 0);
     redis_job_entries_free(e, n);
 }

@@ -1,0 +1,179 @@
+/* `sluice job status|list|delete`: a distributed job seen from the command line. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sluice.h>
+
+#include "cli.h"
+
+static void job_usage(FILE *f) {
+    fprintf(f, "usage: sluice job status --redis URL --job NAME [--json]\n"
+               "       sluice job list   --redis URL\n"
+               "       sluice job delete --redis URL --job NAME [--force]\n"
+               "\n"
+               "status: lines fed, waiting, pending, done and failed, results not yet written to\n"
+               "        OUTPUT, and each worker's last heartbeat (Redis's clock) and rate\n"
+               "list:   the jobs in this Redis database\n"
+               "delete: removes a job's keys; refuses a job that is not finished unless --force\n"
+               "\n"
+               "--redis URL: redis://[[user]:password@]host[:port][/db] or unix:///path;\n"
+               "the password may come from $SLUICE_REDIS_PASSWORD.\n"
+               "Exit status: 0 done; 1 (status) the job does not exist; 2 bad usage; 3 Redis "
+               "unreachable.\n");
+}
+
+static void print_status(const char *name, const sluice_job_status_t *st, int json) {
+    if (json) {
+        printf("{\"job\":\"%s\",\"exists\":%s,\"total\":%lld,\"fed\":%llu,\"waiting\":%llu,"
+               "\"pending\":%llu,\"done\":%llu,\"failed\":%llu,\"unwritten\":%llu,\"workers\":[",
+               name, st->exists ? "true" : "false", (long long)st->total,
+               (unsigned long long)st->fed, (unsigned long long)st->waiting,
+               (unsigned long long)st->pending, (unsigned long long)st->done,
+               (unsigned long long)st->failed, (unsigned long long)st->unwritten);
+        for (size_t i = 0; i < st->n_workers; i++)
+            printf("%s{\"consumer\":\"%s\",\"heartbeat_age_s\":%.1f,\"info\":%s}", i ? "," : "",
+                   st->workers[i].consumer, st->workers[i].age_s, st->workers[i].info);
+        printf("]}\n");
+        return;
+    }
+    if (!st->exists) {
+        printf("job %s: no such job\n", name);
+        return;
+    }
+    if (st->total >= 0)
+        printf("job %s: %lld lines, %llu done (%llu failed), %llu pending, %llu waiting; "
+               "%llu results not yet written to OUTPUT%s\n",
+               name, (long long)st->total, (unsigned long long)st->done,
+               (unsigned long long)st->failed, (unsigned long long)st->pending,
+               (unsigned long long)st->waiting, (unsigned long long)st->unwritten,
+               st->done >= (uint64_t)st->total ? "; finished" : "");
+    else
+        printf("job %s: still feeding, %llu lines fed, %llu done (%llu failed), %llu pending, "
+               "%llu waiting\n",
+               name, (unsigned long long)st->fed, (unsigned long long)st->done,
+               (unsigned long long)st->failed, (unsigned long long)st->pending,
+               (unsigned long long)st->waiting);
+    for (size_t i = 0; i < st->n_workers; i++)
+        printf("  worker %s: last heartbeat %.1f s ago, %s\n", st->workers[i].consumer,
+               st->workers[i].age_s, st->workers[i].info);
+}
+
+int cli_job_main(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"redis", required_argument, NULL, 'r'}, {"job", required_argument, NULL, 'j'},
+        {"json", no_argument, NULL, 'J'},        {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    const char *url = NULL, *name = NULL, *verb = NULL;
+    int json = 0, force = 0, opt;
+    if (argc >= 2 && argv[1][0] != '-') {
+        verb = argv[1];
+        argc--;
+        argv++;
+    }
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'r':
+            url = optarg;
+            break;
+        case 'j':
+            name = optarg;
+            break;
+        case 'J':
+            json = 1;
+            break;
+        case 'f':
+            force = 1;
+            break;
+        case 'h':
+            job_usage(stdout);
+            return 0;
+        default:
+            job_usage(stderr);
+            return 2;
+        }
+    }
+    if (!verb || optind != argc ||
+        (strcmp(verb, "status") != 0 && strcmp(verb, "list") != 0 && strcmp(verb, "delete") != 0)) {
+        fprintf(stderr, "sluice job: expected status, list or delete\n");
+        job_usage(stderr);
+        return 2;
+    }
+    if (!url || (strcmp(verb, "list") != 0 && !name)) {
+        fprintf(stderr, "sluice job %s: --redis URL%s required\n", verb,
+                strcmp(verb, "list") != 0 ? " and --job NAME are" : " is");
+        return 2;
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    sluice_redis_t *r = NULL;
+    char err[512];
+    int code = 3;
+    if (sluice_redis_open(&r, &loop, url, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sluice job: --redis: %s\n", err);
+        code = 2;
+        goto out;
+    }
+    if (strcmp(verb, "list") == 0) {
+        char **names;
+        size_t n;
+        if (sluice_job_list(r, &names, &n, err, sizeof(err)) < 0) {
+            fprintf(stderr, "sluice job list: %s\n", err);
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            printf("%s\n", names[i]);
+            free(names[i]);
+        }
+        free(names);
+        code = 0;
+        goto out;
+    }
+    sluice_job_status_t st;
+    int rc = sluice_job_status(r, name, &st, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "sluice job %s: %s\n", verb, err);
+        code = rc == SLUICE_EINVAL ? 2 : 3;
+        goto out;
+    }
+    if (strcmp(verb, "status") == 0) {
+        print_status(name, &st, json);
+        code = st.exists ? 0 : 1;
+        goto out;
+    }
+    if (!st.exists) {
+        fprintf(stderr, "sluice job delete: no job %s\n", name);
+        code = 1;
+        goto out;
+    }
+    int finished = st.total >= 0 && st.done >= (uint64_t)st.total && st.unwritten == 0;
+    if (!finished && !force) {
+        if (st.total < 0)
+            fprintf(stderr,
+                    "sluice job delete: job %s is still being fed (%llu lines so far, %llu "
+                    "done); pass --force to delete it anyway\n",
+                    name, (unsigned long long)st.fed, (unsigned long long)st.done);
+        else
+            fprintf(stderr,
+                    "sluice job delete: job %s is not finished (%llu of %lld lines done, %llu "
+                    "results not yet written); pass --force to delete it anyway\n",
+                    name, (unsigned long long)st.done, (long long)st.total,
+                    (unsigned long long)st.unwritten);
+        code = 2;
+        goto out;
+    }
+    if (sluice_job_delete(r, name, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sluice job delete: %s\n", err);
+        goto out;
+    }
+    printf("job %s deleted\n", name);
+    code = 0;
+out:
+    sluice_redis_close(r);
+    for (int i = 0; i < 100 && uv_loop_close(&loop) == UV_EBUSY; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    return code;
+}
