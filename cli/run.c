@@ -218,6 +218,12 @@ static int on_job_line(void *ud, const char *line, size_t len) {
 
 static int on_job_sync(void *ud) {
     struct run_ctx *c = ud;
+    /* The lines the writer holds for its next batch are not in the file yet: write them first,
+       and trim nothing from Redis that a full disk kept back. */
+    if (writer_flush(c->writer) != 0) {
+        int err = writer_error(c->writer, NULL);
+        return err ? err : SLUICE_EIO;
+    }
     return sluice_jsonl_sink_sync(c->sink);
 }
 
