@@ -63,6 +63,12 @@ struct cost {
     char unpriced_model[COST_MODEL_MAX];
     char refused_model[COST_MODEL_MAX];
     json_tokener *tok;
+    /* The last model priced: a batch is mostly one model, and the table is searched by
+       prefix. Valid while the prices stay as they were (memo_rev == rev). */
+    char memo_model[COST_MODEL_MAX];
+    double memo_in, memo_out;
+    int memo_rc;
+    unsigned rev, memo_rev;
 };
 
 struct cost *cost_new(void) {
@@ -70,6 +76,7 @@ struct cost *cost_new(void) {
     if (!c)
         return NULL;
     c->fixed_in = c->fixed_out = -1;
+    c->rev = 1;
     c->tok = json_tokener_new();
     if (!c->tok) {
         free(c);
@@ -127,6 +134,7 @@ int cost_load_file(struct cost *c, const char *path, char *err, size_t errlen) {
         }
         c->file = np;
         c->file[c->n_file++] = p;
+        c->rev++;
     }
     json_object_put(root);
     return 0;
@@ -138,6 +146,7 @@ fail:
 void cost_set_fixed(struct cost *c, double in_per_m, double out_per_m) {
     c->fixed_in = in_per_m;
     c->fixed_out = out_per_m;
+    c->rev++;
 }
 
 void cost_set_budget(struct cost *c, double max_usd) {
@@ -182,11 +191,30 @@ int cost_price(const struct cost *c, const char *model, double *in_per_m, double
     return best ? 0 : -1;
 }
 
+/* cost_price() through the one-entry memo. */
+static int price_of(struct cost *c, const char *model, double *in_per_m, double *out_per_m) {
+    if (!model)
+        return cost_price(c, model, in_per_m, out_per_m);
+    if (c->memo_rev != c->rev || strcmp(c->memo_model, model) != 0) {
+        size_t n = strlen(model);
+        if (n >= sizeof(c->memo_model))
+            return cost_price(c, model, in_per_m, out_per_m);
+        memcpy(c->memo_model, model, n + 1);
+        c->memo_rc = cost_price(c, model, &c->memo_in, &c->memo_out);
+        c->memo_rev = c->rev;
+    }
+    *in_per_m = c->memo_in;
+    *out_per_m = c->memo_out;
+    return c->memo_rc;
+}
+
 /* The model of a request, or NULL; parsed with the ledger's tokener into buf. */
 static const char *model_of(struct cost *c, const sluice_request_t *req, char *buf, size_t n) {
     if (req->model) {
         /* The source read it already: no second parse of every body. */
-        snprintf(buf, n, "%s", req->model);
+        size_t l = strnlen(req->model, n - 1);
+        memcpy(buf, req->model, l);
+        buf[l] = '\0';
         return buf;
     }
     if (!req->body)
@@ -224,7 +252,7 @@ static int estimate(struct cost *c, const sluice_request_t *req, char *model, si
     double pin, pout;
     *model = '\0';
     const char *m = c->fixed_in < 0 && c->fixed_out < 0 ? model_of(c, req, model, n) : NULL;
-    if (cost_price(c, m, &pin, &pout) < 0)
+    if (price_of(c, m, &pin, &pout) < 0)
         return -1;
     uint64_t prompt = req->est_prompt_tokens;
     uint64_t rest = req->est_tokens > prompt ? req->est_tokens - prompt : 0;
@@ -268,7 +296,7 @@ void cost_on_result(struct cost *c, const sluice_result_t *res) {
     }
     if (!res->tokens_in && !res->tokens_out)
         return;
-    if (priced && cost_price(c, *model ? model : NULL, &pin, &pout) == 0) {
+    if (priced && price_of(c, *model ? model : NULL, &pin, &pout) == 0) {
         c->spent += usd(pin, pout, res->tokens_in, res->tokens_out);
         c->priced_any = 1;
     } else {

@@ -218,6 +218,12 @@ static int on_job_line(void *ud, const char *line, size_t len) {
 
 static int on_job_sync(void *ud) {
     struct run_ctx *c = ud;
+    /* The lines the writer holds for its next batch are not in the file yet: write them first,
+       and trim nothing from Redis that a full disk kept back. */
+    if (writer_flush(c->writer) != 0) {
+        int err = writer_error(c->writer, NULL);
+        return err ? err : SLUICE_EIO;
+    }
     return sluice_jsonl_sink_sync(c->sink);
 }
 
@@ -378,6 +384,11 @@ int cli_run_main(int argc, char **argv) {
         env_base = getenv("OPENAI_BASE_URL");
     if (env_base && *env_base)
         cfg.base_url = env_base;
+    /* SLUICE_HTTP=curl: every request through libcurl, as before the fast path existed (to
+       compare, or to get around a server the fast path does not get on with). */
+    const char *env_http = getenv("SLUICE_HTTP");
+    if (env_http && strcmp(env_http, "curl") == 0)
+        cfg.http_fastpath = 0;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "o:H:c:h", long_opts, NULL)) != -1) {

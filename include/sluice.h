@@ -144,6 +144,10 @@ typedef struct sluice_config_s {
     const char *cacert;       /* CA bundle path, or NULL for the system's */
     int insecure;             /* 1: do not verify TLS certificates */
     uint64_t seed;            /* PRNG seed for jitter; 0 picks one from the clock */
+    int http_fastpath;        /* 1 (default): plain http:// URLs that no proxy applies to go
+                                 through sluice's own HTTP/1.1 client, not libcurl (whose cost
+                                 per request is several times that of the rest); 0: libcurl
+                                 for everything */
 } sluice_config_t;
 
 /* Fills *cfg with the defaults above. */
@@ -430,7 +434,8 @@ int sluice_jsonl_sink_write(sluice_jsonl_sink_t *sk, const sluice_result_t *res)
  */
 int sluice_jsonl_sink_format(sluice_jsonl_sink_t *sk, const sluice_result_t *res, const char **line,
                              size_t *len);
-/* Writes one formatted line with one write(2). Returns 0, SLUICE_ENOSPC or SLUICE_EIO. */
+/* Writes formatted lines (one, or several whole ones) with one write(2); on a failure a
+   regular file is cut back to its size before. Returns 0, SLUICE_ENOSPC or SLUICE_EIO. */
 int sluice_jsonl_sink_write_line(sluice_jsonl_sink_t *sk, const char *line, size_t len);
 /* fsync(2)s what was written (a regular file); returns 0 or SLUICE_EIO. */
 int sluice_jsonl_sink_sync(sluice_jsonl_sink_t *sk);

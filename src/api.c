@@ -74,6 +74,7 @@ void sluice_config_init(sluice_config_t *cfg) {
     cfg->burst_s = 0.5;
     cfg->give_up_after_s = 900;
     cfg->max_retry_after_s = 600;
+    cfg->http_fastpath = 1;
 }
 
 static int headers_build(struct sluice_s *s, const sluice_config_t *cfg) {
@@ -195,6 +196,7 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
         .cacert = cfg->cacert,
         .insecure = cfg->insecure,
         .max_connections = cfg->concurrency,
+        .fastpath = cfg->http_fastpath,
     };
     pacer_init(&s->pacer, cfg->rpm, cfg->tpm, (int64_t)uv_now(loop));
     struct breaker_config bc;

@@ -141,36 +141,18 @@ static void emit_invalid(struct sluice_s *e, sluice_request_t *r) {
 
 /*
  * The members of the JSON object at s[*pos]: calls fn for each key (raw bytes between the
- * quotes) with *pos at the start of its value, which fn may read; the value is then skipped.
- * The text must already be valid JSON. Returns 0, or -1 when s[*pos] is not an object.
+ * quotes) with the position of its value, which fn may read. The text must already be valid
+ * JSON (it is walked, not checked again). Returns 0, or -1 when s[*pos] is not an object.
  */
 static int object_each(const char *s, size_t len, size_t *pos,
                        void (*fn)(const char *key, size_t klen, const char *s, size_t len,
                                   size_t pos, void *ud),
                        void *ud) {
-    util_json_skip_ws(s, len, pos);
-    if (*pos >= len || s[*pos] != '{')
+    if (util_json_members(s, len, pos) < 0)
         return -1;
-    (*pos)++;
-    for (;;) {
-        util_json_skip_ws(s, len, pos);
-        if (*pos >= len || s[*pos] == '}')
-            break;
-        if (s[*pos] == ',') {
-            (*pos)++;
-            continue;
-        }
-        size_t kstart = *pos + 1;
-        if (util_json_scan(s, len, pos) != UTIL_JSON_OK)
-            return -1;
-        size_t klen = *pos - 1 - kstart;
-        util_json_skip_ws(s, len, pos);
-        (*pos)++; /* ':' */
-        util_json_skip_ws(s, len, pos);
-        fn(s + kstart, klen, s, len, *pos, ud);
-        if (util_json_scan(s, len, pos) != UTIL_JSON_OK)
-            return -1;
-    }
+    struct util_span k, v;
+    while (util_json_member(s, len, pos, &k, &v))
+        fn(k.p + 1, k.n - 2, s, len, (size_t)(v.p - s), ud);
     return 0;
 }
 

@@ -115,8 +115,11 @@ static int sink_put_raw_json(struct buf *b, const char *p, size_t n) {
     if (buf_reserve(b, n) != 0)
         return SLUICE_ENOMEM;
     char *dst = b->data + b->len;
-    for (size_t i = 0; i < n; i++)
-        dst[i] = p[i] == '\n' || p[i] == '\r' ? ' ' : p[i];
+    memcpy(dst, p, n);
+    for (char *c = dst; (c = memchr(c, '\n', (size_t)(dst + n - c))) != NULL; c++)
+        *c = ' ';
+    for (char *c = dst; (c = memchr(c, '\r', (size_t)(dst + n - c))) != NULL; c++)
+        *c = ' ';
     b->len += n;
     b->data[b->len] = '\0';
     return 0;

@@ -29,6 +29,8 @@
 #define SOURCE_FREE_MAX  64
 #define SOURCE_FREE_CAP  ((size_t)16 << 10)
 #define SOURCE_SEEN_INIT 1024
+/* The decoded-strings buffer is kept between lines up to this size. */
+#define SOURCE_DEC_KEEP ((size_t)64 << 10)
 
 /* One request and its strings in one allocation. */
 struct source_req {
@@ -56,8 +58,8 @@ struct sluice_jsonl_source_s {
     int saved_errno;
     uint64_t line;
 
-    json_tokener *tok;
     struct buf msg; /* scratch for building an `invalid` reason */
+    struct buf dec; /* the line's strings that had escapes, decoded */
 
     /*
      * The custom_ids seen so far, as 64-bit hashes in an open-addressing set (linear probing,
@@ -215,51 +217,43 @@ static const char *source_put(char **dst, const char *s, size_t n) {
     return p;
 }
 
-/* What a line turned into, before it is copied into one allocation. */
+/* What a line turned into, before it is copied into one allocation. Strings point into the
+   line (or into js->dec when they had escapes) and carry their lengths. */
 struct source_parts {
     const char *id;
     size_t id_len;
     const char *method;
+    size_t method_len;
     const char *url;
+    size_t url_len;
     struct source_span body;
     struct source_span meta;
     const char *invalid;
     uint64_t est_tokens;
     uint64_t est_prompt; /* of which prompt tokens */
-    const char *model;   /* in the parse tree; copied by source_emit() */
+    struct source_span model;
 };
-
-/* The body's "model", read while its tree is at hand so no one parses the body again. */
-static const char *source_model(json_object *body) {
-    json_object *m;
-    if (body && json_object_object_get_ex(body, "model", &m) &&
-        json_object_is_type(m, json_type_string))
-        return json_object_get_string(m);
-    return NULL;
-}
 
 static int source_emit(struct sluice_jsonl_source_s *js, const struct source_parts *pt,
                        sluice_request_t **out) {
-    size_t method_len = pt->method ? strlen(pt->method) : 0;
-    size_t url_len = pt->url ? strlen(pt->url) : 0;
     size_t invalid_len = pt->invalid ? strlen(pt->invalid) : 0;
-    size_t model_len = pt->model && !pt->invalid ? strlen(pt->model) : 0;
-    size_t need =
-        pt->id_len + method_len + url_len + pt->body.n + pt->meta.n + invalid_len + model_len + 7;
+    size_t model_len = pt->model.p && !pt->invalid ? pt->model.n : 0;
+    size_t need = pt->id_len + pt->method_len + pt->url_len + pt->body.n + pt->meta.n +
+                  invalid_len + model_len + 7;
     struct source_req *r = source_req_alloc(js, need);
     if (r == NULL)
         return SLUICE_ENOMEM;
     char *p = r->data;
     sluice_request_t *q = &r->req;
     q->custom_id = source_put(&p, pt->id, pt->id_len);
-    q->method = source_put(&p, pt->method, method_len);
-    q->url = source_put(&p, pt->url, url_len);
+    q->method = source_put(&p, pt->method, pt->method_len);
+    q->url = source_put(&p, pt->url, pt->url_len);
     q->body = source_put(&p, pt->body.p, pt->body.n);
     q->body_len = q->body ? pt->body.n : 0;
     q->metadata = source_put(&p, pt->meta.p, pt->meta.n);
     q->metadata_len = q->metadata ? pt->meta.n : 0;
     q->invalid = source_put(&p, pt->invalid, invalid_len);
-    q->model = model_len ? source_put(&p, pt->model, model_len) : NULL;
+    q->model = model_len ? source_put(&p, pt->model.p, model_len) : NULL;
     q->line = js->line;
     q->est_tokens = pt->invalid ? 0 : pt->est_tokens;
     q->est_prompt_tokens = pt->invalid ? 0 : pt->est_prompt;
@@ -369,36 +363,62 @@ static int source_key_is(const char *k, size_t n, const char *want) {
     return *want == '\0';
 }
 
+/* The members of a line that matter, as raw JSON text; p is NULL for an absent one. */
+struct source_members {
+    struct source_span whole, custom_id, body, method, url, meta;
+};
+
+/* Whether a key token (quotes included) is `want`: a plain compare, unless it has escapes. */
+static int source_key_eq(const struct util_span *k, const char *want, size_t wl) {
+    if (k->n == wl + 2 && memcmp(k->p + 1, want, wl) == 0)
+        return 1;
+    return memchr(k->p, '\\', k->n) != NULL && source_key_is(k->p, k->n, want);
+}
+
+#define SOURCE_KEY(k, lit) source_key_eq((k), (lit), sizeof(lit) - 1)
+
 /*
- * Finds the raw text of the "body" and "metadata" members of the (already validated) object
- * in s, and the span of the whole object. The last of repeated keys wins, as in json-c.
+ * Finds the members of the (already validated) object in s, and the span of the whole
+ * object. The last of repeated keys wins, as in json-c.
  */
-static void source_find_members(const char *s, size_t len, struct source_span *whole,
-                                struct source_span *body, struct source_span *meta) {
+static void source_find_members(const char *s, size_t len, struct source_members *m) {
     size_t pos = 0;
-    util_json_skip_ws(s, len, &pos);
-    size_t start = pos++;
-    for (;;) {
-        util_json_skip_ws(s, len, &pos);
-        if (s[pos] == '}')
-            break;
-        size_t key = pos;
-        util_json_scan(s, len, &pos);
-        size_t key_len = pos - key;
-        util_json_skip_ws(s, len, &pos);
-        pos++; /* ':' */
-        util_json_skip_ws(s, len, &pos);
-        size_t val = pos;
-        util_json_scan(s, len, &pos);
-        if (source_key_is(s + key, key_len, "body"))
-            *body = (struct source_span){s + val, pos - val};
-        else if (source_key_is(s + key, key_len, "metadata"))
-            *meta = (struct source_span){s + val, pos - val};
-        util_json_skip_ws(s, len, &pos);
-        if (s[pos] == ',')
-            pos++;
+    util_json_members(s, len, &pos);
+    size_t start = pos - 1;
+    struct util_span k, v;
+    while (util_json_member(s, len, &pos, &k, &v)) {
+        struct source_span sv = {v.p, v.n};
+        if (SOURCE_KEY(&k, "body"))
+            m->body = sv;
+        else if (SOURCE_KEY(&k, "custom_id"))
+            m->custom_id = sv;
+        else if (SOURCE_KEY(&k, "metadata"))
+            m->meta = sv;
+        else if (SOURCE_KEY(&k, "method"))
+            m->method = sv;
+        else if (SOURCE_KEY(&k, "url"))
+            m->url = sv;
     }
-    *whole = (struct source_span){s + start, pos + 1 - start};
+    m->whole = (struct source_span){s + start, pos - start};
+}
+
+static int source_is_string(struct source_span v) {
+    return v.p && v.p[0] == '"';
+}
+
+static int source_is_object(struct source_span v) {
+    return v.p && v.p[0] == '{';
+}
+
+/* The text of a JSON string token: in place when it has no escapes, else decoded into
+   js->dec (which the caller has sized for every string of the line, so it never moves). */
+static struct source_span source_string(struct sluice_jsonl_source_s *js, struct source_span v) {
+    if (!memchr(v.p, '\\', v.n))
+        return (struct source_span){v.p + 1, v.n - 2};
+    char *o = js->dec.data + js->dec.len;
+    size_t n = util_json_unescape(v.p, v.n, o);
+    js->dec.len += n;
+    return (struct source_span){o, n};
 }
 
 /* An HTTP method must be a token (RFC 9110 §9.1, §5.6.2): it goes verbatim on the wire. */
@@ -451,15 +471,21 @@ static const char *source_json_reason(struct sluice_jsonl_source_s *js, int err,
     return rc == 0 ? m->data : "not valid JSON";
 }
 
-/* Whether `key` is present; *out is its value (NULL for JSON null). */
-static int source_get(json_object *obj, const char *key, json_object **out) {
-    *out = NULL;
-    return json_object_object_get_ex(obj, key, out);
+static uint64_t source_estimate_body(const char *body, size_t len, uint64_t *prompt,
+                                     struct util_span *model);
+
+/* The estimate and the body's "model" string (read here so no one parses the body again). */
+static void source_read_body(struct sluice_jsonl_source_s *js, struct source_span body,
+                             struct source_parts *pt) {
+    struct util_span model = {NULL, 0};
+    pt->est_tokens = source_estimate_body(body.p, body.n, &pt->est_prompt, &model);
+    if (model.p && model.p[0] == '"')
+        pt->model = source_string(js, (struct source_span){model.p, model.n});
 }
 
 /* A bare line (no custom_id, no body): the whole object is the body of a POST to --url. */
-static int source_check_bare(struct sluice_jsonl_source_s *js, json_object *obj,
-                             struct source_span whole, struct source_parts *pt) {
+static int source_check_bare(struct sluice_jsonl_source_s *js, struct source_span whole,
+                             struct source_parts *pt) {
     if (js->default_url == NULL) {
         pt->invalid = "bare request body needs --url";
         return 0;
@@ -473,10 +499,11 @@ static int source_check_bare(struct sluice_jsonl_source_s *js, json_object *obj,
         return 0;
     }
     pt->method = "POST";
+    pt->method_len = 4;
     pt->url = js->default_url;
+    pt->url_len = strlen(js->default_url);
     pt->body = whole;
-    pt->est_tokens = source_estimate_split(obj, &pt->est_prompt);
-    pt->model = source_model(obj);
+    source_read_body(js, whole, pt);
     return 0;
 }
 
@@ -484,80 +511,79 @@ static int source_check_bare(struct sluice_jsonl_source_s *js, json_object *obj,
  * A batch line: custom_id, body, optional method, url and metadata. Sets pt->invalid for a
  * line that cannot be sent; the custom_id is kept whenever it could be read. An id that was
  * read counts as seen even if something else on its line is wrong, so that no id appears on
- * two result lines. Returns 0 or SLUICE_ENOMEM.
+ * two result lines. A member that is JSON null counts as present and of the wrong type, except
+ * metadata (null: none). Returns 0 or SLUICE_ENOMEM.
  */
-static int source_check_batch(struct sluice_jsonl_source_s *js, json_object *obj,
-                              struct source_span body, struct source_span meta,
+static int source_check_batch(struct sluice_jsonl_source_s *js, const struct source_members *m,
                               struct source_parts *pt) {
-    json_object *jid, *jbody, *jmethod, *jurl, *jmeta;
-    source_get(obj, "custom_id", &jid);
-    if (!json_object_is_type(jid, json_type_string) || json_object_get_string_len(jid) == 0) {
+    if (!source_is_string(m->custom_id) || m->custom_id.n == 2) {
         pt->invalid = "custom_id must be a non-empty string";
         return 0;
     }
-    const char *id = json_object_get_string(jid);
-    size_t id_len = (size_t)json_object_get_string_len(jid);
-    if (id_len > SOURCE_MAX_ID) {
+    struct source_span id = source_string(js, m->custom_id);
+    if (id.n > SOURCE_MAX_ID) {
         pt->invalid = "custom_id longer than 512 bytes";
         return 0;
     }
-    if (strlen(id) != id_len) {
+    if (memchr(id.p, '\0', id.n)) {
         pt->invalid = "custom_id must not contain NUL characters";
         return 0;
     }
-    pt->id = id;
-    pt->id_len = id_len;
-    int rc = source_seen_add(js, id, id_len);
+    pt->id = id.p;
+    pt->id_len = id.n;
+    int rc = source_seen_add(js, id.p, id.n);
     if (rc < 0)
         return rc;
     if (rc == 1) {
-        struct buf *m = &js->msg;
-        buf_reset(m);
-        rc = buf_append_str(m, "duplicate custom_id \"");
-        rc |= buf_append(m, id, id_len);
-        rc |= buf_append_char(m, '"');
-        pt->invalid = rc == 0 ? m->data : "duplicate custom_id";
+        struct buf *b = &js->msg;
+        buf_reset(b);
+        rc = buf_append_str(b, "duplicate custom_id \"");
+        rc |= buf_append(b, id.p, id.n);
+        rc |= buf_append_char(b, '"');
+        pt->invalid = rc == 0 ? b->data : "duplicate custom_id";
         return 0;
     }
-    if (source_get(obj, "metadata", &jmeta) && jmeta != NULL) {
-        if (!json_object_is_type(jmeta, json_type_object)) {
+    if (m->meta.p && !(m->meta.n == 4 && memcmp(m->meta.p, "null", 4) == 0)) {
+        if (!source_is_object(m->meta)) {
             pt->invalid = "metadata must be a JSON object";
             return 0;
         }
-        pt->meta = meta; /* copied to the result line even if the line is invalid below */
+        pt->meta = m->meta; /* copied to the result line even if the line is invalid below */
     }
-    source_get(obj, "body", &jbody);
-    if (!json_object_is_type(jbody, json_type_object)) {
+    if (!source_is_object(m->body)) {
         pt->invalid = "body must be a JSON object";
         return 0;
     }
     pt->method = "POST";
-    if (source_get(obj, "method", &jmethod)) {
-        if (!json_object_is_type(jmethod, json_type_string) ||
-            !source_is_token(json_object_get_string(jmethod),
-                             (size_t)json_object_get_string_len(jmethod))) {
+    pt->method_len = 4;
+    if (m->method.p) {
+        struct source_span v = source_is_string(m->method) ? source_string(js, m->method)
+                                                           : (struct source_span){NULL, 0};
+        if (!v.p || !source_is_token(v.p, v.n)) {
             pt->invalid = "method must be an HTTP method name such as \"POST\"";
             return 0;
         }
-        pt->method = json_object_get_string(jmethod);
+        pt->method = v.p;
+        pt->method_len = v.n;
     }
-    if (source_get(obj, "url", &jurl)) {
-        if (!json_object_is_type(jurl, json_type_string) ||
-            !source_is_url(json_object_get_string(jurl),
-                           (size_t)json_object_get_string_len(jurl))) {
+    if (m->url.p) {
+        struct source_span v =
+            source_is_string(m->url) ? source_string(js, m->url) : (struct source_span){NULL, 0};
+        if (!v.p || !source_is_url(v.p, v.n)) {
             pt->invalid = "url must be a non-empty string without spaces or control characters";
             return 0;
         }
-        pt->url = json_object_get_string(jurl);
+        pt->url = v.p;
+        pt->url_len = v.n;
     } else if (js->default_url != NULL) {
         pt->url = js->default_url;
+        pt->url_len = strlen(js->default_url);
     } else {
         pt->invalid = "no \"url\" on the line and no --url";
         return 0;
     }
-    pt->body = body;
-    pt->est_tokens = source_estimate_split(jbody, &pt->est_prompt);
-    pt->model = source_model(jbody);
+    pt->body = m->body;
+    source_read_body(js, m->body, pt);
     return 0;
 }
 
@@ -565,19 +591,30 @@ static int source_check_batch(struct sluice_jsonl_source_s *js, json_object *obj
  * Turns one line (without its '\n') into a request in *out. Returns 1 when a request was
  * made, 0 when the line is not handed out (blank, or skipped by the skip callback), or
  * SLUICE_ENOMEM.
+ *
+ * One strict pass of the scanner checks the line (json-c is lenient even in strict mode, and
+ * the body is passed on as the raw text of the line), then a walk that checks nothing again
+ * finds the members: no tree is built (json-c's was two thirds of a line's cost).
  */
 static int source_parse_line(struct sluice_jsonl_source_s *js, const char *s, size_t len,
                              int overlong, sluice_request_t **out) {
     char line_id[32];
     struct source_parts pt = {0};
-    struct source_span whole = {0}, body = {0}, meta = {0};
-    json_object *obj = NULL;
+    struct source_members m = {0};
     size_t err_pos = 0, first = 0;
     int rc = 0;
 
-    snprintf(line_id, sizeof line_id, "line-%" PRIu64, js->line);
+    /* "line-N", without printf: it is made for every line and needed by few. */
+    char digits[20];
+    size_t nd = 0;
+    for (uint64_t v = js->line; nd == 0 || v > 0; v /= 10)
+        digits[nd++] = (char)('0' + v % 10);
+    memcpy(line_id, "line-", 5);
+    for (size_t i = 0; i < nd; i++)
+        line_id[5 + i] = digits[nd - 1 - i];
+    line_id[5 + nd] = '\0';
     pt.id = line_id;
-    pt.id_len = strlen(line_id);
+    pt.id_len = 5 + nd;
 
     if (len > 0 && s[len - 1] == '\r')
         len--;
@@ -592,8 +629,6 @@ static int source_parse_line(struct sluice_jsonl_source_s *js, const char *s, si
     if (source_is_blank(s, len))
         return 0;
 
-    /* json-c is lenient even in strict mode (single quotes, NaN, raw control characters), and
-     * the body is passed on as the raw text of the line: check it against RFC 8259 first. */
     int jerr = util_json_validate(s, len, &err_pos);
     if (jerr != 0) {
         pt.invalid = source_json_reason(js, jerr, err_pos);
@@ -604,38 +639,37 @@ static int source_parse_line(struct sluice_jsonl_source_s *js, const char *s, si
         pt.invalid = "not a JSON object";
         goto emit;
     }
-    json_tokener_reset(js->tok);
-    obj = json_tokener_parse_ex(js->tok, s, (int)len);
-    if (obj == NULL) {
-        pt.invalid = "not valid JSON (json-c could not parse it)";
-        goto emit;
-    }
-    source_find_members(s, len, &whole, &body, &meta);
-    json_object *unused;
-    if (!source_get(obj, "custom_id", &unused) && !source_get(obj, "body", &unused))
-        rc = source_check_bare(js, obj, whole, &pt);
+    source_find_members(s, len, &m);
+    /* Room for the strings the line's members decode to (decoding never grows one; the model
+       is within the body); a buffer grown for a long line is not kept. */
+    if (js->dec.cap > SOURCE_DEC_KEEP)
+        buf_free(&js->dec);
+    buf_reset(&js->dec);
+    if (buf_reserve(&js->dec,
+                    m.custom_id.n + m.method.n + m.url.n + (m.body.p ? m.body.n : m.whole.n)) < 0)
+        return SLUICE_ENOMEM;
+    if (!m.custom_id.p && !m.body.p)
+        rc = source_check_bare(js, m.whole, &pt);
     else
-        rc = source_check_batch(js, obj, body, meta, &pt);
+        rc = source_check_batch(js, &m, &pt);
     if (rc < 0)
-        goto fail;
-    if (pt.invalid == NULL && js->skip != NULL && js->skip(js->skip_ud, pt.id) != 0) {
-        json_object_put(obj);
-        return 0;
+        return rc;
+    if (pt.invalid == NULL && js->skip != NULL) {
+        /* the skip callback takes a C string */
+        char idz[SOURCE_MAX_ID + 1];
+        memcpy(idz, pt.id, pt.id_len);
+        idz[pt.id_len] = '\0';
+        if (js->skip(js->skip_ud, idz) != 0)
+            return 0;
     }
 emit:
     if (pt.invalid != NULL) {
         /* Never sent: only the id, the reason and the metadata go on. */
         pt.method = pt.url = NULL;
+        pt.method_len = pt.url_len = 0;
         pt.body = (struct source_span){0};
     }
-    rc = source_emit(js, &pt, out);
-    if (rc < 0)
-        goto fail;
-    json_object_put(obj);
-    return 1;
-fail:
-    json_object_put(obj);
-    return rc;
+    return source_emit(js, &pt, out) < 0 ? SLUICE_ENOMEM : 1;
 }
 
 /* ---- token estimate ---- */
@@ -648,86 +682,167 @@ static uint64_t source_sat_mul(uint64_t a, uint64_t b) {
     return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
 }
 
-/* A positive integer member, or 0. */
-static uint64_t source_get_count(json_object *obj, const char *key) {
-    json_object *v;
-    if (!source_get(obj, key, &v) || !json_object_is_type(v, json_type_int))
+/* A JSON integer (no fraction, no exponent) that is positive, saturated at INT64_MAX as
+   json-c reads it; else 0. */
+static uint64_t source_count_of(struct util_span v) {
+    if (!v.p || v.n == 0 || v.p[0] < '0' || v.p[0] > '9')
         return 0;
-    int64_t i = json_object_get_int64(v); /* clamped to INT64_MAX beyond it */
-    return i > 0 ? (uint64_t)i : 0;
+    uint64_t n = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        char c = v.p[i];
+        if (c == '.' || c == 'e' || c == 'E')
+            return 0;
+        n = n > (uint64_t)INT64_MAX / 10 ? (uint64_t)INT64_MAX : n * 10 + (uint64_t)(c - '0');
+        if (n > (uint64_t)INT64_MAX)
+            n = (uint64_t)INT64_MAX;
+    }
+    return n;
+}
+
+/* Decoded bytes of a string token; 0 for anything else. */
+static uint64_t source_str_len(struct util_span v) {
+    if (!v.p || v.p[0] != '"')
+        return 0;
+    return memchr(v.p, '\\', v.n) ? util_json_unescape(v.p, v.n, NULL) : v.n - 2;
+}
+
+/* The value of member `key` of the object v (the last one when repeated); p NULL if none. */
+static struct util_span source_member(struct util_span v, const char *key) {
+    struct util_span k, val, found = {NULL, 0};
+    size_t pos = 0;
+    if (!v.p || util_json_members(v.p, v.n, &pos) < 0)
+        return found;
+    size_t kl = strlen(key);
+    while (util_json_member(v.p, v.n, &pos, &k, &val))
+        if (source_key_eq(&k, key, kl))
+            found = val;
+    return found;
 }
 
 /* Text bytes of a string, or of the "text" of an object (a content part). */
-static uint64_t source_text_of(json_object *v) {
-    if (json_object_is_type(v, json_type_string))
-        return (uint64_t)json_object_get_string_len(v);
-    json_object *text;
-    if (json_object_is_type(v, json_type_object) && source_get(v, "text", &text) &&
-        json_object_is_type(text, json_type_string))
-        return (uint64_t)json_object_get_string_len(text);
-    return 0;
+static uint64_t source_text_of(struct util_span v) {
+    if (v.p && v.p[0] == '{')
+        return source_str_len(source_member(v, "text"));
+    return source_str_len(v);
+}
+
+/* Calls fn for each element of the array v (nothing when v is not an array). */
+static void source_each(struct util_span v, void (*fn)(struct util_span e, void *ud), void *ud) {
+    if (!v.p || v.p[0] != '[')
+        return;
+    size_t pos = 1;
+    for (;;) {
+        util_json_skip_ws(v.p, v.n, &pos);
+        if (pos < v.n && v.p[pos] == ',') {
+            pos++;
+            util_json_skip_ws(v.p, v.n, &pos);
+        }
+        if (pos >= v.n || v.p[pos] == ']')
+            return;
+        size_t start = pos;
+        util_json_skip(v.p, v.n, &pos);
+        fn((struct util_span){v.p + start, pos - start}, ud);
+    }
+}
+
+struct source_tally {
+    uint64_t bytes, ids;
+    int depth;
+};
+
+static void source_tally_text(struct util_span e, void *ud) {
+    struct source_tally *t = ud;
+    t->bytes = source_sat_add(t->bytes, source_text_of(e));
 }
 
 /* Text bytes of a string or of each element of an array (strings or content parts). */
-static uint64_t source_text_all(json_object *v) {
-    if (!json_object_is_type(v, json_type_array))
-        return source_text_of(v);
-    uint64_t sum = 0;
-    size_t n = json_object_array_length(v);
-    for (size_t i = 0; i < n; i++)
-        sum = source_sat_add(sum, source_text_of(json_object_array_get_idx(v, i)));
-    return sum;
+static void source_text_all(struct util_span v, struct source_tally *t) {
+    if (v.p && v.p[0] == '[')
+        source_each(v, source_tally_text, t);
+    else
+        source_tally_text(v, t);
 }
 
-/* "prompt" / "input": text bytes into *bytes, and 1 per token id (ints, or arrays of them). */
-static void source_count_input(json_object *v, uint64_t *bytes, uint64_t *ids, int depth) {
-    if (json_object_is_type(v, json_type_int)) {
-        *ids = source_sat_add(*ids, 1);
-    } else if (json_object_is_type(v, json_type_array) && depth < 2) {
-        size_t n = json_object_array_length(v);
-        for (size_t i = 0; i < n; i++)
-            source_count_input(json_object_array_get_idx(v, i), bytes, ids, depth + 1);
+static void source_tally_message(struct util_span e, void *ud) {
+    if (e.p[0] == '{')
+        source_text_all(source_member(e, "content"), ud);
+}
+
+/* "prompt" / "input": text bytes, and 1 per token id (integers, or arrays of them). */
+static void source_tally_input(struct util_span v, void *ud) {
+    struct source_tally *t = ud;
+    char c = v.p[0];
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        if (!memchr(v.p, '.', v.n) && !memchr(v.p, 'e', v.n) && !memchr(v.p, 'E', v.n))
+            t->ids = source_sat_add(t->ids, 1);
+    } else if (c == '[' && t->depth < 2) {
+        t->depth++;
+        source_each(v, source_tally_input, t);
+        t->depth--;
     } else {
-        *bytes = source_sat_add(*bytes, source_text_of(v));
+        source_tally_text(v, t);
     }
 }
 
-uint64_t source_estimate_tokens(json_object *body) {
+uint64_t source_estimate_tokens(const char *body, size_t len) {
     uint64_t prompt;
-    return source_estimate_split(body, &prompt);
+    return source_estimate_split(body, len, &prompt);
 }
 
-uint64_t source_estimate_split(json_object *body, uint64_t *prompt) {
-    *prompt = 0;
-    if (!json_object_is_type(body, json_type_object))
-        return 0;
-    uint64_t bytes = 0, ids = 0;
-    json_object *v;
-    if (source_get(body, "messages", &v) && json_object_is_type(v, json_type_array)) {
-        size_t n = json_object_array_length(v);
-        for (size_t i = 0; i < n; i++) {
-            json_object *msg = json_object_array_get_idx(v, i), *content;
-            if (json_object_is_type(msg, json_type_object) && source_get(msg, "content", &content))
-                bytes = source_sat_add(bytes, source_text_all(content));
-        }
-    }
-    if (source_get(body, "system", &v))
-        bytes = source_sat_add(bytes, source_text_all(v));
-    if (source_get(body, "prompt", &v))
-        source_count_input(v, &bytes, &ids, 0);
-    if (source_get(body, "input", &v))
-        source_count_input(v, &bytes, &ids, 0);
+uint64_t source_estimate_split(const char *body, size_t len, uint64_t *prompt) {
+    struct util_span model;
+    return source_estimate_body(body, len, prompt, &model);
+}
 
-    uint64_t out = source_get_count(body, "max_completion_tokens");
+/* One walk of the body's members for the estimate and the "model" member. */
+static uint64_t source_estimate_body(const char *body, size_t len, uint64_t *prompt,
+                                     struct util_span *model) {
+    *prompt = 0;
+    *model = (struct util_span){NULL, 0};
+    size_t pos = 0;
+    if (!body || util_json_members(body, len, &pos) < 0)
+        return 0;
+    struct source_tally t = {0, 0, 0};
+    struct util_span k, v, messages = {0}, system = {0}, prompt_v = {0}, input = {0};
+    struct util_span max_completion = {0}, max_tokens = {0}, max_output = {0}, n_v = {0};
+    while (util_json_member(body, len, &pos, &k, &v)) {
+        if (SOURCE_KEY(&k, "messages"))
+            messages = v;
+        else if (SOURCE_KEY(&k, "system"))
+            system = v;
+        else if (SOURCE_KEY(&k, "prompt"))
+            prompt_v = v;
+        else if (SOURCE_KEY(&k, "input"))
+            input = v;
+        else if (SOURCE_KEY(&k, "max_completion_tokens"))
+            max_completion = v;
+        else if (SOURCE_KEY(&k, "max_tokens"))
+            max_tokens = v;
+        else if (SOURCE_KEY(&k, "max_output_tokens"))
+            max_output = v;
+        else if (SOURCE_KEY(&k, "n"))
+            n_v = v;
+        else if (SOURCE_KEY(&k, "model"))
+            *model = v;
+    }
+    source_each(messages, source_tally_message, &t);
+    if (system.p)
+        source_text_all(system, &t);
+    if (prompt_v.p)
+        source_tally_input(prompt_v, &t);
+    if (input.p)
+        source_tally_input(input, &t);
+
+    uint64_t out = source_count_of(max_completion);
     if (out == 0)
-        out = source_get_count(body, "max_tokens");
+        out = source_count_of(max_tokens);
     if (out == 0)
-        out = source_get_count(body, "max_output_tokens");
-    uint64_t n = source_get_count(body, "n");
+        out = source_count_of(max_output);
+    uint64_t n = source_count_of(n_v);
     if (n == 0)
         n = 1;
-    uint64_t in = bytes / 4 + (bytes % 4 != 0);
-    *prompt = source_sat_add(in, ids);
+    uint64_t in = t.bytes / 4 + (t.bytes % 4 != 0);
+    *prompt = source_sat_add(in, t.ids);
     return source_sat_add(*prompt, source_sat_mul(out, n));
 }
 
@@ -786,10 +901,6 @@ int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path, cons
     if (js->rbuf == NULL)
         goto fail;
     js->rcap = SOURCE_CHUNK;
-    /* Deeper than the validator allows, so json-c never refuses a line that passed it. */
-    js->tok = json_tokener_new_ex(UTIL_JSON_MAX_DEPTH + 8);
-    if (js->tok == NULL)
-        goto fail;
     rc = SLUICE_EIO;
     if (strcmp(path, "-") == 0) {
         js->fd = STDIN_FILENO;
@@ -826,8 +937,7 @@ int source_parser_new(sluice_jsonl_source_t **out, const char *name, const char 
     js->parser = 1;
     js->done = 1;
     js->name = strdup(name ? name : "redis");
-    js->tok = json_tokener_new_ex(UTIL_JSON_MAX_DEPTH + 8);
-    if (js->name == NULL || js->tok == NULL ||
+    if (js->name == NULL ||
         (default_url != NULL && (js->default_url = strdup(default_url)) == NULL)) {
         sluice_jsonl_source_close(js);
         return SLUICE_ENOMEM;
@@ -883,9 +993,8 @@ void sluice_jsonl_source_close(sluice_jsonl_source_t *js) {
         js->free_list = r->next;
         free(r);
     }
-    if (js->tok != NULL)
-        json_tokener_free(js->tok);
     buf_free(&js->msg);
+    buf_free(&js->dec);
     free(js->seen);
     free(js->rbuf);
     free(js->default_url);

@@ -8,8 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
-
 #include "sluice.h"
 
 /* The longest input line accepted, in bytes, without its line ending. */
@@ -25,13 +23,14 @@
  *     max_output_tokens (0 if none), times "n" (default 1).
  *   completions: "prompt" (string, array of strings, or token arrays) plus max_tokens * n.
  *   embeddings: "input" (string or array of strings; arrays of token ints count 1 per int).
- * `body` may be NULL or not an object (0). Saturates instead of overflowing.
+ * `body` is the raw text of a value util_json_scan() has accepted; NULL or not an object
+ * gives 0. Saturates instead of overflowing.
  */
-uint64_t source_estimate_tokens(json_object *body);
+uint64_t source_estimate_tokens(const char *body, size_t len);
 
 /* The same estimate, with its prompt part in *prompt (the rest is the most output), so that
  * --max-cost and --dry-run can price input and output apart. */
-uint64_t source_estimate_split(json_object *body, uint64_t *prompt);
+uint64_t source_estimate_split(const char *body, size_t len, uint64_t *prompt);
 
 /*
  * Bytes the source holds beyond the requests handed out: the read buffer and the duplicate-id

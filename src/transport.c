@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include "transport.h"
+#include "h1.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct transport {
     struct sock_ctx *socks;
     struct sock_ctx **conn_by_fd; /* the connection sockets we opened, by descriptor */
     size_t n_conn_by_fd;
+    struct h1 *h1; /* the plain-HTTP/1.1 fast path, or NULL when turned off */
 };
 
 /* One watched socket; curl_multi_assign() ties it to curl's socket. */
@@ -211,9 +213,7 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
     return 0;
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *userp) {
-    struct xfer *x = userp;
-    size_t len = size * n;
+int xfer_body_append(struct xfer *x, const char *data, size_t len) {
     /* A JSON API answer larger than max_body is a fault, not something to buffer. */
     if (x->body_len + len + 1 > x->body_cap) {
         /* Start small: with 10,000 requests in flight, 4 KiB each for answers of a few hundred
@@ -224,17 +224,22 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp) {
         if (cap > x->owner->o.max_body + 1)
             cap = x->owner->o.max_body + 1;
         if (x->body_len + len + 1 > cap)
-            return CURL_WRITEFUNC_ERROR;
+            return -1;
         char *nb = realloc(x->body, cap);
         if (!nb)
-            return CURL_WRITEFUNC_ERROR;
+            return -1;
         x->body = nb;
         x->body_cap = cap;
     }
     memcpy(x->body + x->body_len, data, len);
     x->body_len += len;
     x->body[x->body_len] = '\0';
-    return len;
+    return 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *userp) {
+    size_t len = size * n;
+    return xfer_body_append(userp, data, len) == 0 ? len : CURL_WRITEFUNC_ERROR;
 }
 
 static int64_t epoch_ms(void) {
@@ -243,19 +248,15 @@ static int64_t epoch_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static size_t on_header(char *data, size_t size, size_t n, void *userp) {
-    struct xfer *x = userp;
-    size_t len = size * n;
-    /* A new status line starts a new answer (after 100 Continue or a redirect): forget the
-       headers of the previous one. */
-    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-        classify_hdrs_init(&x->hdrs);
-        /* The wall clock is read once per answer (for HTTP-date and RFC 3339 hints), not once
-           per header line. */
-        x->answer_epoch_ms = epoch_ms();
-        x->body_is_json_type = 0;
-        return len;
-    }
+void xfer_answer_begin(struct xfer *x) {
+    classify_hdrs_init(&x->hdrs);
+    /* The wall clock is read once per answer (for HTTP-date and RFC 3339 hints), not once per
+       header line. */
+    x->answer_epoch_ms = epoch_ms();
+    x->body_is_json_type = 0;
+}
+
+void xfer_header(struct xfer *x, const char *data, size_t len) {
     if (len > 13 && strncasecmp(data, "content-type:", 13) == 0) {
         const char *v = data + 13;
         size_t vl = len - 13;
@@ -266,10 +267,28 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp) {
                 break;
             }
         }
-        return len;
+        return;
     }
     classify_header(&x->hdrs, data, len, x->answer_epoch_ms);
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *userp) {
+    struct xfer *x = userp;
+    size_t len = size * n;
+    /* A new status line starts a new answer (after 100 Continue or a redirect): forget the
+       headers of the previous one. */
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+        xfer_answer_begin(x);
+    else
+        xfer_header(x, data, len);
     return len;
+}
+
+/* The fast path's attempts end here, like curl's in check_done(). */
+static void on_h1_done(struct xfer *x, void *ud) {
+    struct transport *t = ud;
+    t->active--;
+    t->cb(x, t->ud);
 }
 
 int transport_new(struct transport **out, uv_loop_t *loop, const struct transport_opts *o,
@@ -293,6 +312,13 @@ int transport_new(struct transport **out, uv_loop_t *loop, const struct transpor
         if (v && *v)
             t->no_proxy_env = 0;
     }
+    if (o->fastpath) {
+        struct h1_opts ho = {.timeout_ms = o->timeout_ms,
+                             .connect_timeout_ms = o->connect_timeout_ms,
+                             .max_connections = o->max_connections};
+        if (h1_new(&t->h1, loop, &ho, on_h1_done, t) < 0)
+            goto fail;
+    }
     t->multi = curl_multi_init();
     if (!t->multi)
         goto fail;
@@ -311,6 +337,7 @@ int transport_new(struct transport **out, uv_loop_t *loop, const struct transpor
 fail_multi:
     curl_multi_cleanup(t->multi);
 fail:
+    h1_free(t->h1); /* nothing open yet: freed at once */
     free(t);
     return SLUICE_ECURL;
 }
@@ -338,10 +365,6 @@ static void easy_give(struct transport *t, CURL *e) {
 
 int transport_send(struct transport *t, struct xfer *x, const char *method, const char *url,
                    const char *body, size_t body_len, struct curl_slist *headers) {
-    CURL *e = easy_take(t);
-    if (!e)
-        return SLUICE_ECURL;
-    x->easy = e;
     x->status = 0;
     x->tr = TRANSPORT_OK;
     x->err[0] = '\0';
@@ -350,6 +373,20 @@ int transport_send(struct transport *t, struct xfer *x, const char *method, cons
     x->body_is_json_type = 0;
     classify_hdrs_init(&x->hdrs);
     x->owner = t;
+    x->easy = NULL;
+    x->h1 = NULL;
+    if (t->h1) {
+        x->started_ns = uv_hrtime();
+        int rc = h1_send(t->h1, x, method, url, body, body_len, headers);
+        if (rc == 0)
+            t->active++;
+        if (rc <= 0)
+            return rc;
+    }
+    CURL *e = easy_take(t);
+    if (!e)
+        return SLUICE_ECURL;
+    x->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
@@ -452,6 +489,11 @@ static void check_done(struct transport *t) {
 }
 
 void transport_cancel(struct transport *t, struct xfer *x) {
+    if (x->h1) {
+        h1_cancel(t->h1, x);
+        t->active--;
+        return;
+    }
     if (!x->easy)
         return;
     curl_multi_remove_handle(t->multi, x->easy);
@@ -480,6 +522,7 @@ void transport_free(struct transport *t) {
         return;
     /* Attempts still in flight must have been cancelled. curl may or may not report its
        sockets as removed during cleanup; whatever it leaves open is closed here. */
+    h1_free(t->h1);
     curl_multi_cleanup(t->multi);
     while (t->socks)
         sock_close(t, t->socks); /* unlinks it */

@@ -4,7 +4,9 @@
 /*
  * The transport: libcurl's multi_socket interface driven by a libuv loop (one uv_poll per
  * socket, one uv_timer for curl's timeout). Connection reuse and HTTP/2 multiplexing come from
- * sharing one multi handle; easy handles are reused through a free list.
+ * sharing one multi handle; easy handles are reused through a free list. Plain http:// URLs
+ * that no proxy applies to go through the fast path in h1.c instead (libcurl's own cost per
+ * request was more than the whole CPU budget), unless the options turn it off.
  *
  * The transport knows nothing of retries or budgets: it sends one attempt and reports how it
  * ended through the done callback, with the status, headers (already read by the classifier's
@@ -16,11 +18,13 @@
 #include "classify.h"
 
 struct transport;
+struct h1_conn;
 
 /* One attempt on the wire. Owned by the caller; the transport borrows it until done. Free
    its buffer with xfer_release() when the caller is done with the xfer for good. */
 struct xfer {
     CURL *easy;                /* taken from the transport's free list while sending */
+    struct h1_conn *h1;        /* or the fast path's connection while sending */
     struct classify_hdrs hdrs; /* headers of the final answer */
     char *body;                /* answer body (NUL-terminated); buffer reused */
     size_t body_len, body_cap;
@@ -45,6 +49,7 @@ struct transport_opts {
     int insecure;
     int max_connections; /* size of curl's connection cache */
     size_t max_body;     /* answers larger than this fail the attempt */
+    int fastpath;        /* 1: plain http:// through h1.c when no proxy applies */
 };
 
 /* Creates a transport on `loop`. */
@@ -63,6 +68,19 @@ int transport_send(struct transport *t, struct xfer *x, const char *method, cons
 void transport_cancel(struct transport *t, struct xfer *x);
 
 void xfer_release(struct xfer *x);
+
+/*
+ * How an answer reaches the xfer, shared by both HTTP clients so that the engine sees the
+ * same thing whichever one sent the attempt:
+ *   xfer_answer_begin() at each status line (forgets the headers of a 1xx or earlier answer,
+ *   reads the wall clock once for the classifier's dates);
+ *   xfer_header() per raw header line "Name: value\r\n" (Content-Type, then the classifier);
+ *   xfer_body_append() per piece of body: 0, or -1 when it would pass max_body or memory ran
+ *   out (the attempt then fails as TRANSPORT_OTHER).
+ */
+void xfer_answer_begin(struct xfer *x);
+void xfer_header(struct xfer *x, const char *line, size_t len);
+int xfer_body_append(struct xfer *x, const char *data, size_t len);
 
 /* Attempts on the wire now. */
 int transport_active(const struct transport *t);

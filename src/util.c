@@ -393,6 +393,161 @@ int util_json_scan(const char *s, size_t len, size_t *pos) {
     return util_json_scan_value(s, len, pos, 0);
 }
 
+/* Past the string token whose opening quote is at s[i]. The text is valid: the closing quote
+   is the first one not escaped by an odd run of backslashes. */
+static size_t util_json_skip_string(const char *s, size_t len, size_t i) {
+    i++;
+    for (;;) {
+        const char *q = memchr(s + i, '"', len - i);
+        if (!q)
+            return len;
+        size_t j = (size_t)(q - s), b = j;
+        while (b > i && s[b - 1] == '\\')
+            b--;
+        i = j + 1;
+        if (((j - b) & 1) == 0)
+            return i;
+    }
+}
+
+void util_json_skip(const char *s, size_t len, size_t *pos) {
+    size_t i = *pos;
+    int depth = 0;
+    do {
+        if (i >= len)
+            break;
+        switch (s[i]) {
+        case '"':
+            i = util_json_skip_string(s, len, i);
+            break;
+        case '{':
+        case '[':
+            depth++;
+            i++;
+            break;
+        case '}':
+        case ']':
+            depth--;
+            i++;
+            break;
+        case ',':
+        case ':':
+        case ' ':
+        case '\t':
+        case '\r':
+        case '\n':
+            i++;
+            break;
+        default: /* a number or a literal */
+            while (i < len && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' &&
+                   s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+                i++;
+        }
+    } while (depth > 0);
+    *pos = i;
+}
+
+int util_json_members(const char *s, size_t len, size_t *pos) {
+    util_json_skip_ws(s, len, pos);
+    if (*pos >= len || s[*pos] != '{')
+        return -1;
+    (*pos)++;
+    return 0;
+}
+
+int util_json_member(const char *s, size_t len, size_t *pos, struct util_span *key,
+                     struct util_span *val) {
+    size_t i = *pos;
+    util_json_skip_ws(s, len, &i);
+    if (i < len && s[i] == ',') {
+        i++;
+        util_json_skip_ws(s, len, &i);
+    }
+    if (i >= len || s[i] != '"') {
+        *pos = i < len ? i + 1 : len; /* past the '}' */
+        return 0;
+    }
+    size_t k = i;
+    i = util_json_skip_string(s, len, i);
+    *key = (struct util_span){s + k, i - k};
+    util_json_skip_ws(s, len, &i);
+    i++; /* ':' */
+    util_json_skip_ws(s, len, &i);
+    size_t v = i;
+    util_json_skip(s, len, &i);
+    *val = (struct util_span){s + v, i - v};
+    *pos = i;
+    return 1;
+}
+
+static unsigned util_hex4(const char *p) {
+    unsigned v = 0;
+    for (int d = 0; d < 4; d++) {
+        char c = p[d];
+        v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+size_t util_json_unescape(const char *raw, size_t n, char *out) {
+    size_t i = 1, end = n - 1, o = 0;
+    while (i < end) {
+        const char *bs = memchr(raw + i, '\\', end - i);
+        size_t plain = bs ? (size_t)(bs - raw) - i : end - i;
+        if (out)
+            memcpy(out + o, raw + i, plain);
+        o += plain;
+        i += plain;
+        if (!bs)
+            break;
+        char e = raw[i + 1];
+        i += 2;
+        if (e != 'u') {
+            static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+            if (out)
+                out[o] = to[strchr(from, e) - from];
+            o++;
+            continue;
+        }
+        unsigned c = util_hex4(raw + i);
+        i += 4;
+        if (c >= 0xD800 && c < 0xDC00 && i + 6 <= end && raw[i] == '\\' && raw[i + 1] == 'u') {
+            unsigned lo = util_hex4(raw + i + 2);
+            if (lo >= 0xDC00 && lo < 0xE000) {
+                c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
+                i += 6;
+            }
+        }
+        if (c >= 0xD800 && c < 0xE000)
+            c = 0xFFFD;
+        char u[4];
+        size_t ul;
+        if (c < 0x80) {
+            u[0] = (char)c;
+            ul = 1;
+        } else if (c < 0x800) {
+            u[0] = (char)(0xC0 | (c >> 6));
+            u[1] = (char)(0x80 | (c & 0x3F));
+            ul = 2;
+        } else if (c < 0x10000) {
+            u[0] = (char)(0xE0 | (c >> 12));
+            u[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+            u[2] = (char)(0x80 | (c & 0x3F));
+            ul = 3;
+        } else {
+            u[0] = (char)(0xF0 | (c >> 18));
+            u[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+            u[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+            u[3] = (char)(0x80 | (c & 0x3F));
+            ul = 4;
+        }
+        if (out)
+            memcpy(out + o, u, ul);
+        o += ul;
+    }
+    return o;
+}
+
 int util_json_validate(const char *s, size_t len, size_t *err_pos) {
     size_t pos = 0;
     int err = util_json_scan(s, len, &pos);

@@ -68,6 +68,31 @@ void util_json_skip_ws(const char *s, size_t len, size_t *pos);
 const char *util_json_strerror(int err);
 
 /*
+ * Walking text that util_json_scan() has already accepted, without checking it again (a
+ * fraction of the cost: strings are skipped with memchr, nothing is decoded).
+ *   util_json_skip(): *pos from the start of a value (no leading whitespace) to just past it.
+ *   util_json_members(): the object at s[*pos] (leading whitespace allowed): *pos past its
+ *     '{'. Returns 0, or -1 when it is not an object.
+ *   util_json_member(): the next member: *key is the key's raw token (quotes included), *val
+ *     the value's raw text; returns 1, or 0 after the last (then *pos is past the '}').
+ */
+void util_json_skip(const char *s, size_t len, size_t *pos);
+int util_json_members(const char *s, size_t len, size_t *pos);
+struct util_span {
+    const char *p;
+    size_t n;
+};
+int util_json_member(const char *s, size_t len, size_t *pos, struct util_span *key,
+                     struct util_span *val);
+
+/*
+ * Decodes the JSON string token raw[0..n) (quotes included, already accepted by the scanner)
+ * into out, which has room for n bytes (decoding never grows a string); returns the decoded
+ * length. A NULL out only counts. \u0000 becomes a NUL byte; a lone surrogate becomes U+FFFD.
+ */
+size_t util_json_unescape(const char *raw, size_t n, char *out);
+
+/*
  * A 64-bit hash of n bytes with good avalanche (every input bit flips about half the output
  * bits), the same on every platform. Not cryptographic: don't use it against an adversary.
  */

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "source.h"
+#include "util.h"
 
 #define MAX_LINE SOURCE_MAX_LINE
 
@@ -332,6 +333,24 @@ static void test_escaped_keys_are_recognised(void **state) {
     expect_eof(fx);
 }
 
+/* String values with escapes are decoded, as json-c decoded them; repeated keys: the last. */
+static void test_escaped_values_are_decoded(void **state) {
+    struct fx *fx = *state;
+    open_input(
+        fx,
+        "{\"custom_id\":\"a\\u00e9\\\"b\",\"method\":\"P\\u004fST\",\"url\":\"/v\\/1\","
+        "\"body\":{\"model\":\"gpt\\u002d4\",\"model\":\"m\\u00e9\",\"input\":\"ab\\ncd\"}}\n",
+        NULL, NULL, NULL);
+    sluice_request_t *req = pull(fx);
+    assert_string_equal(req->custom_id, "a\xc3\xa9\"b");
+    assert_string_equal(req->method, "POST");
+    assert_string_equal(req->url, "/v/1");
+    assert_string_equal(req->model, "m\xc3\xa9");
+    assert_int_equal(req->est_prompt_tokens, 2); /* "ab\ncd": 5 bytes */
+    release(fx, req);
+    expect_eof(fx);
+}
+
 static void test_duplicate_ids(void **state) {
     struct fx *fx = *state;
     open_input(fx,
@@ -403,12 +422,9 @@ static void test_token_estimate_on_requests(void **state) {
 }
 
 static uint64_t estimate(const char *json) {
-    json_object *o = json_tokener_parse(json);
-    if (o == NULL)
+    if (util_json_validate(json, strlen(json), NULL) != UTIL_JSON_OK)
         fail_msg("bad test JSON: %s", json);
-    uint64_t n = source_estimate_tokens(o);
-    json_object_put(o);
-    return n;
+    return source_estimate_tokens(json, strlen(json));
 }
 
 static void test_estimate_chat(void **state) {
@@ -455,7 +471,7 @@ static void test_estimate_anthropic(void **state) {
 
 static void test_estimate_degenerate(void **state) {
     (void)state;
-    assert_int_equal(source_estimate_tokens(NULL), 0);
+    assert_int_equal(source_estimate_tokens(NULL, 0), 0);
     assert_int_equal(estimate("[1,2]"), 0);
     assert_int_equal(estimate("{}"), 0);
     assert_int_equal(estimate("{\"max_tokens\":9223372036854775807,\"n\":4}"), UINT64_MAX);
@@ -615,6 +631,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_custom_id_length_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nesting_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escaped_keys_are_recognised, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escaped_values_are_decoded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_skip_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_numbers_preserved_exactly, setup, teardown),

@@ -12,12 +12,12 @@
 #include <cmocka.h>
 
 #include "source.h"
+#include "util.h"
 
 static uint64_t split(const char *json, uint64_t *prompt) {
-    json_object *o = json_tokener_parse(json);
-    uint64_t total = source_estimate_split(o, prompt);
-    assert_int_equal(total, source_estimate_tokens(o)); /* the same estimate */
-    json_object_put(o);
+    assert_int_equal(util_json_validate(json, strlen(json), NULL), UTIL_JSON_OK);
+    uint64_t total = source_estimate_split(json, strlen(json), prompt);
+    assert_int_equal(total, source_estimate_tokens(json, strlen(json))); /* the same estimate */
     return total;
 }
 

@@ -188,6 +188,100 @@ static int cmp_u64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Each byte value at each offset of a string: the word-at-a-time path agrees with the rules
+   (printable ASCII and DEL pass; control bytes, a lone byte >= 0x80, a stray '\\' fail; a '"'
+   ends the string early, leaving trailing bytes). */
+static void test_json_validate_every_byte_everywhere(void **state) {
+    (void)state;
+    char text[32];
+    for (int b = 0; b < 256; b++) {
+        for (int at = 0; at < 20; at++) {
+            memset(text, 'a', sizeof(text));
+            text[0] = '"';
+            text[1 + at] = (char)b;
+            text[22] = '"';
+            int want = b >= 0x20 && b < 0x80 && b != '"' && b != '\\';
+            int got = util_json_validate(text, 23, NULL) == UTIL_JSON_OK;
+            if (got != want)
+                fail_msg("byte 0x%02x at %d: got %d", b, at, got);
+        }
+    }
+}
+
+/* util_json_skip ends where the validating scanner ends, on every kind of value. */
+static void test_json_skip_matches_scan(void **state) {
+    (void)state;
+    static const char *const vals[] = {"\"plain\"",
+                                       "\"esc \\\" q\"",
+                                       "\"bs \\\\\"",
+                                       "\"\\\\\\\"\"",
+                                       "12.5e3",
+                                       "-0",
+                                       "true",
+                                       "null",
+                                       "{}",
+                                       "[]",
+                                       "{\"a\":[1,{\"b\":\"}]\"}],\"c\":null}",
+                                       "[ 1 , \"x\" , [ ] ]",
+                                       "{\"k\\\"\":\"v\\\\\"}"};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "%s ,", vals[i]);
+        size_t a = 0, b = 0;
+        assert_int_equal(util_json_scan(text, strlen(text), &a), UTIL_JSON_OK);
+        util_json_skip(text, strlen(text), &b);
+        assert_int_equal(a, b);
+        assert_int_equal(b, strlen(vals[i]));
+    }
+}
+
+static void test_json_members(void **state) {
+    (void)state;
+    const char *o = " { \"a\" : 1 , \"b\\u0063\":{\"x\":[1,2]},\"d\":\"}\" } ";
+    size_t pos = 0;
+    struct util_span k, v;
+    assert_int_equal(util_json_members(o, strlen(o), &pos), 0);
+    assert_int_equal(util_json_member(o, strlen(o), &pos, &k, &v), 1);
+    assert_memory_equal(k.p, "\"a\"", k.n);
+    assert_memory_equal(v.p, "1", v.n);
+    assert_int_equal(util_json_member(o, strlen(o), &pos, &k, &v), 1);
+    assert_int_equal(k.n, 9);
+    assert_memory_equal(v.p, "{\"x\":[1,2]}", v.n);
+    assert_int_equal(util_json_member(o, strlen(o), &pos, &k, &v), 1);
+    assert_memory_equal(v.p, "\"}\"", v.n);
+    assert_int_equal(util_json_member(o, strlen(o), &pos, &k, &v), 0);
+    assert_int_equal(o[pos - 1], '}');
+    pos = 0;
+    assert_int_equal(util_json_members("[1]", 3, &pos), -1);
+    pos = 0;
+    assert_int_equal(util_json_members("{}", 2, &pos), 0);
+    assert_int_equal(util_json_member("{}", 2, &pos, &k, &v), 0);
+}
+
+/* Decoding agrees with json-c, surrogate pairs and NULs included. */
+static void test_json_unescape(void **state) {
+    (void)state;
+    static const char *const toks[] = {"\"abc\"",
+                                       "\"a\\nb\\t\\\"\\\\\\/\"",
+                                       "\"\\u00e9\\u20ac\"",
+                                       "\"\\ud83d\\ude00!\"",
+                                       "\"x\\u0000y\"",
+                                       "\"\""};
+    for (size_t i = 0; i < sizeof(toks) / sizeof(toks[0]); i++) {
+        char out[64];
+        size_t n = util_json_unescape(toks[i], strlen(toks[i]), out);
+        assert_int_equal(util_json_unescape(toks[i], strlen(toks[i]), NULL), n);
+        json_object *o = json_tokener_parse(toks[i]);
+        assert_non_null(o);
+        assert_int_equal(n, (size_t)json_object_get_string_len(o));
+        assert_memory_equal(out, json_object_get_string(o), n);
+        json_object_put(o);
+    }
+    char out[16];
+    assert_int_equal(util_json_unescape("\"\\ud800\"", 8, out), 3); /* lone: U+FFFD */
+    assert_memory_equal(out, "\xEF\xBF\xBD", 3);
+}
+
 static void test_hash_is_stable_and_spreads(void **state) {
     (void)state;
     /* Pinned values: result ids are derived from the hash, so it must never change. */
@@ -229,6 +323,10 @@ int main(void) {
         cmocka_unit_test(test_json_validate_accepts),
         cmocka_unit_test(test_json_validate_rejects),
         cmocka_unit_test(test_json_validate_depth),
+        cmocka_unit_test(test_json_validate_every_byte_everywhere),
+        cmocka_unit_test(test_json_skip_matches_scan),
+        cmocka_unit_test(test_json_members),
+        cmocka_unit_test(test_json_unescape),
         cmocka_unit_test(test_hash_is_stable_and_spreads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

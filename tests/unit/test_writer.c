@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <uv.h>
 
 #include "writer.h"
 
@@ -76,9 +78,80 @@ static void test_keeps_refused_lines_in_order(void **state) {
     unlink(path);
 }
 
+static void on_alive(uv_timer_t *t) {
+    (void)t;
+}
+
+/* With a loop, one iteration's lines go out in one write; a batch the disk refuses leaves the
+   file as it was, its lines are kept in order, and the next line says the run must stop. */
+static void test_batches_per_loop_iteration(void **state) {
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/sluice-writer-b-%d.jsonl", (int)getpid());
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    sluice_jsonl_sink_t *sk;
+    assert_int_equal(sluice_jsonl_sink_open(&sk, path, 0), 0);
+    struct writer *w = writer_new(sk, &loop, 0);
+    assert_non_null(w);
+    /* The writer's handles do not keep a loop alive; in a run, the engine's do. */
+    uv_timer_t alive;
+    uv_timer_init(&loop, &alive);
+    uv_timer_start(&alive, on_alive, 60000, 0);
+    char buf[128];
+    struct stat st;
+    for (int i = 0; i < 2; i++) {
+        line_of(buf, i);
+        assert_int_equal(writer_line(w, buf, 100), 0);
+    }
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 0); /* not yet: at the end of the iteration */
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 200);
+    /* A disk that holds 3 lines: the next batch of 3 does not fit, and none of it stays. */
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 300;
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    for (int i = 2; i < 5; i++) {
+        line_of(buf, i);
+        assert_int_equal(writer_line(w, buf, 100), 0);
+    }
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 200);
+    assert_int_equal(writer_kept(w), 3);
+    line_of(buf, 5);
+    int rc = writer_line(w, buf, 100); /* kept behind the others, and says stop */
+    assert_true(rc == SLUICE_EIO || rc == SLUICE_ENOSPC);
+    assert_int_equal(writer_kept(w), 4);
+    setrlimit(RLIMIT_FSIZE, &old);
+    assert_int_equal(writer_flush(w), 0);
+    writer_close(w);
+    uv_close((uv_handle_t *)&alive, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    writer_free(w);
+    assert_int_equal(sluice_jsonl_sink_close(sk), 0);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char got[128];
+    for (int i = 0; i < 6; i++) {
+        assert_non_null(fgets(got, sizeof(got), f));
+        line_of(buf, i);
+        assert_string_equal(got, buf);
+    }
+    assert_null(fgets(got, sizeof(got), f));
+    fclose(f);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keeps_refused_lines_in_order),
+        cmocka_unit_test(test_batches_per_loop_iteration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,82 @@
+#!/bin/bash
+# The plain-HTTP/1.1 fast path (src/h1.c) on what the mock does not do: chunked answers, a
+# server that closes kept-alive connections, a refused connection; and SLUICE_HTTP=curl.
+. "$SRCDIR/tests/e2e/lib/common.sh"
+
+# start_h1 MODE: the raw server of tests/e2e/lib/h1_server.py; sets H1_URL.
+start_h1() {
+    local out="$T/h1.$1.out"
+    timeout 600 python3 "$SRCDIR/tests/e2e/lib/h1_server.py" "$1" "$T/h1.$1.stats" >"$out" 2>&1 &
+    _PIDS="$_PIDS $!"
+    local i
+    for i in $(seq 1 100); do
+        H1_URL=$(sed -n 's/^listening on //p' "$out" 2>/dev/null | head -n1)
+        [ -n "$H1_URL" ] && return 0
+        sleep 0.05
+    done
+    cat "$out" >&2
+    fail "h1_server.py $1 did not start"
+}
+
+python3 "$SRCDIR/tests/e2e/lib/gen.py" 60 >"$T/in.jsonl"
+CHECK="$SRCDIR/tests/e2e/lib/check_results.py"
+
+# Chunked answers are put together whole.
+start_h1 chunked
+"$SLUICE" run "$T/in.jsonl" -o "$T/chunked.jsonl" --base-url "$H1_URL" --provider none \
+    -c 4 --max-attempts 1 --no-progress 2>"$T/err" || fail "chunked: exit $?: $(cat "$T/err")"
+python3 "$CHECK" "$T/in.jsonl" "$T/chunked.jsonl" --all-success || fail "chunked: results"
+python3 - "$T/chunked.jsonl" <<'PY' || fail "chunked: bodies"
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)["response"]
+    assert r["request_id"] == "req_h1", r
+    assert r["body"]["usage"]["completion_tokens"] == 40, r
+    assert r["body"]["choices"][0]["message"]["content"] == "chunk " * 40, r
+PY
+read -r conns reqs <"$T/h1.chunked.stats"
+[ "$reqs" = 60 ] || fail "chunked: the server saw $reqs requests, not 60"
+[ "$conns" -le 4 ] || fail "chunked: $conns connections for -c 4: not kept alive"
+
+# A server that closes every connection after its answer: a request that finds its kept-alive
+# connection dead is sent again on a fresh one, without using up an attempt (--max-attempts 1).
+start_h1 close-idle
+"$SLUICE" run "$T/in.jsonl" -o "$T/close.jsonl" --base-url "$H1_URL" --provider none \
+    -c 4 --max-attempts 1 --no-progress 2>"$T/err" || fail "close-idle: exit $?: $(cat "$T/err")"
+python3 "$CHECK" "$T/in.jsonl" "$T/close.jsonl" --all-success || fail "close-idle: results"
+read -r conns reqs <"$T/h1.close-idle.stats"
+[ "$reqs" = 60 ] && [ "$conns" = 60 ] || fail "close-idle: $conns connections, $reqs requests"
+
+# A refused connection is "connection_failed", as through curl.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+head -n 3 "$T/in.jsonl" >"$T/in3.jsonl"
+for http in fast curl; do
+    rc=0
+    SLUICE_HTTP=$([ $http = curl ] && echo curl || echo) "$SLUICE" run "$T/in3.jsonl" \
+        -o "$T/refused.$http.jsonl" --base-url "http://127.0.0.1:$port" --provider none \
+        --max-attempts 1 --give-up-after 600 --no-progress 2>"$T/err" || rc=$?
+    [ "$rc" = 1 ] || fail "refused ($http): exit $rc, want 1: $(cat "$T/err")"
+    python3 "$CHECK" "$T/in3.jsonl" "$T/refused.$http.jsonl" --expect-failed 3 \
+        --failed-code connection_failed || fail "refused ($http): results"
+done
+
+# SLUICE_HTTP=curl: libcurl checks a kept-alive connection with poll(2) before each reuse;
+# the fast path never calls poll. Counted with strace (skipped when strace is missing).
+if command -v strace >/dev/null; then
+    start_mock
+    head -n 20 "$T/in.jsonl" >"$T/in20.jsonl"
+    polls() { # LeakSanitizer cannot run under ptrace; the other runs check for leaks
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" SLUICE_HTTP=$1 strace -f -qq -e trace=poll,ppoll -o "$T/strace.$1" "$SLUICE" run \
+            "$T/in20.jsonl" -o "$T/poll.jsonl" --base-url "$MOCK_URL" --provider none \
+            -c 2 --no-progress 2>"$T/err" || fail "SLUICE_HTTP=$1: exit $?: $(cat "$T/err")"
+        grep -c 'poll(' "$T/strace.$1" || true
+    }
+    fast=$(polls auto)
+    slow=$(polls curl)
+    [ "$fast" = 0 ] || fail "the fast path called poll $fast times"
+    [ "$slow" -ge 10 ] || fail "SLUICE_HTTP=curl called poll $slow times: not libcurl?"
+    echo "ok: poll(2) calls: fast path $fast, SLUICE_HTTP=curl $slow"
+else
+    echo "strace is not installed: SLUICE_HTTP=curl not checked"
+fi
+echo "ok: chunked, close-idle, refused through the fast path"
