@@ -31,15 +31,16 @@
 #include "redis_job.h"
 #include "source.h"
 
-#define KEY_LEN        (REDIS_JOB_NAME_MAX + 48)
-#define READ_BLOCK_MS  1000
-#define COMMIT_MAX     256
-#define FEED_MAX       512
-#define FEED_MAX_BYTES ((size_t)4 << 20)
-#define OUT_MAX        512
-#define POLL_MS        100 /* the feeder, when the backlog is full */
-#define OUT_POLL_MS    250 /* the writer, when it has caught up */
-#define TRIM_EVERY_MS  1000
+#define KEY_LEN         (REDIS_JOB_NAME_MAX + 48)
+#define READ_BLOCK_MS   1000
+#define COMMIT_MAX      256
+#define COMMIT_PIPELINE 4 /* commit calls in flight at once */
+#define FEED_MAX        512
+#define FEED_MAX_BYTES  ((size_t)4 << 20)
+#define OUT_MAX         512
+#define POLL_MS         100 /* the feeder, when the backlog is full */
+#define OUT_POLL_MS     250 /* the writer, when it has caught up */
+#define TRIM_EVERY_MS   1000
 
 /*
  * KEYS: meta, in, lost, done, out. ARGV[1]: an ID of :out, or "" (not asked). Returns
@@ -114,7 +115,11 @@ struct sluice_job_s {
     /* commits */
     struct commit_rec *cq;
     size_t cq_n, cq_cap;
-    size_t committing; /* records at the head of cq in the call outstanding */
+    /* Commit calls in flight, pipelined: their sizes in order (one connection answers in
+       order), and how many records at the head of cq they cover. */
+    size_t inflight[COMMIT_PIPELINE];
+    int n_inflight, commit_failed;
+    size_t committing;
     uv_timer_t t_commit;
     int64_t commit_backoff_ms;
 
@@ -555,61 +560,79 @@ static void on_beat_tick(uv_timer_t *t) {
 static void commit_flush(struct sluice_job_s *j);
 
 static void on_commit_timer(uv_timer_t *t) {
+    uv_timer_stop(t);
     commit_flush(t->data);
 }
 
 static void on_commit(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     struct sluice_job_s *j = ud;
-    size_t n = j->committing;
-    j->committing = 0;
+    size_t n = j->inflight[0];
+    memmove(j->inflight, j->inflight + 1, (size_t)(j->n_inflight - 1) * sizeof(j->inflight[0]));
+    j->n_inflight--;
     if (call_back(j))
         return;
-    if (redis_job_parse_commit(reply, n, NULL) < 0) {
-        /* No answer, or not the script's: the outcome is unknown. The commit is idempotent,
-           so the same records go again, after a pause that grows while it keeps failing. */
-        j->commit_backoff_ms =
-            j->commit_backoff_ms
-                ? (j->commit_backoff_ms * 2 > 2000 ? 2000 : j->commit_backoff_ms * 2)
-                : 50;
-        uv_timer_start(&j->t_commit, on_commit_timer, (uint64_t)j->commit_backoff_ms, 0);
+    if (!j->commit_failed && redis_job_parse_commit(reply, n, NULL) >= 0) {
+        /* Calls are answered in order, so this one's records are at the head of the queue. */
+        j->commit_backoff_ms = 0;
+        for (size_t i = 0; i < n; i++) {
+            free(j->cq[i].custom_id);
+            free(j->cq[i].result);
+        }
+        memmove(j->cq, j->cq + n, (j->cq_n - n) * sizeof(*j->cq));
+        j->cq_n -= n;
+        j->committing -= n;
+        commit_flush(j);
+        /* The last commits may have emptied the stream. */
+        if (j->cq_n == 0 && j->q_n == 0 && j->n_held == 0)
+            check_eof(j);
         return;
     }
-    j->commit_backoff_ms = 0;
-    for (size_t i = 0; i < n; i++) {
-        free(j->cq[i].custom_id);
-        free(j->cq[i].result);
-    }
-    memmove(j->cq, j->cq + n, (j->cq_n - n) * sizeof(*j->cq));
-    j->cq_n -= n;
-    commit_flush(j);
-    /* The last commits may have emptied the stream. */
-    if (j->cq_n == 0 && j->q_n == 0 && j->n_held == 0)
-        check_eof(j);
+    /* No answer, or not the script's: the outcome is unknown. The commit is idempotent, so
+       once the calls still in flight are back, every record left goes again, after a pause
+       that grows while it keeps failing (a later call's success changes nothing meanwhile:
+       its records go again too, harmlessly). */
+    j->commit_failed = 1;
+    if (j->n_inflight > 0)
+        return;
+    j->commit_failed = 0;
+    j->committing = 0;
+    j->commit_backoff_ms = j->commit_backoff_ms
+                               ? (j->commit_backoff_ms * 2 > 2000 ? 2000 : j->commit_backoff_ms * 2)
+                               : 50;
+    uv_timer_start(&j->t_commit, on_commit_timer, (uint64_t)j->commit_backoff_ms, 0);
 }
 
+/* Sends what waits, in calls of up to COMMIT_MAX, up to COMMIT_PIPELINE calls in flight: a
+   finished result is in Redis one round trip after its loop turn, not behind earlier calls. */
 static void commit_flush(struct sluice_job_s *j) {
-    if (j->committing || j->cq_n == 0 || !cmd_up(j))
-        return;
-    size_t n = j->cq_n < COMMIT_MAX ? j->cq_n : COMMIT_MAX;
-    struct redis_job_commit c[COMMIT_MAX];
-    for (size_t i = 0; i < n; i++) {
-        c[i].custom_id = j->cq[i].custom_id;
-        c[i].entry_id = j->cq[i].entry_id;
-        c[i].result = j->cq[i].result;
-        c[i].result_len = j->cq[i].len;
-        c[i].failed = j->cq[i].failed;
-    }
-    struct redis_job_args a;
-    if (redis_job_commit_args(j->name, c, n, &a) < 0)
-        return;
-    const char *sha;
-    const char *body = redis_job_script_body(REDIS_JOB_SCRIPT_COMMIT, &sha);
-    if (rconn_eval(j->r->cmd, on_commit, j, sha, body, a.nkeys, a.argc, a.argv, a.argvlen) == 0) {
+    while (!j->commit_failed && j->n_inflight < COMMIT_PIPELINE && j->committing < j->cq_n &&
+           cmd_up(j) && !uv_is_active((uv_handle_t *)&j->t_commit)) {
+        size_t first = j->committing, n = j->cq_n - first;
+        if (n > COMMIT_MAX)
+            n = COMMIT_MAX;
+        struct redis_job_commit c[COMMIT_MAX];
+        for (size_t i = 0; i < n; i++) {
+            const struct commit_rec *r = &j->cq[first + i];
+            c[i].custom_id = r->custom_id;
+            c[i].entry_id = r->entry_id;
+            c[i].result = r->result;
+            c[i].result_len = r->len;
+            c[i].failed = r->failed;
+        }
+        struct redis_job_args a;
+        if (redis_job_commit_args(j->name, c, n, &a) < 0)
+            return;
+        const char *sha;
+        const char *body = redis_job_script_body(REDIS_JOB_SCRIPT_COMMIT, &sha);
+        int rc = rconn_eval(j->r->cmd, on_commit, j, sha, body, a.nkeys, a.argc, a.argv, a.argvlen);
+        redis_job_args_free(&a);
+        if (rc != 0)
+            return;
         j->refs++;
-        j->committing = n;
+        j->inflight[j->n_inflight++] = n;
+        j->committing += n;
     }
-    redis_job_args_free(&a);
 }
 
 int sluice_job_commit(sluice_job_t *j, const sluice_result_t *res, const char *line, size_t len) {
@@ -636,7 +659,7 @@ int sluice_job_commit(sluice_job_t *j, const sluice_result_t *res, const char *l
     memcpy(c->entry_id, w->entry_id, sizeof(c->entry_id));
     j->cq_n++;
     /* Batched: everything finished in this turn of the loop goes in one call. */
-    if (!j->committing && !uv_is_active((uv_handle_t *)&j->t_commit))
+    if (!uv_is_active((uv_handle_t *)&j->t_commit))
         uv_timer_start(&j->t_commit, on_commit_timer, 0, 0);
     return 0;
 }
