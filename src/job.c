@@ -27,20 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "redis.h"
-#include "redis_job.h"
-#include "source.h"
-
-#define KEY_LEN         (REDIS_JOB_NAME_MAX + 48)
-#define READ_BLOCK_MS   1000
-#define COMMIT_MAX      256
-#define COMMIT_PIPELINE 4 /* commit calls in flight at once */
-#define FEED_MAX        512
-#define FEED_MAX_BYTES  ((size_t)4 << 20)
-#define OUT_MAX         512
-#define POLL_MS         100 /* the feeder, when the backlog is full */
-#define OUT_POLL_MS     250 /* the writer, when it has caught up */
-#define TRIM_EVERY_MS   1000
+#include "job.h"
 
 /*
  * KEYS: meta, in, lost, done, out. ARGV[1]: an ID of :out, or "" (not asked). Returns
@@ -56,109 +43,21 @@ static const char status_script[] =
     "return {total, redis.call('XLEN', KEYS[2]), redis.call('SCARD', KEYS[3]),\n"
     "        redis.call('SCARD', KEYS[4]), more}\n";
 
-/* A request handed to the engine. */
-struct jreq {
-    sluice_request_t req;    /* what the engine sees; req.user = this */
-    sluice_request_t *inner; /* the parser's request, or NULL */
-    char entry_id[REDIS_JOB_ID_LEN];
-    int by_line;   /* rejected: its result marks the line done, not the custom_id */
-    char *own_id;  /* custom_id made here, or NULL */
-    char *own_why; /* reason made here, or NULL */
-    struct jreq *prev, *next;
-};
-
-struct commit_rec {
-    char *custom_id; /* NULL: by line */
-    char entry_id[REDIS_JOB_ID_LEN];
-    char *result;
-    size_t len;
-    int failed;
-};
-
-/* One feed call's lines, owned until Redis acknowledged them. */
-struct feed_batch {
-    struct redis_job_line *lines;
-    size_t n, cap;
-    char *text; /* the copies the lines point into */
-    size_t text_len, text_cap;
-};
-
-enum { FEED_OFF = 0, FEED_RUNNING, FEED_TOTAL, FEED_DONE, FEED_FAILED };
-
-struct sluice_job_s {
-    sluice_redis_t *r;
-    sluice_job_config_t cfg;
-    char *name, *default_url;
-    char consumer[128];
-    char k_in[KEY_LEN], k_done[KEY_LEN], k_out[KEY_LEN], k_meta[KEY_LEN], k_lost[KEY_LEN],
-        k_workers[KEY_LEN];
-    int refs; /* outstanding calls and open handles */
-    int closed;
-    char *info;
-
-    /* worker */
-    sluice_t *eng;
-    sluice_jsonl_source_t *parser;
-    struct rconn *rd; /* blocking reads */
-    int reading, checking, eof, want_ready;
-    int recovering; /* reading this consumer's own pending entries first ... */
-    char recover_after[REDIS_JOB_ID_LEN]; /* ... after this ID */
-    struct redis_job_entry *q;
-    size_t q_head, q_n, q_cap;
-    struct jreq *held;
-    size_t n_held;
-    char cursor[REDIS_JOB_ID_LEN];
-    int claiming;
-    uv_timer_t t_claim, t_beat, t_touch;
-    int beating;
-
-    /* commits */
-    struct commit_rec *cq;
-    size_t cq_n, cq_cap;
-    /* Commit calls in flight, pipelined: their sizes in order (one connection answers in
-       order), and how many records at the head of cq they cover. */
-    size_t inflight[COMMIT_PIPELINE];
-    int n_inflight, commit_failed;
-    size_t committing;
-    uv_timer_t t_commit;
-    int64_t commit_backoff_ms;
-
-    /* feeder */
-    sluice_jsonl_source_t *in;
-    uint64_t backlog, entries, last_fed;
-    sluice_job_reject_cb reject;
-    void *reject_ud;
-    int feed_state, feed_busy, feed_err;
-    struct feed_batch fb;
-    uv_timer_t t_feed;
-
-    /* writer */
-    sluice_job_write_cb write;
-    sluice_job_sync_cb sync;
-    void *out_ud;
-    char last_id[REDIS_JOB_ID_LEN];    /* last result handed to write() */
-    char trimmed_id[REDIS_JOB_ID_LEN]; /* last result trimmed */
-    int out_busy, out_state;           /* 0 running, 1 done, < 0 error */
-    int64_t last_trim_ms;
-    uv_timer_t t_out;
-    int out_on;
-};
-
 static void job_maybe_free(struct sluice_job_s *j);
 
-static int64_t now_ms(struct sluice_job_s *j) {
+int64_t job_now_ms(struct sluice_job_s *j) {
     return (int64_t)uv_now(j->r->loop);
 }
 
 /* ---- small helpers ---- */
 
-static int cmd_up(struct sluice_job_s *j) {
+int job_cmd_up(struct sluice_job_s *j) {
     return !j->closed && rconn_up(j->r->cmd);
 }
 
 /* Sends a command on `rc` holding a reference; 0 or a negative code. */
-static int send_cmd(struct sluice_job_s *j, struct rconn *rc, rconn_reply_cb cb, int64_t extra_ms,
-                    int argc, const char **argv, const size_t *lens) {
+int job_send_cmd(struct sluice_job_s *j, struct rconn *rc, rconn_reply_cb cb, int64_t extra_ms,
+                 int argc, const char **argv, const size_t *lens) {
     int e = rconn_cmd(rc, cb, j, extra_ms, argc, argv, lens);
     if (e == 0)
         j->refs++;
@@ -175,13 +74,13 @@ static int send_script(struct sluice_job_s *j, int which, rconn_reply_cb cb, int
     return e;
 }
 
-static void lens_of(const char **argv, size_t *lens, int argc) {
+void job_lens_of(const char **argv, size_t *lens, int argc) {
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
 }
 
 /* A call came back: drop its reference; 1 when the job is closed (the caller returns). */
-static int call_back(struct sluice_job_s *j) {
+int job_call_back(struct sluice_job_s *j) {
     j->refs--;
     if (j->closed) {
         job_maybe_free(j);
@@ -263,7 +162,7 @@ static void on_read(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     struct sluice_job_s *j = ud;
     j->reading = 0;
-    if (call_back(j))
+    if (job_call_back(j))
         return;
     if (!reply)
         return; /* the read connection went down: its "up" reads again */
@@ -299,13 +198,13 @@ static void read_more(struct sluice_job_s *j) {
     const char *argv[] = {"XREADGROUP", "GROUP", REDIS_JOB_GROUP, j->consumer, "COUNT", count,
                           "BLOCK",      block,   "STREAMS",       j->k_in,     ">"};
     size_t lens[11];
-    lens_of(argv, lens, 11);
+    job_lens_of(argv, lens, 11);
     if (j->recovering) {
         /* ID 0: this consumer's own pending entries, from a life before a crash. */
         argv[10] = j->recover_after;
         lens[10] = strlen(j->recover_after);
     }
-    if (send_cmd(j, j->rd, on_read, READ_BLOCK_MS, 11, argv, lens) == 0)
+    if (job_send_cmd(j, j->rd, on_read, READ_BLOCK_MS, 11, argv, lens) == 0)
         j->reading = 1;
 }
 
@@ -317,7 +216,7 @@ static void on_rd_state(struct rconn *rc, int up, void *ud) {
 }
 
 /* Parses the status script's reply; 0 or -1. */
-static int parse_status(const redisReply *r, int64_t *total, uint64_t v[4]) {
+int job_parse_status(const redisReply *r, int64_t *total, uint64_t v[4]) {
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 5 ||
         r->element[0]->type != REDIS_REPLY_STRING)
         return -1;
@@ -330,23 +229,23 @@ static int parse_status(const redisReply *r, int64_t *total, uint64_t v[4]) {
     return 0;
 }
 
-static int send_status(struct sluice_job_s *j, rconn_reply_cb cb, const char *after) {
+int job_send_status(struct sluice_job_s *j, rconn_reply_cb cb, const char *after) {
     const char *argv[] = {"EVAL",    status_script, "5",      j->k_meta, j->k_in,
                           j->k_lost, j->k_done,     j->k_out, after};
     size_t lens[9];
-    lens_of(argv, lens, 9);
-    return send_cmd(j, j->r->cmd, cb, 0, 9, argv, lens);
+    job_lens_of(argv, lens, 9);
+    return job_send_cmd(j, j->r->cmd, cb, 0, 9, argv, lens);
 }
 
 static void on_eof_status(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     struct sluice_job_s *j = ud;
     j->checking = 0;
-    if (call_back(j))
+    if (job_call_back(j))
         return;
     int64_t total;
     uint64_t v[4];
-    if (parse_status(reply, &total, v) < 0)
+    if (job_parse_status(reply, &total, v) < 0)
         return;
     /* Every line is in (total known) and every entry is gone from the stream: each was
        committed (the commit deletes it). Entries of other live workers keep us here. */
@@ -358,9 +257,9 @@ static void on_eof_status(struct rconn *rc, redisReply *reply, void *ud) {
 }
 
 static void check_eof(struct sluice_job_s *j) {
-    if (j->checking || j->eof || !cmd_up(j))
+    if (j->checking || j->eof || !job_cmd_up(j))
         return;
-    if (send_status(j, on_eof_status, "") == 0)
+    if (job_send_status(j, on_eof_status, "") == 0)
         j->checking = 1;
 }
 
@@ -478,7 +377,7 @@ static void on_claim(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     struct sluice_job_s *j = ud;
     j->claiming = 0;
-    if (call_back(j))
+    if (job_call_back(j))
         return;
     struct redis_job_entry *e = NULL;
     size_t n = 0;
@@ -491,14 +390,14 @@ static void on_claim(struct rconn *rc, redisReply *reply, void *ud) {
 
 static void on_claim_tick(uv_timer_t *t) {
     struct sluice_job_s *j = t->data;
-    if (j->claiming || j->eof || !cmd_up(j))
+    if (j->claiming || j->eof || !job_cmd_up(j))
         return;
     char idle[24], count[16];
     snprintf(idle, sizeof(idle), "%" PRId64, (int64_t)(j->cfg.claim_idle_s * 1000));
     snprintf(count, sizeof(count), "%d", j->cfg.batch);
     const char *argv[] = {j->k_in, j->k_lost, REDIS_JOB_GROUP, j->consumer, idle, j->cursor, count};
     size_t lens[7];
-    lens_of(argv, lens, 7);
+    job_lens_of(argv, lens, 7);
     if (send_script(j, REDIS_JOB_SCRIPT_CLAIM, on_claim, 2, 7, argv, lens) == 0)
         j->claiming = 1;
 }
@@ -506,14 +405,14 @@ static void on_claim_tick(uv_timer_t *t) {
 static void on_ignore(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     (void)reply;
-    call_back(ud);
+    job_call_back(ud);
 }
 
 /* Resets the idle time of every entry this worker holds, so no one claims them from it. */
 static void on_touch_tick(uv_timer_t *t) {
     struct sluice_job_s *j = t->data;
     size_t n = j->n_held + j->q_n;
-    if (n == 0 || !cmd_up(j))
+    if (n == 0 || !job_cmd_up(j))
         return;
     const char **argv = malloc((n + 6) * sizeof(*argv));
     size_t *lens = malloc((n + 6) * sizeof(*lens));
@@ -529,8 +428,8 @@ static void on_touch_tick(uv_timer_t *t) {
         for (size_t i = 0; i < j->q_n; i++)
             argv[k++] = j->q[(j->q_head + i) % j->q_cap].id;
         argv[k++] = "JUSTID";
-        lens_of(argv, lens, k);
-        send_cmd(j, j->r->cmd, on_ignore, 0, k, argv, lens);
+        job_lens_of(argv, lens, k);
+        job_send_cmd(j, j->r->cmd, on_ignore, 0, k, argv, lens);
     }
     free(argv);
     free(lens);
@@ -541,16 +440,16 @@ static void on_beat(struct rconn *rc, redisReply *reply, void *ud) {
     (void)reply;
     struct sluice_job_s *j = ud;
     j->beating = 0;
-    call_back(j);
+    job_call_back(j);
 }
 
 static void on_beat_tick(uv_timer_t *t) {
     struct sluice_job_s *j = t->data;
-    if (j->beating || !cmd_up(j))
+    if (j->beating || !job_cmd_up(j))
         return;
     const char *argv[] = {j->k_workers, j->consumer, j->info ? j->info : "{}"};
     size_t lens[3];
-    lens_of(argv, lens, 3);
+    job_lens_of(argv, lens, 3);
     if (send_script(j, REDIS_JOB_SCRIPT_HEARTBEAT, on_beat, 1, 3, argv, lens) == 0)
         j->beating = 1;
 }
@@ -570,7 +469,7 @@ static void on_commit(struct rconn *rc, redisReply *reply, void *ud) {
     size_t n = j->inflight[0];
     memmove(j->inflight, j->inflight + 1, (size_t)(j->n_inflight - 1) * sizeof(j->inflight[0]));
     j->n_inflight--;
-    if (call_back(j))
+    if (job_call_back(j))
         return;
     if (!j->commit_failed && redis_job_parse_commit(reply, n, NULL) >= 0) {
         /* Calls are answered in order, so this one's records are at the head of the queue. */
@@ -607,7 +506,7 @@ static void on_commit(struct rconn *rc, redisReply *reply, void *ud) {
    finished result is in Redis one round trip after its loop turn, not behind earlier calls. */
 static void commit_flush(struct sluice_job_s *j) {
     while (!j->commit_failed && j->n_inflight < COMMIT_PIPELINE && j->committing < j->cq_n &&
-           cmd_up(j) && !uv_is_active((uv_handle_t *)&j->t_commit)) {
+           job_cmd_up(j) && !uv_is_active((uv_handle_t *)&j->t_commit)) {
         size_t first = j->committing, n = j->cq_n - first;
         if (n > COMMIT_MAX)
             n = COMMIT_MAX;
@@ -695,373 +594,6 @@ int sluice_job_source(sluice_job_t *j, sluice_t *eng, sluice_source_t *src) {
     return 0;
 }
 
-/* ---- the feeder ---- */
-
-static void feed_step(struct sluice_job_s *j);
-
-static void on_feed_timer(uv_timer_t *t) {
-    feed_step(t->data);
-}
-
-static void feed_later(struct sluice_job_s *j, uint64_t ms) {
-    uv_timer_start(&j->t_feed, on_feed_timer, ms, 0);
-}
-
-static void fb_clear(struct feed_batch *b) {
-    b->n = 0;
-    b->text_len = 0;
-}
-
-/* Copies a line into the batch. The line's pointers are fixed up when the batch is sent (the
-   text buffer may move while it grows): here they hold offsets. */
-static int fb_add(struct feed_batch *b, uint64_t line, const char *id, const char *req,
-                  size_t req_len, const char *bad) {
-    size_t id_len = id ? strlen(id) + 1 : 0, bad_len = bad ? strlen(bad) + 1 : 0;
-    size_t need = id_len + req_len + 1 + bad_len;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 64;
-        struct redis_job_line *l = realloc(b->lines, cap * sizeof(*l));
-        if (!l)
-            return SLUICE_ENOMEM;
-        b->lines = l;
-        b->cap = cap;
-    }
-    if (b->text_len + need > b->text_cap) {
-        size_t cap = b->text_cap ? b->text_cap : 65536;
-        while (cap < b->text_len + need)
-            cap *= 2;
-        char *t = realloc(b->text, cap);
-        if (!t)
-            return SLUICE_ENOMEM;
-        b->text = t;
-        b->text_cap = cap;
-    }
-    struct redis_job_line *l = &b->lines[b->n++];
-    char *p = b->text + b->text_len;
-    l->line = line;
-    l->custom_id = id ? (const char *)(uintptr_t)(b->text_len + 1) : NULL;
-    if (id)
-        memcpy(p, id, id_len);
-    p += id_len;
-    l->request = (const char *)(uintptr_t)(b->text_len + id_len);
-    memcpy(p, req, req_len);
-    p[req_len] = '\0';
-    p += req_len + 1;
-    l->request_len = req_len;
-    l->bad = bad ? (const char *)(uintptr_t)(b->text_len + id_len + req_len + 2) : NULL;
-    if (bad)
-        memcpy(p, bad, bad_len);
-    b->text_len += need;
-    return 0;
-}
-
-static void fb_fix(struct feed_batch *b, struct redis_job_line *out) {
-    for (size_t i = 0; i < b->n; i++) {
-        out[i] = b->lines[i];
-        if (out[i].custom_id)
-            out[i].custom_id = b->text + (uintptr_t)out[i].custom_id - 1;
-        out[i].request = b->text + (uintptr_t)out[i].request;
-        if (out[i].bad)
-            out[i].bad = b->text + (uintptr_t)out[i].bad - 1;
-    }
-}
-
-static void on_feed(struct rconn *rc, redisReply *reply, void *ud) {
-    (void)rc;
-    struct sluice_job_s *j = ud;
-    j->feed_busy = 0;
-    if (call_back(j))
-        return;
-    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-        if (reply && reply->type == REDIS_REPLY_ERROR) {
-            j->feed_state = FEED_FAILED;
-            j->feed_err = SLUICE_EIO;
-            return;
-        }
-        feed_later(j, 200); /* unknown: the same batch again (an entry is never added twice) */
-        return;
-    }
-    fb_clear(&j->fb);
-    feed_step(j);
-}
-
-static void send_feed(struct sluice_job_s *j) {
-    struct redis_job_line *lines = malloc(j->fb.n * sizeof(*lines));
-    struct redis_job_args a;
-    if (!lines)
-        goto later;
-    fb_fix(&j->fb, lines);
-    if (redis_job_feed_args(j->name, lines, j->fb.n, &a) < 0) {
-        free(lines);
-        goto later;
-    }
-    const char *sha;
-    const char *body = redis_job_script_body(REDIS_JOB_SCRIPT_FEED, &sha);
-    if (rconn_eval(j->r->cmd, on_feed, j, sha, body, a.nkeys, a.argc, a.argv, a.argvlen) == 0) {
-        j->refs++;
-        j->feed_busy = 1;
-    }
-    redis_job_args_free(&a);
-    free(lines);
-    if (j->feed_busy)
-        return;
-later:
-    feed_later(j, 200);
-}
-
-static void on_total(struct rconn *rc, redisReply *reply, void *ud) {
-    (void)rc;
-    struct sluice_job_s *j = ud;
-    j->feed_busy = 0;
-    if (call_back(j))
-        return;
-    if (reply && reply->type == REDIS_REPLY_INTEGER)
-        j->feed_state = FEED_DONE;
-    else
-        feed_later(j, 200);
-}
-
-/* Reads up to `room` lines of input into the batch; 1 at the end of the input. */
-static int feed_fill(struct sluice_job_s *j, uint64_t room) {
-    sluice_source_t s;
-    sluice_jsonl_source_bind(j->in, &s);
-    size_t bytes = 0;
-    while (j->fb.n < room && j->fb.n < FEED_MAX && bytes < FEED_MAX_BYTES) {
-        sluice_request_t *req;
-        int rc = s.next(s.ud, &req);
-        if (rc == SLUICE_EOF)
-            return sluice_jsonl_source_error(j->in) < 0 ? -1 : 1;
-        if (rc < 0)
-            return -1;
-        j->entries++;
-        if (req->invalid && j->reject && req->line > j->last_fed)
-            j->reject(j->reject_ud, req->line, req->invalid);
-        if (req->line > j->last_fed) {
-            const char *raw;
-            size_t len;
-            source_last_line(j->in, &raw, &len);
-            rc = fb_add(&j->fb, req->line, req->invalid ? NULL : req->custom_id, raw, len,
-                        req->invalid);
-            bytes += len;
-        }
-        s.release(s.ud, req);
-        if (rc < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static void on_backlog(struct rconn *rc, redisReply *reply, void *ud) {
-    (void)rc;
-    struct sluice_job_s *j = ud;
-    j->feed_busy = 0;
-    if (call_back(j))
-        return;
-    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-        feed_later(j, 200);
-        return;
-    }
-    uint64_t in_stream = (uint64_t)reply->integer;
-    if (in_stream >= j->backlog) {
-        feed_later(j, POLL_MS);
-        return;
-    }
-    int end = feed_fill(j, j->backlog - in_stream);
-    if (end < 0) {
-        j->feed_state = FEED_FAILED;
-        j->feed_err = SLUICE_EIO;
-        return;
-    }
-    if (end)
-        j->feed_state = FEED_TOTAL;
-    if (j->fb.n > 0)
-        send_feed(j);
-    else
-        feed_step(j);
-}
-
-static void feed_step(struct sluice_job_s *j) {
-    if (j->feed_busy || !cmd_up(j))
-        return;
-    if (j->fb.n > 0) {
-        send_feed(j);
-        return;
-    }
-    if (j->feed_state == FEED_TOTAL) {
-        /* Everything is in: record how many lines the job has, for completion checks. */
-        char total[24];
-        snprintf(total, sizeof(total), "%" PRIu64, j->entries);
-        const char *argv[] = {"HSET", j->k_meta, "total", total};
-        size_t lens[4];
-        lens_of(argv, lens, 4);
-        if (send_cmd(j, j->r->cmd, on_total, 0, 4, argv, lens) == 0)
-            j->feed_busy = 1;
-        return;
-    }
-    if (j->feed_state != FEED_RUNNING)
-        return;
-    const char *argv[] = {"XLEN", j->k_in};
-    size_t lens[2];
-    lens_of(argv, lens, 2);
-    if (send_cmd(j, j->r->cmd, on_backlog, 0, 2, argv, lens) == 0)
-        j->feed_busy = 1;
-}
-
-int sluice_job_feed(sluice_job_t *j, sluice_jsonl_source_t *input, uint64_t backlog,
-                    sluice_job_reject_cb reject, void *ud) {
-    if (!j || !input || backlog == 0)
-        return SLUICE_EINVAL;
-    char err[256];
-    redisContext *c = redis_sync(j->r, err, sizeof(err));
-    if (!c)
-        return SLUICE_EIO;
-    int rc = redis_job_create(c, j->name);
-    if (rc == 0)
-        rc = redis_job_last_fed(c, j->name, &j->last_fed);
-    if (rc < 0)
-        return rc;
-    j->in = input;
-    j->backlog = backlog;
-    j->reject = reject;
-    j->reject_ud = ud;
-    j->feed_state = FEED_RUNNING;
-    feed_later(j, 0);
-    return 0;
-}
-
-int sluice_job_feed_done(const sluice_job_t *j) {
-    if (j->feed_state == FEED_FAILED)
-        return j->feed_err;
-    return j->feed_state == FEED_DONE;
-}
-
-/* ---- the writer ---- */
-
-static void out_step(struct sluice_job_s *j);
-
-static void on_out_timer(uv_timer_t *t) {
-    out_step(t->data);
-}
-
-static void on_trim(struct rconn *rc, redisReply *reply, void *ud) {
-    (void)rc;
-    (void)reply;
-    call_back(ud);
-}
-
-/* Makes what was written durable, then trims it from Redis. */
-static int out_sync_trim(struct sluice_job_s *j) {
-    if (strcmp(j->last_id, j->trimmed_id) == 0 || !j->last_id[0])
-        return 0;
-    int rc = j->sync ? j->sync(j->out_ud) : 0;
-    if (rc != 0)
-        return rc;
-    uint64_t ms, seq;
-    char min[REDIS_JOB_ID_LEN + 8];
-    if (sscanf(j->last_id, "%" SCNu64 "-%" SCNu64, &ms, &seq) != 2)
-        return 0;
-    /* MINID keeps IDs >= its argument: name the smallest ID after the last one written.
-       Exact, never "~": only what was written goes. A lost reply only delays the trim. */
-    snprintf(min, sizeof(min), "%" PRIu64 "-%" PRIu64, ms, seq + 1);
-    const char *argv[] = {"XTRIM", j->k_out, "MINID", min};
-    size_t lens[4];
-    lens_of(argv, lens, 4);
-    if (send_cmd(j, j->r->cmd, on_trim, 0, 4, argv, lens) == 0)
-        memcpy(j->trimmed_id, j->last_id, sizeof(j->trimmed_id));
-    j->last_trim_ms = now_ms(j);
-    return 0;
-}
-
-static void on_out_status(struct rconn *rc, redisReply *reply, void *ud) {
-    (void)rc;
-    struct sluice_job_s *j = ud;
-    j->out_busy = 0;
-    if (call_back(j))
-        return;
-    int64_t total;
-    uint64_t v[4];
-    if (parse_status(reply, &total, v) == 0 && total >= 0 && v[2] >= (uint64_t)total && v[3] == 0) {
-        /* Every line has its result and every result was handed over. */
-        int e = out_sync_trim(j);
-        j->out_state = e ? (e < 0 ? e : SLUICE_EIO) : 1;
-        return;
-    }
-    uv_timer_start(&j->t_out, on_out_timer, OUT_POLL_MS, 0);
-}
-
-static void on_out(struct rconn *rc, redisReply *reply, void *ud) {
-    (void)rc;
-    struct sluice_job_s *j = ud;
-    j->out_busy = 0;
-    if (call_back(j))
-        return;
-    struct redis_job_result *res = NULL;
-    size_t n = 0;
-    if (!reply || redis_job_parse_results(reply, &res, &n) < 0) {
-        uv_timer_start(&j->t_out, on_out_timer, 200, 0);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        int e = j->write(j->out_ud, res[i].result, res[i].result_len);
-        if (e != 0) {
-            j->out_state = e < 0 ? e : SLUICE_EIO;
-            redis_job_results_free(res, n);
-            return;
-        }
-        memcpy(j->last_id, res[i].id, sizeof(j->last_id));
-    }
-    redis_job_results_free(res, n);
-    if (now_ms(j) - j->last_trim_ms >= TRIM_EVERY_MS) {
-        int e = out_sync_trim(j);
-        if (e != 0) {
-            j->out_state = e < 0 ? e : SLUICE_EIO;
-            return;
-        }
-    }
-    if (n > 0) {
-        out_step(j);
-        return;
-    }
-    /* Caught up: done, or wait for more. */
-    if (send_status(j, on_out_status, j->last_id[0] ? j->last_id : "0-0") == 0)
-        j->out_busy = 1;
-    else
-        uv_timer_start(&j->t_out, on_out_timer, 200, 0);
-}
-
-static void out_step(struct sluice_job_s *j) {
-    if (!j->out_on || j->out_busy || j->out_state != 0 || !cmd_up(j))
-        return;
-    char start[REDIS_JOB_ID_LEN + 2], count[16];
-    if (j->last_id[0])
-        snprintf(start, sizeof(start), "(%s", j->last_id);
-    else
-        snprintf(start, sizeof(start), "-");
-    snprintf(count, sizeof(count), "%d", OUT_MAX);
-    const char *argv[] = {"XRANGE", j->k_out, start, "+", "COUNT", count};
-    size_t lens[6];
-    lens_of(argv, lens, 6);
-    if (send_cmd(j, j->r->cmd, on_out, 0, 6, argv, lens) == 0)
-        j->out_busy = 1;
-}
-
-int sluice_job_output(sluice_job_t *j, sluice_job_write_cb write, sluice_job_sync_cb sync,
-                      void *ud) {
-    if (!j || !write)
-        return SLUICE_EINVAL;
-    j->write = write;
-    j->sync = sync;
-    j->out_ud = ud;
-    j->out_on = 1;
-    j->last_trim_ms = now_ms(j);
-    uv_timer_start(&j->t_out, on_out_timer, 0, 0);
-    return 0;
-}
-
-int sluice_job_output_done(const sluice_job_t *j) {
-    return j->out_state;
-}
-
 /* ---- lifecycle ---- */
 
 static void on_cmd_state(void *ud, int up) {
@@ -1069,10 +601,8 @@ static void on_cmd_state(void *ud, int up) {
     if (!up || j->closed)
         return;
     commit_flush(j);
-    if (j->feed_state == FEED_RUNNING || j->feed_state == FEED_TOTAL)
-        feed_later(j, 0);
-    if (j->out_on && j->out_state == 0)
-        uv_timer_start(&j->t_out, on_out_timer, 0, 0);
+    job_feed_kick(j);
+    job_out_kick(j);
 }
 
 void sluice_job_config_init(sluice_job_config_t *c) {
