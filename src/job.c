@@ -147,10 +147,15 @@ static int queue_push(struct sluice_job_s *j, struct redis_job_entry *e) {
     return 0;
 }
 
-/* Takes over entries handed out by redis_job_parse_*; those already held are dropped. */
-static void take_entries(struct sluice_job_s *j, struct redis_job_entry *e, size_t n) {
+/*
+ * Takes over entries handed out by redis_job_parse_*. `maybe_held`: they may be entries this
+ * worker already holds (a claim, or reading its own pending entries again), which are dropped;
+ * new entries (XREADGROUP ">") never are, and are not searched for.
+ */
+static void take_entries(struct sluice_job_s *j, struct redis_job_entry *e, size_t n,
+                         int maybe_held) {
     for (size_t i = 0; i < n; i++) {
-        if (holds(j, e[i].id) || queue_push(j, &e[i]) < 0)
+        if ((maybe_held && holds(j, e[i].id)) || queue_push(j, &e[i]) < 0)
             free(e[i].custom_id); /* not ours to run twice; or no memory: a claim retries */
     }
     free(e);
@@ -172,7 +177,7 @@ static void on_read(struct rconn *rc, redisReply *reply, void *ud) {
     if (parsed == 0 && n > 0) {
         if (j->recovering)
             memcpy(j->recover_after, e[n - 1].id, sizeof(j->recover_after));
-        take_entries(j, e, n);
+        take_entries(j, e, n, j->recovering);
     }
     if (j->recovering && (parsed < 0 || n < (size_t)j->cfg.batch)) {
         /* The last page of the old life (an entry deleted meanwhile spoils a page: the claim
@@ -382,7 +387,7 @@ static void on_claim(struct rconn *rc, redisReply *reply, void *ud) {
     struct redis_job_entry *e = NULL;
     size_t n = 0;
     if (reply && redis_job_parse_claim(reply, j->cursor, &e, &n) == 0 && n > 0)
-        take_entries(j, e, n);
+        take_entries(j, e, n, 1);
     /* A full page: more may be waiting; look again at once rather than at the next tick. */
     if (n > 0 && strcmp(j->cursor, "0-0") != 0)
         uv_timer_start(&j->t_claim, on_claim_tick, 0, uv_timer_get_repeat(&j->t_claim));

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Distributed mode: `sluice run --redis` plus three `sluice work` processes share one job and
 # one rate budget. Every id has exactly one result in OUTPUT, almost nothing is answered 429,
-# every process exits 0 by itself, and `sluice job status` says the job is finished.
+# every process exits 0 by itself, `sluice job status` says the job is finished, and the feeder
+# never keeps more than --backlog lines in Redis.
 . "$SRCDIR/tests/e2e/lib/common.sh"
 . "$SRCDIR/tests/e2e/lib/redis.sh"
 N=1000
@@ -11,9 +12,21 @@ python3 "$SRCDIR/tests/e2e/lib/gen.py" $N >"$T/in.jsonl"
 
 # 1000 lines at 6000 rpm take about 10 s; every process is bounded by timeout (exit 124).
 timeout 120 "$SLUICE" run "$T/in.jsonl" -o "$T/out.jsonl" --redis "$REDIS_URL" --job w \
-    --base-url "$MOCK_URL" --provider none --rpm 6000 -c 16 --no-progress \
+    --base-url "$MOCK_URL" --provider none --rpm 6000 -c 16 --no-progress --backlog 100 \
     --stats-json "$T/run.json" 2>"$T/run.err" &
 run=$!
+# The stream holds what waits and what is pending: sampled while the run lives, it never
+# passes --backlog (the feeder adds only the room it saw).
+(
+    max=0
+    while kill -0 "$run" 2>/dev/null; do
+        n=$(rcli xlen 'sluice:job:{w}:in' 2>/dev/null || echo 0)
+        [ "${n:-0}" -gt "$max" ] && max=$n
+        echo "$max" >"$T/backlog.max"
+        sleep 0.1
+    done
+) &
+sampler=$!
 # The workers take the job's settings, so they start once the run has created it.
 wait_job w
 workers=""
@@ -25,6 +38,10 @@ done
 
 rc=0; wait "$run" || rc=$?
 [ "$rc" = 0 ] || fail "run: exit $rc: $(cat "$T/run.err")"
+wait "$sampler" || true
+backlog=$(cat "$T/backlog.max")
+[ "$backlog" -gt 0 ] || fail "the sampler never saw the stream"
+[ "$backlog" -le 100 ] || fail "$backlog entries in the stream with --backlog 100"
 k=0
 for p in $workers; do
     k=$((k + 1))
@@ -60,4 +77,4 @@ s = json.load(open(sys.argv[2]))
 assert s["total"] == n and s["done"] == n and s["failed"] == 0, s
 assert s["pending"] == 0 and s["waiting"] == 0 and s["unwritten"] == 0, s
 PY
-echo "ok: $requests requests, $limited 429s"
+echo "ok: $requests requests, $limited 429s, at most $backlog entries in the stream"
