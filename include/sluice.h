@@ -319,6 +319,10 @@ typedef struct sluice_job_config_s {
     double heartbeat_s;      /* (default 1) */
     int recover;             /* 1: first take back what this consumer (a fixed name) left
                                 pending when it died, before reading new entries */
+    int max_outstanding;     /* requests handed to the engine plus results Redis has not yet
+                                acknowledged, at most this many (0: no bound). Give the engine's
+                                concurrency: a kill -9 then makes at most that many be sent
+                                again */
 } sluice_job_config_t;
 
 void sluice_job_config_init(sluice_job_config_t *c);

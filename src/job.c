@@ -118,8 +118,12 @@ static void tell_engine(struct sluice_job_s *j) {
     }
 }
 
-/* 1 when this worker already holds entry `id` (queued or at the engine). */
+/* 1 when this worker already holds entry `id` (queued, at the engine, or with its result
+   waiting on Redis). */
 static int holds(const struct sluice_job_s *j, const char *id) {
+    for (size_t i = 0; i < j->cq_n; i++)
+        if (strcmp(j->cq[i].entry_id, id) == 0)
+            return 1;
     for (size_t i = 0; i < j->q_n; i++)
         if (strcmp(j->q[(j->q_head + i) % j->q_cap].id, id) == 0)
             return 1;
@@ -331,7 +335,10 @@ static void jreq_free(struct sluice_job_s *j, struct jreq *w) {
 static int job_next(void *ud, sluice_request_t **out) {
     struct sluice_job_s *j = ud;
     *out = NULL;
-    while (j->q_n > 0) {
+    /* Whatever was sent and has no acknowledged result is lost by a kill -9 and sent again by
+       whoever claims it: keep that to max_outstanding, results waiting on Redis included. */
+    while (j->q_n > 0 &&
+           !(j->cfg.max_outstanding > 0 && j->n_held + j->cq_n >= (size_t)j->cfg.max_outstanding)) {
         struct redis_job_entry e = j->q[j->q_head];
         j->q_head = (j->q_head + 1) % j->q_cap;
         j->q_n--;
@@ -354,7 +361,7 @@ static int job_next(void *ud, sluice_request_t **out) {
         read_more(j);
         return 0;
     }
-    if (j->eof)
+    if (j->eof && j->q_n == 0)
         return SLUICE_EOF;
     j->want_ready = 1;
     read_more(j);
@@ -413,10 +420,11 @@ static void on_ignore(struct rconn *rc, redisReply *reply, void *ud) {
     job_call_back(ud);
 }
 
-/* Resets the idle time of every entry this worker holds, so no one claims them from it. */
+/* Resets the idle time of every entry this worker holds (queued, at the engine, or with a result
+   waiting on Redis), so no one claims them from it. */
 static void on_touch_tick(uv_timer_t *t) {
     struct sluice_job_s *j = t->data;
-    size_t n = j->n_held + j->q_n;
+    size_t n = j->n_held + j->q_n + j->cq_n;
     if (n == 0 || !job_cmd_up(j))
         return;
     const char **argv = malloc((n + 6) * sizeof(*argv));
@@ -432,6 +440,8 @@ static void on_touch_tick(uv_timer_t *t) {
             argv[k++] = w->entry_id;
         for (size_t i = 0; i < j->q_n; i++)
             argv[k++] = j->q[(j->q_head + i) % j->q_cap].id;
+        for (size_t i = 0; i < j->cq_n; i++)
+            argv[k++] = j->cq[i].entry_id;
         argv[k++] = "JUSTID";
         job_lens_of(argv, lens, k);
         job_send_cmd(j, j->r->cmd, on_ignore, 0, k, argv, lens);
@@ -486,6 +496,7 @@ static void on_commit(struct rconn *rc, redisReply *reply, void *ud) {
         memmove(j->cq, j->cq + n, (j->cq_n - n) * sizeof(*j->cq));
         j->cq_n -= n;
         j->committing -= n;
+        tell_engine(j); /* room under max_outstanding */
         commit_flush(j);
         /* The last commits may have emptied the stream. */
         if (j->cq_n == 0 && j->q_n == 0 && j->n_held == 0)

@@ -74,11 +74,19 @@ struct world {
     sluice_jsonl_source_t *in;
     char out[MAX_OUT][256];
     int n_out, syncs, results, timed_out;
+    uint64_t most_outstanding; /* handed out without a result, plus results not acknowledged */
     uv_timer_t guard;
 };
 
+static int max_outstanding; /* for the next world_open */
+
 static int on_result(const sluice_result_t *res, void *ud) {
     struct world *w = ud;
+    sluice_stats_t st;
+    sluice_stats(w->eng, &st);
+    uint64_t out = st.pulled - (uint64_t)w->results + sluice_job_uncommitted(w->job);
+    if (out > w->most_outstanding)
+        w->most_outstanding = out;
     char line[256];
     snprintf(line, sizeof(line), "{\"custom_id\":\"%s\",\"line\":%llu,\"error\":%s}",
              res->req->custom_id, (unsigned long long)res->req->line,
@@ -131,6 +139,7 @@ static void world_open(struct world *w, struct fx *fx, const char *name, const c
     jc.claim_idle_s = claim_idle_s;
     jc.max_deliveries = max_deliveries;
     jc.heartbeat_s = 0.2;
+    jc.max_outstanding = max_outstanding;
     assert_int_equal(sluice_job_open(&w->job, w->r, &jc), 0);
     sluice_source_t src;
     assert_int_equal(sluice_job_source(w->job, w->eng, &src), 0);
@@ -268,10 +277,37 @@ static void test_dead_worker_entries(void **state) {
     assert_int_equal(cmd_int(c, "XLEN sluice:job:{t2}:out"), 0);
 }
 
+/* With max_outstanding 2 and four slots, no more than two requests are out or have results
+   that Redis has not acknowledged, at any time: what a kill -9 would make be sent again. */
+static void test_outstanding_bound(void **state) {
+    struct fx *fx = need(state);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/in3.jsonl", fx->rf.dir);
+    write_input(path);
+    struct world w;
+    max_outstanding = 2;
+    world_open(&w, fx, "t3", path, 60, 5);
+    max_outstanding = 0;
+    world_run(&w);
+    assert_int_equal(w.n_out, 12);
+    assert_int_equal(w.most_outstanding, 2);
+    world_close(&w);
+
+    /* Unbounded, the same job takes all four slots at once (so the figure above can fail). */
+    snprintf(path, sizeof(path), "%s/in4.jsonl", fx->rf.dir);
+    write_input(path);
+    world_open(&w, fx, "t4", path, 60, 5);
+    world_run(&w);
+    assert_int_equal(w.n_out, 12);
+    assert_true(w.most_outstanding > 2);
+    world_close(&w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_feed_work_write_once),
         cmocka_unit_test(test_dead_worker_entries),
+        cmocka_unit_test(test_outstanding_bound),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
