@@ -232,6 +232,7 @@ int sluice_job_feed(sluice_job_t *j, sluice_jsonl_source_t *input, uint64_t back
         rc = redis_job_last_fed(c, j->name, &j->last_fed);
     if (rc < 0)
         return rc;
+    source_check_only(input);
     j->in = input;
     j->backlog = backlog;
     j->reject = reject;

@@ -49,15 +49,14 @@ struct rreq {
     rconn_reply_cb cb;
     void *ud;
     uint64_t deadline; /* uv_now() ms */
-    /* rconn_eval() only: the EVALSHA call, rewritten in place as EVAL body on NOSCRIPT. The
-       arguments live in the same allocation as the request. */
+    /* rconn_eval() only, for the EVAL retry on NOSCRIPT: the script and the command's tail
+       (key count, keys, arguments) already in RESP, in the same allocation as the request. */
     int evalsha;
-    int argc;
-    const char **argv;
-    size_t *argvlen;
+    int argc; /* of the whole EVALSHA call */
     const char *body;
     size_t bodylen;
-    char nkeys[16];
+    const char *tail;
+    size_t taillen;
 };
 
 struct rlink {
@@ -535,7 +534,98 @@ static void link_start(struct rconn *rc) {
     l->resolving = 1;
 }
 
+/* ---- RESP ----
+ * Commands are put in RESP here and handed over with redisAsyncFormattedCommand: hiredis's own
+ * formatter (sdscatfmt per argument) cost more than the rest of a commit call. */
+
+/* Bytes "$<len>\r\n" takes. */
+static size_t resp_head_len(size_t len) {
+    size_t d = 1;
+    while (len >= 10) {
+        len /= 10;
+        d++;
+    }
+    return d + 3;
+}
+
+/* Writes c (one of '*', '$') then n and CRLF; returns the end. */
+static char *resp_num(char *p, char c, size_t n) {
+    char tmp[24];
+    int k = 0;
+    do {
+        tmp[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    *p++ = c;
+    while (k)
+        *p++ = tmp[--k];
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+static char *resp_arg(char *p, const char *s, size_t len) {
+    p = resp_num(p, '$', len);
+    if (len)
+        memcpy(p, s, len);
+    p += len;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+static size_t arg_len(const char **argv, const size_t *argvlen, int i) {
+    return argvlen ? argvlen[i] : strlen(argv[i]);
+}
+
+/* Bytes of the arguments in RESP, without the leading "*<argc>". */
+static size_t resp_args_len(int argc, const char **argv, const size_t *argvlen) {
+    size_t n = 0;
+    for (int i = 0; i < argc; i++) {
+        size_t len = arg_len(argv, argvlen, i);
+        n += resp_head_len(len) + len + 2;
+    }
+    return n;
+}
+
+static char *resp_args(char *p, int argc, const char **argv, const size_t *argvlen) {
+    for (int i = 0; i < argc; i++)
+        p = resp_arg(p, argv[i], arg_len(argv, argvlen, i));
+    return p;
+}
+
 /* ---- commands ---- */
+
+static void rreq_on_reply(redisAsyncContext *ac, void *r, void *priv);
+
+/* Queues q with its command in RESP; on failure q is unlinked and 0 is not returned. */
+static int rreq_send_raw(struct rconn *rc, redisAsyncContext *ac, struct rreq *q, const char *cmd,
+                         size_t len) {
+    rreq_push(rc, q);
+    if (redisAsyncFormattedCommand(ac, rreq_on_reply, q, cmd, len) != REDIS_OK) {
+        rreq_unlink(rc, q);
+        return SLUICE_EIO;
+    }
+    watchdog_arm(rc);
+    return 0;
+}
+
+/* The EVAL retry of q's EVALSHA: the script's text in place of its SHA-1. */
+static int rreq_send_eval(struct rconn *rc, redisAsyncContext *ac, struct rreq *q) {
+    size_t len = resp_head_len((size_t)q->argc) + 10 + resp_head_len(q->bodylen) + q->bodylen + 2 +
+                 q->taillen;
+    char *cmd = malloc(len), *p = cmd;
+    if (!cmd)
+        return SLUICE_ENOMEM;
+    p = resp_num(p, '*', (size_t)q->argc);
+    p = resp_arg(p, "EVAL", 4);
+    p = resp_arg(p, q->body, q->bodylen);
+    memcpy(p, q->tail, q->taillen);
+    p += q->taillen;
+    int rc_ = rreq_send_raw(rc, ac, q, cmd, (size_t)(p - cmd));
+    free(cmd);
+    return rc_;
+}
 
 static int rreq_is_noscript(const redisReply *r) {
     return r->type == REDIS_REPLY_ERROR && r->len >= 8 && memcmp(r->str, "NOSCRIPT", 8) == 0;
@@ -552,34 +642,13 @@ static void rreq_on_reply(redisAsyncContext *ac, void *r, void *priv) {
         rconn_mark_down(rc);
     } else if (q->evalsha && rreq_is_noscript(reply) && !rc->closing) {
         q->evalsha = 0;
-        q->argv[0] = "EVAL";
-        q->argvlen[0] = 4;
-        q->argv[1] = q->body;
-        q->argvlen[1] = q->bodylen;
         q->deadline = uv_now(rc->loop) + rc->timeout_ms;
-        rreq_push(rc, q);
-        if (redisAsyncCommandArgv(ac, rreq_on_reply, q, q->argc, q->argv, q->argvlen) == REDIS_OK) {
-            watchdog_arm(rc);
+        if (rreq_send_eval(rc, ac, q) == 0)
             return;
-        }
-        rreq_unlink(rc, q);
         reply = NULL;
     }
     q->cb(rc, reply, q->ud);
     free(q);
-}
-
-/* Sends q's command; on failure q is freed and the caller's callback is not called. */
-static int rreq_send(struct rconn *rc, struct rreq *q, int argc, const char **argv,
-                     const size_t *argvlen) {
-    rreq_push(rc, q);
-    if (redisAsyncCommandArgv(rc->link->ac, rreq_on_reply, q, argc, argv, argvlen) != REDIS_OK) {
-        rreq_unlink(rc, q);
-        free(q);
-        return SLUICE_EIO;
-    }
-    watchdog_arm(rc);
-    return 0;
 }
 
 static int rconn_ready(const struct rconn *rc) {
@@ -592,58 +661,70 @@ int rconn_cmd(struct rconn *rc, rconn_reply_cb cb, void *ud, int64_t extra_ms, i
         return SLUICE_EINVAL;
     if (!rconn_ready(rc))
         return SLUICE_EIO;
+    size_t len = resp_head_len((size_t)argc) + resp_args_len(argc, argv, argvlen);
     struct rreq *q = calloc(1, sizeof(*q));
-    if (!q)
+    char *cmd = malloc(len);
+    if (!q || !cmd) {
+        free(q);
+        free(cmd);
         return SLUICE_ENOMEM;
+    }
     q->rc = rc;
     q->cb = cb;
     q->ud = ud;
     q->deadline = uv_now(rc->loop) + rc->timeout_ms + (uint64_t)(extra_ms > 0 ? extra_ms : 0);
-    return rreq_send(rc, q, argc, argv, argvlen);
+    char *end = resp_args(resp_num(cmd, '*', (size_t)argc), argc, argv, argvlen);
+    int e = rreq_send_raw(rc, rc->link->ac, q, cmd, (size_t)(end - cmd));
+    free(cmd);
+    if (e != 0)
+        free(q);
+    return e;
 }
+
+/* Room for "*<n>\r\n$7\r\nEVALSHA\r\n$40\r\n<sha>\r\n" before a command's tail. */
+#define EVALSHA_HEAD_MAX 128 /* with a SHA of up to 64 characters */
 
 int rconn_eval(struct rconn *rc, rconn_reply_cb cb, void *ud, const char *sha, const char *body,
                int nkeys, int argc, const char **argv, const size_t *argvlen) {
-    if (!cb || !sha || !body || argc < 0 || nkeys < 0 || nkeys > argc || (argc > 0 && !argv))
+    if (!cb || !sha || !body || argc < 0 || nkeys < 0 || nkeys > argc || (argc > 0 && !argv) ||
+        strlen(sha) > 64)
         return SLUICE_EINVAL;
     if (!rconn_ready(rc))
         return SLUICE_EIO;
-    /* One allocation: the request, argv[argc + 3], argvlen[argc + 3], then the bytes of the
-       body and the arguments, kept for the EVAL retry. */
-    size_t n = (size_t)argc + 3, bytes = strlen(body) + 1;
-    for (int i = 0; i < argc; i++)
-        bytes += (argvlen ? argvlen[i] : strlen(argv[i])) + 1;
-    struct rreq *q = calloc(1, sizeof(*q) + n * (sizeof(char *) + sizeof(size_t)) + bytes);
+    /* One allocation: the request, the script (for the EVAL retry), room for the EVALSHA head,
+       then the tail in RESP, so the call goes out from one contiguous buffer. */
+    char nk[16];
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    size_t bodylen = strlen(body), nklen = strlen(nk);
+    size_t taillen = resp_head_len(nklen) + nklen + 2 + resp_args_len(argc, argv, argvlen);
+    struct rreq *q = calloc(1, sizeof(*q) + bodylen + 1 + EVALSHA_HEAD_MAX + taillen);
     if (!q)
         return SLUICE_ENOMEM;
-    q->argv = (const char **)(q + 1);
-    q->argvlen = (size_t *)(q->argv + n);
-    char *p = (char *)(q->argvlen + n);
-    q->bodylen = strlen(body);
-    memcpy(p, body, q->bodylen);
-    q->body = p;
-    p += q->bodylen + 1;
-    snprintf(q->nkeys, sizeof(q->nkeys), "%d", nkeys);
-    q->argv[0] = "EVALSHA";
-    q->argvlen[0] = 7;
-    q->argv[1] = sha; /* sent now; replaced by the body for a retry */
-    q->argvlen[1] = strlen(sha);
-    q->argv[2] = q->nkeys;
-    q->argvlen[2] = strlen(q->nkeys);
-    for (int i = 0; i < argc; i++) {
-        size_t len = argvlen ? argvlen[i] : strlen(argv[i]);
-        memcpy(p, argv[i], len);
-        q->argv[3 + i] = p;
-        q->argvlen[3 + i] = len;
-        p += len + 1;
-    }
-    q->argc = (int)n;
+    char *b = (char *)(q + 1);
+    memcpy(b, body, bodylen);
+    q->body = b;
+    q->bodylen = bodylen;
+    char *tail = b + bodylen + 1 + EVALSHA_HEAD_MAX;
+    char *end = resp_args(resp_arg(tail, nk, nklen), argc, argv, argvlen);
+    q->tail = tail;
+    q->taillen = (size_t)(end - tail);
+    q->argc = argc + 3;
     q->evalsha = 1;
     q->rc = rc;
     q->cb = cb;
     q->ud = ud;
     q->deadline = uv_now(rc->loop) + rc->timeout_ms;
-    return rreq_send(rc, q, q->argc, q->argv, q->argvlen);
+    /* The head, written so that it ends where the tail starts. */
+    char head[EVALSHA_HEAD_MAX], *h = head;
+    h = resp_num(h, '*', (size_t)q->argc);
+    h = resp_arg(h, "EVALSHA", 7);
+    h = resp_arg(h, sha, strlen(sha));
+    size_t hlen = (size_t)(h - head);
+    memcpy(tail - hlen, head, hlen);
+    int e = rreq_send_raw(rc, rc->link->ac, q, tail - hlen, hlen + q->taillen);
+    if (e != 0)
+        free(q);
+    return e;
 }
 
 /* ---- lifetime ---- */

@@ -76,7 +76,8 @@ struct sluice_jsonl_source_s {
 
     const char *last_s; /* the raw line next() last handed out (in rbuf) */
     size_t last_len;
-    int parser; /* source_parser_new(): no file, no duplicate check */
+    int parser;     /* source_parser_new(): no file, no duplicate check */
+    int check_only; /* source_check_only(): no estimate, no model (the feeder of a job) */
 };
 
 /* A byte range of the current line. */
@@ -478,6 +479,8 @@ static uint64_t source_estimate_body(const char *body, size_t len, uint64_t *pro
 static void source_read_body(struct sluice_jsonl_source_s *js, struct source_span body,
                              struct source_parts *pt) {
     struct util_span model = {NULL, 0};
+    if (js->check_only)
+        return;
     pt->est_tokens = source_estimate_body(body.p, body.n, &pt->est_prompt, &model);
     if (model.p && model.p[0] == '"')
         pt->model = source_string(js, (struct source_span){model.p, model.n});
@@ -951,6 +954,10 @@ int source_parse(sluice_jsonl_source_t *js, uint64_t line, const char *s, size_t
     *out = NULL;
     js->line = line;
     return source_parse_line(js, s, len, 0, out);
+}
+
+void source_check_only(sluice_jsonl_source_t *js) {
+    js->check_only = 1;
 }
 
 void source_last_line(const sluice_jsonl_source_t *js, const char **s, size_t *len) {

@@ -49,6 +49,9 @@ int source_parser_new(sluice_jsonl_source_t **out, const char *name, const char 
 int source_parse(sluice_jsonl_source_t *js, uint64_t line, const char *s, size_t len,
                  sluice_request_t **out);
 void source_release_request(sluice_jsonl_source_t *js, sluice_request_t *req);
+/* From now on requests are checked but carry no token estimate and no model: for the feeder
+   of a job, which passes lines on and never sends them (a worker parses each line again). */
+void source_check_only(sluice_jsonl_source_t *js);
 /* The raw bytes of the line next() last handed out, valid until the next call (the feeder
    puts them in Redis as they are). Empty for a line too long to hold. */
 void source_last_line(const sluice_jsonl_source_t *js, const char **s, size_t *len);

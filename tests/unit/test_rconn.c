@@ -532,6 +532,17 @@ static void test_eval_noscript(void **state) {
     assert_string_equal(second->el[1], "a2");
     assert_int_equal(info_ll(c, "commandstats", "cmdstat_eval:calls="), 1);
     assert_true(info_ll(c, "commandstats", "cmdstat_evalsha:calls=") >= 1);
+
+    /* RESP put together by rconn: an empty key, an argument that looks like RESP itself, and
+       twelve arguments (a two-digit count), all arrive as given. */
+    struct got *third = got_new(t);
+    const char *argv3[] = {"",  "x\r\n$3\r\nabc\r\n", "3", "4", "5", "6", "7", "8", "9", "10", "11",
+                           "12"};
+    assert_int_equal(rconn_eval(t->rc, on_reply, third, sha, body, 1, 12, argv3, NULL), 0);
+    assert_true(run_until(t, &t->replies, 3, WAIT_MS));
+    assert_int_equal(third->elements, 2);
+    assert_string_equal(third->el[0], "");
+    assert_string_equal(third->el[1], "x\r\n$3\r\nabc\r\n");
     redisFree(c);
     close_rc(t);
 }
