@@ -39,6 +39,7 @@
 #include <hiredis/async.h>
 
 #include "backoff.h"
+#include "rreply.h"
 #include "sluice.h"
 
 /* ---- the connection ---- */
@@ -443,6 +444,7 @@ static void link_connect(struct rlink *l, const char *ip) {
     /* hiredis frees its read buffer whenever it empties past 16 KiB: a batch of entries or
        results is larger, so that was a free and a malloc of the whole buffer per reply. */
     ac->c.reader->maxbuf = 0;
+    ac->c.reader->fn = &rreply_fns; /* a reply's objects in one arena (rreply.h) */
     /* TCP keepalive (hiredis: 15 s idle) finds a peer gone without a word while nothing is
        outstanding, where no deadline can. Not on unix sockets: it would fail and set c->err. */
     if (!rc->url.path && redisEnableKeepAlive(&ac->c) != REDIS_OK) {
