@@ -97,6 +97,11 @@ monitor_stop() { # when its file has stopped growing (redis-cli may lag behind)
 # lua_calls FILE: the commands MONITOR saw run by a script.
 lua_calls() { grep -c ' \[[0-9]* lua\] ' "$1" || true; }
 
+top_all() { # top_all FILE: every command MONITOR saw (scripts' commands too), most first
+    awk 'NR > 1 { print toupper($4) }' "$1" | tr -d '"' | sort | uniq -c | sort -rn | head -8 |
+        awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }'
+}
+
 top_sent() { # top_sent FILE: the commands clients sent most, with their counts
     grep -v ' \[[0-9]* lua\] ' "$1" | awk 'NR > 1 { print toupper($4) }' | tr -d '"' | sort |
         uniq -c | sort -rn | head -6 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }'
@@ -222,6 +227,7 @@ if [[ $SKIP != *b* ]]; then
     [[ $SKIP == *a* ]] || printf '| %-52s | %9s | %9s |\n' "(a): run + $WORKERS work, $N_A lines, --rpm 6000" "$a_all" "$a_sent"
     printf '| %-52s | %9s | %9s |\n' "one run --redis, $N_B lines, --latency 0" "$z_all" "$z_sent"
     [[ $SKIP == *a* ]] || echo "sent in (a), by command: $(top_sent "$T/a.monitor")"
+    [[ $SKIP == *a* ]] || echo "all in (a), by command: $(top_all "$T/a.monitor")"
     echo "sent at --latency 0, by command: $(top_sent "$T/b.monitor")"
     echo
     [[ $SKIP == *a* ]] || TARGETS+=("(b) Redis commands sent per request, (a)|$a_sent|<=|1.5")

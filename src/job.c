@@ -291,6 +291,7 @@ static int entry_to_request(struct sluice_job_s *j, struct redis_job_entry *e, s
     memcpy(w->entry_id, e->id, sizeof(w->entry_id));
     snprintf(id, sizeof(id), "line-%" PRIu64, e->line);
     if (e->lost) {
+        w->lost = 1;
         snprintf(why, sizeof(why),
                  "the job's entry for line %" PRIu64 " vanished from Redis before it had a "
                  "result (deleted or trimmed by hand?); run the line again in a new job",
@@ -534,6 +535,7 @@ static void commit_flush(struct sluice_job_s *j) {
             c[i].result = r->result;
             c[i].result_len = r->len;
             c[i].failed = r->failed;
+            c[i].lost = r->lost;
         }
         struct redis_job_args a;
         if (redis_job_commit_args(j->name, c, n, &a) < 0)
@@ -571,10 +573,20 @@ int sluice_job_commit(sluice_job_t *j, const sluice_result_t *res, const char *l
     c->result[len] = '\0';
     c->len = len;
     c->failed = res->error_code != NULL;
+    c->lost = w->lost;
     memcpy(c->entry_id, w->entry_id, sizeof(c->entry_id));
     j->cq_n++;
-    /* Batched: everything finished in this turn of the loop goes in one call. */
+    /* Batched: everything finished in this turn of the loop goes in one call, and when nothing
+       presses, in the next COMMIT_DELAY_MS too (a worker paced to a low rate would otherwise
+       commit nearly one result per call). Pressing: a full call, the engine held back by
+       max_outstanding, or the last request out. A backoff after a failed call is left alone. */
+    int pressed =
+        j->cq_n - j->committing >= COMMIT_MAX ||
+        (j->cfg.max_outstanding > 0 && j->n_held + j->cq_n >= (size_t)j->cfg.max_outstanding) ||
+        (j->n_held <= 1 && j->q_n == 0);
     if (!uv_is_active((uv_handle_t *)&j->t_commit))
+        uv_timer_start(&j->t_commit, on_commit_timer, pressed ? 0 : COMMIT_DELAY_MS, 0);
+    else if (pressed && j->commit_backoff_ms == 0)
         uv_timer_start(&j->t_commit, on_commit_timer, 0, 0);
     return 0;
 }

@@ -15,7 +15,8 @@
 #define KEY_LEN         (REDIS_JOB_NAME_MAX + 48)
 #define READ_BLOCK_MS   1000
 #define COMMIT_MAX      256
-#define COMMIT_PIPELINE 4 /* commit calls in flight at once */
+#define COMMIT_PIPELINE 4   /* commit calls in flight at once */
+#define COMMIT_DELAY_MS 100 /* how long a result may wait for others when nothing presses */
 #define FEED_MAX        512
 #define FEED_MAX_BYTES  ((size_t)4 << 20)
 #define OUT_MAX         512
@@ -29,6 +30,7 @@ struct jreq {
     sluice_request_t *inner; /* the parser's request, or NULL */
     char entry_id[REDIS_JOB_ID_LEN];
     int by_line;   /* rejected: its result marks the line done, not the custom_id */
+    int lost;      /* the entry vanished from the stream (reported by a claim) */
     char *own_id;  /* custom_id made here, or NULL */
     char *own_why; /* reason made here, or NULL */
     struct jreq *prev, *next;
@@ -40,6 +42,7 @@ struct commit_rec {
     char *result;
     size_t len;
     int failed;
+    int lost;
 };
 
 /* One feed call's lines, owned until Redis acknowledged them. */

@@ -133,6 +133,7 @@ struct redis_job_commit {
     const char *result;    /* the result line (JSON, no newline) */
     size_t result_len;
     int failed; /* the result line's error is not null: bumps meta "failed" */
+    int lost;   /* the entry was reported lost (a claim put it in :lost): takes it out */
 };
 
 /*

@@ -94,7 +94,7 @@ static int commit_one(redisContext *c, const char *job, const struct redis_job_e
     char line[128];
     int len = snprintf(line, sizeof(line), "{\"custom_id\":\"%s\",\"error\":%s}",
                        e->custom_id ? e->custom_id : "", failed ? "\"x\"" : "null");
-    struct redis_job_commit r = {e->custom_id, e->id, line, (size_t)len, failed};
+    struct redis_job_commit r = {e->custom_id, e->id, line, (size_t)len, failed, e->lost};
     int flag = -1;
     int rc = redis_job_commit(c, job, &r, 1, &flag);
     assert_true(rc == 0 || rc == 1);
@@ -307,7 +307,7 @@ static void test_commit_batch(void **state) {
     assert_int_equal(commit_one(c, job, &e[1], 0), 1);
     struct redis_job_commit rs[3];
     for (size_t i = 0; i < 3; i++)
-        rs[i] = (struct redis_job_commit){e[i].custom_id, e[i].id, "{}", 2, 0};
+        rs[i] = (struct redis_job_commit){e[i].custom_id, e[i].id, "{}", 2, 0, 0};
     int flags[3];
     assert_int_equal(redis_job_commit(c, job, rs, 3, flags), 2);
     assert_int_equal(flags[0], 1);
@@ -324,6 +324,33 @@ static void test_commit_batch(void **state) {
     assert_int_equal(r[2].line, 3);
     assert_string_equal(r[1].id, r[2].id);
     redis_job_results_free(r, nr);
+    assert_int_equal(pending(c, job), 0);
+
+    /* The same batch again changes nothing. */
+    assert_int_equal(redis_job_commit(c, job, rs, 3, flags), 0);
+    assert_int_equal(flags[0] + flags[1] + flags[2], 0);
+    assert_int_equal(cmd_int(c, "XLEN sluice:job:{batch}:out"), 2);
+    redis_job_entries_free(e, n);
+
+    /* A batch of ids all new: XACK acknowledges every entry, so no SMISMEMBER is run. */
+    for (int i = 4; i <= 6; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "id-%d", i);
+        assert_int_equal(redis_job_feed(c, job, (uint64_t)i, id, "{}", 2), 1);
+    }
+    assert_int_equal(redis_job_read(c, job, "w", 10, -1, &e, &n), 0);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < 3; i++)
+        rs[i] = (struct redis_job_commit){e[i].custom_id, e[i].id, "{}", 2, 0, 0};
+    redisReply *x = redisCommand(c, "CONFIG RESETSTAT");
+    freeReplyObject(x);
+    assert_int_equal(redis_job_commit(c, job, rs, 3, flags), 3);
+    x = redisCommand(c, "INFO commandstats");
+    assert_non_null(x);
+    assert_null(strstr(x->str, "cmdstat_smismember"));
+    assert_non_null(strstr(x->str, "cmdstat_xack"));
+    freeReplyObject(x);
+    assert_int_equal(cmd_int(c, "SCARD sluice:job:{batch}:done"), 6);
     assert_int_equal(pending(c, job), 0);
     redis_job_entries_free(e, n);
 }
