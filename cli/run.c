@@ -188,6 +188,10 @@ static int on_result(const sluice_result_t *res, void *ud) {
     return writer_result(c->writer, res);
 }
 
+static void on_written(void *ud, size_t lines) {
+    sluice_results_written(ud, lines);
+}
+
 /* The feeder rejected a line: say where and why (a worker writes its failed result). */
 static void on_reject(void *ud, uint64_t line, const char *reason) {
     struct run_ctx *c = ud;
@@ -848,6 +852,15 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
             goto out;
     } else {
         sluice_jsonl_source_bind(c.src, &s);
+        if (!o->ordered) {
+            /* A slot is free again once its result is in OUTPUT, not when the answer came:
+               lines are written in batches, and a kill -9 between an answer and its batch's
+               write would have --resume send it again on top of the -c in flight. (--ordered
+               holds a window of results in memory by design; the Redis mode bounds what its
+               commits have not acknowledged instead.) */
+            sluice_hold_until_written(c.eng, 1);
+            writer_on_written(c.writer, on_written, c.eng);
+        }
     }
     if (o->ordered) {
         /* Room for four rounds of slots keeps the pipe full behind a slow request. */

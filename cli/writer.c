@@ -21,6 +21,9 @@ struct writer {
     int timers; /* initialised timers (and the prepare handle), to close */
     char *pend; /* whole lines waiting for this iteration's write; only with a loop */
     size_t pend_len, pend_cap;
+    size_t pend_lines; /* lines in pend */
+    void (*on_written)(void *ud, size_t lines);
+    void *written_ud;
     int pend_err; /* a batch failed: returned by the next writer_line, to stop the run */
     int dirty;    /* written since the last fsync (only counted when fsync is on) */
     int sync;     /* --fsync > 0; 0 means never, not even at the end */
@@ -44,6 +47,16 @@ static void on_retry(uv_timer_t *t) {
 
 static int keep(struct writer *w, const char *line, size_t len);
 
+static void written(struct writer *w, size_t lines) {
+    if (w->on_written && lines > 0)
+        w->on_written(w->written_ud, lines);
+}
+
+void writer_on_written(struct writer *w, void (*fn)(void *ud, size_t lines), void *ud) {
+    w->on_written = fn;
+    w->written_ud = ud;
+}
+
 /* Notes the first write error, with errno's words. */
 static void note_error(struct writer *w, int rc) {
     if (!w->err) {
@@ -61,10 +74,12 @@ static int pend_write(struct writer *w) {
     if (w->pend_len == 0)
         return 0;
     int rc = sluice_jsonl_sink_write_line(w->sk, w->pend, w->pend_len);
-    size_t n = w->pend_len;
+    size_t n = w->pend_len, lines = w->pend_lines;
     w->pend_len = 0;
+    w->pend_lines = 0;
     if (rc == 0) {
         w->dirty = w->sync;
+        written(w, lines);
         return 0;
     }
     if (rc != SLUICE_ENOSPC && rc != SLUICE_EIO)
@@ -158,11 +173,13 @@ int writer_line(struct writer *w, const char *line, size_t len) {
         }
         memcpy(w->pend + w->pend_len, line, len);
         w->pend_len += len;
+        w->pend_lines++;
         return w->pend_len >= WRITER_BATCH ? pend_write(w) : 0;
     }
     int rc = sluice_jsonl_sink_write_line(w->sk, line, len);
     if (rc == 0) {
         w->dirty = w->sync;
+        written(w, 1);
         return 0;
     }
     if (rc != SLUICE_ENOSPC && rc != SLUICE_EIO)
@@ -194,6 +211,7 @@ int writer_flush(struct writer *w) {
         free(k->line);
         k->line = NULL;
         w->first_kept++;
+        written(w, 1);
     }
     if (w->timers)
         uv_timer_stop(&w->retry_timer);

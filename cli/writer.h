@@ -30,6 +30,10 @@ struct writer *writer_new(sluice_jsonl_sink_t *sk, uv_loop_t *loop, double fsync
  */
 int writer_line(struct writer *w, const char *line, size_t len);
 
+/* fn(ud, lines) is told how many lines each successful write put in the file (each
+   writer_line() call is one line). */
+void writer_on_written(struct writer *w, void (*fn)(void *ud, size_t lines), void *ud);
+
 /* Formats a result with the sink and writes it as writer_line() does. */
 int writer_result(struct writer *w, const sluice_result_t *res);
 

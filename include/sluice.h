@@ -195,6 +195,16 @@ int sluice_set_admit_cb(sluice_t *s, sluice_admit_cb cb, void *ud);
 void sluice_source_ready(sluice_t *s);
 
 /*
+ * Optional, for a result callback that writes lines later than it is called (in batches):
+ * with `on`, a result handed to the callback keeps its slot until the caller reports it
+ * written with sluice_results_written(), so requests sent plus results not yet written stay
+ * within the concurrency, and a kill -9 makes at most that many be sent again on --resume.
+ * Every result handed over must be reported, or the run stalls.
+ */
+void sluice_hold_until_written(sluice_t *s, int on);
+void sluice_results_written(sluice_t *s, size_t n);
+
+/*
  * Runs the loop until every request of the source has its result (0), or the run was stopped
  * (SLUICE_ESTOPPED), or a result callback failed (its code).
  */

@@ -290,6 +290,17 @@ void sluice_source_ready(sluice_t *s) {
     engine_dispatch(s);
 }
 
+void sluice_hold_until_written(sluice_t *s, int on) {
+    s->hold_unwritten = on != 0;
+}
+
+void sluice_results_written(sluice_t *s, size_t n) {
+    if (!s->hold_unwritten || n == 0)
+        return;
+    s->unwritten = (size_t)s->unwritten > n ? s->unwritten - (int)n : 0;
+    engine_dispatch(s);
+}
+
 int sluice_run(sluice_t *s) {
     if (!s || !s->src.next || !s->cb || s->running)
         return SLUICE_EINVAL;

@@ -122,6 +122,8 @@ static void emit(struct sluice_s *e, const sluice_result_t *res) {
         e->st.succeeded++;
     e->st.tokens_in += res->tokens_in;
     e->st.tokens_out += res->tokens_out;
+    if (e->hold_unwritten)
+        e->unwritten++; /* before the callback: it may report the line written at once */
     int rc = e->cb(res, e->cb_ud);
     if (rc < 0 && e->err == 0) {
         e->err = rc;
@@ -365,7 +367,7 @@ void engine_dispatch(struct sluice_s *e) {
        with -c 64 against a small budget does not open with a burst of 429s. */
     int slots = e->limit < e->ss_slots ? e->limit : e->ss_slots;
     int gated = 0; /* a gate (breaker, pause, budget) decided the next wake-up */
-    while (!e->stopping && e->in_flight < slots) {
+    while (!e->stopping && e->in_flight + e->unwritten < slots) {
         if (breaker_gave_up(&e->br, now)) {
             snprintf(e->stop_detail, sizeof(e->stop_detail),
                      "no answer from %s for %.0f s; it is still down", e->base_url,
@@ -421,7 +423,7 @@ void engine_dispatch(struct sluice_s *e) {
     }
     /* Nothing was gated: wake for the next retry. (A gate's own time comes first; arming the
        retry's, already due, would spin the loop while the gate is shut.) */
-    if (!gated && !e->stopping && e->heap_len > 0 && e->in_flight < slots) {
+    if (!gated && !e->stopping && e->heap_len > 0 && e->in_flight + e->unwritten < slots) {
         int64_t t = e->heap[0]->ready_at;
         if (t <= now)
             t = now + 1; /* due but held by the retry budget: look again shortly */

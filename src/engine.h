@@ -51,7 +51,9 @@ struct sluice_s {
     double est_in_flight; /* sum of `charged` over attempts on the wire */
     struct rng rng;
 
-    int limit; /* slots: most attempts in flight */
+    int limit;          /* slots: most attempts in flight */
+    int hold_unwritten; /* sluice_hold_until_written(): results keep their slot until written */
+    int unwritten;      /* results handed over and not yet reported written */
     int max_attempts;
     int64_t backoff_base_ms, backoff_cap_ms;
 
