@@ -71,6 +71,8 @@ struct h1_conn {
     int open_handles;
     int addr_i;                  /* the address tried (CONNECTING) or connected to */
     int writing;                 /* a uv_write of the request's tail is under way */
+    int queued;                  /* in the send queue: its writev waits for the loop turn's end */
+    struct h1_conn *q_next;      /* send queue */
     int requests;                /* requests this connection carried, the current one included */
     struct h1_conn *prev, *next; /* host's idle list */
     struct h1_conn *wait_next;   /* host's lookup waiters */
@@ -122,6 +124,10 @@ struct h1 {
     char *hdrs;
     size_t hdrs_len;
     int hdr_host, hdr_ctype, hdr_accept, hdr_decline;
+    /* Requests built in this loop turn, written together just before the loop polls again. */
+    uv_prepare_t flush;
+    int flush_init;
+    struct h1_conn *q_head, **q_tail;
     char rbuf[H1_READ_BUF];
 };
 
@@ -131,6 +137,7 @@ static void conn_close(struct h1_conn *k);
 static void conn_connect(struct h1_conn *k);
 static void conn_write(struct h1_conn *k);
 static void on_timer(uv_timer_t *t);
+static void queue_unlink(struct h1_conn *k);
 
 /* ---- the engine's header list, rendered once ---- */
 
@@ -388,6 +395,8 @@ static void conn_close(struct h1_conn *k) {
     else if (k->state == CONN_LOOKUP)
         host_unwait(k->h, k);
     k->state = CONN_CLOSING;
+    if (k->queued)
+        queue_unlink(k);
     struct h1 *c = k->c;
     if (k->all_prev)
         k->all_prev->all_next = k->all_next;
@@ -725,21 +734,8 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 /* Writes head and body: one writev, and only what the socket did not take goes through a
-   queued uv_write. Called from h1_send (failures are parked) or from the connect callback. */
-static void conn_write(struct h1_conn *k) {
-    k->state = CONN_BUSY;
-    http_parser_init(&k->parser, HTTP_RESPONSE);
-    k->parser.data = k;
-    k->got = 0;
-    k->status = 0;
-    k->complete = 0;
-    k->keep = 0;
-    k->body_err = 0;
-    k->interim = 0;
-    k->line_len = 0;
-    k->in_value = 0;
-    k->requests++;
-    timer_arm(k);
+   queued uv_write. Called from the flush at the end of the loop turn (failures are parked). */
+static void conn_write_now(struct h1_conn *k) {
     uv_buf_t b[2] = {uv_buf_init(k->head, (unsigned)k->head_len),
                      uv_buf_init((char *)(k->body ? k->body : ""), (unsigned)k->body_len)};
     unsigned nb = k->body_len ? 2 : 1;
@@ -766,6 +762,71 @@ static void conn_write(struct h1_conn *k) {
         return;
     }
     k->writing = 1;
+}
+
+/*
+ * The loop turn is over: every request built in it is written now, in the order they were
+ * sent. Written back to back rather than one between two answers, they find a server that
+ * sleeps in epoll_wait woken once for the lot rather than once each: each such wake-up is paid
+ * by the writer (a cross-CPU interrupt, costly in a VM; bench/NOTES.md). The requests wait at
+ * most for the rest of the turn's callbacks.
+ */
+static void on_flush(uv_prepare_t *p) {
+    struct h1 *c = p->data;
+    struct h1_conn *k;
+    while ((k = c->q_head) != NULL) {
+        c->q_head = k->q_next;
+        if (!c->q_head)
+            c->q_tail = &c->q_head;
+        k->q_next = NULL;
+        k->queued = 0;
+        conn_write_now(k);
+    }
+    uv_prepare_stop(p);
+}
+
+static void queue_unlink(struct h1_conn *k) {
+    struct h1 *c = k->c;
+    for (struct h1_conn **p = &c->q_head; *p; p = &(*p)->q_next) {
+        if (*p == k) {
+            *p = k->q_next;
+            if (!*p)
+                c->q_tail = p;
+            break;
+        }
+    }
+    k->q_next = NULL;
+    k->queued = 0;
+}
+
+/* Readies the connection for the request's answer and queues the request for the flush at the
+   end of the loop turn. Called from h1_send or from the connect callback. */
+static void conn_write(struct h1_conn *k) {
+    struct h1 *c = k->c;
+    k->state = CONN_BUSY;
+    http_parser_init(&k->parser, HTTP_RESPONSE);
+    k->parser.data = k;
+    k->got = 0;
+    k->status = 0;
+    k->complete = 0;
+    k->keep = 0;
+    k->body_err = 0;
+    k->interim = 0;
+    k->line_len = 0;
+    k->in_value = 0;
+    k->requests++;
+    timer_arm(k);
+    if (!c->flush_init) {
+        uv_prepare_init(c->loop, &c->flush); /* cannot fail */
+        c->flush.data = c;
+        c->flush_init = 1;
+    }
+    if (!c->q_head)
+        uv_prepare_start(&c->flush, on_flush);
+    k->queued = 1;
+    k->q_next = NULL;
+    *c->q_tail = k;
+    c->q_tail = &k->q_next;
 }
 
 static void on_connect(uv_connect_t *req, int status) {
@@ -864,6 +925,7 @@ int h1_new(struct h1 **out, uv_loop_t *loop, const struct h1_opts *o, h1_done_cb
         c->o.max_connections = 64;
     c->cb = cb;
     c->ud = ud;
+    c->q_tail = &c->q_head;
     *out = c;
     return 0;
 }
@@ -936,6 +998,13 @@ void h1_cancel(struct h1 *c, struct xfer *x) {
     conn_close(k);
 }
 
+static void on_flush_closed(uv_handle_t *hd) {
+    struct h1 *c = hd->data;
+    c->pending--;
+    if (c->pending == 0)
+        h1_free(c);
+}
+
 void h1_free(struct h1 *c) {
     if (!c)
         return;
@@ -952,6 +1021,10 @@ void h1_free(struct h1 *c) {
         for (int i = 0; i < c->n_hosts; i++)
             if (c->hosts[i]->resolving)
                 uv_cancel((uv_req_t *)&c->hosts[i]->gai);
+        if (c->flush_init) {
+            c->pending++;
+            uv_close((uv_handle_t *)&c->flush, on_flush_closed);
+        }
     }
     if (c->pending > 0)
         return; /* the last close or lookup callback comes back here */

@@ -514,6 +514,48 @@ static void test_cancel(void **state) {
     run_free(&r);
 }
 
+/* Requests are written at the end of the loop turn that sent them: one cancelled before then
+   never reaches the server (its queued write goes with its connection), the others do. */
+static void test_cancel_before_write(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct srv s = {.mode = SRV_ANSWER, .answer = JSON_ANSWER};
+    srv_start(&loop, &s);
+    struct run r;
+    memset(&r, 0, sizeof(r));
+    r.want = 2;
+    struct transport_opts o = {
+        .timeout_ms = 5000, .connect_timeout_ms = 2000, .max_connections = 4, .fastpath = 1};
+    assert_int_equal(transport_new(&r.t, &loop, &o, on_done, &r), 0);
+    snprintf(r.url, sizeof(r.url), "http://127.0.0.1:%d/v1/x", s.port);
+    /* two kept-alive connections */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(transport_send(r.t, &r.x[i], "POST", r.url, "{}", 2, NULL), 0);
+    uint64_t t0 = uv_hrtime();
+    while (r.done < 2 && uv_hrtime() - t0 < 5000000000ull)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(r.done, 2);
+    assert_int_equal(s.conns, 2);
+    /* both sent in this turn, one cancelled before the turn ends */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(transport_send(r.t, &r.x[i], "POST", r.url, "{}", 2, NULL), 0);
+    transport_cancel(r.t, &r.x[1]);
+    t0 = uv_hrtime();
+    while (r.done < 3 && uv_hrtime() - t0 < 5000000000ull)
+        uv_run(&loop, UV_RUN_ONCE);
+    for (int i = 0; i < 20; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(r.done, 3);
+    assert_int_equal(r.x[0].status, 200);
+    assert_int_equal(s.requests, 3);
+    transport_free(r.t);
+    uv_walk(&loop, on_walk_close, &s);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    run_free(&r);
+}
+
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
@@ -530,6 +572,7 @@ int main(void) {
         cmocka_unit_test(test_max_body),
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_cancel_before_write),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
