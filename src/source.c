@@ -377,29 +377,21 @@ static int source_key_eq(const struct util_span *k, const char *want, size_t wl)
 
 #define SOURCE_KEY(k, lit) source_key_eq((k), (lit), sizeof(lit) - 1)
 
-/*
- * Finds the members of the (already validated) object in s, and the span of the whole
- * object. The last of repeated keys wins, as in json-c.
- */
-static void source_find_members(const char *s, size_t len, struct source_members *m) {
-    size_t pos = 0;
-    util_json_members(s, len, &pos);
-    size_t start = pos - 1;
-    struct util_span k, v;
-    while (util_json_member(s, len, &pos, &k, &v)) {
-        struct source_span sv = {v.p, v.n};
-        if (SOURCE_KEY(&k, "body"))
-            m->body = sv;
-        else if (SOURCE_KEY(&k, "custom_id"))
-            m->custom_id = sv;
-        else if (SOURCE_KEY(&k, "metadata"))
-            m->meta = sv;
-        else if (SOURCE_KEY(&k, "method"))
-            m->method = sv;
-        else if (SOURCE_KEY(&k, "url"))
-            m->url = sv;
-    }
-    m->whole = (struct source_span){s + start, pos - start};
+/* Keeps the members of a line that matter, as the scanner checks them. The last of repeated
+   keys wins, as in json-c. */
+static void source_line_member(const struct util_span *k, const struct util_span *v, void *ud) {
+    struct source_members *m = ud;
+    struct source_span sv = {v->p, v->n};
+    if (SOURCE_KEY(k, "body"))
+        m->body = sv;
+    else if (SOURCE_KEY(k, "custom_id"))
+        m->custom_id = sv;
+    else if (SOURCE_KEY(k, "metadata"))
+        m->meta = sv;
+    else if (SOURCE_KEY(k, "method"))
+        m->method = sv;
+    else if (SOURCE_KEY(k, "url"))
+        m->url = sv;
 }
 
 static int source_is_string(struct source_span v) {
@@ -629,7 +621,7 @@ static int source_parse_line(struct sluice_jsonl_source_s *js, const char *s, si
     if (source_is_blank(s, len))
         return 0;
 
-    int jerr = util_json_validate(s, len, &err_pos);
+    int jerr = util_json_validate_members(s, len, &err_pos, source_line_member, &m);
     if (jerr != 0) {
         pt.invalid = source_json_reason(js, jerr, err_pos);
         goto emit;
@@ -639,7 +631,12 @@ static int source_parse_line(struct sluice_jsonl_source_s *js, const char *s, si
         pt.invalid = "not a JSON object";
         goto emit;
     }
-    source_find_members(s, len, &m);
+    /* the object, without the whitespace around it */
+    size_t end = len;
+    while (end > first &&
+           (s[end - 1] == ' ' || s[end - 1] == '\t' || s[end - 1] == '\r' || s[end - 1] == '\n'))
+        end--;
+    m.whole = (struct source_span){s + first, end - first};
     /* Room for the strings the line's members decode to (decoding never grows one; the model
        is within the body); a buffer grown for a long line is not kept. */
     if (js->dec.cap > SOURCE_DEC_KEEP)
