@@ -169,7 +169,11 @@ static void usage_member(const char *k, size_t kl, const char *s, size_t len, si
     struct usage *u = ud;
     if (pos >= len || s[pos] < '0' || s[pos] > '9')
         return;
-    uint64_t v = strtoull(s + pos, NULL, 10);
+    uint64_t v = 0; /* the digits of a checked number; saturated, as strtoull() */
+    for (size_t i = pos; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        uint64_t d = (uint64_t)(s[i] - '0');
+        v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
+    }
     if (key_is(k, kl, "prompt_tokens") || key_is(k, kl, "input_tokens"))
         u->in = v;
     else if (key_is(k, kl, "completion_tokens") || key_is(k, kl, "output_tokens"))

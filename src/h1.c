@@ -903,7 +903,17 @@ static int head_build(struct h1 *c, struct h1_conn *k, const char *method,
             memcpy(w, ct, sizeof(ct) - 1);
             w += sizeof(ct) - 1;
         }
-        w += sprintf(w, "Content-Length: %zu\r\n", body_len);
+        memcpy(w, "Content-Length: ", 16);
+        w += 16;
+        char digits[20];
+        size_t nd = 0;
+        do
+            digits[nd++] = (char)('0' + body_len % 10);
+        while ((body_len /= 10) > 0);
+        while (nd > 0)
+            *w++ = digits[--nd];
+        *w++ = '\r';
+        *w++ = '\n';
     }
     memcpy(w, "\r\n", 2);
     w += 2;
