@@ -21,6 +21,7 @@
 
 #include "backoff.h"
 #include "classify.h"
+#include "sink.h"
 #include "util.h"
 
 /* ---- the retry heap: jobs waiting for their retry time, earliest first ---- */
@@ -221,7 +222,12 @@ static void emit_answer(struct sluice_s *e, struct job *j, const char *code, con
     res.latency_ms = j->x.latency_ms;
     res.tokens_in = code ? 0 : j->tokens_in;
     res.tokens_out = code ? 0 : j->tokens_out;
+    /* body_is_json is body_inspect()'s verdict on this very body: the sink need not check it
+       again (sink.h) */
+    if (res.body && res.body_is_json)
+        sink_vouch_json(res.body, res.body_len);
     emit(e, &res);
+    sink_vouch_json(NULL, 0);
     job_give(e, j);
 }
 
