@@ -332,65 +332,50 @@ static int source_seen_add(struct sluice_jsonl_source_s *js, const char *id, siz
 
 /* ---- parsing one line ---- */
 
-/* The value of a hex digit that util_json_scan() has accepted. */
-static unsigned source_hex(char c) {
-    return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
-}
-
-/*
- * Whether the raw JSON string token k[0..n) (quotes included, already validated) decodes to
- * `want`, which is ASCII. Keys may be escaped: "bo\u0064y" is "body".
- */
-static int source_key_is(const char *k, size_t n, const char *want) {
-    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-    size_t i = 1, end = n - 1;
-    while (i < end) {
-        unsigned c = (unsigned char)k[i++];
-        if (c == '\\') {
-            char e = k[i++];
-            if (e == 'u') {
-                c = 0;
-                for (int d = 0; d < 4; d++)
-                    c = c * 16 + source_hex(k[i++]);
-            } else {
-                c = (unsigned char)to[strchr(from, e) - from];
-            }
-        }
-        if (*want == '\0' || c != (unsigned char)*want)
-            return 0;
-        want++;
-    }
-    return *want == '\0';
-}
-
 /* The members of a line that matter, as raw JSON text; p is NULL for an absent one. */
 struct source_members {
     struct source_span whole, custom_id, body, method, url, meta;
 };
 
-/* Whether a key token (quotes included) is `want`: a plain compare, unless it has escapes. */
-static int source_key_eq(const struct util_span *k, const char *want, size_t wl) {
-    if (k->n == wl + 2 && memcmp(k->p + 1, want, wl) == 0)
-        return 1;
-    return memchr(k->p, '\\', k->n) != NULL && source_key_is(k->p, k->n, want);
+/* Longest decoded key worth comparing: longer than every name looked for. */
+#define SOURCE_KEY_MAX 32
+
+/*
+ * The text of a key token (quotes included, already validated), decoded once for all the
+ * names it is compared with: in place when it has no escapes ("bo\\u0064y" is "body", decoded
+ * into buf, which has room for SOURCE_KEY_MAX bytes). A key that decodes to more than that is
+ * returned empty, which matches no name.
+ */
+static struct util_span source_key_text(const struct util_span *k, char *buf) {
+    if (!memchr(k->p, '\\', k->n))
+        return (struct util_span){k->p + 1, k->n - 2};
+    if (util_json_unescape(k->p, k->n, NULL) > SOURCE_KEY_MAX)
+        return (struct util_span){buf, 0};
+    return (struct util_span){buf, util_json_unescape(k->p, k->n, buf)};
 }
 
-#define SOURCE_KEY(k, lit) source_key_eq((k), (lit), sizeof(lit) - 1)
+static int source_key_eq(struct util_span t, const char *want, size_t wl) {
+    return t.n == wl && memcmp(t.p, want, wl) == 0;
+}
+
+#define SOURCE_KEY(t, lit) source_key_eq((t), (lit), sizeof(lit) - 1)
 
 /* Keeps the members of a line that matter, as the scanner checks them. The last of repeated
    keys wins, as in json-c. */
 static void source_line_member(const struct util_span *k, const struct util_span *v, void *ud) {
     struct source_members *m = ud;
     struct source_span sv = {v->p, v->n};
-    if (SOURCE_KEY(k, "body"))
+    char buf[SOURCE_KEY_MAX];
+    struct util_span t = source_key_text(k, buf);
+    if (SOURCE_KEY(t, "body"))
         m->body = sv;
-    else if (SOURCE_KEY(k, "custom_id"))
+    else if (SOURCE_KEY(t, "custom_id"))
         m->custom_id = sv;
-    else if (SOURCE_KEY(k, "metadata"))
+    else if (SOURCE_KEY(t, "metadata"))
         m->meta = sv;
-    else if (SOURCE_KEY(k, "method"))
+    else if (SOURCE_KEY(t, "method"))
         m->method = sv;
-    else if (SOURCE_KEY(k, "url"))
+    else if (SOURCE_KEY(t, "url"))
         m->url = sv;
 }
 
@@ -710,8 +695,9 @@ static struct util_span source_member(struct util_span v, const char *key) {
     if (!v.p || util_json_members(v.p, v.n, &pos) < 0)
         return found;
     size_t kl = strlen(key);
+    char buf[SOURCE_KEY_MAX];
     while (util_json_member(v.p, v.n, &pos, &k, &val))
-        if (source_key_eq(&k, key, kl))
+        if (source_key_eq(source_key_text(&k, buf), key, kl))
             found = val;
     return found;
 }
@@ -802,24 +788,26 @@ static uint64_t source_estimate_body(const char *body, size_t len, uint64_t *pro
     struct source_tally t = {0, 0, 0};
     struct util_span k, v, messages = {0}, system = {0}, prompt_v = {0}, input = {0};
     struct util_span max_completion = {0}, max_tokens = {0}, max_output = {0}, n_v = {0};
+    char buf[SOURCE_KEY_MAX];
     while (util_json_member(body, len, &pos, &k, &v)) {
-        if (SOURCE_KEY(&k, "messages"))
+        struct util_span t = source_key_text(&k, buf);
+        if (SOURCE_KEY(t, "messages"))
             messages = v;
-        else if (SOURCE_KEY(&k, "system"))
+        else if (SOURCE_KEY(t, "system"))
             system = v;
-        else if (SOURCE_KEY(&k, "prompt"))
+        else if (SOURCE_KEY(t, "prompt"))
             prompt_v = v;
-        else if (SOURCE_KEY(&k, "input"))
+        else if (SOURCE_KEY(t, "input"))
             input = v;
-        else if (SOURCE_KEY(&k, "max_completion_tokens"))
+        else if (SOURCE_KEY(t, "max_completion_tokens"))
             max_completion = v;
-        else if (SOURCE_KEY(&k, "max_tokens"))
+        else if (SOURCE_KEY(t, "max_tokens"))
             max_tokens = v;
-        else if (SOURCE_KEY(&k, "max_output_tokens"))
+        else if (SOURCE_KEY(t, "max_output_tokens"))
             max_output = v;
-        else if (SOURCE_KEY(&k, "n"))
+        else if (SOURCE_KEY(t, "n"))
             n_v = v;
-        else if (SOURCE_KEY(&k, "model"))
+        else if (SOURCE_KEY(t, "model"))
             *model = v;
     }
     source_each(messages, source_tally_message, &t);
