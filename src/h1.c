@@ -31,6 +31,7 @@
 #define H1_DNS_TTL_MS  60000 /* curl's default DNS cache timeout */
 #define H1_CONNECT_DEF 300000
 #define H1_MSG_MAX     CURL_ERROR_SIZE
+#define H1_MEMO_URL    512 /* longer URLs are parsed every time */
 
 enum conn_state {
     CONN_LOOKUP,     /* waiting for the host's name lookup */
@@ -124,6 +125,11 @@ struct h1 {
     char *hdrs;
     size_t hdrs_len;
     int hdr_host, hdr_ctype, hdr_accept, hdr_decline;
+    /* The last URL sent, what it split into and its host: most runs send every request to
+       one URL, which is then parsed once, not per request. */
+    char memo_url[H1_MEMO_URL];
+    struct h1_origin memo;
+    struct h1_host *memo_host; /* NULL: no memo */
     /* Requests built in this loop turn, written together just before the loop polls again. */
     uv_prepare_t flush;
     int flush_init;
@@ -942,12 +948,26 @@ int h1_new(struct h1 **out, uv_loop_t *loop, const struct h1_opts *o, h1_done_cb
 
 int h1_send(struct h1 *c, struct xfer *x, const char *method, const char *url, const char *body,
             size_t body_len, const struct curl_slist *headers) {
-    struct h1_origin o;
-    if (h1_parse_url(url, &o) < 0)
-        return H1_DECLINED;
-    struct h1_host *h = host_find(c, url);
-    if (!h && !(h = host_get(c, &o, url)))
-        return H1_DECLINED; /* too many hosts, or no memory for one: curl copes */
+    struct h1_origin parsed;
+    const struct h1_origin *o = &c->memo;
+    struct h1_host *h = c->memo_host;
+    if (!h || strcmp(url, c->memo_url) != 0) {
+        if (h1_parse_url(url, &parsed) < 0)
+            return H1_DECLINED;
+        h = host_find(c, url);
+        if (!h && !(h = host_get(c, &parsed, url)))
+            return H1_DECLINED; /* too many hosts, or no memory for one: curl copes */
+        o = &parsed;
+        size_t ul = strlen(url);
+        if (ul < sizeof(c->memo_url)) {
+            memcpy(c->memo_url, url, ul + 1);
+            c->memo = parsed;
+            c->memo.path = c->memo_url + (parsed.path - url);
+            c->memo_host = h;
+        } else {
+            c->memo_host = NULL;
+        }
+    }
     if (h->proxied)
         return H1_DECLINED;
     if (headers != c->hdr_list || !c->hdrs) {
@@ -968,7 +988,7 @@ int h1_send(struct h1 *c, struct xfer *x, const char *method, const char *url, c
         fresh = 1;
     }
     int with_body = strcmp(method, "GET") != 0 && (strcmp(method, "POST") == 0 || body_len > 0);
-    if (head_build(c, k, method, &o, with_body, body_len) < 0) {
+    if (head_build(c, k, method, o, with_body, body_len) < 0) {
         conn_close(k);
         return SLUICE_ENOMEM;
     }

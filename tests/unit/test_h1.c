@@ -95,6 +95,7 @@ struct srv {
     int close_after; /* close the connection once the answer is written */
     int conns, requests;
     char first_head[2048]; /* the first request's line and headers */
+    char last_line[256];   /* the last request's request line */
 };
 
 struct srv_conn {
@@ -151,6 +152,8 @@ static void srv_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
             return;
         if (s->requests++ == 0)
             snprintf(s->first_head, sizeof(s->first_head), "%.*s", (int)head, sc->buf);
+        snprintf(s->last_line, sizeof(s->last_line), "%.*s",
+                 (int)(strstr(sc->buf, "\r\n") - sc->buf), sc->buf);
         memmove(sc->buf, sc->buf + head + clen, sc->len - head - clen);
         sc->len -= head + clen;
         if (s->mode == SRV_NOTHING) {
@@ -556,6 +559,39 @@ static void test_cancel_before_write(void **state) {
     run_free(&r);
 }
 
+/* The URL of each request is the one sent, whichever came before (the last URL's split is
+   remembered, and must not stick to the next one). */
+static void test_each_request_its_url(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct srv s = {.mode = SRV_ANSWER, .answer = JSON_ANSWER};
+    srv_start(&loop, &s);
+    struct run r;
+    memset(&r, 0, sizeof(r));
+    struct transport_opts o = {
+        .timeout_ms = 5000, .connect_timeout_ms = 2000, .max_connections = 4, .fastpath = 1};
+    assert_int_equal(transport_new(&r.t, &loop, &o, on_done, &r), 0);
+    static const char *const paths[] = {"/v1/x", "/v1/y?a=1", "/v1/x", "", "/v1/x#frag"};
+    static const char *const lines[] = {"POST /v1/x HTTP/1.1", "POST /v1/y?a=1 HTTP/1.1",
+                                        "POST /v1/x HTTP/1.1", "POST / HTTP/1.1",
+                                        "POST /v1/x HTTP/1.1"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(r.url, sizeof(r.url), "http://127.0.0.1:%d%s", s.port, paths[i]);
+        assert_int_equal(transport_send(r.t, &r.x[0], "POST", r.url, "{}", 2, NULL), 0);
+        uint64_t t0 = uv_hrtime();
+        while (r.done < i + 1 && uv_hrtime() - t0 < 5000000000ull)
+            uv_run(&loop, UV_RUN_ONCE);
+        assert_int_equal(r.done, i + 1);
+        assert_string_equal(s.last_line, lines[i]);
+    }
+    transport_free(r.t);
+    uv_walk(&loop, on_walk_close, &s);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    run_free(&r);
+}
+
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
@@ -573,6 +609,7 @@ int main(void) {
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_cancel_before_write),
+        cmocka_unit_test(test_each_request_its_url),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
