@@ -485,19 +485,40 @@ static void test_connect_refused(void **state) {
     }
 }
 
+/* A fast-path client and the scripted server `s` on a fresh loop; r->url is the server's. */
+static void fast_open(uv_loop_t *loop, struct srv *s, struct run *r) {
+    uv_loop_init(loop);
+    srv_start(loop, s);
+    memset(r, 0, sizeof(*r));
+    struct transport_opts o = {
+        .timeout_ms = 5000, .connect_timeout_ms = 2000, .max_connections = 4, .fastpath = 1};
+    assert_int_equal(transport_new(&r->t, loop, &o, on_done, r), 0);
+    snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d/v1/x", s->port);
+}
+
+/* Runs the loop until n attempts in all are done (5 s at most). */
+static void fast_wait(uv_loop_t *loop, struct run *r, int n) {
+    uint64_t t0 = uv_hrtime();
+    while (r->done < n && uv_hrtime() - t0 < 5000000000ull)
+        uv_run(loop, UV_RUN_ONCE);
+    assert_int_equal(r->done, n);
+}
+
+static void fast_close(uv_loop_t *loop, struct srv *s, struct run *r) {
+    transport_free(r->t);
+    uv_walk(loop, on_walk_close, s);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+    run_free(r);
+}
+
 /* A cancelled attempt gets no callback, and its connection is closed, not reused. */
 static void test_cancel(void **state) {
     (void)state;
     uv_loop_t loop;
-    uv_loop_init(&loop);
     struct srv s = {.mode = SRV_HANG};
-    srv_start(&loop, &s);
     struct run r;
-    memset(&r, 0, sizeof(r));
-    struct transport_opts o = {
-        .timeout_ms = 5000, .connect_timeout_ms = 2000, .max_connections = 4, .fastpath = 1};
-    assert_int_equal(transport_new(&r.t, &loop, &o, on_done, &r), 0);
-    snprintf(r.url, sizeof(r.url), "http://127.0.0.1:%d/v1/x", s.port);
+    fast_open(&loop, &s, &r);
     assert_int_equal(transport_send(r.t, &r.x[0], "POST", r.url, "{}", 2, NULL), 0);
     assert_non_null(r.x[0].h1);
     uint64_t t0 = uv_hrtime();
@@ -510,11 +531,7 @@ static void test_cancel(void **state) {
     for (int i = 0; i < 20; i++)
         uv_run(&loop, UV_RUN_NOWAIT);
     assert_int_equal(r.done, 0);
-    transport_free(r.t);
-    uv_walk(&loop, on_walk_close, &s);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    run_free(&r);
+    fast_close(&loop, &s, &r);
 }
 
 /* Requests are written at the end of the loop turn that sent them: one cancelled before then
@@ -522,41 +539,25 @@ static void test_cancel(void **state) {
 static void test_cancel_before_write(void **state) {
     (void)state;
     uv_loop_t loop;
-    uv_loop_init(&loop);
     struct srv s = {.mode = SRV_ANSWER, .answer = JSON_ANSWER};
-    srv_start(&loop, &s);
     struct run r;
-    memset(&r, 0, sizeof(r));
-    r.want = 2;
-    struct transport_opts o = {
-        .timeout_ms = 5000, .connect_timeout_ms = 2000, .max_connections = 4, .fastpath = 1};
-    assert_int_equal(transport_new(&r.t, &loop, &o, on_done, &r), 0);
-    snprintf(r.url, sizeof(r.url), "http://127.0.0.1:%d/v1/x", s.port);
+    fast_open(&loop, &s, &r);
     /* two kept-alive connections */
     for (int i = 0; i < 2; i++)
         assert_int_equal(transport_send(r.t, &r.x[i], "POST", r.url, "{}", 2, NULL), 0);
-    uint64_t t0 = uv_hrtime();
-    while (r.done < 2 && uv_hrtime() - t0 < 5000000000ull)
-        uv_run(&loop, UV_RUN_ONCE);
-    assert_int_equal(r.done, 2);
+    fast_wait(&loop, &r, 2);
     assert_int_equal(s.conns, 2);
     /* both sent in this turn, one cancelled before the turn ends */
     for (int i = 0; i < 2; i++)
         assert_int_equal(transport_send(r.t, &r.x[i], "POST", r.url, "{}", 2, NULL), 0);
     transport_cancel(r.t, &r.x[1]);
-    t0 = uv_hrtime();
-    while (r.done < 3 && uv_hrtime() - t0 < 5000000000ull)
-        uv_run(&loop, UV_RUN_ONCE);
+    fast_wait(&loop, &r, 3);
     for (int i = 0; i < 20; i++)
         uv_run(&loop, UV_RUN_NOWAIT);
     assert_int_equal(r.done, 3);
     assert_int_equal(r.x[0].status, 200);
     assert_int_equal(s.requests, 3);
-    transport_free(r.t);
-    uv_walk(&loop, on_walk_close, &s);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    run_free(&r);
+    fast_close(&loop, &s, &r);
 }
 
 /* The URL of each request is the one sent, whichever came before (the last URL's split is
@@ -564,14 +565,9 @@ static void test_cancel_before_write(void **state) {
 static void test_each_request_its_url(void **state) {
     (void)state;
     uv_loop_t loop;
-    uv_loop_init(&loop);
     struct srv s = {.mode = SRV_ANSWER, .answer = JSON_ANSWER};
-    srv_start(&loop, &s);
     struct run r;
-    memset(&r, 0, sizeof(r));
-    struct transport_opts o = {
-        .timeout_ms = 5000, .connect_timeout_ms = 2000, .max_connections = 4, .fastpath = 1};
-    assert_int_equal(transport_new(&r.t, &loop, &o, on_done, &r), 0);
+    fast_open(&loop, &s, &r);
     static const char *const paths[] = {"/v1/x", "/v1/y?a=1", "/v1/x", "", "/v1/x#frag"};
     static const char *const lines[] = {"POST /v1/x HTTP/1.1", "POST /v1/y?a=1 HTTP/1.1",
                                         "POST /v1/x HTTP/1.1", "POST / HTTP/1.1",
@@ -579,17 +575,10 @@ static void test_each_request_its_url(void **state) {
     for (int i = 0; i < 5; i++) {
         snprintf(r.url, sizeof(r.url), "http://127.0.0.1:%d%s", s.port, paths[i]);
         assert_int_equal(transport_send(r.t, &r.x[0], "POST", r.url, "{}", 2, NULL), 0);
-        uint64_t t0 = uv_hrtime();
-        while (r.done < i + 1 && uv_hrtime() - t0 < 5000000000ull)
-            uv_run(&loop, UV_RUN_ONCE);
-        assert_int_equal(r.done, i + 1);
+        fast_wait(&loop, &r, i + 1);
         assert_string_equal(s.last_line, lines[i]);
     }
-    transport_free(r.t);
-    uv_walk(&loop, on_walk_close, &s);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    run_free(&r);
+    fast_close(&loop, &s, &r);
 }
 
 int main(void) {
