@@ -72,6 +72,7 @@ struct h1_conn {
     int open_handles;
     int addr_i;                  /* the address tried (CONNECTING) or connected to */
     int writing;                 /* a uv_write of the request's tail is under way */
+    uint64_t timer_due;          /* loop ms the timer fires at; 0: not running */
     int queued;                  /* in the send queue: its writev waits for the loop turn's end */
     struct h1_conn *q_next;      /* send queue */
     int requests;                /* requests this connection carried, the current one included */
@@ -436,17 +437,28 @@ static void conn_move_request(struct h1_conn *to, struct h1_conn *from) {
     to->start_ms = from->start_ms;
 }
 
-static void timer_arm(struct h1_conn *k) {
+/* The loop ms the attempt on k times out at in its state; 0: never. */
+static uint64_t conn_deadline(const struct h1_conn *k) {
     uint64_t end = k->end_ms;
     if ((k->state == CONN_LOOKUP || k->state == CONN_CONNECTING) && k->connect_end_ms &&
         (!end || k->connect_end_ms < end))
         end = k->connect_end_ms;
-    if (!end) {
-        uv_timer_stop(&k->timer);
+    return end;
+}
+
+/*
+ * Makes sure the timer fires by the attempt's deadline. Lazily: a timer already due sooner is
+ * left as it is (on_timer sets it again for what is left), and an idle connection keeps its
+ * timer, so a kept-alive connection's requests, whose deadlines only grow, cost no timer-heap
+ * work each.
+ */
+static void timer_arm(struct h1_conn *k) {
+    uint64_t end = conn_deadline(k);
+    if (!end || (k->timer_due && k->timer_due <= end))
         return;
-    }
     uint64_t now = uv_now(k->c->loop);
     uv_timer_start(&k->timer, on_timer, end > now ? end - now : 0, 0);
+    k->timer_due = end > now ? end : now;
 }
 
 /* Reports the attempt's end to the engine and decides the connection's fate. Call only from a
@@ -463,8 +475,7 @@ static void conn_finish(struct h1_conn *k, enum classify_transport tr) {
     int keep = tr == TRANSPORT_OK && k->keep && !k->writing && k->state == CONN_BUSY &&
                c->n_idle < c->o.max_connections && !c->freeing;
     if (keep) {
-        uv_timer_stop(&k->timer);
-        k->state = CONN_IDLE;
+        k->state = CONN_IDLE; /* its timer may still run: on_timer finds no attempt */
         k->body = NULL;
         k->next = k->h->idle;
         k->prev = NULL;
@@ -498,6 +509,7 @@ static void conn_fail(struct h1_conn *k, enum classify_transport tr, const char 
         host_unwait(k->h, k);
     k->state = CONN_CONNECTING; /* in no list: only the timer knows it now */
     uv_timer_start(&k->timer, on_timer, 0, 0);
+    k->timer_due = uv_now(k->c->loop);
 }
 
 /*
@@ -519,13 +531,19 @@ static int conn_retry(struct h1_conn *k, int next_addr) {
 
 static void on_timer(uv_timer_t *t) {
     struct h1_conn *k = t->data;
+    k->timer_due = 0;
     if (!k->x)
         return;
-    uint64_t ms = uv_now(k->c->loop) - k->start_ms;
+    uint64_t now = uv_now(k->c->loop), ms = now - k->start_ms;
     if (k->parked) {
         if (k->parked_next_addr && conn_retry(k, k->addr_i + 1) == 0)
             return;
         conn_report(k, k->fail_tr, k->fail_msg);
+        return;
+    }
+    uint64_t end = conn_deadline(k);
+    if (!end || now < end) {
+        timer_arm(k); /* set for an earlier attempt, or before the connection was made */
         return;
     }
     char msg[H1_MSG_MAX];

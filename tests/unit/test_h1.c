@@ -486,12 +486,12 @@ static void test_connect_refused(void **state) {
 }
 
 /* A fast-path client and the scripted server `s` on a fresh loop; r->url is the server's. */
-static void fast_open(uv_loop_t *loop, struct srv *s, struct run *r) {
+static void fast_open(uv_loop_t *loop, struct srv *s, struct run *r, long timeout_ms) {
     uv_loop_init(loop);
     srv_start(loop, s);
     memset(r, 0, sizeof(*r));
     struct transport_opts o = {
-        .timeout_ms = 5000, .connect_timeout_ms = 2000, .max_connections = 4, .fastpath = 1};
+        .timeout_ms = timeout_ms, .connect_timeout_ms = 2000, .max_connections = 4, .fastpath = 1};
     assert_int_equal(transport_new(&r->t, loop, &o, on_done, r), 0);
     snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d/v1/x", s->port);
 }
@@ -518,7 +518,7 @@ static void test_cancel(void **state) {
     uv_loop_t loop;
     struct srv s = {.mode = SRV_HANG};
     struct run r;
-    fast_open(&loop, &s, &r);
+    fast_open(&loop, &s, &r, 5000);
     assert_int_equal(transport_send(r.t, &r.x[0], "POST", r.url, "{}", 2, NULL), 0);
     assert_non_null(r.x[0].h1);
     uint64_t t0 = uv_hrtime();
@@ -541,7 +541,7 @@ static void test_cancel_before_write(void **state) {
     uv_loop_t loop;
     struct srv s = {.mode = SRV_ANSWER, .answer = JSON_ANSWER};
     struct run r;
-    fast_open(&loop, &s, &r);
+    fast_open(&loop, &s, &r, 5000);
     /* two kept-alive connections */
     for (int i = 0; i < 2; i++)
         assert_int_equal(transport_send(r.t, &r.x[i], "POST", r.url, "{}", 2, NULL), 0);
@@ -567,7 +567,7 @@ static void test_each_request_its_url(void **state) {
     uv_loop_t loop;
     struct srv s = {.mode = SRV_ANSWER, .answer = JSON_ANSWER};
     struct run r;
-    fast_open(&loop, &s, &r);
+    fast_open(&loop, &s, &r, 5000);
     static const char *const paths[] = {"/v1/x", "/v1/y?a=1", "/v1/x", "", "/v1/x#frag"};
     static const char *const lines[] = {"POST /v1/x HTTP/1.1", "POST /v1/y?a=1 HTTP/1.1",
                                         "POST /v1/x HTTP/1.1", "POST / HTTP/1.1",
@@ -578,6 +578,35 @@ static void test_each_request_its_url(void **state) {
         fast_wait(&loop, &r, i + 1);
         assert_string_equal(s.last_line, lines[i]);
     }
+    fast_close(&loop, &s, &r);
+}
+
+static void on_pause(uv_timer_t *t) {
+    (void)t;
+}
+
+/* A kept-alive connection's next attempt gets its own full timeout, also when the timer set
+   for the one before comes due while it is on the wire (the timer is not reset per request). */
+static void test_timeout_of_a_later_request(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    struct srv s = {.mode = SRV_ANSWER, .answer = JSON_ANSWER};
+    struct run r;
+    fast_open(&loop, &s, &r, 300);
+    assert_int_equal(transport_send(r.t, &r.x[0], "POST", r.url, "{}", 2, NULL), 0);
+    fast_wait(&loop, &r, 1);
+    uv_timer_t pause;
+    uv_timer_init(&loop, &pause);
+    uv_timer_start(&pause, on_pause, 200, 0);
+    uv_run(&loop, UV_RUN_ONCE); /* 200 ms idle: the first timer is due in about 100 */
+    uv_close((uv_handle_t *)&pause, NULL);
+    s.mode = SRV_HANG;
+    assert_int_equal(transport_send(r.t, &r.x[1], "POST", r.url, "{}", 2, NULL), 0);
+    fast_wait(&loop, &r, 2);
+    assert_int_equal(s.conns, 1);
+    assert_int_equal(r.x[1].tr, TRANSPORT_TIMEOUT);
+    assert_true(r.x[1].latency_ms >= 290);
+    assert_true(r.x[1].latency_ms < 2000);
     fast_close(&loop, &s, &r);
 }
 
@@ -599,6 +628,7 @@ int main(void) {
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_cancel_before_write),
         cmocka_unit_test(test_each_request_its_url),
+        cmocka_unit_test(test_timeout_of_a_later_request),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
