@@ -306,8 +306,15 @@ static void source_seen_presize(struct sluice_jsonl_source_s *js, uint64_t size)
     source_seen_resize(js, (size_t)est);
 }
 
-/* Records an id. Returns 0 when it is new, 1 when it was seen before, or SLUICE_ENOMEM. */
-static int source_seen_add(struct sluice_jsonl_source_s *js, const char *id, size_t len) {
+/*
+ * Recording an id, in two steps so that the set's slot, a likely cache miss at a random spot
+ * of a table that can be megabytes, is fetched while the rest of the line is read:
+ * source_seen_start() makes room, hashes the id and prefetches its slot; source_seen_finish()
+ * records it. Nothing else may touch the set in between.
+ */
+static int source_seen_start(struct sluice_jsonl_source_s *js, const char *id, size_t len,
+                             uint64_t *hash) {
+    *hash = 0;
     if (js->parser)
         return 0; /* lines from Redis: the feeder checked them */
     /* Linear probing is quick up to 90% full. Growing by half (not doubling) keeps the table
@@ -317,8 +324,17 @@ static int source_seen_add(struct sluice_jsonl_source_s *js, const char *id, siz
             0)
         return SLUICE_ENOMEM;
     uint64_t h = util_hash64(id, len);
+    *hash = h ? h : 1; /* 0 marks an empty slot */
+#if defined(__GNUC__)
+    __builtin_prefetch(&js->seen[*hash % js->seen_cap], 1);
+#endif
+    return 0;
+}
+
+/* Returns 0 when the id hashed to h is new, 1 when it was seen before. */
+static int source_seen_finish(struct sluice_jsonl_source_s *js, uint64_t h) {
     if (h == 0)
-        h = 1; /* 0 marks an empty slot */
+        return 0;
     size_t j = (size_t)(h % js->seen_cap);
     while (js->seen[j] != 0) {
         if (js->seen[j] == h)
@@ -328,6 +344,14 @@ static int source_seen_add(struct sluice_jsonl_source_s *js, const char *id, siz
     js->seen[j] = h;
     js->seen_n++;
     return 0;
+}
+
+/* Records an id at once. Returns 0 when it is new, 1 when it was seen before, or
+   SLUICE_ENOMEM. */
+static int source_seen_add(struct sluice_jsonl_source_s *js, const char *id, size_t len) {
+    uint64_t h;
+    int rc = source_seen_start(js, id, len, &h);
+    return rc < 0 ? rc : source_seen_finish(js, h);
 }
 
 /* ---- parsing one line ---- */
@@ -484,6 +508,52 @@ static int source_check_bare(struct sluice_jsonl_source_s *js, struct source_spa
     return 0;
 }
 
+/* What a line with a valid custom_id must also have right: metadata, body, method, url. */
+static void source_check_rest(struct sluice_jsonl_source_s *js, const struct source_members *m,
+                              struct source_parts *pt) {
+    if (m->meta.p && !(m->meta.n == 4 && memcmp(m->meta.p, "null", 4) == 0)) {
+        if (!source_is_object(m->meta)) {
+            pt->invalid = "metadata must be a JSON object";
+            return;
+        }
+        pt->meta = m->meta; /* copied to the result line even if the line is invalid below */
+    }
+    if (!source_is_object(m->body)) {
+        pt->invalid = "body must be a JSON object";
+        return;
+    }
+    pt->method = "POST";
+    pt->method_len = 4;
+    if (m->method.p) {
+        struct source_span v = source_is_string(m->method) ? source_string(js, m->method)
+                                                           : (struct source_span){NULL, 0};
+        if (!v.p || !source_is_token(v.p, v.n)) {
+            pt->invalid = "method must be an HTTP method name such as \"POST\"";
+            return;
+        }
+        pt->method = v.p;
+        pt->method_len = v.n;
+    }
+    if (m->url.p) {
+        struct source_span v =
+            source_is_string(m->url) ? source_string(js, m->url) : (struct source_span){NULL, 0};
+        if (!v.p || !source_is_url(v.p, v.n)) {
+            pt->invalid = "url must be a non-empty string without spaces or control characters";
+            return;
+        }
+        pt->url = v.p;
+        pt->url_len = v.n;
+    } else if (js->default_url != NULL) {
+        pt->url = js->default_url;
+        pt->url_len = strlen(js->default_url);
+    } else {
+        pt->invalid = "no \"url\" on the line and no --url";
+        return;
+    }
+    pt->body = m->body;
+    source_read_body(js, m->body, pt);
+}
+
 /*
  * A batch line: custom_id, body, optional method, url and metadata. Sets pt->invalid for a
  * line that cannot be sent; the custom_id is kept whenever it could be read. An id that was
@@ -508,59 +578,23 @@ static int source_check_batch(struct sluice_jsonl_source_s *js, const struct sou
     }
     pt->id = id.p;
     pt->id_len = id.n;
-    int rc = source_seen_add(js, id.p, id.n);
+    uint64_t h;
+    int rc = source_seen_start(js, id.p, id.n, &h);
     if (rc < 0)
         return rc;
-    if (rc == 1) {
+    /* The rest of the line is read while the id's slot is fetched; a duplicate then counts
+       as if it had been found first (the line as it was at this point, with that reason). */
+    struct source_parts at_id = *pt;
+    source_check_rest(js, m, pt);
+    if (source_seen_finish(js, h) == 1) {
+        *pt = at_id;
         struct buf *b = &js->msg;
         buf_reset(b);
         rc = buf_append_str(b, "duplicate custom_id \"");
         rc |= buf_append(b, id.p, id.n);
         rc |= buf_append_char(b, '"');
         pt->invalid = rc == 0 ? b->data : "duplicate custom_id";
-        return 0;
     }
-    if (m->meta.p && !(m->meta.n == 4 && memcmp(m->meta.p, "null", 4) == 0)) {
-        if (!source_is_object(m->meta)) {
-            pt->invalid = "metadata must be a JSON object";
-            return 0;
-        }
-        pt->meta = m->meta; /* copied to the result line even if the line is invalid below */
-    }
-    if (!source_is_object(m->body)) {
-        pt->invalid = "body must be a JSON object";
-        return 0;
-    }
-    pt->method = "POST";
-    pt->method_len = 4;
-    if (m->method.p) {
-        struct source_span v = source_is_string(m->method) ? source_string(js, m->method)
-                                                           : (struct source_span){NULL, 0};
-        if (!v.p || !source_is_token(v.p, v.n)) {
-            pt->invalid = "method must be an HTTP method name such as \"POST\"";
-            return 0;
-        }
-        pt->method = v.p;
-        pt->method_len = v.n;
-    }
-    if (m->url.p) {
-        struct source_span v =
-            source_is_string(m->url) ? source_string(js, m->url) : (struct source_span){NULL, 0};
-        if (!v.p || !source_is_url(v.p, v.n)) {
-            pt->invalid = "url must be a non-empty string without spaces or control characters";
-            return 0;
-        }
-        pt->url = v.p;
-        pt->url_len = v.n;
-    } else if (js->default_url != NULL) {
-        pt->url = js->default_url;
-        pt->url_len = strlen(js->default_url);
-    } else {
-        pt->invalid = "no \"url\" on the line and no --url";
-        return 0;
-    }
-    pt->body = m->body;
-    source_read_body(js, m->body, pt);
     return 0;
 }
 
