@@ -29,6 +29,8 @@ int buf_reserve(struct buf *b, size_t extra);
 /* The appenders return 0 or SLUICE_ENOMEM; on failure the buffer is unchanged. */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
+/* buf_append() of a string literal, whose length the compiler knows. */
+#define buf_append_lit(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
 int buf_append_char(struct buf *b, char c);
 /* Decimal digits of v. */
 int buf_append_u64(struct buf *b, uint64_t v);
