@@ -131,8 +131,9 @@ struct h1 {
     char memo_url[H1_MEMO_URL];
     struct h1_origin memo;
     struct h1_host *memo_host; /* NULL: no memo */
-    /* Requests built in this loop turn, written together just before the loop polls again. */
-    uv_prepare_t flush;
+    /* Requests built in this loop turn, written together before the loop polls again: an idle
+       handle runs at the next turn's start and keeps the poll from waiting until it has. */
+    uv_idle_t flush;
     int flush_init;
     struct h1_conn *q_head, **q_tail;
     char rbuf[H1_READ_BUF];
@@ -789,13 +790,15 @@ static void conn_write_now(struct h1_conn *k) {
 }
 
 /*
- * The loop turn is over: every request built in it is written now, in the order they were
- * sent. Written back to back rather than one between two answers, they find a server that
- * sleeps in epoll_wait woken once for the lot rather than once each: each such wake-up is paid
- * by the writer (a cross-CPU interrupt, costly in a VM; bench/NOTES.md). The requests wait at
- * most for the rest of the turn's callbacks.
+ * Every request built since the last flush is written now, in the order they were sent: at the
+ * start of the next loop turn (an idle handle, which also keeps the loop from waiting in poll
+ * before it has run, wherever the request was sent from: an I/O callback, a timer, a prepare
+ * handle such as the result writer's). Written back to back rather than one between two
+ * answers, they find a server that sleeps in epoll_wait woken once for the lot rather than
+ * once each: each such wake-up is paid by the writer (a cross-CPU interrupt, costly in a VM;
+ * bench/NOTES.md). The requests wait at most for the rest of the turn's callbacks.
  */
-static void on_flush(uv_prepare_t *p) {
+static void on_flush(uv_idle_t *p) {
     struct h1 *c = p->data;
     struct h1_conn *k;
     while ((k = c->q_head) != NULL) {
@@ -806,7 +809,7 @@ static void on_flush(uv_prepare_t *p) {
         k->queued = 0;
         conn_write_now(k);
     }
-    uv_prepare_stop(p);
+    uv_idle_stop(p);
 }
 
 static void queue_unlink(struct h1_conn *k) {
@@ -824,7 +827,7 @@ static void queue_unlink(struct h1_conn *k) {
 }
 
 /* Readies the connection for the request's answer and queues the request for the flush at the
-   end of the loop turn. Called from h1_send or from the connect callback. */
+   next loop turn's start. Called from h1_send or from the connect callback. */
 static void conn_write(struct h1_conn *k) {
     struct h1 *c = k->c;
     k->state = CONN_BUSY;
@@ -841,12 +844,12 @@ static void conn_write(struct h1_conn *k) {
     k->requests++;
     timer_arm(k);
     if (!c->flush_init) {
-        uv_prepare_init(c->loop, &c->flush); /* cannot fail */
+        uv_idle_init(c->loop, &c->flush); /* cannot fail */
         c->flush.data = c;
         c->flush_init = 1;
     }
     if (!c->q_head)
-        uv_prepare_start(&c->flush, on_flush);
+        uv_idle_start(&c->flush, on_flush);
     k->queued = 1;
     k->q_next = NULL;
     *c->q_tail = k;

@@ -610,6 +610,43 @@ static void test_timeout_of_a_later_request(void **state) {
     fast_close(&loop, &s, &r);
 }
 
+struct late_send {
+    struct run *r;
+    int sent;
+};
+
+/* Sends from a uv_prepare callback, as a result writer that frees a slot does. */
+static void on_prepare_send(uv_prepare_t *p) {
+    struct late_send *ls = p->data;
+    if (ls->sent || ls->r->done < 1)
+        return;
+    ls->sent = 1;
+    assert_int_equal(transport_send(ls->r->t, &ls->r->x[1], "POST", ls->r->url, "{}", 2, NULL), 0);
+}
+
+/* A request sent just before the loop would wait (from a uv_prepare callback) still goes out
+   before it waits: nothing else is in flight to wake the loop up. */
+static void test_send_from_prepare(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    struct srv s = {.mode = SRV_ANSWER, .answer = JSON_ANSWER};
+    struct run r;
+    fast_open(&loop, &s, &r, 5000);
+    assert_int_equal(transport_send(r.t, &r.x[0], "POST", r.url, "{}", 2, NULL), 0);
+    fast_wait(&loop, &r, 1);
+    struct late_send ls = {.r = &r};
+    uv_prepare_t prep;
+    uv_prepare_init(&loop, &prep);
+    prep.data = &ls;
+    uv_prepare_start(&prep, on_prepare_send);
+    uint64_t t0 = uv_hrtime();
+    fast_wait(&loop, &r, 2);
+    assert_true(uv_hrtime() - t0 < 1000000000ull); /* not held until a timer came due */
+    assert_int_equal(r.x[1].status, 200);
+    uv_close((uv_handle_t *)&prep, NULL);
+    fast_close(&loop, &s, &r);
+}
+
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
@@ -629,6 +666,7 @@ int main(void) {
         cmocka_unit_test(test_cancel_before_write),
         cmocka_unit_test(test_each_request_its_url),
         cmocka_unit_test(test_timeout_of_a_later_request),
+        cmocka_unit_test(test_send_from_prepare),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
