@@ -559,32 +559,39 @@ enum hdr_kind {
    variants such as x-ratelimit-limit-tokens_usage_based are ignored. */
 static const struct {
     const char *name;
+    size_t len; /* strlen(name): most lines are told apart by length alone */
     enum hdr_kind kind;
     size_t field;
 } HEADERS[] = {
-    {"x-should-retry", HDR_SHOULD_RETRY, 0},
-    {"retry-after-ms", HDR_RETRY_AFTER_MS, 0},
-    {"retry-after", HDR_RETRY_AFTER, 0},
-    {"x-request-id", HDR_X_REQUEST_ID, 0},
-    {"request-id", HDR_REQUEST_ID, 0},
-    {"x-ratelimit-limit-requests", HDR_COUNT, offsetof(struct classify_hdrs, limit_requests)},
-    {"x-ratelimit-limit-tokens", HDR_COUNT, offsetof(struct classify_hdrs, limit_tokens)},
-    {"x-ratelimit-remaining-requests", HDR_COUNT,
-     offsetof(struct classify_hdrs, remaining_requests)},
-    {"x-ratelimit-remaining-tokens", HDR_COUNT, offsetof(struct classify_hdrs, remaining_tokens)},
-    {"x-ratelimit-reset-requests", HDR_RESET_GO, offsetof(struct classify_hdrs, reset_requests_ms)},
-    {"x-ratelimit-reset-tokens", HDR_RESET_GO, offsetof(struct classify_hdrs, reset_tokens_ms)},
-    {"anthropic-ratelimit-requests-limit", HDR_COUNT,
-     offsetof(struct classify_hdrs, limit_requests)},
-    {"anthropic-ratelimit-requests-remaining", HDR_COUNT,
-     offsetof(struct classify_hdrs, remaining_requests)},
-    {"anthropic-ratelimit-requests-reset", HDR_RESET_RFC3339,
-     offsetof(struct classify_hdrs, reset_requests_ms)},
-    {"anthropic-ratelimit-tokens-limit", HDR_COUNT, offsetof(struct classify_hdrs, limit_tokens)},
-    {"anthropic-ratelimit-tokens-remaining", HDR_COUNT,
-     offsetof(struct classify_hdrs, remaining_tokens)},
-    {"anthropic-ratelimit-tokens-reset", HDR_RESET_RFC3339,
-     offsetof(struct classify_hdrs, reset_tokens_ms)},
+#define HDR(name, kind, field)                                                                     \
+    { name, sizeof(name) - 1, kind, field }
+    HDR("x-should-retry", HDR_SHOULD_RETRY, 0),
+    HDR("retry-after-ms", HDR_RETRY_AFTER_MS, 0),
+    HDR("retry-after", HDR_RETRY_AFTER, 0),
+    HDR("x-request-id", HDR_X_REQUEST_ID, 0),
+    HDR("request-id", HDR_REQUEST_ID, 0),
+    HDR("x-ratelimit-limit-requests", HDR_COUNT, offsetof(struct classify_hdrs, limit_requests)),
+    HDR("x-ratelimit-limit-tokens", HDR_COUNT, offsetof(struct classify_hdrs, limit_tokens)),
+    HDR("x-ratelimit-remaining-requests", HDR_COUNT,
+        offsetof(struct classify_hdrs, remaining_requests)),
+    HDR("x-ratelimit-remaining-tokens", HDR_COUNT,
+        offsetof(struct classify_hdrs, remaining_tokens)),
+    HDR("x-ratelimit-reset-requests", HDR_RESET_GO,
+        offsetof(struct classify_hdrs, reset_requests_ms)),
+    HDR("x-ratelimit-reset-tokens", HDR_RESET_GO, offsetof(struct classify_hdrs, reset_tokens_ms)),
+    HDR("anthropic-ratelimit-requests-limit", HDR_COUNT,
+        offsetof(struct classify_hdrs, limit_requests)),
+    HDR("anthropic-ratelimit-requests-remaining", HDR_COUNT,
+        offsetof(struct classify_hdrs, remaining_requests)),
+    HDR("anthropic-ratelimit-requests-reset", HDR_RESET_RFC3339,
+        offsetof(struct classify_hdrs, reset_requests_ms)),
+    HDR("anthropic-ratelimit-tokens-limit", HDR_COUNT,
+        offsetof(struct classify_hdrs, limit_tokens)),
+    HDR("anthropic-ratelimit-tokens-remaining", HDR_COUNT,
+        offsetof(struct classify_hdrs, remaining_tokens)),
+    HDR("anthropic-ratelimit-tokens-reset", HDR_RESET_RFC3339,
+        offsetof(struct classify_hdrs, reset_tokens_ms)),
+#undef HDR
 };
 
 static void copy_request_id(struct classify_hdrs *h, const char *v, size_t len) {
@@ -612,7 +619,7 @@ void classify_header(struct classify_hdrs *h, const char *line, size_t len, int6
     if (vlen == 0)
         return;
     size_t k = 0, n = sizeof HEADERS / sizeof HEADERS[0];
-    while (k < n && !ci_equal(name, nlen, HEADERS[k].name))
+    while (k < n && (HEADERS[k].len != nlen || !ci_equal(name, nlen, HEADERS[k].name)))
         k++;
     if (k == n)
         return;

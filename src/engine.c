@@ -21,6 +21,7 @@
 
 #include "backoff.h"
 #include "classify.h"
+#include "sink.h"
 #include "util.h"
 
 /* ---- the retry heap: jobs waiting for their retry time, earliest first ---- */
@@ -171,34 +172,39 @@ static void usage_member(const char *k, size_t kl, const char *s, size_t len, si
     struct usage *u = ud;
     if (pos >= len || s[pos] < '0' || s[pos] > '9')
         return;
-    uint64_t v = strtoull(s + pos, NULL, 10);
+    uint64_t v = 0; /* the digits of a checked number; saturated, as strtoull() */
+    for (size_t i = pos; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        uint64_t d = (uint64_t)(s[i] - '0');
+        v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
+    }
     if (key_is(k, kl, "prompt_tokens") || key_is(k, kl, "input_tokens"))
         u->in = v;
     else if (key_is(k, kl, "completion_tokens") || key_is(k, kl, "output_tokens"))
         u->out = v;
 }
 
-static void top_member(const char *k, size_t kl, const char *s, size_t len, size_t pos, void *ud) {
-    if (key_is(k, kl, "usage"))
-        object_each(s, len, &pos, usage_member, ud);
+/* A top-level member of an answer, already checked: "usage" is read at once. */
+static void answer_member(const struct util_span *key, const struct util_span *val, void *ud) {
+    if (key_is(key->p + 1, key->n - 2, "usage")) {
+        size_t pos = 0;
+        object_each(val->p, val->n, &pos, usage_member, ud);
+    }
 }
 
 /*
  * Reads a 2xx or error body: is it one JSON value, and what usage does it report? Returns 1
- * when the body is JSON. One strict pass of the project's scanner and a walk of the top-level
- * keys: no tree is built (a json-c tree per answer was a fifth of the run's instructions), and
- * the body is written as received.
+ * when the body is JSON. One strict pass of the project's scanner, which hands over the
+ * top-level members as it checks them: no tree is built (a json-c tree per answer was a fifth
+ * of the run's instructions), the body is not walked again, and it is written as received.
  */
 static int body_inspect(const struct xfer *x, uint64_t *tin, uint64_t *tout) {
     *tin = *tout = 0;
     if (!x->body || x->body_len == 0)
         return 0;
-    size_t err;
-    if (util_json_validate(x->body, x->body_len, &err) != UTIL_JSON_OK)
-        return 0;
     struct usage u = {0, 0};
-    size_t pos = 0;
-    object_each(x->body, x->body_len, &pos, top_member, &u);
+    size_t err;
+    if (util_json_validate_members(x->body, x->body_len, &err, answer_member, &u) != UTIL_JSON_OK)
+        return 0;
     *tin = u.in;
     *tout = u.out;
     return 1;
@@ -218,7 +224,12 @@ static void emit_answer(struct sluice_s *e, struct job *j, const char *code, con
     res.latency_ms = j->x.latency_ms;
     res.tokens_in = code ? 0 : j->tokens_in;
     res.tokens_out = code ? 0 : j->tokens_out;
+    /* body_is_json is body_inspect()'s verdict on this very body: the sink need not check it
+       again (sink.h) */
+    if (res.body && res.body_is_json)
+        sink_vouch_json(res.body, res.body_len);
     emit(e, &res);
+    sink_vouch_json(NULL, 0);
     job_give(e, j);
 }
 

@@ -31,6 +31,7 @@
 #define H1_DNS_TTL_MS  60000 /* curl's default DNS cache timeout */
 #define H1_CONNECT_DEF 300000
 #define H1_MSG_MAX     CURL_ERROR_SIZE
+#define H1_MEMO_URL    512 /* longer URLs are parsed every time */
 
 enum conn_state {
     CONN_LOOKUP,     /* waiting for the host's name lookup */
@@ -71,6 +72,9 @@ struct h1_conn {
     int open_handles;
     int addr_i;                  /* the address tried (CONNECTING) or connected to */
     int writing;                 /* a uv_write of the request's tail is under way */
+    uint64_t timer_due;          /* loop ms the timer fires at; 0: not running */
+    int queued;                  /* in the send queue: its writev waits for the loop turn's end */
+    struct h1_conn *q_next;      /* send queue */
     int requests;                /* requests this connection carried, the current one included */
     struct h1_conn *prev, *next; /* host's idle list */
     struct h1_conn *wait_next;   /* host's lookup waiters */
@@ -122,6 +126,16 @@ struct h1 {
     char *hdrs;
     size_t hdrs_len;
     int hdr_host, hdr_ctype, hdr_accept, hdr_decline;
+    /* The last URL sent, what it split into and its host: most runs send every request to
+       one URL, which is then parsed once, not per request. */
+    char memo_url[H1_MEMO_URL];
+    struct h1_origin memo;
+    struct h1_host *memo_host; /* NULL: no memo */
+    /* Requests built in this loop turn, written together before the loop polls again: an idle
+       handle runs at the next turn's start and keeps the poll from waiting until it has. */
+    uv_idle_t flush;
+    int flush_init;
+    struct h1_conn *q_head, **q_tail;
     char rbuf[H1_READ_BUF];
 };
 
@@ -131,6 +145,7 @@ static void conn_close(struct h1_conn *k);
 static void conn_connect(struct h1_conn *k);
 static void conn_write(struct h1_conn *k);
 static void on_timer(uv_timer_t *t);
+static void queue_unlink(struct h1_conn *k);
 
 /* ---- the engine's header list, rendered once ---- */
 
@@ -388,6 +403,8 @@ static void conn_close(struct h1_conn *k) {
     else if (k->state == CONN_LOOKUP)
         host_unwait(k->h, k);
     k->state = CONN_CLOSING;
+    if (k->queued)
+        queue_unlink(k);
     struct h1 *c = k->c;
     if (k->all_prev)
         k->all_prev->all_next = k->all_next;
@@ -421,17 +438,28 @@ static void conn_move_request(struct h1_conn *to, struct h1_conn *from) {
     to->start_ms = from->start_ms;
 }
 
-static void timer_arm(struct h1_conn *k) {
+/* The loop ms the attempt on k times out at in its state; 0: never. */
+static uint64_t conn_deadline(const struct h1_conn *k) {
     uint64_t end = k->end_ms;
     if ((k->state == CONN_LOOKUP || k->state == CONN_CONNECTING) && k->connect_end_ms &&
         (!end || k->connect_end_ms < end))
         end = k->connect_end_ms;
-    if (!end) {
-        uv_timer_stop(&k->timer);
+    return end;
+}
+
+/*
+ * Makes sure the timer fires by the attempt's deadline. Lazily: a timer already due sooner is
+ * left as it is (on_timer sets it again for what is left), and an idle connection keeps its
+ * timer, so a kept-alive connection's requests, whose deadlines only grow, cost no timer-heap
+ * work each.
+ */
+static void timer_arm(struct h1_conn *k) {
+    uint64_t end = conn_deadline(k);
+    if (!end || (k->timer_due && k->timer_due <= end))
         return;
-    }
     uint64_t now = uv_now(k->c->loop);
     uv_timer_start(&k->timer, on_timer, end > now ? end - now : 0, 0);
+    k->timer_due = end > now ? end : now;
 }
 
 /* Reports the attempt's end to the engine and decides the connection's fate. Call only from a
@@ -448,8 +476,7 @@ static void conn_finish(struct h1_conn *k, enum classify_transport tr) {
     int keep = tr == TRANSPORT_OK && k->keep && !k->writing && k->state == CONN_BUSY &&
                c->n_idle < c->o.max_connections && !c->freeing;
     if (keep) {
-        uv_timer_stop(&k->timer);
-        k->state = CONN_IDLE;
+        k->state = CONN_IDLE; /* its timer may still run: on_timer finds no attempt */
         k->body = NULL;
         k->next = k->h->idle;
         k->prev = NULL;
@@ -483,6 +510,7 @@ static void conn_fail(struct h1_conn *k, enum classify_transport tr, const char 
         host_unwait(k->h, k);
     k->state = CONN_CONNECTING; /* in no list: only the timer knows it now */
     uv_timer_start(&k->timer, on_timer, 0, 0);
+    k->timer_due = uv_now(k->c->loop);
 }
 
 /*
@@ -504,13 +532,19 @@ static int conn_retry(struct h1_conn *k, int next_addr) {
 
 static void on_timer(uv_timer_t *t) {
     struct h1_conn *k = t->data;
+    k->timer_due = 0;
     if (!k->x)
         return;
-    uint64_t ms = uv_now(k->c->loop) - k->start_ms;
+    uint64_t now = uv_now(k->c->loop), ms = now - k->start_ms;
     if (k->parked) {
         if (k->parked_next_addr && conn_retry(k, k->addr_i + 1) == 0)
             return;
         conn_report(k, k->fail_tr, k->fail_msg);
+        return;
+    }
+    uint64_t end = conn_deadline(k);
+    if (!end || now < end) {
+        timer_arm(k); /* set for an earlier attempt, or before the connection was made */
         return;
     }
     char msg[H1_MSG_MAX];
@@ -725,21 +759,8 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 /* Writes head and body: one writev, and only what the socket did not take goes through a
-   queued uv_write. Called from h1_send (failures are parked) or from the connect callback. */
-static void conn_write(struct h1_conn *k) {
-    k->state = CONN_BUSY;
-    http_parser_init(&k->parser, HTTP_RESPONSE);
-    k->parser.data = k;
-    k->got = 0;
-    k->status = 0;
-    k->complete = 0;
-    k->keep = 0;
-    k->body_err = 0;
-    k->interim = 0;
-    k->line_len = 0;
-    k->in_value = 0;
-    k->requests++;
-    timer_arm(k);
+   queued uv_write. Called from the flush at the end of the loop turn (failures are parked). */
+static void conn_write_now(struct h1_conn *k) {
     uv_buf_t b[2] = {uv_buf_init(k->head, (unsigned)k->head_len),
                      uv_buf_init((char *)(k->body ? k->body : ""), (unsigned)k->body_len)};
     unsigned nb = k->body_len ? 2 : 1;
@@ -766,6 +787,73 @@ static void conn_write(struct h1_conn *k) {
         return;
     }
     k->writing = 1;
+}
+
+/*
+ * Every request built since the last flush is written now, in the order they were sent: at the
+ * start of the next loop turn (an idle handle, which also keeps the loop from waiting in poll
+ * before it has run, wherever the request was sent from: an I/O callback, a timer, a prepare
+ * handle such as the result writer's). Written back to back rather than one between two
+ * answers, they find a server that sleeps in epoll_wait woken once for the lot rather than
+ * once each: each such wake-up is paid by the writer (a cross-CPU interrupt, costly in a VM;
+ * bench/NOTES.md). The requests wait at most for the rest of the turn's callbacks.
+ */
+static void on_flush(uv_idle_t *p) {
+    struct h1 *c = p->data;
+    struct h1_conn *k;
+    while ((k = c->q_head) != NULL) {
+        c->q_head = k->q_next;
+        if (!c->q_head)
+            c->q_tail = &c->q_head;
+        k->q_next = NULL;
+        k->queued = 0;
+        conn_write_now(k);
+    }
+    uv_idle_stop(p);
+}
+
+static void queue_unlink(struct h1_conn *k) {
+    struct h1 *c = k->c;
+    for (struct h1_conn **p = &c->q_head; *p; p = &(*p)->q_next) {
+        if (*p == k) {
+            *p = k->q_next;
+            if (!*p)
+                c->q_tail = p;
+            break;
+        }
+    }
+    k->q_next = NULL;
+    k->queued = 0;
+}
+
+/* Readies the connection for the request's answer and queues the request for the flush at the
+   next loop turn's start. Called from h1_send or from the connect callback. */
+static void conn_write(struct h1_conn *k) {
+    struct h1 *c = k->c;
+    k->state = CONN_BUSY;
+    http_parser_init(&k->parser, HTTP_RESPONSE);
+    k->parser.data = k;
+    k->got = 0;
+    k->status = 0;
+    k->complete = 0;
+    k->keep = 0;
+    k->body_err = 0;
+    k->interim = 0;
+    k->line_len = 0;
+    k->in_value = 0;
+    k->requests++;
+    timer_arm(k);
+    if (!c->flush_init) {
+        uv_idle_init(c->loop, &c->flush); /* cannot fail */
+        c->flush.data = c;
+        c->flush_init = 1;
+    }
+    if (!c->q_head)
+        uv_idle_start(&c->flush, on_flush);
+    k->queued = 1;
+    k->q_next = NULL;
+    *c->q_tail = k;
+    c->q_tail = &k->q_next;
 }
 
 static void on_connect(uv_connect_t *req, int status) {
@@ -842,7 +930,17 @@ static int head_build(struct h1 *c, struct h1_conn *k, const char *method,
             memcpy(w, ct, sizeof(ct) - 1);
             w += sizeof(ct) - 1;
         }
-        w += sprintf(w, "Content-Length: %zu\r\n", body_len);
+        memcpy(w, "Content-Length: ", 16);
+        w += 16;
+        char digits[20];
+        size_t nd = 0;
+        do
+            digits[nd++] = (char)('0' + body_len % 10);
+        while ((body_len /= 10) > 0);
+        while (nd > 0)
+            *w++ = digits[--nd];
+        *w++ = '\r';
+        *w++ = '\n';
     }
     memcpy(w, "\r\n", 2);
     w += 2;
@@ -864,18 +962,33 @@ int h1_new(struct h1 **out, uv_loop_t *loop, const struct h1_opts *o, h1_done_cb
         c->o.max_connections = 64;
     c->cb = cb;
     c->ud = ud;
+    c->q_tail = &c->q_head;
     *out = c;
     return 0;
 }
 
 int h1_send(struct h1 *c, struct xfer *x, const char *method, const char *url, const char *body,
             size_t body_len, const struct curl_slist *headers) {
-    struct h1_origin o;
-    if (h1_parse_url(url, &o) < 0)
-        return H1_DECLINED;
-    struct h1_host *h = host_find(c, url);
-    if (!h && !(h = host_get(c, &o, url)))
-        return H1_DECLINED; /* too many hosts, or no memory for one: curl copes */
+    struct h1_origin parsed;
+    const struct h1_origin *o = &c->memo;
+    struct h1_host *h = c->memo_host;
+    if (!h || strcmp(url, c->memo_url) != 0) {
+        if (h1_parse_url(url, &parsed) < 0)
+            return H1_DECLINED;
+        h = host_find(c, url);
+        if (!h && !(h = host_get(c, &parsed, url)))
+            return H1_DECLINED; /* too many hosts, or no memory for one: curl copes */
+        o = &parsed;
+        size_t ul = strlen(url);
+        if (ul < sizeof(c->memo_url)) {
+            memcpy(c->memo_url, url, ul + 1);
+            c->memo = parsed;
+            c->memo.path = c->memo_url + (parsed.path - url);
+            c->memo_host = h;
+        } else {
+            c->memo_host = NULL;
+        }
+    }
     if (h->proxied)
         return H1_DECLINED;
     if (headers != c->hdr_list || !c->hdrs) {
@@ -896,7 +1009,7 @@ int h1_send(struct h1 *c, struct xfer *x, const char *method, const char *url, c
         fresh = 1;
     }
     int with_body = strcmp(method, "GET") != 0 && (strcmp(method, "POST") == 0 || body_len > 0);
-    if (head_build(c, k, method, &o, with_body, body_len) < 0) {
+    if (head_build(c, k, method, o, with_body, body_len) < 0) {
         conn_close(k);
         return SLUICE_ENOMEM;
     }
@@ -936,6 +1049,13 @@ void h1_cancel(struct h1 *c, struct xfer *x) {
     conn_close(k);
 }
 
+static void on_flush_closed(uv_handle_t *hd) {
+    struct h1 *c = hd->data;
+    c->pending--;
+    if (c->pending == 0)
+        h1_free(c);
+}
+
 void h1_free(struct h1 *c) {
     if (!c)
         return;
@@ -952,6 +1072,10 @@ void h1_free(struct h1 *c) {
         for (int i = 0; i < c->n_hosts; i++)
             if (c->hosts[i]->resolving)
                 uv_cancel((uv_req_t *)&c->hosts[i]->gai);
+        if (c->flush_init) {
+            c->pending++;
+            uv_close((uv_handle_t *)&c->flush, on_flush_closed);
+        }
     }
     if (c->pending > 0)
         return; /* the last close or lookup callback comes back here */

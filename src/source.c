@@ -307,8 +307,15 @@ static void source_seen_presize(struct sluice_jsonl_source_s *js, uint64_t size)
     source_seen_resize(js, (size_t)est);
 }
 
-/* Records an id. Returns 0 when it is new, 1 when it was seen before, or SLUICE_ENOMEM. */
-static int source_seen_add(struct sluice_jsonl_source_s *js, const char *id, size_t len) {
+/*
+ * Recording an id, in two steps so that the set's slot, a likely cache miss at a random spot
+ * of a table that can be megabytes, is fetched while the rest of the line is read:
+ * source_seen_start() makes room, hashes the id and prefetches its slot; source_seen_finish()
+ * records it. Nothing else may touch the set in between.
+ */
+static int source_seen_start(struct sluice_jsonl_source_s *js, const char *id, size_t len,
+                             uint64_t *hash) {
+    *hash = 0;
     if (js->parser)
         return 0; /* lines from Redis: the feeder checked them */
     /* Linear probing is quick up to 90% full. Growing by half (not doubling) keeps the table
@@ -318,8 +325,17 @@ static int source_seen_add(struct sluice_jsonl_source_s *js, const char *id, siz
             0)
         return SLUICE_ENOMEM;
     uint64_t h = util_hash64(id, len);
+    *hash = h ? h : 1; /* 0 marks an empty slot */
+#if defined(__GNUC__)
+    __builtin_prefetch(&js->seen[*hash % js->seen_cap], 1);
+#endif
+    return 0;
+}
+
+/* Returns 0 when the id hashed to h is new, 1 when it was seen before. */
+static int source_seen_finish(struct sluice_jsonl_source_s *js, uint64_t h) {
     if (h == 0)
-        h = 1; /* 0 marks an empty slot */
+        return 0;
     size_t j = (size_t)(h % js->seen_cap);
     while (js->seen[j] != 0) {
         if (js->seen[j] == h)
@@ -331,76 +347,61 @@ static int source_seen_add(struct sluice_jsonl_source_s *js, const char *id, siz
     return 0;
 }
 
+/* Records an id at once. Returns 0 when it is new, 1 when it was seen before, or
+   SLUICE_ENOMEM. */
+static int source_seen_add(struct sluice_jsonl_source_s *js, const char *id, size_t len) {
+    uint64_t h;
+    int rc = source_seen_start(js, id, len, &h);
+    return rc < 0 ? rc : source_seen_finish(js, h);
+}
+
 /* ---- parsing one line ---- */
-
-/* The value of a hex digit that util_json_scan() has accepted. */
-static unsigned source_hex(char c) {
-    return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
-}
-
-/*
- * Whether the raw JSON string token k[0..n) (quotes included, already validated) decodes to
- * `want`, which is ASCII. Keys may be escaped: "bo\u0064y" is "body".
- */
-static int source_key_is(const char *k, size_t n, const char *want) {
-    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-    size_t i = 1, end = n - 1;
-    while (i < end) {
-        unsigned c = (unsigned char)k[i++];
-        if (c == '\\') {
-            char e = k[i++];
-            if (e == 'u') {
-                c = 0;
-                for (int d = 0; d < 4; d++)
-                    c = c * 16 + source_hex(k[i++]);
-            } else {
-                c = (unsigned char)to[strchr(from, e) - from];
-            }
-        }
-        if (*want == '\0' || c != (unsigned char)*want)
-            return 0;
-        want++;
-    }
-    return *want == '\0';
-}
 
 /* The members of a line that matter, as raw JSON text; p is NULL for an absent one. */
 struct source_members {
     struct source_span whole, custom_id, body, method, url, meta;
 };
 
-/* Whether a key token (quotes included) is `want`: a plain compare, unless it has escapes. */
-static int source_key_eq(const struct util_span *k, const char *want, size_t wl) {
-    if (k->n == wl + 2 && memcmp(k->p + 1, want, wl) == 0)
-        return 1;
-    return memchr(k->p, '\\', k->n) != NULL && source_key_is(k->p, k->n, want);
-}
-
-#define SOURCE_KEY(k, lit) source_key_eq((k), (lit), sizeof(lit) - 1)
+/* Longest decoded key worth comparing: longer than every name looked for. */
+#define SOURCE_KEY_MAX 32
 
 /*
- * Finds the members of the (already validated) object in s, and the span of the whole
- * object. The last of repeated keys wins, as in json-c.
+ * The text of a key token (quotes included, already validated), decoded once for all the
+ * names it is compared with: in place when it has no escapes ("bo\\u0064y" is "body", decoded
+ * into buf, which has room for SOURCE_KEY_MAX bytes). A key that decodes to more than that is
+ * returned empty, which matches no name.
  */
-static void source_find_members(const char *s, size_t len, struct source_members *m) {
-    size_t pos = 0;
-    util_json_members(s, len, &pos);
-    size_t start = pos - 1;
-    struct util_span k, v;
-    while (util_json_member(s, len, &pos, &k, &v)) {
-        struct source_span sv = {v.p, v.n};
-        if (SOURCE_KEY(&k, "body"))
-            m->body = sv;
-        else if (SOURCE_KEY(&k, "custom_id"))
-            m->custom_id = sv;
-        else if (SOURCE_KEY(&k, "metadata"))
-            m->meta = sv;
-        else if (SOURCE_KEY(&k, "method"))
-            m->method = sv;
-        else if (SOURCE_KEY(&k, "url"))
-            m->url = sv;
-    }
-    m->whole = (struct source_span){s + start, pos - start};
+static struct util_span source_key_text(const struct util_span *k, char *buf) {
+    if (!memchr(k->p, '\\', k->n))
+        return (struct util_span){k->p + 1, k->n - 2};
+    if (util_json_unescape(k->p, k->n, NULL) > SOURCE_KEY_MAX)
+        return (struct util_span){buf, 0};
+    return (struct util_span){buf, util_json_unescape(k->p, k->n, buf)};
+}
+
+static int source_key_eq(struct util_span t, const char *want, size_t wl) {
+    return t.n == wl && memcmp(t.p, want, wl) == 0;
+}
+
+#define SOURCE_KEY(t, lit) source_key_eq((t), (lit), sizeof(lit) - 1)
+
+/* Keeps the members of a line that matter, as the scanner checks them. The last of repeated
+   keys wins, as in json-c. */
+static void source_line_member(const struct util_span *k, const struct util_span *v, void *ud) {
+    struct source_members *m = ud;
+    struct source_span sv = {v->p, v->n};
+    char buf[SOURCE_KEY_MAX];
+    struct util_span t = source_key_text(k, buf);
+    if (SOURCE_KEY(t, "body"))
+        m->body = sv;
+    else if (SOURCE_KEY(t, "custom_id"))
+        m->custom_id = sv;
+    else if (SOURCE_KEY(t, "metadata"))
+        m->meta = sv;
+    else if (SOURCE_KEY(t, "method"))
+        m->method = sv;
+    else if (SOURCE_KEY(t, "url"))
+        m->url = sv;
 }
 
 static int source_is_string(struct source_span v) {
@@ -510,6 +511,52 @@ static int source_check_bare(struct sluice_jsonl_source_s *js, struct source_spa
     return 0;
 }
 
+/* What a line with a valid custom_id must also have right: metadata, body, method, url. */
+static void source_check_rest(struct sluice_jsonl_source_s *js, const struct source_members *m,
+                              struct source_parts *pt) {
+    if (m->meta.p && !(m->meta.n == 4 && memcmp(m->meta.p, "null", 4) == 0)) {
+        if (!source_is_object(m->meta)) {
+            pt->invalid = "metadata must be a JSON object";
+            return;
+        }
+        pt->meta = m->meta; /* copied to the result line even if the line is invalid below */
+    }
+    if (!source_is_object(m->body)) {
+        pt->invalid = "body must be a JSON object";
+        return;
+    }
+    pt->method = "POST";
+    pt->method_len = 4;
+    if (m->method.p) {
+        struct source_span v = source_is_string(m->method) ? source_string(js, m->method)
+                                                           : (struct source_span){NULL, 0};
+        if (!v.p || !source_is_token(v.p, v.n)) {
+            pt->invalid = "method must be an HTTP method name such as \"POST\"";
+            return;
+        }
+        pt->method = v.p;
+        pt->method_len = v.n;
+    }
+    if (m->url.p) {
+        struct source_span v =
+            source_is_string(m->url) ? source_string(js, m->url) : (struct source_span){NULL, 0};
+        if (!v.p || !source_is_url(v.p, v.n)) {
+            pt->invalid = "url must be a non-empty string without spaces or control characters";
+            return;
+        }
+        pt->url = v.p;
+        pt->url_len = v.n;
+    } else if (js->default_url != NULL) {
+        pt->url = js->default_url;
+        pt->url_len = strlen(js->default_url);
+    } else {
+        pt->invalid = "no \"url\" on the line and no --url";
+        return;
+    }
+    pt->body = m->body;
+    source_read_body(js, m->body, pt);
+}
+
 /*
  * A batch line: custom_id, body, optional method, url and metadata. Sets pt->invalid for a
  * line that cannot be sent; the custom_id is kept whenever it could be read. An id that was
@@ -534,59 +581,23 @@ static int source_check_batch(struct sluice_jsonl_source_s *js, const struct sou
     }
     pt->id = id.p;
     pt->id_len = id.n;
-    int rc = source_seen_add(js, id.p, id.n);
+    uint64_t h;
+    int rc = source_seen_start(js, id.p, id.n, &h);
     if (rc < 0)
         return rc;
-    if (rc == 1) {
+    /* The rest of the line is read while the id's slot is fetched; a duplicate then counts
+       as if it had been found first (the line as it was at this point, with that reason). */
+    struct source_parts at_id = *pt;
+    source_check_rest(js, m, pt);
+    if (source_seen_finish(js, h) == 1) {
+        *pt = at_id;
         struct buf *b = &js->msg;
         buf_reset(b);
         rc = buf_append_str(b, "duplicate custom_id \"");
         rc |= buf_append(b, id.p, id.n);
         rc |= buf_append_char(b, '"');
         pt->invalid = rc == 0 ? b->data : "duplicate custom_id";
-        return 0;
     }
-    if (m->meta.p && !(m->meta.n == 4 && memcmp(m->meta.p, "null", 4) == 0)) {
-        if (!source_is_object(m->meta)) {
-            pt->invalid = "metadata must be a JSON object";
-            return 0;
-        }
-        pt->meta = m->meta; /* copied to the result line even if the line is invalid below */
-    }
-    if (!source_is_object(m->body)) {
-        pt->invalid = "body must be a JSON object";
-        return 0;
-    }
-    pt->method = "POST";
-    pt->method_len = 4;
-    if (m->method.p) {
-        struct source_span v = source_is_string(m->method) ? source_string(js, m->method)
-                                                           : (struct source_span){NULL, 0};
-        if (!v.p || !source_is_token(v.p, v.n)) {
-            pt->invalid = "method must be an HTTP method name such as \"POST\"";
-            return 0;
-        }
-        pt->method = v.p;
-        pt->method_len = v.n;
-    }
-    if (m->url.p) {
-        struct source_span v =
-            source_is_string(m->url) ? source_string(js, m->url) : (struct source_span){NULL, 0};
-        if (!v.p || !source_is_url(v.p, v.n)) {
-            pt->invalid = "url must be a non-empty string without spaces or control characters";
-            return 0;
-        }
-        pt->url = v.p;
-        pt->url_len = v.n;
-    } else if (js->default_url != NULL) {
-        pt->url = js->default_url;
-        pt->url_len = strlen(js->default_url);
-    } else {
-        pt->invalid = "no \"url\" on the line and no --url";
-        return 0;
-    }
-    pt->body = m->body;
-    source_read_body(js, m->body, pt);
     return 0;
 }
 
@@ -632,7 +643,7 @@ static int source_parse_line(struct sluice_jsonl_source_s *js, const char *s, si
     if (source_is_blank(s, len))
         return 0;
 
-    int jerr = util_json_validate(s, len, &err_pos);
+    int jerr = util_json_validate_members(s, len, &err_pos, source_line_member, &m);
     if (jerr != 0) {
         pt.invalid = source_json_reason(js, jerr, err_pos);
         goto emit;
@@ -642,7 +653,12 @@ static int source_parse_line(struct sluice_jsonl_source_s *js, const char *s, si
         pt.invalid = "not a JSON object";
         goto emit;
     }
-    source_find_members(s, len, &m);
+    /* the object, without the whitespace around it */
+    size_t end = len;
+    while (end > first &&
+           (s[end - 1] == ' ' || s[end - 1] == '\t' || s[end - 1] == '\r' || s[end - 1] == '\n'))
+        end--;
+    m.whole = (struct source_span){s + first, end - first};
     /* Room for the strings the line's members decode to (decoding never grows one; the model
        is within the body); a buffer grown for a long line is not kept. */
     if (js->dec.cap > SOURCE_DEC_KEEP)
@@ -716,8 +732,9 @@ static struct util_span source_member(struct util_span v, const char *key) {
     if (!v.p || util_json_members(v.p, v.n, &pos) < 0)
         return found;
     size_t kl = strlen(key);
+    char buf[SOURCE_KEY_MAX];
     while (util_json_member(v.p, v.n, &pos, &k, &val))
-        if (source_key_eq(&k, key, kl))
+        if (source_key_eq(source_key_text(&k, buf), key, kl))
             found = val;
     return found;
 }
@@ -808,24 +825,26 @@ static uint64_t source_estimate_body(const char *body, size_t len, uint64_t *pro
     struct source_tally t = {0, 0, 0};
     struct util_span k, v, messages = {0}, system = {0}, prompt_v = {0}, input = {0};
     struct util_span max_completion = {0}, max_tokens = {0}, max_output = {0}, n_v = {0};
+    char buf[SOURCE_KEY_MAX];
     while (util_json_member(body, len, &pos, &k, &v)) {
-        if (SOURCE_KEY(&k, "messages"))
+        struct util_span t = source_key_text(&k, buf);
+        if (SOURCE_KEY(t, "messages"))
             messages = v;
-        else if (SOURCE_KEY(&k, "system"))
+        else if (SOURCE_KEY(t, "system"))
             system = v;
-        else if (SOURCE_KEY(&k, "prompt"))
+        else if (SOURCE_KEY(t, "prompt"))
             prompt_v = v;
-        else if (SOURCE_KEY(&k, "input"))
+        else if (SOURCE_KEY(t, "input"))
             input = v;
-        else if (SOURCE_KEY(&k, "max_completion_tokens"))
+        else if (SOURCE_KEY(t, "max_completion_tokens"))
             max_completion = v;
-        else if (SOURCE_KEY(&k, "max_tokens"))
+        else if (SOURCE_KEY(t, "max_tokens"))
             max_tokens = v;
-        else if (SOURCE_KEY(&k, "max_output_tokens"))
+        else if (SOURCE_KEY(t, "max_output_tokens"))
             max_output = v;
-        else if (SOURCE_KEY(&k, "n"))
+        else if (SOURCE_KEY(t, "n"))
             n_v = v;
-        else if (SOURCE_KEY(&k, "model"))
+        else if (SOURCE_KEY(t, "model"))
             *model = v;
     }
     source_each(messages, source_tally_message, &t);

@@ -262,7 +262,8 @@ void xfer_header(struct xfer *x, const char *data, size_t len) {
         size_t vl = len - 13;
         /* application/json, application/problem+json, ...; parameters may follow */
         for (size_t i = 0; i + 4 <= vl; i++) {
-            if (strncasecmp(v + i, "json", 4) == 0) {
+            if ((v[i] | 0x20) == 'j' && (v[i + 1] | 0x20) == 's' && (v[i + 2] | 0x20) == 'o' &&
+                (v[i + 3] | 0x20) == 'n') {
                 x->body_is_json_type = 1;
                 break;
             }

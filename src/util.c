@@ -316,8 +316,10 @@ static int util_json_scan_literal(const char *s, size_t len, size_t *pos, const 
 
 static int util_json_scan_value(const char *s, size_t len, size_t *pos, int depth);
 
-/* An array or object at s[*pos]; `close` is ']' or '}'. */
-static int util_json_scan_container(const char *s, size_t len, size_t *pos, int depth, char close) {
+/* An array or object at s[*pos]; `close` is ']' or '}'. An object's members are reported to
+   fn (when not NULL) as each value is found valid. */
+static int util_json_scan_container(const char *s, size_t len, size_t *pos, int depth, char close,
+                                    util_json_member_cb fn, void *ud) {
     size_t i = *pos;
     int err;
     if (depth >= UTIL_JSON_MAX_DEPTH) {
@@ -331,6 +333,7 @@ static int util_json_scan_container(const char *s, size_t len, size_t *pos, int 
         return 0;
     }
     for (;;) {
+        size_t k = i;
         if (close == '}') {
             if (i >= len || s[i] != '"') {
                 err = util_json_bad(len, i);
@@ -338,15 +341,25 @@ static int util_json_scan_container(const char *s, size_t len, size_t *pos, int 
             }
             if ((err = util_json_scan_string(s, len, &i)) != 0)
                 goto fail;
+            size_t k_end = i;
             util_json_skip_ws(s, len, &i);
             if (i >= len || s[i] != ':') {
                 err = util_json_bad(len, i);
                 goto fail;
             }
             i++;
+            if (fn) {
+                util_json_skip_ws(s, len, &i);
+                size_t v = i;
+                if ((err = util_json_scan_value(s, len, &i, depth + 1)) != 0)
+                    goto fail;
+                fn(&(struct util_span){s + k, k_end - k}, &(struct util_span){s + v, i - v}, ud);
+                goto next;
+            }
         }
         if ((err = util_json_scan_value(s, len, &i, depth + 1)) != 0)
             goto fail;
+    next:
         util_json_skip_ws(s, len, &i);
         if (i < len && s[i] == ',') {
             i++;
@@ -371,9 +384,9 @@ static int util_json_scan_value(const char *s, size_t len, size_t *pos, int dept
         return UTIL_JSON_EEND;
     switch (s[*pos]) {
     case '{':
-        return util_json_scan_container(s, len, pos, depth, '}');
+        return util_json_scan_container(s, len, pos, depth, '}', NULL, NULL);
     case '[':
-        return util_json_scan_container(s, len, pos, depth, ']');
+        return util_json_scan_container(s, len, pos, depth, ']', NULL, NULL);
     case '"':
         return util_json_scan_string(s, len, pos);
     case 't':
@@ -549,8 +562,18 @@ size_t util_json_unescape(const char *raw, size_t n, char *out) {
 }
 
 int util_json_validate(const char *s, size_t len, size_t *err_pos) {
+    return util_json_validate_members(s, len, err_pos, NULL, NULL);
+}
+
+int util_json_validate_members(const char *s, size_t len, size_t *err_pos, util_json_member_cb fn,
+                               void *ud) {
     size_t pos = 0;
-    int err = util_json_scan(s, len, &pos);
+    int err;
+    util_json_skip_ws(s, len, &pos);
+    if (fn && pos < len && s[pos] == '{')
+        err = util_json_scan_container(s, len, &pos, 0, '}', fn, ud);
+    else
+        err = util_json_scan(s, len, &pos);
     if (err == 0) {
         util_json_skip_ws(s, len, &pos);
         if (pos < len)

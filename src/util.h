@@ -29,6 +29,8 @@ int buf_reserve(struct buf *b, size_t extra);
 /* The appenders return 0 or SLUICE_ENOMEM; on failure the buffer is unchanged. */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
+/* buf_append() of a string literal, whose length the compiler knows. */
+#define buf_append_lit(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
 int buf_append_char(struct buf *b, char c);
 /* Decimal digits of v. */
 int buf_append_u64(struct buf *b, uint64_t v);
@@ -62,6 +64,25 @@ enum util_json_err {
 int util_json_scan(const char *s, size_t len, size_t *pos);
 /* util_json_scan() of s[0..len) that must hold exactly one value, with whitespace around. */
 int util_json_validate(const char *s, size_t len, size_t *err_pos);
+
+struct util_span {
+    const char *p;
+    size_t n;
+};
+
+/* A member of an object: the key's raw token (quotes included) and the value's raw text. */
+typedef void (*util_json_member_cb)(const struct util_span *key, const struct util_span *val,
+                                    void *ud);
+
+/*
+ * util_json_validate() that also hands over the members of the value when it is an object,
+ * from the same pass (so a caller that wants a few members reads the text once, not twice):
+ * fn is called for each top-level member, in order, as soon as its value has been checked.
+ * The value is valid JSON when fn sees it, but the whole text may still fail further on: use
+ * what fn collected only when 0 is returned. fn is not called for other values.
+ */
+int util_json_validate_members(const char *s, size_t len, size_t *err_pos, util_json_member_cb fn,
+                               void *ud);
 /* Advances *pos past JSON whitespace (space, tab, CR, LF). */
 void util_json_skip_ws(const char *s, size_t len, size_t *pos);
 /* Words for a util_json_err: "unexpected character", ... */
@@ -78,10 +99,6 @@ const char *util_json_strerror(int err);
  */
 void util_json_skip(const char *s, size_t len, size_t *pos);
 int util_json_members(const char *s, size_t len, size_t *pos);
-struct util_span {
-    const char *p;
-    size_t n;
-};
 int util_json_member(const char *s, size_t len, size_t *pos, struct util_span *key,
                      struct util_span *val);
 

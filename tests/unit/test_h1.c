@@ -95,6 +95,7 @@ struct srv {
     int close_after; /* close the connection once the answer is written */
     int conns, requests;
     char first_head[2048]; /* the first request's line and headers */
+    char last_line[256];   /* the last request's request line */
 };
 
 struct srv_conn {
@@ -151,6 +152,8 @@ static void srv_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
             return;
         if (s->requests++ == 0)
             snprintf(s->first_head, sizeof(s->first_head), "%.*s", (int)head, sc->buf);
+        snprintf(s->last_line, sizeof(s->last_line), "%.*s",
+                 (int)(strstr(sc->buf, "\r\n") - sc->buf), sc->buf);
         memmove(sc->buf, sc->buf + head + clen, sc->len - head - clen);
         sc->len -= head + clen;
         if (s->mode == SRV_NOTHING) {
@@ -482,19 +485,40 @@ static void test_connect_refused(void **state) {
     }
 }
 
+/* A fast-path client and the scripted server `s` on a fresh loop; r->url is the server's. */
+static void fast_open(uv_loop_t *loop, struct srv *s, struct run *r, long timeout_ms) {
+    uv_loop_init(loop);
+    srv_start(loop, s);
+    memset(r, 0, sizeof(*r));
+    struct transport_opts o = {
+        .timeout_ms = timeout_ms, .connect_timeout_ms = 2000, .max_connections = 4, .fastpath = 1};
+    assert_int_equal(transport_new(&r->t, loop, &o, on_done, r), 0);
+    snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d/v1/x", s->port);
+}
+
+/* Runs the loop until n attempts in all are done (5 s at most). */
+static void fast_wait(uv_loop_t *loop, struct run *r, int n) {
+    uint64_t t0 = uv_hrtime();
+    while (r->done < n && uv_hrtime() - t0 < 5000000000ull)
+        uv_run(loop, UV_RUN_ONCE);
+    assert_int_equal(r->done, n);
+}
+
+static void fast_close(uv_loop_t *loop, struct srv *s, struct run *r) {
+    transport_free(r->t);
+    uv_walk(loop, on_walk_close, s);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+    run_free(r);
+}
+
 /* A cancelled attempt gets no callback, and its connection is closed, not reused. */
 static void test_cancel(void **state) {
     (void)state;
     uv_loop_t loop;
-    uv_loop_init(&loop);
     struct srv s = {.mode = SRV_HANG};
-    srv_start(&loop, &s);
     struct run r;
-    memset(&r, 0, sizeof(r));
-    struct transport_opts o = {
-        .timeout_ms = 5000, .connect_timeout_ms = 2000, .max_connections = 4, .fastpath = 1};
-    assert_int_equal(transport_new(&r.t, &loop, &o, on_done, &r), 0);
-    snprintf(r.url, sizeof(r.url), "http://127.0.0.1:%d/v1/x", s.port);
+    fast_open(&loop, &s, &r, 5000);
     assert_int_equal(transport_send(r.t, &r.x[0], "POST", r.url, "{}", 2, NULL), 0);
     assert_non_null(r.x[0].h1);
     uint64_t t0 = uv_hrtime();
@@ -507,11 +531,120 @@ static void test_cancel(void **state) {
     for (int i = 0; i < 20; i++)
         uv_run(&loop, UV_RUN_NOWAIT);
     assert_int_equal(r.done, 0);
-    transport_free(r.t);
-    uv_walk(&loop, on_walk_close, &s);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    run_free(&r);
+    fast_close(&loop, &s, &r);
+}
+
+/* Requests are written at the end of the loop turn that sent them: one cancelled before then
+   never reaches the server (its queued write goes with its connection), the others do. */
+static void test_cancel_before_write(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    struct srv s = {.mode = SRV_ANSWER, .answer = JSON_ANSWER};
+    struct run r;
+    fast_open(&loop, &s, &r, 5000);
+    /* two kept-alive connections */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(transport_send(r.t, &r.x[i], "POST", r.url, "{}", 2, NULL), 0);
+    fast_wait(&loop, &r, 2);
+    assert_int_equal(s.conns, 2);
+    /* both sent in this turn, one cancelled before the turn ends */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(transport_send(r.t, &r.x[i], "POST", r.url, "{}", 2, NULL), 0);
+    transport_cancel(r.t, &r.x[1]);
+    fast_wait(&loop, &r, 3);
+    for (int i = 0; i < 20; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(r.done, 3);
+    assert_int_equal(r.x[0].status, 200);
+    assert_int_equal(s.requests, 3);
+    fast_close(&loop, &s, &r);
+}
+
+/* The URL of each request is the one sent, whichever came before (the last URL's split is
+   remembered, and must not stick to the next one). */
+static void test_each_request_its_url(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    struct srv s = {.mode = SRV_ANSWER, .answer = JSON_ANSWER};
+    struct run r;
+    fast_open(&loop, &s, &r, 5000);
+    static const char *const paths[] = {"/v1/x", "/v1/y?a=1", "/v1/x", "", "/v1/x#frag"};
+    static const char *const lines[] = {"POST /v1/x HTTP/1.1", "POST /v1/y?a=1 HTTP/1.1",
+                                        "POST /v1/x HTTP/1.1", "POST / HTTP/1.1",
+                                        "POST /v1/x HTTP/1.1"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(r.url, sizeof(r.url), "http://127.0.0.1:%d%s", s.port, paths[i]);
+        assert_int_equal(transport_send(r.t, &r.x[0], "POST", r.url, "{}", 2, NULL), 0);
+        fast_wait(&loop, &r, i + 1);
+        assert_string_equal(s.last_line, lines[i]);
+    }
+    fast_close(&loop, &s, &r);
+}
+
+static void on_pause(uv_timer_t *t) {
+    (void)t;
+}
+
+/* A kept-alive connection's next attempt gets its own full timeout, also when the timer set
+   for the one before comes due while it is on the wire (the timer is not reset per request). */
+static void test_timeout_of_a_later_request(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    struct srv s = {.mode = SRV_ANSWER, .answer = JSON_ANSWER};
+    struct run r;
+    fast_open(&loop, &s, &r, 300);
+    assert_int_equal(transport_send(r.t, &r.x[0], "POST", r.url, "{}", 2, NULL), 0);
+    fast_wait(&loop, &r, 1);
+    uv_timer_t pause;
+    uv_timer_init(&loop, &pause);
+    uv_timer_start(&pause, on_pause, 200, 0);
+    uv_run(&loop, UV_RUN_ONCE); /* 200 ms idle: the first timer is due in about 100 */
+    uv_close((uv_handle_t *)&pause, NULL);
+    s.mode = SRV_HANG;
+    assert_int_equal(transport_send(r.t, &r.x[1], "POST", r.url, "{}", 2, NULL), 0);
+    fast_wait(&loop, &r, 2);
+    assert_int_equal(s.conns, 1);
+    assert_int_equal(r.x[1].tr, TRANSPORT_TIMEOUT);
+    assert_true(r.x[1].latency_ms >= 290);
+    assert_true(r.x[1].latency_ms < 2000);
+    fast_close(&loop, &s, &r);
+}
+
+struct late_send {
+    struct run *r;
+    int sent;
+};
+
+/* Sends from a uv_prepare callback, as a result writer that frees a slot does. */
+static void on_prepare_send(uv_prepare_t *p) {
+    struct late_send *ls = p->data;
+    if (ls->sent || ls->r->done < 1)
+        return;
+    ls->sent = 1;
+    assert_int_equal(transport_send(ls->r->t, &ls->r->x[1], "POST", ls->r->url, "{}", 2, NULL), 0);
+}
+
+/* A request sent just before the loop would wait (from a uv_prepare callback) still goes out
+   before it waits: nothing else is in flight to wake the loop up. */
+static void test_send_from_prepare(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    struct srv s = {.mode = SRV_ANSWER, .answer = JSON_ANSWER};
+    struct run r;
+    fast_open(&loop, &s, &r, 5000);
+    assert_int_equal(transport_send(r.t, &r.x[0], "POST", r.url, "{}", 2, NULL), 0);
+    fast_wait(&loop, &r, 1);
+    struct late_send ls = {.r = &r};
+    uv_prepare_t prep;
+    uv_prepare_init(&loop, &prep);
+    prep.data = &ls;
+    uv_prepare_start(&prep, on_prepare_send);
+    uint64_t t0 = uv_hrtime();
+    fast_wait(&loop, &r, 2);
+    assert_true(uv_hrtime() - t0 < 1000000000ull); /* not held until a timer came due */
+    assert_int_equal(r.x[1].status, 200);
+    uv_close((uv_handle_t *)&prep, NULL);
+    fast_close(&loop, &s, &r);
 }
 
 int main(void) {
@@ -530,6 +663,10 @@ int main(void) {
         cmocka_unit_test(test_max_body),
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_cancel_before_write),
+        cmocka_unit_test(test_each_request_its_url),
+        cmocka_unit_test(test_timeout_of_a_later_request),
+        cmocka_unit_test(test_send_from_prepare),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -16,6 +16,7 @@
 
 #include <json-c/json.h>
 
+#include "sink.h"
 #include "sluice.h"
 #include "util.h"
 
@@ -175,6 +176,40 @@ static void test_non_json_body_is_a_string(void **state) {
                 "{\"id\":\"req-1\",\"custom_id\":\"a\",\"response\":{\"status_code\":502,"
                 "\"request_id\":null,\"body\":null},"
                 "\"error\":{\"code\":\"http_502\",\"message\":\"gave up\"}}\n");
+}
+
+/* Only the very body the engine vouches for (same pointer, same length) skips the check: a
+   claimed-JSON body elsewhere, or a vouch withdrawn, still gets one. */
+static void test_only_the_vouched_body_goes_unchecked(void **state) {
+    struct fx *fx = *state;
+    sluice_request_t req = request("a", 1);
+    const char vouched[] = "{\"a\":1}";
+    const char other[] = "{\"a\":[}"; /* as long, not JSON */
+    sluice_result_t res = {.req = &req,
+                           .status_code = 200,
+                           .body = vouched,
+                           .body_len = strlen(vouched),
+                           .body_is_json = 1};
+    sink_vouch_json(vouched, strlen(vouched));
+    expect_line(fx, &res,
+                "{\"id\":\"req-1\",\"custom_id\":\"a\",\"response\":{\"status_code\":200,"
+                "\"request_id\":null,\"body\":{\"a\":1}},\"error\":null}\n");
+    res.body = other;
+    expect_line(fx, &res,
+                "{\"id\":\"req-1\",\"custom_id\":\"a\",\"response\":{\"status_code\":200,"
+                "\"request_id\":null,\"body\":\"{\\\"a\\\":[}\"},\"error\":null}\n");
+    res.body = vouched;
+    res.body_len = 5; /* "{\"a\":" of the vouched body: not what was vouched for */
+    expect_line(fx, &res,
+                "{\"id\":\"req-1\",\"custom_id\":\"a\",\"response\":{\"status_code\":200,"
+                "\"request_id\":null,\"body\":\"{\\\"a\\\":\"},\"error\":null}\n");
+    sink_vouch_json(other, strlen(other));
+    sink_vouch_json(NULL, 0);
+    res.body = other;
+    res.body_len = strlen(other);
+    expect_line(fx, &res,
+                "{\"id\":\"req-1\",\"custom_id\":\"a\",\"response\":{\"status_code\":200,"
+                "\"request_id\":null,\"body\":\"{\\\"a\\\":[}\"},\"error\":null}\n");
 }
 
 static void test_metadata(void **state) {
@@ -446,6 +481,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_failure_with_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_without_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_non_json_body_is_a_string, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_only_the_vouched_body_goes_unchecked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nasty_ids_are_escaped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_newlines_in_json_body, setup, teardown),

@@ -359,7 +359,9 @@ static void test_duplicate_ids(void **state) {
                "{\"custom_id\":\"x\",\"body\":{}}\n"
                "{\"custom_id\":\"line-5\",\"body\":{}}\n"
                "{\"bare\":1}\n"
-               "{\"custom_id\":\"y\",\"body\":\"bad\"}\n",
+               "{\"custom_id\":\"y\",\"body\":\"bad\"}\n"
+               "{\"custom_id\":\"x\",\"metadata\":{\"k\":1},\"method\":\"P "
+               "T\",\"body\":{\"model\":\"m\"}}\n",
                "/u", NULL, NULL);
     expect_valid(fx, 1, "x", "POST", "/u", "{}");
     expect_valid(fx, 2, "y", "POST", "/u", "{}");
@@ -368,6 +370,14 @@ static void test_duplicate_ids(void **state) {
     expect_invalid(fx, 5, "line-5",
                    "duplicate custom_id (another line uses this line's line-N id)");
     expect_invalid(fx, 6, "y", "duplicate custom_id \"y\"");
+    /* A duplicate is only that, whatever else the line has (read while the id was looked up):
+       no other reason, no metadata, no model. */
+    sluice_request_t *req = pull(fx);
+    assert_string_equal(req->invalid, "duplicate custom_id \"x\"");
+    assert_null(req->metadata);
+    assert_null(req->model);
+    assert_null(req->body);
+    release(fx, req);
     expect_eof(fx);
 }
 

@@ -258,6 +258,64 @@ static void test_json_members(void **state) {
     assert_int_equal(util_json_member("{}", 2, &pos, &k, &v), 0);
 }
 
+struct seen_members {
+    int n;
+    char keys[8][16];
+    char vals[8][32];
+};
+
+static void collect_member(const struct util_span *k, const struct util_span *v, void *ud) {
+    struct seen_members *m = ud;
+    if (m->n < 8) {
+        snprintf(m->keys[m->n], sizeof(m->keys[0]), "%.*s", (int)k->n, k->p);
+        snprintf(m->vals[m->n], sizeof(m->vals[0]), "%.*s", (int)v->n, v->p);
+    }
+    m->n++;
+}
+
+/* The members come from the validating pass itself: the same verdict and error position as
+   util_json_validate, each top-level member once with its raw key and value, nothing for
+   nested objects or for values that are not objects. */
+static void test_json_validate_members(void **state) {
+    (void)state;
+    const char *o = " { \"a\" : 1 , \"b\\u0063\":{\"x\":[1,2]},\"d\":\"}\" ,\"a\":null} ";
+    struct seen_members m = {0};
+    size_t pos = 99;
+    assert_int_equal(util_json_validate_members(o, strlen(o), &pos, collect_member, &m),
+                     UTIL_JSON_OK);
+    assert_int_equal(pos, strlen(o));
+    assert_int_equal(m.n, 4);
+    assert_string_equal(m.keys[0], "\"a\"");
+    assert_string_equal(m.vals[0], "1");
+    assert_string_equal(m.keys[1], "\"b\\u0063\"");
+    assert_string_equal(m.vals[1], "{\"x\":[1,2]}");
+    assert_string_equal(m.vals[2], "\"}\"");
+    assert_string_equal(m.keys[3], "\"a\"");
+    assert_string_equal(m.vals[3], "null");
+
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(util_json_validate_members("[{\"a\":1}]", 9, NULL, collect_member, &m),
+                     UTIL_JSON_OK);
+    assert_int_equal(m.n, 0);
+    assert_int_equal(util_json_validate_members("{}", 2, NULL, collect_member, &m), UTIL_JSON_OK);
+    assert_int_equal(m.n, 0);
+
+    /* Bad texts: the verdict and position of util_json_validate; the members before the fault
+       may have been seen (the caller throws them away). */
+    static const char *const bad[] = {
+        "{\"a\":1,}",       "{\"a\":1} x", "{\"a\" 1}", "{\"a\":1,\"b\":[}",
+        "{\"a\":\"\xff\"}", "{\"a\":1",    "{1:2}",     "{\"a\":01}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t want_pos = 0, got_pos = 0;
+        int want = util_json_validate(bad[i], strlen(bad[i]), &want_pos);
+        memset(&m, 0, sizeof(m));
+        int got = util_json_validate_members(bad[i], strlen(bad[i]), &got_pos, collect_member, &m);
+        assert_int_not_equal(want, UTIL_JSON_OK);
+        if (got != want || got_pos != want_pos)
+            fail_msg("%s: err %d at %zu, want %d at %zu", bad[i], got, got_pos, want, want_pos);
+    }
+}
+
 /* Decoding agrees with json-c, surrogate pairs and NULs included. */
 static void test_json_unescape(void **state) {
     (void)state;
@@ -326,6 +384,7 @@ int main(void) {
         cmocka_unit_test(test_json_validate_every_byte_everywhere),
         cmocka_unit_test(test_json_skip_matches_scan),
         cmocka_unit_test(test_json_members),
+        cmocka_unit_test(test_json_validate_members),
         cmocka_unit_test(test_json_unescape),
         cmocka_unit_test(test_hash_is_stable_and_spreads),
     };
