@@ -79,4 +79,29 @@ if command -v strace >/dev/null; then
 else
     echo "strace is not installed: SLUICE_HTTP=curl not checked"
 fi
-echo "ok: chunked, close-idle, refused through the fast path"
+# A server that resets the connection while a large body is still being written: the write
+# fails (ECONNRESET), an attempt's failure like any other.
+start_h1 reset
+python3 "$SRCDIR/tests/e2e/lib/gen.py" 2 --prompt-bytes 8000000 >"$T/big.jsonl"
+rc=0
+"$SLUICE" run "$T/big.jsonl" -o "$T/reset.jsonl" --base-url "$H1_URL" --provider none -c 2 \
+    --max-attempts 2 --backoff-base 0.01 --no-progress 2>"$T/err" || rc=$?
+[ "$rc" = 1 ] || fail "reset: exit $rc (141 is SIGPIPE), expected 1: $(tail -3 "$T/err")"
+[ "$(wc -l <"$T/reset.jsonl")" = 2 ] || fail "reset: $(wc -l <"$T/reset.jsonl") result lines"
+# A later write to such a connection fails with EPIPE and raises SIGPIPE: sluice ignores it
+# (its SigIgn mask has bit 13), so the error is handled where it happens.
+start_mock --latency 3000
+(exec "$SLUICE" run "$T/in.jsonl" -o "$T/slow.jsonl" --base-url "$MOCK_URL" --provider none \
+    -c 2 --no-progress 2>/dev/null) &
+pid=$!
+# Once the mock has seen a request, sluice's main() has long begun.
+for _ in $(seq 1 200); do
+    [ "$(mock_stat "['requests']")" -ge 1 ] && break
+    sleep 0.02
+done
+ign=$(awk '/^SigIgn:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+[ -n "$ign" ] || fail "no SigIgn for pid $pid"
+(( (16#$ign >> 12) & 1 )) || fail "sluice run does not ignore SIGPIPE (SigIgn $ign)"
+echo "ok: chunked, close-idle, refused, reset mid-body through the fast path"

@@ -5,6 +5,8 @@ usage: h1_server.py MODE STATS_FILE
   chunked     every answer is a chunked JSON body, in several chunks
   close-idle  Content-Length answers, no "Connection: close", but the connection is closed
               right after each answer (as a server's idle timeout would, at the worst moment)
+  reset       the connection is reset (RST) as soon as a request's head has arrived, while
+              the client is still sending a large body
 
 Prints "listening on http://127.0.0.1:PORT" first; after each request it rewrites STATS_FILE
 with "connections requests".
@@ -12,6 +14,7 @@ with "connections requests".
 import json
 import socket
 import socketserver
+import struct
 import sys
 import threading
 
@@ -47,6 +50,11 @@ class Handler(socketserver.BaseRequestHandler):
                     return
                 buf += d
             head, buf = buf.split(b"\r\n\r\n", 1)
+            if MODE == "reset":
+                bump("requests")
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+                return
             clen = 0
             for line in head.split(b"\r\n")[1:]:
                 k, _, v = line.partition(b":")
