@@ -92,6 +92,9 @@ static int pend_write(struct writer *w) {
             return SLUICE_ENOMEM;
         i = end;
     }
+    /* Their slots are given back all the same: the error stops the run at the next result,
+       and with every slot held by these lines no next result would come. */
+    written(w, lines);
     if (w->timers)
         uv_timer_start(&w->retry_timer, on_retry, 1000, 1000);
     return rc;

@@ -30,8 +30,9 @@ struct writer *writer_new(sluice_jsonl_sink_t *sk, uv_loop_t *loop, double fsync
  */
 int writer_line(struct writer *w, const char *line, size_t len);
 
-/* fn(ud, lines) is told how many lines each successful write put in the file (each
-   writer_line() call is one line). */
+/* fn(ud, lines) is told how many lines each write put in the file (each writer_line() call is
+   one line), and how many a failed write kept in memory for its retries: either way they no
+   longer hold their slots (a failed write stops the run at the next result). */
 void writer_on_written(struct writer *w, void (*fn)(void *ud, size_t lines), void *ud);
 
 /* Formats a result with the sink and writes it as writer_line() does. */

@@ -22,20 +22,21 @@ struct redis_job_script {
 
 /*
  * KEYS: in, done, out, meta, lost. ARGV[1] = group, then 5 per result: done member, entry ID,
- * line, result line, flag ("0" success, "1" failed, "L" failed because the entry was lost:
- * take it out of :lost). The ack and delete happen even when the id was done already: that is
- * the repeat of a commit whose reply was lost, or a second worker finishing an entry claimed
- * from a slow one; either way the entry must leave the pending list.
+ * line, result line, flag ("0" success, "1" failed, "L" failed because the entry was lost).
+ * The ack and delete happen even when the id was done already: that is the repeat of a commit
+ * whose reply was lost, or a second worker finishing an entry claimed from a slow one; either
+ * way the entry must leave the pending list.
  *
  * A batch costs a fixed handful of commands, not a handful per result. XACK comes first: when
  * it acknowledges every entry of the batch, none of them was committed before (a commit
- * acknowledges its entries in the same step as it marks them done), so the SMISMEMBER that
- * tells which ids are new is needed only when it acknowledges fewer. One SADD marks the new
- * ids, one XADD appends all their results as one entry of :out (fields line, r repeated), one
- * XDEL takes the entries off :in; :lost is touched only for lost entries.
+ * acknowledges its entries in the same step as it marks them done) and none is in :lost (a
+ * lost entry has left the pending list), so SMISMEMBER, which tells which ids are new, and the
+ * clean-up of :lost are needed only when it acknowledges fewer. One SADD marks the new ids, one
+ * XADD appends all their results as one entry of :out (fields line, r repeated), one XDEL takes
+ * the entries off :in.
  */
 static const struct redis_job_script redis_job_commit_script = {
-    "1f46674487c81929f029e3d0d09c1bd34b8c1fca",
+    "e0ea3a11ad0816914388e58f5029e00ab99c87c0",
     "local n = (#ARGV - 1) / 5\n"
     "local ids = {}\n"
     "for i = 1, n do ids[i] = ARGV[5 * i - 2] end\n"
@@ -45,10 +46,11 @@ static const struct redis_job_script redis_job_commit_script = {
     "  local members = {}\n"
     "  for i = 1, n do members[i] = ARGV[5 * i - 3] end\n"
     "  seen = redis.call('SMISMEMBER', KEYS[2], unpack(members))\n"
+    "  if redis.call('SCARD', KEYS[5]) > 0 then redis.call('SREM', KEYS[5], unpack(ids)) end\n"
     "end\n"
-    "local res, fresh, added, out, lost, failed = {}, {}, {}, {}, {}, 0\n"
+    "local res, fresh, added, out, failed = {}, {}, {}, {}, 0\n"
     "for i = 1, n do\n"
-    "  local m, flag = ARGV[5 * i - 3], ARGV[5 * i + 1]\n"
+    "  local m = ARGV[5 * i - 3]\n"
     "  if (not seen or seen[i] == 0) and not fresh[m] then\n"
     "    fresh[m] = true\n"
     "    added[#added + 1] = m\n"
@@ -56,12 +58,11 @@ static const struct redis_job_script redis_job_commit_script = {
     "    out[#out + 1] = ARGV[5 * i - 1]\n"
     "    out[#out + 1] = 'r'\n"
     "    out[#out + 1] = ARGV[5 * i]\n"
-    "    if flag ~= '0' then failed = failed + 1 end\n"
+    "    if ARGV[5 * i + 1] ~= '0' then failed = failed + 1 end\n"
     "    res[i] = 1\n"
     "  else\n"
     "    res[i] = 0\n"
     "  end\n"
-    "  if flag == 'L' then lost[#lost + 1] = ids[i] end\n"
     "end\n"
     "if #added > 0 then\n"
     "  redis.call('SADD', KEYS[2], unpack(added))\n"
@@ -69,7 +70,6 @@ static const struct redis_job_script redis_job_commit_script = {
     "end\n"
     "if failed > 0 then redis.call('HINCRBY', KEYS[4], 'failed', failed) end\n"
     "redis.call('XDEL', KEYS[1], unpack(ids))\n"
-    "if #lost > 0 then redis.call('SREM', KEYS[5], unpack(lost)) end\n"
     "return res\n"};
 
 /*

@@ -6,6 +6,17 @@
 # Needs to mount a tmpfs (root): skipped (77) otherwise.
 . "$SRCDIR/tests/e2e/lib/common.sh"
 
+# /dev/full at -c 1: the one slot must not stay held by the line its write could not place,
+# or the run would wait forever instead of stopping.
+start_mock --latency 2
+python3 "$SRCDIR/tests/e2e/lib/gen.py" 20 >"$T/small.jsonl"
+rc=0
+timeout -k 5 30 "$SLUICE" run "$T/small.jsonl" -o /dev/full --base-url "$MOCK_URL" \
+    --provider none -c 1 --no-progress 2>"$T/err.full" || rc=$?
+[ "$rc" != 124 ] || fail "/dev/full -c 1: sluice still running after 30 s"
+[ "$rc" = 3 ] || fail "/dev/full -c 1: exit status $rc, expected 3: $(cat "$T/err.full")"
+grep -qi "free space" "$T/err.full" || fail "/dev/full: the message does not say to free space"
+
 mkdir -p "$T/disk" "$T/big"
 mount -t tmpfs -o size=64k tmpfs "$T/disk" 2>/dev/null || {
     echo "skip: cannot mount a tmpfs (needs root)" >&2
