@@ -679,8 +679,6 @@ static int dist_start(struct run_ctx *c, const sluice_config_t *cfg, const struc
     jc.follow = o->dist.follow;
     jc.default_url = o->url;
     /* Two rounds of slots per read: the next batch arrives before the engine runs dry. */
-    /* What a kill -9 makes be sent again: no more than the slots. */
-    jc.max_outstanding = cfg->concurrency;
     jc.batch = cfg->concurrency < 16 ? 32 : cfg->concurrency > 256 ? 512 : 2 * cfg->concurrency;
     char consumer[128];
     if (c->src) {

@@ -329,17 +329,16 @@ typedef struct sluice_job_config_s {
     double heartbeat_s;      /* (default 1) */
     int recover;             /* 1: first take back what this consumer (a fixed name) left
                                 pending when it died, before reading new entries */
-    int max_outstanding;     /* requests handed to the engine plus results Redis has not yet
-                                acknowledged, at most this many (0: no bound). Give the engine's
-                                concurrency: a kill -9 then makes at most that many be sent
-                                again */
 } sluice_job_config_t;
 
 void sluice_job_config_init(sluice_job_config_t *c);
 int sluice_job_open(sluice_job_t **out, sluice_redis_t *r, const sluice_job_config_t *c);
 
 /* Worker: fills *src with a source that pulls the job's entries for `eng` (which it tells with
-   sluice_source_ready when entries arrive). EOF once every line fed has a result. */
+   sluice_source_ready when entries arrive). EOF once every line fed has a result. Turns on
+   sluice_hold_until_written(eng): a result is written when Redis acknowledges its commit, so
+   requests on the wire plus results not yet committed stay within the concurrency (what a
+   kill -9 makes be sent again). */
 int sluice_job_source(sluice_job_t *j, sluice_t *eng, sluice_source_t *src);
 /* Worker, from the result callback: commits the result line (no newline) of res, a request of
    this job's source. Held in memory until Redis acknowledges it; repeated after a lost reply

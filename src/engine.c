@@ -367,6 +367,15 @@ static struct job *next_job(struct sluice_s *e, int64_t now) {
     return NULL;
 }
 
+/* Attempts at once now: -c (or what -c auto allows), fewer during the warm-up. */
+static int engine_slots(const struct sluice_s *e) {
+    return e->limit < e->ss_slots ? e->limit : e->ss_slots;
+}
+
+int engine_slots_full(const struct sluice_s *e) {
+    return e->in_flight + e->unwritten >= engine_slots(e);
+}
+
 void engine_dispatch(struct sluice_s *e) {
     if (e->dispatching || e->finished)
         return;
@@ -376,7 +385,7 @@ void engine_dispatch(struct sluice_s *e) {
     int64_t wake = -1;
     /* Warm-up: until a first answer shows the provider's limits, send only a few, so a run
        with -c 64 against a small budget does not open with a burst of 429s. */
-    int slots = e->limit < e->ss_slots ? e->limit : e->ss_slots;
+    int slots = engine_slots(e);
     int gated = 0; /* a gate (breaker, pause, budget) decided the next wake-up */
     while (!e->stopping && e->in_flight + e->unwritten < slots) {
         if (breaker_gave_up(&e->br, now)) {

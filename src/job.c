@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "job.h"
 
 /*
@@ -336,10 +337,7 @@ static void jreq_free(struct sluice_job_s *j, struct jreq *w) {
 static int job_next(void *ud, sluice_request_t **out) {
     struct sluice_job_s *j = ud;
     *out = NULL;
-    /* Whatever was sent and has no acknowledged result is lost by a kill -9 and sent again by
-       whoever claims it: keep that to max_outstanding, results waiting on Redis included. */
-    while (j->q_n > 0 &&
-           !(j->cfg.max_outstanding > 0 && j->n_held + j->cq_n >= (size_t)j->cfg.max_outstanding)) {
+    while (j->q_n > 0) {
         struct redis_job_entry e = j->q[j->q_head];
         j->q_head = (j->q_head + 1) % j->q_cap;
         j->q_n--;
@@ -497,7 +495,7 @@ static void on_commit(struct rconn *rc, redisReply *reply, void *ud) {
         memmove(j->cq, j->cq + n, (j->cq_n - n) * sizeof(*j->cq));
         j->cq_n -= n;
         j->committing -= n;
-        tell_engine(j); /* room under max_outstanding */
+        sluice_results_written(j->eng, n); /* their slots are free (sluice_job_source) */
         commit_flush(j);
         /* The last commits may have emptied the stream. */
         if (j->cq_n == 0 && j->q_n == 0 && j->n_held == 0)
@@ -578,12 +576,11 @@ int sluice_job_commit(sluice_job_t *j, const sluice_result_t *res, const char *l
     j->cq_n++;
     /* Batched: everything finished in this turn of the loop goes in one call, and when nothing
        presses, in the next COMMIT_DELAY_MS too (a worker paced to a low rate would otherwise
-       commit nearly one result per call). Pressing: a full call, the engine held back by
-       max_outstanding, or the last request out. A backoff after a failed call is left alone. */
-    int pressed =
-        j->cq_n - j->committing >= COMMIT_MAX ||
-        (j->cfg.max_outstanding > 0 && j->n_held + j->cq_n >= (size_t)j->cfg.max_outstanding) ||
-        (j->n_held <= 1 && j->q_n == 0);
+       commit nearly one result per call). Pressing: a full call, every slot of the engine held
+       (by results waiting on Redis among others), or the last request out. A backoff after a
+       failed call is left alone. */
+    int pressed = j->cq_n - j->committing >= COMMIT_MAX || engine_slots_full(j->eng) ||
+                  (j->n_held <= 1 && j->q_n == 0);
     if (!uv_is_active((uv_handle_t *)&j->t_commit))
         uv_timer_start(&j->t_commit, on_commit_timer, pressed ? 0 : COMMIT_DELAY_MS, 0);
     else if (pressed && j->commit_backoff_ms == 0)
@@ -616,6 +613,9 @@ int sluice_job_source(sluice_job_t *j, sluice_t *eng, sluice_source_t *src) {
         uv_timer_start(&j->t_beat, on_beat_tick, 0, beat);
     }
     j->eng = eng;
+    /* A result holds its slot until its commit is acknowledged (on_commit): a kill -9 loses
+       what is on the wire and what waits on Redis, and those stay within the slots. */
+    sluice_hold_until_written(eng, 1);
     src->next = job_next;
     src->release = job_release;
     src->ud = j;

@@ -78,7 +78,7 @@ struct world {
     uv_timer_t guard;
 };
 
-static int max_outstanding; /* for the next world_open */
+static int slots = 4; /* the engine's concurrency, for the next world_open */
 
 static int on_result(const sluice_result_t *res, void *ud) {
     struct world *w = ud;
@@ -130,7 +130,7 @@ static void world_open(struct world *w, struct fx *fx, const char *name, const c
     cfg.base_url = "http://127.0.0.1:1"; /* nothing listens: every attempt fails at once */
     cfg.provider = SLUICE_PROVIDER_NONE;
     cfg.max_attempts = 1;
-    cfg.concurrency = 4;
+    cfg.concurrency = slots;
     assert_int_equal(sluice_new(&w->eng, &cfg, &w->loop), 0);
     sluice_job_config_t jc;
     sluice_job_config_init(&jc);
@@ -139,7 +139,6 @@ static void world_open(struct world *w, struct fx *fx, const char *name, const c
     jc.claim_idle_s = claim_idle_s;
     jc.max_deliveries = max_deliveries;
     jc.heartbeat_s = 0.2;
-    jc.max_outstanding = max_outstanding;
     assert_int_equal(sluice_job_open(&w->job, w->r, &jc), 0);
     sluice_source_t src;
     assert_int_equal(sluice_job_source(w->job, w->eng, &src), 0);
@@ -277,23 +276,23 @@ static void test_dead_worker_entries(void **state) {
     assert_int_equal(cmd_int(c, "XLEN sluice:job:{t2}:out"), 0);
 }
 
-/* With max_outstanding 2 and four slots, no more than two requests are out or have results
-   that Redis has not acknowledged, at any time: what a kill -9 would make be sent again. */
+/* With two slots, no more than two requests are out or have results that Redis has not
+   acknowledged, at any time: what a kill -9 would make be sent again. */
 static void test_outstanding_bound(void **state) {
     struct fx *fx = need(state);
     char path[128];
     snprintf(path, sizeof(path), "%s/in3.jsonl", fx->rf.dir);
     write_input(path);
     struct world w;
-    max_outstanding = 2;
+    slots = 2;
     world_open(&w, fx, "t3", path, 60, 5);
-    max_outstanding = 0;
+    slots = 4;
     world_run(&w);
     assert_int_equal(w.n_out, 12);
     assert_int_equal(w.most_outstanding, 2);
     world_close(&w);
 
-    /* Unbounded, the same job takes all four slots at once (so the figure above can fail). */
+    /* With four slots the same job has more out at once: the figure above is the slots'. */
     snprintf(path, sizeof(path), "%s/in4.jsonl", fx->rf.dir);
     write_input(path);
     world_open(&w, fx, "t4", path, 60, 5);
