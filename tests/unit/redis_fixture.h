@@ -38,6 +38,25 @@ static int redis_fixture_free_port(void) {
     return ntohs(a.sin_port);
 }
 
+/* Waits up to 5 s for the server on f->port to answer PING (PONG, or NOAUTH when it wants a
+   password: up either way). Returns 0, or -1 when it never did. */
+static int redis_fixture_wait_up(const struct redis_fixture *f) {
+    for (int i = 0; i < 200; i++) {
+        redisContext *c = redisConnect("127.0.0.1", f->port);
+        if (c && !c->err) {
+            redisReply *r = redisCommand(c, "PING");
+            freeReplyObject(r);
+            redisFree(c);
+            if (r)
+                return 0;
+        } else if (c) {
+            redisFree(c);
+        }
+        usleep(25000);
+    }
+    return -1;
+}
+
 /* Returns 0 with the server answering PING, -1 when redis-server is missing or did not start. */
 static int redis_fixture_start(struct redis_fixture *f) {
     memset(f, 0, sizeof(*f));
@@ -58,21 +77,7 @@ static int redis_fixture_start(struct redis_fixture *f) {
                "--loglevel", "warning", (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 200; i++) {
-        redisContext *c = redisConnect("127.0.0.1", f->port);
-        if (c && !c->err) {
-            redisReply *r = redisCommand(c, "PING");
-            int ok = r && r->type == REDIS_REPLY_STATUS;
-            freeReplyObject(r);
-            redisFree(c);
-            if (ok)
-                return 0;
-        } else if (c) {
-            redisFree(c);
-        }
-        usleep(25000);
-    }
-    return -1;
+    return redis_fixture_wait_up(f);
 }
 
 static void redis_fixture_stop(struct redis_fixture *f) {

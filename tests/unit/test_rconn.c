@@ -122,20 +122,7 @@ static int srv_spawn(struct redis_fixture *f, const char *pass) {
         execvp("timeout", (char *const *)argv);
         _exit(127);
     }
-    for (int i = 0; i < 200; i++) {
-        redisContext *c = redisConnect("127.0.0.1", f->port);
-        if (c && !c->err) {
-            redisReply *r = redisCommand(c, "PING"); /* PONG, or NOAUTH: up either way */
-            freeReplyObject(r);
-            redisFree(c);
-            if (r)
-                return 0;
-        } else if (c) {
-            redisFree(c);
-        }
-        usleep(25000);
-    }
-    return -1;
+    return redis_fixture_wait_up(f);
 }
 
 /* The fixture's server, or with `pass` one that needs it (see srv_spawn()). */
