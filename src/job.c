@@ -255,11 +255,14 @@ static void on_eof_status(struct rconn *rc, redisReply *reply, void *ud) {
         return;
     int64_t total;
     uint64_t v[4];
-    if (job_parse_status(reply, &total, v) < 0)
-        return;
+    if (job_parse_status(reply, &total, v) == 0)
+        job_status_seen(j, total, v);
+}
+
+void job_status_seen(struct sluice_job_s *j, int64_t total, const uint64_t v[4]) {
     /* Every line is in (total known) and every entry is gone from the stream: each was
        committed (the commit deletes it). Entries of other live workers keep us here. */
-    if (total >= 0 && v[0] == 0 && v[1] == 0 && j->q_n == 0 && !j->cfg.follow) {
+    if (!j->eof && total >= 0 && v[0] == 0 && v[1] == 0 && j->q_n == 0 && !j->cfg.follow) {
         j->eof = 1;
         j->want_ready = 1;
         tell_engine(j);
@@ -267,7 +270,9 @@ static void on_eof_status(struct rconn *rc, redisReply *reply, void *ud) {
 }
 
 static void check_eof(struct sluice_job_s *j) {
-    if (j->checking || j->eof || !job_cmd_up(j))
+    /* While this worker holds entries (queued, at the engine, or with a result not yet
+       acknowledged), they are still in the stream: the job cannot be over, no need to ask. */
+    if (j->checking || j->eof || !job_cmd_up(j) || j->q_n > 0 || j->n_held > 0 || j->cq_n > 0)
         return;
     if (job_send_status(j, on_eof_status, "") == 0)
         j->checking = 1;

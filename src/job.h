@@ -109,6 +109,7 @@ struct sluice_job_s {
     char last_id[REDIS_JOB_ID_LEN];    /* last result handed to write() */
     char trimmed_id[REDIS_JOB_ID_LEN]; /* last result trimmed */
     int out_busy, out_state;           /* 0 running, 1 done, < 0 error */
+    uint64_t out_need; /* results still to read before the job can be complete (status check) */
     int64_t last_trim_ms;
     uv_timer_t t_out;
     int out_on;
@@ -129,6 +130,9 @@ int job_call_back(struct sluice_job_s *j);
    {XLEN in, SCARD lost, SCARD done, more results after `after`}. */
 int job_send_status(struct sluice_job_s *j, rconn_reply_cb cb, const char *after);
 int job_parse_status(const redisReply *r, int64_t *total, uint64_t v[4]);
+/* A status reply seen by anyone in this process (the worker, or the writer): is the job over
+   for this worker? Then its source ends. */
+void job_status_seen(struct sluice_job_s *j, int64_t total, const uint64_t v[4]);
 
 /* Redis is back: the feeder and the writer go on (job_feed.c, job_out.c). */
 void job_feed_kick(struct sluice_job_s *j);

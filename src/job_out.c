@@ -52,14 +52,20 @@ static void on_out_status(struct rconn *rc, redisReply *reply, void *ud) {
         return;
     int64_t total;
     uint64_t v[4];
-    if (job_parse_status(reply, &total, v) == 0 && total >= 0 && v[2] >= (uint64_t)total &&
-        v[3] == 0) {
+    int ok = job_parse_status(reply, &total, v) == 0;
+    if (ok) /* the worker of this process need not wait for its next read to learn the end */
+        job_status_seen(j, total, v);
+    if (ok && total >= 0 && v[2] >= (uint64_t)total && v[3] == 0) {
         /* Every line has its result and every result was handed over. */
         int e = out_sync_trim(j);
         j->out_state = e ? (e < 0 ? e : SLUICE_EIO) : 1;
         return;
     }
-    uv_timer_start(&j->t_out, on_out_timer, OUT_POLL_MS, 0);
+    /* Every id marked done has its line in :out, and none is after the last one read: the
+       job cannot be complete before total - done more have been read. No need to ask till then. */
+    if (ok && total >= 0 && v[3] == 0)
+        j->out_need = (uint64_t)total - v[2];
+    uv_timer_start(&j->t_out, on_out_timer, ok && v[3] ? 0 : OUT_POLL_MS, 0);
 }
 
 static void on_out(struct rconn *rc, redisReply *reply, void *ud) {
@@ -83,6 +89,7 @@ static void on_out(struct rconn *rc, redisReply *reply, void *ud) {
         }
         memcpy(j->last_id, res[i].id, sizeof(j->last_id));
     }
+    j->out_need = j->out_need > n ? j->out_need - n : 0;
     redis_job_results_free(res, n);
     if (job_now_ms(j) - j->last_trim_ms >= TRIM_EVERY_MS) {
         int e = out_sync_trim(j);
@@ -95,7 +102,12 @@ static void on_out(struct rconn *rc, redisReply *reply, void *ud) {
         out_step(j);
         return;
     }
-    /* Caught up: done, or wait for more. */
+    /* Caught up: done, or wait for more. Is the job complete? Not while results are still to
+       come (out_need), nor while this process's own feed has not yet counted the lines. */
+    if (j->out_need > 0 || (j->feed_state != FEED_OFF && j->feed_state < FEED_DONE)) {
+        uv_timer_start(&j->t_out, on_out_timer, OUT_POLL_MS, 0);
+        return;
+    }
     if (job_send_status(j, on_out_status, j->last_id[0] ? j->last_id : "0-0") == 0)
         j->out_busy = 1;
     else
