@@ -16,7 +16,7 @@
 #define READ_BLOCK_MS   1000
 #define COMMIT_MAX      256
 #define COMMIT_PIPELINE 4   /* commit calls in flight at once */
-#define COMMIT_DELAY_MS 100 /* how long a result may wait for others when nothing presses */
+#define COMMIT_DELAY_MS 500 /* how long a result may wait for others when nothing presses */
 #define FEED_MAX        512
 #define FEED_MAX_BYTES  ((size_t)4 << 20)
 #define OUT_MAX         512
