@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "resume.h"
+
 double dryrun_min_minutes(uint64_t n, uint64_t tokens, double rpm, double tpm) {
     double m = -1;
     if (rpm > 0)
@@ -15,6 +17,8 @@ double dryrun_min_minutes(uint64_t n, uint64_t tokens, double rpm, double tpm) {
 
 struct dry_totals {
     uint64_t lines, valid, invalid;
+    uint64_t skipped;         /* --resume: OUTPUT holds their ids as successes */
+    struct resume_set *done;
     uint64_t prompt, completion; /* estimated tokens */
     double usd;
     uint64_t unpriced;        /* valid lines whose model has no price */
@@ -26,6 +30,11 @@ static void dry_report(FILE *f, const struct dry_totals *d, const sluice_config_
     fprintf(f, "sluice: dry run of %s: %llu lines, %llu valid, %llu invalid; nothing was sent\n",
             input, (unsigned long long)d->lines, (unsigned long long)d->valid,
             (unsigned long long)d->invalid);
+    if (d->done)
+        fprintf(f,
+                "sluice: --resume: %llu more lines skipped, OUTPUT already holds them as "
+                "successes; the figures below are for the rest\n",
+                (unsigned long long)d->skipped);
     fprintf(f, "sluice: estimated tokens: %llu prompt + at most %llu completion = %llu\n",
             (unsigned long long)d->prompt, (unsigned long long)d->completion,
             (unsigned long long)(d->prompt + d->completion));
@@ -54,10 +63,11 @@ static int dry_json(const char *path, const struct dry_totals *d, const sluice_c
     fprintf(f,
             "{\"dry_run\":true,\"lines\":%llu,\"valid\":%llu,\"invalid\":%llu,"
             "\"est_tokens\":{\"prompt\":%llu,\"completion\":%llu},\"est_cost_usd\":%.6f,"
-            "\"unpriced_lines\":%llu,",
+            "\"unpriced_lines\":%llu,\"skipped\":%llu,",
             (unsigned long long)d->lines, (unsigned long long)d->valid,
             (unsigned long long)d->invalid, (unsigned long long)d->prompt,
-            (unsigned long long)d->completion, d->usd, (unsigned long long)d->unpriced);
+            (unsigned long long)d->completion, d->usd, (unsigned long long)d->unpriced,
+            (unsigned long long)d->skipped);
     if (min < 0)
         fputs("\"min_time_s\":null}\n", f);
     else
@@ -67,13 +77,30 @@ static int dry_json(const char *path, const struct dry_totals *d, const sluice_c
     return fclose(f) == 0 ? 0 : -1;
 }
 
+/* --resume: the ids OUTPUT holds as successes are skipped, as the real run would, and counted. */
+static int dry_skip(void *ud, const char *custom_id) {
+    struct dry_totals *d = ud;
+    if (!resume_skip(d->done, custom_id))
+        return 0;
+    d->skipped++;
+    return 1;
+}
+
 int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cost *cost) {
     sluice_jsonl_source_t *js;
     sluice_source_t src;
     struct dry_totals d = {0};
     int rc;
-    if (sluice_jsonl_source_open(&js, o->input, o->url, NULL, NULL) < 0) {
+    if (o->resume) {
+        char err[512];
+        if (resume_peek(&d.done, o->output, err, sizeof(err)) < 0) {
+            fprintf(stderr, "sluice run: --resume: %s\n", err);
+            return 2;
+        }
+    }
+    if (sluice_jsonl_source_open(&js, o->input, o->url, d.done ? dry_skip : NULL, &d) < 0) {
         fprintf(stderr, "sluice run: cannot read %s: %s\n", o->input, strerror(errno));
+        resume_free(d.done);
         return 2;
     }
     sluice_jsonl_source_bind(js, &src);
@@ -110,5 +137,6 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
         fprintf(stderr, "sluice run: cannot write --stats-json %s: %s\n", o->stats_json,
                 strerror(errno));
     }
+    resume_free(d.done);
     return exit_code;
 }

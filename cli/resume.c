@@ -125,7 +125,19 @@ static const char *line_success_id(json_tokener *tok, const char *line, size_t l
     return json_object_get_string(id);
 }
 
+static int load(struct resume_set **out, const char *path, int rewrite, char *err,
+                size_t errlen);
+
 int resume_load(struct resume_set **out, const char *path, char *err, size_t errlen) {
+    return load(out, path, 1, err, errlen);
+}
+
+int resume_peek(struct resume_set **out, const char *path, char *err, size_t errlen) {
+    return load(out, path, 0, err, errlen);
+}
+
+static int load(struct resume_set **out, const char *path, int rewrite, char *err,
+                size_t errlen) {
     struct resume_set *s = calloc(1, sizeof(*s));
     char *tmp = NULL, *line = NULL;
     FILE *in = NULL, *outf = NULL;
@@ -149,13 +161,12 @@ int resume_load(struct resume_set **out, const char *path, char *err, size_t err
     if (!tmp || !tok)
         goto oom;
     snprintf(tmp, tl, "%s.resume-tmp", path);
-    outf = fopen(tmp, "w");
-    if (!outf) {
+    if (rewrite && !(outf = fopen(tmp, "w"))) {
         snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         goto fail;
     }
     struct stat st;
-    if (fstat(fileno(in), &st) == 0)
+    if (outf && fstat(fileno(in), &st) == 0)
         fchmod(fileno(outf), st.st_mode & 07777); /* the rewrite keeps OUTPUT's mode */
     size_t cap = 0;
     ssize_t n;
@@ -172,13 +183,15 @@ int resume_load(struct resume_set **out, const char *path, char *err, size_t err
             continue; /* a second success for one id: keep the first only */
         if (set_add(s, h) < 0)
             goto oom;
-        if (fwrite(line, 1, (size_t)n, outf) != (size_t)n)
+        if (outf && fwrite(line, 1, (size_t)n, outf) != (size_t)n)
             goto write_fail;
     }
     if (ferror(in)) {
         snprintf(err, errlen, "reading %s failed: %s", path, strerror(errno));
         goto fail;
     }
+    if (!outf)
+        goto done;
     if (fflush(outf) != 0 || fsync(fileno(outf)) != 0)
         goto write_fail;
     if (fclose(outf) != 0) {
@@ -190,6 +203,7 @@ int resume_load(struct resume_set **out, const char *path, char *err, size_t err
         snprintf(err, errlen, "cannot replace %s: %s", path, strerror(errno));
         goto fail;
     }
+done:
     fclose(in);
     free(line);
     free(tmp);

@@ -18,6 +18,9 @@ struct resume_set;
  */
 int resume_load(struct resume_set **out, const char *path, char *err, size_t errlen);
 
+/* The same set, but OUTPUT is only read, never rewritten (--dry-run --resume). */
+int resume_peek(struct resume_set **out, const char *path, char *err, size_t errlen);
+
 /* The source's skip callback: nonzero when custom_id already succeeded. */
 int resume_skip(void *set, const char *custom_id);
 

@@ -636,6 +636,10 @@ int cli_run_main(int argc, char **argv) {
         fprintf(stderr, "sluice run: --job and --limit-key need --redis URL\n");
         goto usage_fail;
     }
+    if (opts.resume && !opts.output) {
+        fprintf(stderr, "sluice run: --resume needs -o OUTPUT, the results to go on from\n");
+        goto usage_fail;
+    }
     if (opts.resume && opts.output && strcmp(opts.output, "-") == 0) {
         fprintf(stderr, "sluice run: --resume needs an output file, not stdout\n");
         goto usage_fail;

@@ -38,4 +38,29 @@ grep -q "^$T/in.jsonl:303: not valid JSON" "$T/err" || fail "line 303: $(cat "$T
 grep -q "302 lines, 300 valid, 2 invalid" "$T/out" || fail "counts: $(cat "$T/out")"
 grep -q "unknown without --rpm or --tpm" "$T/out" || fail "min time without budgets: $(cat "$T/out")"
 [ "$(mock_stat '["requests"]')" = 0 ] || fail "--dry-run sent requests"
+
+# --dry-run --resume -o OUTPUT: only the lines still to do, as the real run would skip them;
+# OUTPUT is read, not rewritten (a real --resume drops its failed and torn lines).
+python3 "$SRCDIR/tests/e2e/lib/gen.py" 300 --max-tokens 40 >"$T/in2.jsonl"
+for i in $(seq 1 100); do
+    printf '{"custom_id":"req-%d","response":{"status_code":200,"body":{}},"error":null}\n' "$i"
+done >"$T/done.jsonl"
+printf '{"custom_id":"req-150","response":null,"error":{"code":"http_500"}}\n{"custom_id":"re' \
+    >>"$T/done.jsonl"
+before=$(md5sum <"$T/done.jsonl")
+"$SLUICE" run "$T/in2.jsonl" --dry-run --resume -o "$T/done.jsonl" --stats-json "$T/s2.json" \
+    >"$T/out" 2>"$T/err" || fail "--dry-run --resume: exit $?: $(cat "$T/err")"
+python3 - "$T/s2.json" "$T/out" <<'PY' || fail "--dry-run --resume: $(cat "$T/out")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+out = open(sys.argv[2]).read()
+# 100 ids done; req-150 failed and the torn line hold no success: they are still to do.
+assert s["skipped"] == 100 and s["lines"] == 200 and s["valid"] == 200, s
+assert "200 lines, 200 valid" in out and "100 more lines skipped" in out, out
+PY
+[ "$(md5sum <"$T/done.jsonl")" = "$before" ] || fail "--dry-run --resume changed OUTPUT"
+rc=0; "$SLUICE" run "$T/in2.jsonl" --dry-run --resume >"$T/out" 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] || fail "--dry-run --resume without -o: exit $rc"
+grep -q -- "--resume needs -o OUTPUT" "$T/err" || fail "no -o: $(cat "$T/err")"
+[ "$(mock_stat '["requests"]')" = 0 ] || fail "--dry-run sent requests"
 echo ok
