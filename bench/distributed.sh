@@ -9,17 +9,19 @@
 #       and for one `sluice run --redis` at --latency 0 over N_B (10,000) lines. Redis counts
 #       the commands a Lua script runs as calls too, so two figures: every call in
 #       commandstats ("all calls"), and the commands clients sent ("sent": all calls minus
-#       those MONITOR shows coming from a script, "[0 lua]"). The target applies to "sent",
-#       the round trips the design bounds; "all calls" cannot go below the 5 writes of each
-#       exactly-once commit (SADD done, XADD out, XACK, XDEL, SREM lost) plus the feed's XADD.
+#       those MONITOR shows coming from a script, "[0 lua]"). Both are checked against 1.5:
+#       "sent" (the round trips the design bounds) and "all calls" (the issue's strict count).
+#       "all calls" cannot go below 1 (the feed's XADD of each line) plus the fixed commands
+#       per commit call, per lease (TIME, HMGET, HSET) and per second (heartbeats, polls); at
+#       (a)'s 20 requests/s per process these fixed costs are the rest.
 #   (c) throughput of one `sluice run --redis` against the same `sluice run` without Redis at
 #       --latency 0 over N_C (50,000) lines: median req/s of REPEAT (3) runs each, in turn.
 #   (d) Redis's peak used_memory (INFO memory used_memory_peak, fresh server) for an N_D
 #       (1,000,000) line job at --latency 0, -c 256; --backlog keeps it flat.
 # Usage: SLUICE=build/sluice bench/distributed.sh     (N_A N_B N_C N_D REPEAT WORKERS; LINES=
 #   sets N_D; SKIP=d skips parts, e.g. SKIP=cd). CHECK=0: print only; by default a missed target
-#   makes the exit status 1. Targets: (a) wall <= 1.05 x floor, 429s <= 0.5%; (b) sent <= 1.5
-#   per request; (c) >= 0.7 x; (d) <= 256 MB. Takes about 4 minutes (2 of them for (d)).
+#   makes the exit status 1. Targets: (a) wall <= 1.05 x floor, 429s <= 0.5%; (b) sent and all
+#   calls <= 1.5 per request; (c) >= 0.7 x; (d) <= 256 MB. Takes about 4 minutes (2 of them for (d)).
 set -euo pipefail
 . "$(dirname "$0")/common.bash"
 N_A=${N_A:-3000}
@@ -232,6 +234,9 @@ if [[ $SKIP != *b* ]]; then
     echo
     [[ $SKIP == *a* ]] || TARGETS+=("(b) Redis commands sent per request, (a)|$a_sent|<=|1.5")
     TARGETS+=("(b) Redis commands sent per request, --latency 0|$z_sent|<=|1.5")
+    # The strict reading: every call INFO commandstats counts, scripts' commands included.
+    [[ $SKIP == *a* ]] || TARGETS+=("(b) all calls (commandstats) per request, (a)|$a_all|<=|1.5")
+    TARGETS+=("(b) all calls (commandstats) per request, --latency 0|$z_all|<=|1.5")
 fi
 
 # (c) throughput ---------------------------------------------------------------------------------
