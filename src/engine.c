@@ -353,6 +353,9 @@ static struct job *next_job(struct sluice_s *e, int64_t now) {
         e->st.pulled++;
         if (r->invalid) {
             emit_invalid(e, r);
+            /* Held until written, its result took the slot this pull was for. */
+            if (e->in_flight + e->unwritten >= engine_slots(e))
+                break;
             continue;
         }
         struct job *j = job_take(e, r);
@@ -368,7 +371,7 @@ static struct job *next_job(struct sluice_s *e, int64_t now) {
 }
 
 /* Attempts at once now: -c (or what -c auto allows), fewer during the warm-up. */
-static int engine_slots(const struct sluice_s *e) {
+int engine_slots(const struct sluice_s *e) {
     return e->limit < e->ss_slots ? e->limit : e->ss_slots;
 }
 

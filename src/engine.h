@@ -91,6 +91,8 @@ void engine_dispatch(struct sluice_s *e);
 /* 1 when every slot is taken: attempts on the wire plus results not yet written (held by
    sluice_hold_until_written). */
 int engine_slots_full(const struct sluice_s *e);
+/* The attempts allowed at once now: -c (or what -c auto allows), fewer during the warm-up. */
+int engine_slots(const struct sluice_s *e);
 /* Looks at the queue again soon (a limiter's answer came): safe from any loop callback. */
 void engine_wake(void *ud);
 void engine_stop(struct sluice_s *e, sluice_stopped_t why, sluice_stop_t how, const char *detail);
