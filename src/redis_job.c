@@ -5,6 +5,12 @@
  * with EVALSHA and their SHA-1 known at compile time (a unit test checks it against SCRIPT
  * LOAD), falling back to EVAL when the server answers NOSCRIPT (a restart empties its script
  * cache). Nothing is kept between calls, so the functions are safe on any connection.
+ *
+ * The scripts that write more than once (commit, claim) begin with "#!lua": Redis 7 then
+ * refuses the whole script up front when it is out of memory (maxmemory). A script without it
+ * runs until its first command that may grow memory and fails there, after the ones before
+ * it ran: a commit would have acknowledged its entries (XACK) without adding their results,
+ * a claim dropped deleted entries from the pending list without recording them in :lost.
  */
 #include "redis_job.h"
 
@@ -36,7 +42,8 @@ struct redis_job_script {
  * the entries off :in.
  */
 static const struct redis_job_script redis_job_commit_script = {
-    "e0ea3a11ad0816914388e58f5029e00ab99c87c0",
+    "3c1bf32456bafb253a0d946730e7f4ebfc3e068a",
+    "#!lua\n"
     "local n = (#ARGV - 1) / 5\n"
     "local ids = {}\n"
     "for i = 1, n do ids[i] = ARGV[5 * i - 2] end\n"
@@ -79,7 +86,8 @@ static const struct redis_job_script redis_job_commit_script = {
  * step, so a worker that dies before committing their failed results cannot lose them.
  */
 static const struct redis_job_script redis_job_claim_script = {
-    "dc4d7b2085a088b7abe88e5f17ba55ac476d22e0",
+    "56a0de698f4ad01dd7cc7f253f8fc00211652ea9",
+    "#!lua\n"
     "local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4],\n"
     "                     'COUNT', ARGV[5])\n"
     "local counts = {}\n"
