@@ -17,7 +17,7 @@ double dryrun_min_minutes(uint64_t n, uint64_t tokens, double rpm, double tpm) {
 
 struct dry_totals {
     uint64_t lines, valid, invalid;
-    uint64_t skipped;         /* --resume: OUTPUT holds their ids as successes */
+    uint64_t skipped; /* --resume: OUTPUT holds their ids as successes */
     struct resume_set *done;
     uint64_t prompt, completion; /* estimated tokens */
     double usd;

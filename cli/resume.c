@@ -125,8 +125,7 @@ static const char *line_success_id(json_tokener *tok, const char *line, size_t l
     return json_object_get_string(id);
 }
 
-static int load(struct resume_set **out, const char *path, int rewrite, char *err,
-                size_t errlen);
+static int load(struct resume_set **out, const char *path, int rewrite, char *err, size_t errlen);
 
 int resume_load(struct resume_set **out, const char *path, char *err, size_t errlen) {
     return load(out, path, 1, err, errlen);
@@ -136,8 +135,7 @@ int resume_peek(struct resume_set **out, const char *path, char *err, size_t err
     return load(out, path, 0, err, errlen);
 }
 
-static int load(struct resume_set **out, const char *path, int rewrite, char *err,
-                size_t errlen) {
+static int load(struct resume_set **out, const char *path, int rewrite, char *err, size_t errlen) {
     struct resume_set *s = calloc(1, sizeof(*s));
     char *tmp = NULL, *line = NULL;
     FILE *in = NULL, *outf = NULL;
