@@ -152,7 +152,9 @@ struct run_ctx {
     uv_timer_t dist_timer; /* Redis down too long?; heartbeat info */
     double give_up_s;
     int redis_gave_up;
-    char *line_buf; /* a result line and its newline, for the writer */
+    int feed_failed;         /* feeding INPUT into the job failed: the run stops */
+    uint64_t feed_failed_at; /* uv_now then */
+    char *line_buf;          /* a result line and its newline, for the writer */
     size_t line_cap;
 };
 
@@ -243,6 +245,17 @@ static void on_dist_timer(uv_timer_t *t) {
                 "Results not yet in Redis are lost to this process and run again elsewhere\n",
                 down, c->give_up_s);
         sluice_stop(c->eng, SLUICE_STOP_ABANDON);
+        return;
+    }
+    if (c->job && c->src && !c->feed_failed && sluice_job_feed_done(c->job) < 0) {
+        /* The rest of INPUT cannot get into the job, so the job cannot end: stop rather than
+           wait for ever. What was fed stays in Redis for the next run. */
+        c->feed_failed = 1;
+        c->feed_failed_at = uv_now(t->loop);
+        status_clear(c->status);
+        fprintf(stderr, "sluice run: feeding %s into the job failed (%s); stopping\n", c->input,
+                sluice_job_feed_error(c->job));
+        sluice_stop(c->eng, SLUICE_STOP_DRAIN);
         return;
     }
     if (c->job && c->eng) {
@@ -617,6 +630,10 @@ int cli_run_main(int argc, char **argv) {
                 optind < argc - 1 ? ", got several" : "");
         goto usage_fail;
     }
+    if (opts.resume && !opts.output) {
+        fprintf(stderr, "sluice run: --resume needs -o OUTPUT, the results to go on from\n");
+        goto usage_fail;
+    }
     if (!opts.output && !opts.dry_run) {
         fprintf(stderr, "sluice run: -o/--output PATH is required (- for stdout)\n");
         goto usage_fail;
@@ -634,10 +651,6 @@ int cli_run_main(int argc, char **argv) {
     }
     if (!opts.dist.redis && (opts.dist.job || opts.dist.given & DIST_GIVEN_LIMIT_KEY)) {
         fprintf(stderr, "sluice run: --job and --limit-key need --redis URL\n");
-        goto usage_fail;
-    }
-    if (opts.resume && !opts.output) {
-        fprintf(stderr, "sluice run: --resume needs -o OUTPUT, the results to go on from\n");
         goto usage_fail;
     }
     if (opts.resume && opts.output && strcmp(opts.output, "-") == 0) {
@@ -721,11 +734,17 @@ static int dist_start(struct run_ctx *c, const sluice_config_t *cfg, const struc
     return 0;
 }
 
+#define FEED_FAILED_WAIT_MS 10000 /* for the last commits after a failed feed */
+
 /* After the engine is done: the last commits, and for the run that feeds the job, the last
    results into OUTPUT. */
 static void dist_finish(struct run_ctx *c, int rc) {
     uv_loop_t *loop = sluice_loop(c->eng);
     while (!c->redis_gave_up && c->sigints < 2) {
+        /* After a failed feed Redis may refuse the commits too (out of memory): a bounded wait,
+           then what is left runs again elsewhere or next time. */
+        if (c->feed_failed && uv_now(loop) - c->feed_failed_at > FEED_FAILED_WAIT_MS)
+            break;
         int commits = sluice_job_uncommitted(c->job) > 0;
         int output = c->src && rc == 0 && c->sigints == 0 && sluice_job_output_done(c->job) == 0;
         if (!commits && !output)
@@ -953,6 +972,12 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     if (c.redis_gave_up) {
         fprintf(stderr, "sluice: stopped: Redis unreachable; run the same command again when it "
                         "is back (the job keeps its place in Redis)\n");
+        exit_code = 3;
+    } else if (c.feed_failed) {
+        fprintf(stderr,
+                "sluice run: stopped: %s could not be fed into the job (%s); the lines fed so "
+                "far stay in Redis: fix the cause, then run the same command again\n",
+                input, sluice_job_feed_error(c.job));
         exit_code = 3;
     } else if (c.job && sluice_job_uncommitted(c.job) > 0) {
         fprintf(stderr,

@@ -356,6 +356,9 @@ int sluice_job_feed(sluice_job_t *j, sluice_jsonl_source_t *input, uint64_t back
                     sluice_job_reject_cb reject, void *ud);
 /* 1 when the whole input is in the job, 0 while feeding, a negative code if feeding failed. */
 int sluice_job_feed_done(const sluice_job_t *j);
+/* Why feeding failed: Redis's error ("OOM command not allowed ..."), or that INPUT could not be
+   read; "" while it has not failed. */
+const char *sluice_job_feed_error(const sluice_job_t *j);
 
 /* Writer: write(ud, line, len) gets each committed result line (no newline) once; sync(ud)
    makes what was written durable before it is trimmed from Redis. A nonzero return stops the

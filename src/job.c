@@ -168,6 +168,8 @@ static void take_entries(struct sluice_job_s *j, struct redis_job_entry *e, size
         tell_engine(j);
 }
 
+static void on_read_timer(uv_timer_t *t);
+
 static void on_read(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     struct sluice_job_s *j = ud;
@@ -190,15 +192,25 @@ static void on_read(struct rconn *rc, redisReply *reply, void *ud) {
         j->recovering = 0;
         read_more(j);
         return;
-    } else if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOGROUP", 7) == 0)
-        check_eof(j); /* the job was deleted under us */
+    }
     if (n == 0)
         check_eof(j);
+    if (reply->type == REDIS_REPLY_ERROR) {
+        /* NOGROUP (the job was deleted under us), WRONGTYPE, OOM...: asking again at once
+           would spin on the same answer. */
+        uv_timer_start(&j->t_read, on_read_timer, READ_RETRY_MS, 0);
+        return;
+    }
     read_more(j);
 }
 
+static void on_read_timer(uv_timer_t *t) {
+    read_more(t->data);
+}
+
 static void read_more(struct sluice_job_s *j) {
-    if (j->closed || j->reading || j->eof || !j->eng || !rconn_up(j->rd))
+    if (j->closed || j->reading || j->eof || !j->eng || !rconn_up(j->rd) ||
+        uv_is_active((uv_handle_t *)&j->t_read))
         return;
     if (j->q_n >= (size_t)j->cfg.batch)
         return;
@@ -687,6 +699,7 @@ int sluice_job_open(sluice_job_t **out, sluice_redis_t *r, const sluice_job_conf
     timer_init(j, &j->t_claim);
     timer_init(j, &j->t_touch);
     timer_init(j, &j->t_beat);
+    timer_init(j, &j->t_read);
     timer_init(j, &j->t_commit);
     timer_init(j, &j->t_feed);
     timer_init(j, &j->t_out);
@@ -740,6 +753,7 @@ void sluice_job_close(sluice_job_t *j) {
     timer_close(&j->t_claim);
     timer_close(&j->t_touch);
     timer_close(&j->t_beat);
+    timer_close(&j->t_read);
     timer_close(&j->t_commit);
     timer_close(&j->t_feed);
     timer_close(&j->t_out);

@@ -14,6 +14,8 @@
 
 #define KEY_LEN         (REDIS_JOB_NAME_MAX + 48)
 #define READ_BLOCK_MS   1000
+#define READ_RETRY_MS   1000 /* after an error reply to a read */
+#define STATUS_EVERY_MS 5000 /* the writer asks at least this often, whatever it expects */
 #define COMMIT_MAX      256
 #define COMMIT_PIPELINE 4   /* commit calls in flight at once */
 #define COMMIT_DELAY_MS 500 /* how long a result may wait for others when nothing presses */
@@ -80,6 +82,7 @@ struct sluice_job_s {
     char cursor[REDIS_JOB_ID_LEN];
     int claiming;
     uv_timer_t t_claim, t_beat, t_touch;
+    uv_timer_t t_read; /* the next read after an error reply */
     int beating;
 
     /* commits */
@@ -99,6 +102,7 @@ struct sluice_job_s {
     sluice_job_reject_cb reject;
     void *reject_ud;
     int feed_state, feed_busy, feed_err;
+    char feed_why[160]; /* sluice_job_feed_error */
     struct feed_batch fb;
     uv_timer_t t_feed;
 
@@ -111,6 +115,7 @@ struct sluice_job_s {
     int out_busy, out_state;           /* 0 running, 1 done, < 0 error */
     uint64_t out_need; /* results still to read before the job can be complete (status check) */
     int64_t last_trim_ms;
+    int64_t last_status_ms; /* the writer's last status check */
     uv_timer_t t_out;
     int out_on;
 };

@@ -88,6 +88,8 @@ static void on_feed(struct rconn *rc, redisReply *reply, void *ud) {
         if (reply && reply->type == REDIS_REPLY_ERROR) {
             j->feed_state = FEED_FAILED;
             j->feed_err = SLUICE_EIO;
+            snprintf(j->feed_why, sizeof(j->feed_why), "Redis refused the lines: %.*s",
+                     (int)(reply->len < 120 ? reply->len : 120), reply->str);
             return;
         }
         feed_later(j, 200); /* unknown: the same batch again (an entry is never added twice) */
@@ -182,6 +184,7 @@ static void on_backlog(struct rconn *rc, redisReply *reply, void *ud) {
     if (end < 0) {
         j->feed_state = FEED_FAILED;
         j->feed_err = SLUICE_EIO;
+        snprintf(j->feed_why, sizeof(j->feed_why), "reading the input failed");
         return;
     }
     if (end)
@@ -246,6 +249,10 @@ int sluice_job_feed_done(const sluice_job_t *j) {
     if (j->feed_state == FEED_FAILED)
         return j->feed_err;
     return j->feed_state == FEED_DONE;
+}
+
+const char *sluice_job_feed_error(const sluice_job_t *j) {
+    return j->feed_state == FEED_FAILED ? j->feed_why : "";
 }
 
 void job_feed_kick(struct sluice_job_s *j) {

@@ -104,13 +104,18 @@ static void on_out(struct rconn *rc, redisReply *reply, void *ud) {
     }
     /* Caught up: done, or wait for more. Is the job complete? Not while results are still to
        come (out_need), nor while this process's own feed has not yet counted the lines. */
-    if (j->out_need > 0 || (j->feed_state != FEED_OFF && j->feed_state < FEED_DONE)) {
+    int64_t now = job_now_ms(j);
+    if ((j->out_need > 0 && now - j->last_status_ms < STATUS_EVERY_MS) ||
+        (j->feed_state != FEED_OFF && j->feed_state < FEED_DONE)) {
         uv_timer_start(&j->t_out, on_out_timer, OUT_POLL_MS, 0);
         return;
     }
-    if (job_send_status(j, on_out_status, j->last_id[0] ? j->last_id : "0-0") == 0)
+    /* (Every STATUS_EVERY_MS anyway: lines taken out of :out by someone else, which this
+       writer never reads, would otherwise keep out_need above 0 for ever.) */
+    if (job_send_status(j, on_out_status, j->last_id[0] ? j->last_id : "0-0") == 0) {
         j->out_busy = 1;
-    else
+        j->last_status_ms = now;
+    } else
         uv_timer_start(&j->t_out, on_out_timer, 200, 0);
 }
 
