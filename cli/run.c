@@ -152,6 +152,7 @@ struct run_ctx {
     uv_timer_t dist_timer; /* Redis down too long?; heartbeat info */
     double give_up_s;
     int redis_gave_up;
+    int commit_gave_up;      /* Redis refused the commits for --give-up-after */
     int feed_failed;         /* feeding INPUT into the job failed: the run stops */
     uint64_t feed_failed_at; /* uv_now then */
     char *line_buf;          /* a result line and its newline, for the writer */
@@ -244,6 +245,21 @@ static void on_dist_timer(uv_timer_t *t) {
                 "sluice: Redis has been unreachable for %.0f s (--give-up-after %g); stopping. "
                 "Results not yet in Redis are lost to this process and run again elsewhere\n",
                 down, c->give_up_s);
+        sluice_stop(c->eng, SLUICE_STOP_ABANDON);
+        return;
+    }
+    const char *why;
+    double failing = c->job ? sluice_job_commit_failing_s(c->job, &why) : 0;
+    if (down == 0 && failing > c->give_up_s && !c->commit_gave_up) {
+        /* Reachable but refusing (out of memory, a read-only replica...): results cannot be
+           stored, so sending more would only add to what is lost to this process. */
+        c->commit_gave_up = 1;
+        status_clear(c->status);
+        fprintf(stderr,
+                "sluice: Redis has refused the results' commits for %.0f s (--give-up-after "
+                "%g): %s; stopping. Results not yet in Redis are lost to this process and run "
+                "again elsewhere\n",
+                failing, c->give_up_s, why);
         sluice_stop(c->eng, SLUICE_STOP_ABANDON);
         return;
     }
@@ -740,7 +756,7 @@ static int dist_start(struct run_ctx *c, const sluice_config_t *cfg, const struc
    results into OUTPUT. */
 static void dist_finish(struct run_ctx *c, int rc) {
     uv_loop_t *loop = sluice_loop(c->eng);
-    while (!c->redis_gave_up && c->sigints < 2) {
+    while (!c->redis_gave_up && !c->commit_gave_up && c->sigints < 2) {
         /* After a failed feed Redis may refuse the commits too (out of memory): a bounded wait,
            then what is left runs again elsewhere or next time. */
         if (c->feed_failed && uv_now(loop) - c->feed_failed_at > FEED_FAILED_WAIT_MS)
@@ -972,6 +988,11 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     if (c.redis_gave_up) {
         fprintf(stderr, "sluice: stopped: Redis unreachable; run the same command again when it "
                         "is back (the job keeps its place in Redis)\n");
+        exit_code = 3;
+    } else if (c.commit_gave_up) {
+        fprintf(stderr, "sluice: stopped: Redis refused the results' commits; fix the cause (its "
+                        "log says more), then run the same command again (the job keeps its "
+                        "place in Redis)\n");
         exit_code = 3;
     } else if (c.feed_failed) {
         fprintf(stderr,

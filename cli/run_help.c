@@ -149,8 +149,9 @@ void cli_work_usage(FILE *f) {
             "\n"
             "  -c, --concurrency N|auto this worker's requests in flight (default 64)\n"
             "      --api-key-env NAME, --api-key-file PATH, --cacert PATH, --insecure,\n"
-            "      --connect-timeout S, --give-up-after S (also: Redis unreachable this long\n"
-            "                           stops the worker, exit 3), --progress, --no-progress,\n"
+            "      --connect-timeout S, --give-up-after S (also: Redis unreachable, or refusing\n"
+            "                           the commits, this long stops the worker, exit 3),\n"
+            "                           --progress, --no-progress,\n"
             "      --stats-json PATH, --metrics HOST:PORT, --log FILE: as for sluice run\n");
     cli_dist_usage(f, 1);
 }

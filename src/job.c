@@ -505,6 +505,7 @@ static void on_commit(struct rconn *rc, redisReply *reply, void *ud) {
     if (!j->commit_failed && redis_job_parse_commit(reply, n, NULL) >= 0) {
         /* Calls are answered in order, so this one's records are at the head of the queue. */
         j->commit_backoff_ms = 0;
+        j->commit_failing_since = 0;
         for (size_t i = 0; i < n; i++) {
             free(j->cq[i].custom_id);
             free(j->cq[i].result);
@@ -524,6 +525,16 @@ static void on_commit(struct rconn *rc, redisReply *reply, void *ud) {
        that grows while it keeps failing (a later call's success changes nothing meanwhile:
        its records go again too, harmlessly). */
     j->commit_failed = 1;
+    if (!j->commit_failing_since) {
+        int64_t now = job_now_ms(j);
+        j->commit_failing_since = now > 0 ? now : 1;
+    }
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+        snprintf(j->commit_why, sizeof(j->commit_why), "%.*s",
+                 (int)(reply->len < 120 ? reply->len : 120), reply->str);
+    else
+        snprintf(j->commit_why, sizeof(j->commit_why), "%s",
+                 reply ? "an unexpected reply" : "no answer");
     if (j->n_inflight > 0)
         return;
     j->commit_failed = 0;
@@ -607,6 +618,14 @@ int sluice_job_commit(sluice_job_t *j, const sluice_result_t *res, const char *l
 
 size_t sluice_job_uncommitted(const sluice_job_t *j) {
     return j->cq_n;
+}
+
+double sluice_job_commit_failing_s(sluice_job_t *j, const char **why) {
+    if (why)
+        *why = j->commit_failing_since ? j->commit_why : "";
+    if (!j->commit_failing_since)
+        return 0;
+    return (double)(job_now_ms(j) - j->commit_failing_since) / 1000.0;
 }
 
 int sluice_job_source(sluice_job_t *j, sluice_t *eng, sluice_source_t *src) {

@@ -95,6 +95,8 @@ struct sluice_job_s {
     size_t committing;
     uv_timer_t t_commit;
     int64_t commit_backoff_ms;
+    int64_t commit_failing_since; /* loop ms of the first failed commit since a success; 0 */
+    char commit_why[160];         /* what the last failed commit got */
 
     /* feeder */
     sluice_jsonl_source_t *in;
