@@ -65,8 +65,8 @@ int job_send_cmd(struct sluice_job_s *j, struct rconn *rc, rconn_reply_cb cb, in
     return e;
 }
 
-static int send_script(struct sluice_job_s *j, int which, rconn_reply_cb cb, int nkeys, int argc,
-                       const char **argv, const size_t *lens) {
+int job_send_script(struct sluice_job_s *j, int which, rconn_reply_cb cb, int nkeys, int argc,
+                    const char **argv, const size_t *lens) {
     const char *sha;
     const char *body = redis_job_script_body(which, &sha);
     int e = rconn_eval(j->r->cmd, cb, j, sha, body, nkeys, argc, argv, lens);
@@ -426,7 +426,7 @@ static void on_claim_tick(uv_timer_t *t) {
     const char *argv[] = {j->k_in, j->k_lost, REDIS_JOB_GROUP, j->consumer, idle, j->cursor, count};
     size_t lens[7];
     job_lens_of(argv, lens, 7);
-    if (send_script(j, REDIS_JOB_SCRIPT_CLAIM, on_claim, 2, 7, argv, lens) == 0)
+    if (job_send_script(j, REDIS_JOB_SCRIPT_CLAIM, on_claim, 2, 7, argv, lens) == 0)
         j->claiming = 1;
 }
 
@@ -481,7 +481,7 @@ static void on_beat_tick(uv_timer_t *t) {
     const char *argv[] = {j->k_workers, j->consumer, j->info ? j->info : "{}"};
     size_t lens[3];
     job_lens_of(argv, lens, 3);
-    if (send_script(j, REDIS_JOB_SCRIPT_HEARTBEAT, on_beat, 1, 3, argv, lens) == 0)
+    if (job_send_script(j, REDIS_JOB_SCRIPT_HEARTBEAT, on_beat, 1, 3, argv, lens) == 0)
         j->beating = 1;
 }
 

@@ -114,7 +114,9 @@ struct sluice_job_s {
     void *out_ud;
     char last_id[REDIS_JOB_ID_LEN];    /* last result handed to write() */
     char trimmed_id[REDIS_JOB_ID_LEN]; /* last result trimmed */
-    int out_busy, out_state;           /* 0 running, 1 done, < 0 error */
+    uint64_t out_lines;      /* lines read by this writer, plus those trimmed before it began */
+    int out_busy, out_state; /* 0 running, 1 done, < 0 error */
+    int out_final;           /* the last trim is on its way: done when it is answered */
     uint64_t out_need; /* results still to read before the job can be complete (status check) */
     int64_t last_trim_ms;
     int64_t last_status_ms; /* the writer's last status check */
@@ -136,6 +138,9 @@ int job_call_back(struct sluice_job_s *j);
 /* The status script (after: an ID of :out, or ""), and its reply: total (-1 while feeding) and
    {XLEN in, SCARD lost, SCARD done, more results after `after`}. */
 int job_send_status(struct sluice_job_s *j, rconn_reply_cb cb, const char *after);
+/* One of redis_job.c's scripts on the command connection, holding a reference. */
+int job_send_script(struct sluice_job_s *j, int which, rconn_reply_cb cb, int nkeys, int argc,
+                    const char **argv, const size_t *lens);
 int job_parse_status(const redisReply *r, int64_t *total, uint64_t v[4]);
 /* A status reply seen by anyone in this process (the worker, or the writer): is the job over
    for this worker? Then its source ends. */

@@ -44,9 +44,8 @@ int sluice_job_status(sluice_redis_t *r, const char *name, sluice_job_status_t *
     redisContext *c = redis_sync(r, err, errlen);
     if (!c)
         return SLUICE_EIO;
-    char meta[KEY_LEN], out[KEY_LEN];
+    char meta[KEY_LEN];
     redis_job_key(meta, sizeof(meta), name, "meta");
-    redis_job_key(out, sizeof(out), name, "out");
     redisReply *x = cmd_reply(c, err, errlen, redisCommand(c, "EXISTS %s", meta));
     if (!x)
         return SLUICE_EIO;
@@ -80,11 +79,13 @@ int sluice_job_status(sluice_redis_t *r, const char *name, sluice_job_status_t *
     if (x->type == REDIS_REPLY_STRING)
         st->total = strtoll(x->str, NULL, 10);
     freeReplyObject(x);
-    x = cmd_reply(c, err, errlen, redisCommand(c, "XLEN %s", out));
+    /* Each id marked done has one line in :out until a writer trims it (and counts it). */
+    x = cmd_reply(c, err, errlen, redisCommand(c, "HGET %s trimmed", meta));
     if (!x)
         return SLUICE_EIO;
-    st->unwritten = x->type == REDIS_REPLY_INTEGER ? (uint64_t)x->integer : 0;
+    uint64_t trimmed = x->type == REDIS_REPLY_STRING ? strtoull(x->str, NULL, 10) : 0;
     freeReplyObject(x);
+    st->unwritten = st->done > trimmed ? st->done - trimmed : 0;
     return 0;
 }
 

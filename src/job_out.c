@@ -18,11 +18,21 @@ static void on_out_timer(uv_timer_t *t) {
 static void on_trim(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     (void)reply;
-    job_call_back(ud);
+    struct sluice_job_s *j = ud;
+    if (job_call_back(j))
+        return;
+    /* The last trim answered (or lost with the connection: then :out keeps lines already
+       written, which only `job status` shows): the writer is done. */
+    if (j->out_final) {
+        j->out_final = 0;
+        j->out_state = 1;
+    }
 }
 
-/* Makes what was written durable, then trims it from Redis. */
-static int out_sync_trim(struct sluice_job_s *j) {
+/* Makes what was written durable, then trims it from Redis (*sent: a trim was sent); 0, or
+   the sync's error. */
+static int out_sync_trim(struct sluice_job_s *j, int *sent) {
+    *sent = 0;
     if (strcmp(j->last_id, j->trimmed_id) == 0 || !j->last_id[0])
         return 0;
     int rc = j->sync ? j->sync(j->out_ud) : 0;
@@ -35,12 +45,16 @@ static int out_sync_trim(struct sluice_job_s *j) {
     /* MINID keeps IDs >= its argument: name the smallest ID after the last one written.
        Exact, never "~": only what was written goes. A lost reply only delays the trim. */
     snprintf(min, sizeof(min), "%" PRIu64 "-%" PRIu64, ms, seq + 1);
-    const char *argv[] = {"XTRIM", j->k_out, "MINID", min};
+    char lines[24];
+    snprintf(lines, sizeof(lines), "%" PRIu64, j->out_lines);
+    const char *argv[] = {j->k_out, j->k_meta, min, lines};
     size_t lens[4];
     job_lens_of(argv, lens, 4);
-    if (job_send_cmd(j, j->r->cmd, on_trim, 0, 4, argv, lens) == 0)
-        memcpy(j->trimmed_id, j->last_id, sizeof(j->trimmed_id));
     j->last_trim_ms = job_now_ms(j);
+    if (job_send_script(j, REDIS_JOB_SCRIPT_TRIM, on_trim, 2, 4, argv, lens) != 0)
+        return 0;
+    memcpy(j->trimmed_id, j->last_id, sizeof(j->trimmed_id));
+    *sent = 1;
     return 0;
 }
 
@@ -56,9 +70,13 @@ static void on_out_status(struct rconn *rc, redisReply *reply, void *ud) {
     if (ok) /* the worker of this process need not wait for its next read to learn the end */
         job_status_seen(j, total, v);
     if (ok && total >= 0 && v[2] >= (uint64_t)total && v[3] == 0) {
-        /* Every line has its result and every result was handed over. */
-        int e = out_sync_trim(j);
-        j->out_state = e ? (e < 0 ? e : SLUICE_EIO) : 1;
+        /* Every line has its result and every result was handed over: done once the last
+           trim is in (it records the count `job status` uses). */
+        int sent, e = out_sync_trim(j, &sent);
+        if (e == 0 && sent)
+            j->out_final = 1;
+        else
+            j->out_state = e ? (e < 0 ? e : SLUICE_EIO) : 1;
         return;
     }
     /* Every id marked done has its line in :out, and none is after the last one read: the
@@ -90,9 +108,10 @@ static void on_out(struct rconn *rc, redisReply *reply, void *ud) {
         memcpy(j->last_id, res[i].id, sizeof(j->last_id));
     }
     j->out_need = j->out_need > n ? j->out_need - n : 0;
+    j->out_lines += n;
     redis_job_results_free(res, n);
     if (job_now_ms(j) - j->last_trim_ms >= TRIM_EVERY_MS) {
-        int e = out_sync_trim(j);
+        int sent, e = out_sync_trim(j, &sent);
         if (e != 0) {
             j->out_state = e < 0 ? e : SLUICE_EIO;
             return;
@@ -139,6 +158,16 @@ int sluice_job_output(sluice_job_t *j, sluice_job_write_cb write, sluice_job_syn
                       void *ud) {
     if (!j || !write)
         return SLUICE_EINVAL;
+    /* Lines trimmed by an earlier life of the writer: the count goes on from there. */
+    char err[256];
+    redisContext *c = redis_sync(j->r, err, sizeof(err));
+    if (!c)
+        return SLUICE_EIO;
+    redisReply *x = redisCommand(c, "HGET %s trimmed", j->k_meta);
+    if (!x)
+        return SLUICE_EIO;
+    j->out_lines = x->type == REDIS_REPLY_STRING ? strtoull(x->str, NULL, 10) : 0;
+    freeReplyObject(x);
     j->write = write;
     j->sync = sync;
     j->out_ud = ud;

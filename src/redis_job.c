@@ -121,10 +121,23 @@ static const struct redis_job_script redis_job_heartbeat_script = {
     "redis.call('HSET', KEYS[1], ARGV[1], ms .. '|' .. ARGV[2])\n"
     "return ms\n"};
 
+/*
+ * KEYS: out, meta. ARGV: the smallest ID to keep, and how many result lines the job's writers
+ * have taken out of :out in all (an absolute count, so a repeat changes nothing). `sluice job
+ * status` counts the lines not yet written as done - trimmed: every id marked done has one line
+ * in :out until a writer trims it. (XLEN would count entries, and an entry holds a commit's
+ * batch of lines.)
+ */
+static const struct redis_job_script redis_job_trim_script = {
+    "7d68d1a72dbf0124b8e3db70102c5e76124fc9e9", "#!lua\n"
+                                                "redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])\n"
+                                                "redis.call('HSET', KEYS[2], 'trimmed', ARGV[2])\n"
+                                                "return 1\n"};
+
 const char *redis_job_script_body(int which, const char **sha) {
-    static const struct redis_job_script *all[] = {&redis_job_commit_script,
-                                                   &redis_job_claim_script, &redis_job_feed_script,
-                                                   &redis_job_heartbeat_script};
+    static const struct redis_job_script *all[] = {
+        &redis_job_commit_script, &redis_job_claim_script, &redis_job_feed_script,
+        &redis_job_heartbeat_script, &redis_job_trim_script};
     if (which < 0 || which >= (int)(sizeof(all) / sizeof(all[0])))
         return NULL;
     *sha = all[which]->sha;

@@ -230,7 +230,8 @@ enum {
     REDIS_JOB_SCRIPT_COMMIT = 0,
     REDIS_JOB_SCRIPT_CLAIM,
     REDIS_JOB_SCRIPT_FEED,
-    REDIS_JOB_SCRIPT_HEARTBEAT
+    REDIS_JOB_SCRIPT_HEARTBEAT,
+    REDIS_JOB_SCRIPT_TRIM
 };
 
 /* The body of script `which` (0..3) and its compiled-in SHA-1 in *sha, NULL past the last: for

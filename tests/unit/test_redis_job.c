@@ -128,7 +128,7 @@ static void test_script_shas(void **state) {
         }
         freeReplyObject(r);
     }
-    assert_int_equal(i, 4);
+    assert_int_equal(i, 5);
     assert_int_equal(wrong, 0);
 }
 
