@@ -6,11 +6,12 @@
  * LOAD), falling back to EVAL when the server answers NOSCRIPT (a restart empties its script
  * cache). Nothing is kept between calls, so the functions are safe on any connection.
  *
- * The scripts that write more than once (commit, claim) begin with "#!lua": Redis 7 then
- * refuses the whole script up front when it is out of memory (maxmemory). A script without it
- * runs until its first command that may grow memory and fails there, after the ones before
- * it ran: a commit would have acknowledged its entries (XACK) without adding their results,
- * a claim dropped deleted entries from the pending list without recording them in :lost.
+ * Out of memory (maxmemory with noeviction), Redis 7 decides whether a script without a
+ * "#!lua" line may write at its first write, and then lets it finish: the commit and the claim
+ * (XACK, XAUTOCLAIM first) and the trim (XTRIM first) still run, whole, so results are stored
+ * and :out shrinks, and the job can go on; the feed (XADD first) is refused, and the run that
+ * feeds stops with Redis's reason. (With "#!lua" they would all be refused up front.)
+ * test_redis_job/test_oom_commit_claim_trim_run_whole checks it.
  */
 #include "redis_job.h"
 
@@ -42,8 +43,7 @@ struct redis_job_script {
  * the entries off :in.
  */
 static const struct redis_job_script redis_job_commit_script = {
-    "3c1bf32456bafb253a0d946730e7f4ebfc3e068a",
-    "#!lua\n"
+    "e0ea3a11ad0816914388e58f5029e00ab99c87c0",
     "local n = (#ARGV - 1) / 5\n"
     "local ids = {}\n"
     "for i = 1, n do ids[i] = ARGV[5 * i - 2] end\n"
@@ -86,8 +86,7 @@ static const struct redis_job_script redis_job_commit_script = {
  * step, so a worker that dies before committing their failed results cannot lose them.
  */
 static const struct redis_job_script redis_job_claim_script = {
-    "56a0de698f4ad01dd7cc7f253f8fc00211652ea9",
-    "#!lua\n"
+    "dc4d7b2085a088b7abe88e5f17ba55ac476d22e0",
     "local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4],\n"
     "                     'COUNT', ARGV[5])\n"
     "local counts = {}\n"
@@ -129,8 +128,7 @@ static const struct redis_job_script redis_job_heartbeat_script = {
  * batch of lines.)
  */
 static const struct redis_job_script redis_job_trim_script = {
-    "7d68d1a72dbf0124b8e3db70102c5e76124fc9e9", "#!lua\n"
-                                                "redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])\n"
+    "0ae11af112c18ef9797b4982ffe2aabf8fd22eba", "redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])\n"
                                                 "redis.call('HSET', KEYS[2], 'trimmed', ARGV[2])\n"
                                                 "return 1\n"};
 
