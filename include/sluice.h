@@ -346,8 +346,8 @@ int sluice_job_source(sluice_job_t *j, sluice_t *eng, sluice_source_t *src);
 int sluice_job_commit(sluice_job_t *j, const sluice_result_t *res, const char *line, size_t len);
 /* Worker: results not yet acknowledged by Redis. */
 size_t sluice_job_uncommitted(const sluice_job_t *j);
-/* Seconds the commits have been failing (refused, or no answer) since the last that went
-   through; 0 when they are not. *why (may be NULL) gets what the last failed one got. */
+/* Seconds Redis has been refusing the commits (error replies) since the last that went
+   through; 0 when it is not. *why (may be NULL) gets Redis's last refusal. */
 double sluice_job_commit_failing_s(sluice_job_t *j, const char **why);
 
 /* Feeder: called for each line rejected while feeding (for file:line messages). */

@@ -525,16 +525,17 @@ static void on_commit(struct rconn *rc, redisReply *reply, void *ud) {
        that grows while it keeps failing (a later call's success changes nothing meanwhile:
        its records go again too, harmlessly). */
     j->commit_failed = 1;
-    if (!j->commit_failing_since) {
-        int64_t now = job_now_ms(j);
-        j->commit_failing_since = now > 0 ? now : 1;
-    }
-    if (reply && reply->type == REDIS_REPLY_ERROR)
+    /* Refused (an error reply): the clock of --give-up-after for a Redis that answers but
+       will not store. No answer is the connection's trouble, which sluice_redis_down_s
+       times. */
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        if (!j->commit_failing_since) {
+            int64_t now = job_now_ms(j);
+            j->commit_failing_since = now > 0 ? now : 1;
+        }
         snprintf(j->commit_why, sizeof(j->commit_why), "%.*s",
                  (int)(reply->len < 120 ? reply->len : 120), reply->str);
-    else
-        snprintf(j->commit_why, sizeof(j->commit_why), "%s",
-                 reply ? "an unexpected reply" : "no answer");
+    }
     if (j->n_inflight > 0)
         return;
     j->commit_failed = 0;

@@ -164,8 +164,10 @@ int sluice_job_output(sluice_job_t *j, sluice_job_write_cb write, sluice_job_syn
     if (!c)
         return SLUICE_EIO;
     redisReply *x = redisCommand(c, "HGET %s trimmed", j->k_meta);
-    if (!x)
-        return SLUICE_EIO;
+    if (!x || x->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(x);
+        return SLUICE_EIO; /* (LOADING...): a count from 0 would understate it for good */
+    }
     j->out_lines = x->type == REDIS_REPLY_STRING ? strtoull(x->str, NULL, 10) : 0;
     freeReplyObject(x);
     j->write = write;
