@@ -1,7 +1,8 @@
 #!/bin/bash
 # Issue 9, too many concurrent: Anthropic's 429 "Number of concurrent connections has
 # exceeded your rate limit" above 8 in flight. sluice, told -c 32, lowers its concurrency
-# (not its rate) and settles at or under 8, with fewer than 5% of attempts refused.
+# (not its rate) and settles at the cap (its window ends at 8, or 9 while probing), with fewer
+# than 5% of attempts refused.
 . "$SRCDIR/tests/e2e/lib/common.sh"
 export ANTHROPIC_API_KEY=dummy
 python3 "$SRCDIR/tests/e2e/lib/gen.py" 800 --url /v1/messages >"$T/in.jsonl"
@@ -15,9 +16,12 @@ refused=$(mock_stat "['faults']['concurrency_429']")
 sent=$(mock_stat "['requests']")
 echo "$refused of $sent attempts refused; limits: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["limits"])' "$T/stats.json")"
 [ $((refused * 100)) -lt $((sent * 5)) ] || fail "$refused of $sent attempts refused (5% at most)"
+# The window reported at the end is the AIMD window of that moment: between refusals it grows
+# slowly past the level that last failed, so it may end one over the cap (9) without a refusal
+# yet; it must have come down from 32. (A CI run under ASan saw 9, with 25 of 825 refused.)
 python3 - "$T/stats.json" <<'PY' || fail "concurrency limit"
 import json, sys
 lim = json.load(open(sys.argv[1]))["limits"]
-assert lim["concurrency"] <= 8, "concurrency settled at %s, expected <= 8" % lim["concurrency"]
+assert lim["concurrency"] <= 9, "concurrency settled at %s, expected <= 9" % lim["concurrency"]
 PY
 echo ok
