@@ -153,15 +153,18 @@ static int load(struct resume_set **out, const char *path, int rewrite, char *er
     size_t lines = count_lines(in);
     if (set_resize(s, lines + lines / 8 + 16) < 0)
         goto oom;
-    size_t tl = strlen(path) + 16;
-    tmp = malloc(tl);
     tok = json_tokener_new();
-    if (!tmp || !tok)
+    if (!tok)
         goto oom;
-    snprintf(tmp, tl, "%s.resume-tmp", path);
-    if (rewrite && !(outf = fopen(tmp, "w"))) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        goto fail;
+    if (rewrite) { /* the rewrite goes through a temp file and a rename */
+        size_t tl = strlen(path) + 16;
+        if (!(tmp = malloc(tl)))
+            goto oom;
+        snprintf(tmp, tl, "%s.resume-tmp", path);
+        if (!(outf = fopen(tmp, "w"))) {
+            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+            goto fail;
+        }
     }
     struct stat st;
     if (outf && fstat(fileno(in), &st) == 0)

@@ -533,8 +533,7 @@ static void on_commit(struct rconn *rc, redisReply *reply, void *ud) {
             int64_t now = job_now_ms(j);
             j->commit_failing_since = now > 0 ? now : 1;
         }
-        snprintf(j->commit_why, sizeof(j->commit_why), "%.*s",
-                 (int)(reply->len < 120 ? reply->len : 120), reply->str);
+        snprintf(j->commit_why, sizeof(j->commit_why), "%s", reply->str);
     }
     if (j->n_inflight > 0)
         return;

@@ -88,8 +88,7 @@ static void on_feed(struct rconn *rc, redisReply *reply, void *ud) {
         if (reply && reply->type == REDIS_REPLY_ERROR) {
             j->feed_state = FEED_FAILED;
             j->feed_err = SLUICE_EIO;
-            snprintf(j->feed_why, sizeof(j->feed_why), "Redis refused the lines: %.*s",
-                     (int)(reply->len < 120 ? reply->len : 120), reply->str);
+            snprintf(j->feed_why, sizeof(j->feed_why), "Redis refused the lines: %s", reply->str);
             return;
         }
         feed_later(j, 200); /* unknown: the same batch again (an entry is never added twice) */
