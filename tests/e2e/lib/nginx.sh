@@ -93,3 +93,41 @@ start_forward_proxy() {
     PROXY_URL="http://127.0.0.1:$port"
     PROXY_LOG="$d/access.log"
 }
+
+# start_limit_req UPSTREAM_URL RATE BURST [RETRY_AFTER_S]: nginx's limit_req in front of a
+# server, as people put it in front of self-hosted model servers: one zone for every client
+# (the key is the port), RATE as nginx writes it ("100r/s", "30r/m"), `burst=BURST nodelay`,
+# and each refusal a 429 with a JSON body and `Retry-After: RETRY_AFTER_S` (1 by default; an
+# empty value sends none). Sets LIMIT_URL and LIMIT_LOG (access log, one "$msec $status" line
+# per request, $msec in seconds with ms).
+start_limit_req() {
+    local upstream=$1 rate=$2 burst=$3 ra=${4-1} d="$T/limitreq.$RANDOM" port hdr=""
+    command -v nginx >/dev/null || { echo "SKIP: nginx is not installed"; exit 77; }
+    port=$(_free_port)
+    [ -n "$ra" ] && hdr="add_header Retry-After $ra always;"
+    mkdir -p "$d"
+    _nginx_start "$d" '$msec $status' "
+    limit_req_zone \$server_port zone=rl:1m rate=$rate;
+    upstream up { server ${upstream#http://}; keepalive 64; }
+    server {
+        listen 127.0.0.1:$port;
+        keepalive_requests 100000;
+        location / {
+            limit_req zone=rl burst=$burst nodelay;
+            limit_req_status 429;
+            error_page 429 = @refused;
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }
+        location @refused {
+            $hdr
+            default_type application/json;
+            return 429 '{\"error\":{\"message\":\"rate limited by nginx\",\"type\":\"rate_limit\"}}';
+        }
+        location = /mock/stats { proxy_pass http://up; }
+    }"
+    _nginx_wait "$d" "http://127.0.0.1:$port/mock/stats"
+    LIMIT_URL="http://127.0.0.1:$port"
+    LIMIT_LOG="$d/access.log"
+}
