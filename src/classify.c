@@ -633,8 +633,10 @@ void classify_header(struct classify_hdrs *h, const char *line, size_t len, int6
         break;
     case HDR_RETRY_AFTER_MS: {
         uint64_t ip, fr;
-        if (parse_decimal(v, vlen, &ip, &fr) == vlen)
+        if (parse_decimal(v, vlen, &ip, &fr) == vlen) {
             h->retry_after_ms = ns_to_ms_ceil(scale_ns(ip, fr, NS_PER_MS));
+            h->retry_after_precise = 1;
+        }
         break;
     }
     case HDR_RETRY_AFTER:
@@ -872,7 +874,7 @@ struct classify_verdict classify_answer(enum classify_transport tr, int status,
                                         const struct classify_hdrs *h, const char *body,
                                         size_t body_len) {
     /* No row for the transport value: a caller's bug, made final so that it cannot loop. */
-    struct classify_verdict v = {CLASS_FINAL, "transport_error", -1};
+    struct classify_verdict v = {CLASS_FINAL, "transport_error", -1, HINT_NONE};
     struct body_facts f = {0, -1, -1};
     if (tr == TRANSPORT_OK && status >= 400 && body)
         body_read(body, body_len, &f);
@@ -896,11 +898,15 @@ struct classify_verdict classify_answer(enum classify_transport tr, int status,
         else if (h->should_retry == 0 && CLASSES[v.cls].retryable)
             v.cls = CLASS_FINAL;
     }
-    if (h && h->retry_after_ms >= 0)
+    if (h && h->retry_after_ms >= 0) {
         v.retry_after_ms = h->retry_after_ms;
-    else if (f.retry_delay_ms >= 0)
+        v.hint = h->retry_after_precise ? HINT_HEADER_MS : HINT_HEADER;
+    } else if (f.retry_delay_ms >= 0) {
         v.retry_after_ms = f.retry_delay_ms;
-    else
+        v.hint = HINT_RETRYINFO;
+    } else if (f.message_ms >= 0) {
         v.retry_after_ms = f.message_ms;
+        v.hint = HINT_MESSAGE;
+    }
     return v;
 }

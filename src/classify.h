@@ -31,9 +31,10 @@ const char *classify_class_name(enum classify_class c);
  * from classify_hdrs_init().
  */
 struct classify_hdrs {
-    int should_retry;       /* x-should-retry: -1 absent, 0 false, 1 true */
-    int64_t retry_after_ms; /* from retry-after-ms, else retry-after (seconds or HTTP-date); -1 */
-    char request_id[96];    /* x-request-id, else request-id; "" when absent */
+    int should_retry;        /* x-should-retry: -1 absent, 0 false, 1 true */
+    int64_t retry_after_ms;  /* from retry-after-ms, else retry-after (seconds or HTTP-date); -1 */
+    int retry_after_precise; /* 1 when retry_after_ms came from retry-after-ms */
+    char request_id[96];     /* x-request-id, else request-id; "" when absent */
     /* Rate-limit dialect (OpenAI/Azure x-ratelimit-*, Anthropic anthropic-ratelimit-*);
        -1 when absent. Reset values are in ms from the time of the answer. */
     int64_t limit_requests, remaining_requests, reset_requests_ms;
@@ -58,10 +59,20 @@ enum classify_transport {
     TRANSPORT_OTHER    /* any other transport failure (TLS, protocol) */
 };
 
+/* Where a retry hint came from: the scheduler treats them differently (engine.c retry_later). */
+enum classify_hint {
+    HINT_NONE = 0,
+    HINT_HEADER,    /* Retry-After (whole seconds): about this request, unless it is long */
+    HINT_HEADER_MS, /* retry-after-ms: the same, to the millisecond, so a window's end shows */
+    HINT_RETRYINFO, /* Gemini's google.rpc.RetryInfo: the end of a quota window, for everyone */
+    HINT_MESSAGE    /* "Please try again in 1.2s" in the error message (OpenAI's token buckets) */
+};
+
 struct classify_verdict {
     enum classify_class cls;
-    const char *code;       /* error code for a result line: "http_500", "timeout", ... static */
-    int64_t retry_after_ms; /* the server's hint (headers, or a body's retryDelay); -1 if none */
+    const char *code;        /* error code for a result line: "http_500", "timeout", ... static */
+    int64_t retry_after_ms;  /* the server's hint (headers, or a body's retryDelay); -1 if none */
+    enum classify_hint hint; /* where retry_after_ms came from; HINT_NONE when it is -1 */
 };
 
 /*
