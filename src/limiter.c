@@ -12,10 +12,8 @@ void gcra_set_rate(struct gcra *g, double per_minute, double burst, int64_t now_
     }
     double old = g->interval_ms;
     g->interval_ms = 60000.0 / per_minute;
-    if (burst < 1)
-        burst = 1;
     /* tau allows `burst` units back to back: the first is free, the rest use the tolerance. */
-    g->tau_ms = (burst - 1) * g->interval_ms;
+    g->tau_ms = burst > 1 ? (burst - 1) * g->interval_ms : 0;
     if (old > 0 && g->tat_ms > now_ms) {
         /* Rescale the outstanding debt from the old unit time to the new one. */
         g->tat_ms = (double)now_ms + (g->tat_ms - (double)now_ms) * (g->interval_ms / old);
@@ -41,8 +39,17 @@ int64_t gcra_wait(const struct gcra *g, int64_t now_ms, double cost) {
 void gcra_take(struct gcra *g, int64_t now_ms, double cost) {
     if (g->interval_ms <= 0 || cost <= 0)
         return;
-    double tat = g->tat_ms > now_ms ? g->tat_ms : (double)now_ms;
-    g->tat_ms = tat + cost * g->interval_ms;
+    double inc = cost * g->interval_ms, tat = g->tat_ms;
+    /* Without a burst, a unit late by less than GCRA_CATCHUP of its own time keeps the grid;
+       later, the budget rested and a new grid starts now (limiter.h). */
+    double keep = GCRA_CATCHUP * inc;
+    if (keep < GCRA_CATCHUP_MS)
+        keep = GCRA_CATCHUP_MS;
+    if (g->tau_ms > 0)
+        keep = 0;
+    if (tat < (double)now_ms - keep)
+        tat = (double)now_ms;
+    g->tat_ms = tat + inc;
 }
 
 void gcra_adjust(struct gcra *g, int64_t now_ms, double cost) {
@@ -90,12 +97,26 @@ static void local_reconcile(struct sluice_limiter_s *l, int64_t now_ms, double e
 
 static void local_set_rates(struct sluice_limiter_s *l, int64_t now_ms, double rpm, double tpm) {
     struct local *lc = (struct local *)l;
-    if (rpm != lc->rpm)
+    if (rpm != lc->rpm) {
         gcra_set_rate(&lc->req, rpm, rpm / 60.0 * lc->burst_s, now_ms);
+        /* Unpaced until now, requests went as fast as they could: the server's budget is spent
+           (a refusal set this rate, most often), so the next one is an interval away. */
+        if (lc->rpm <= 0 && rpm > 0)
+            lc->req.tat_ms = (double)now_ms + lc->req.interval_ms;
+    }
     if (tpm != lc->tpm)
         gcra_set_rate(&lc->tok, tpm, tpm / 60.0 * lc->burst_s, now_ms);
     lc->rpm = rpm;
     lc->tpm = tpm;
+}
+
+static void local_no_burst(struct sluice_limiter_s *l, int64_t now_ms) {
+    struct local *lc = (struct local *)l;
+    if (lc->burst_s == 0)
+        return;
+    lc->burst_s = 0;
+    gcra_set_rate(&lc->req, lc->rpm, 0, now_ms);
+    gcra_set_rate(&lc->tok, lc->tpm, 0, now_ms);
 }
 
 static void local_free(struct sluice_limiter_s *l) {
@@ -103,7 +124,8 @@ static void local_free(struct sluice_limiter_s *l) {
 }
 
 static const struct limiter_ops local_ops = {
-    local_wait, local_take, local_reconcile, local_set_rates, local_free, NULL, NULL};
+    local_wait, local_take, local_reconcile, local_set_rates, local_free,
+    NULL,       NULL,       local_no_burst};
 
 struct sluice_limiter_s *limiter_local_new(double rpm, double tpm, double burst_s, int64_t now_ms) {
     struct local *lc = calloc(1, sizeof(*lc));

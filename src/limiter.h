@@ -4,7 +4,19 @@
 /*
  * Rate budgets, paced evenly with GCRA (the generic cell rate algorithm: one "theoretical
  * arrival time" per budget, RFC-free but the ATM Forum's). A budget of N per minute admits one
- * unit every 60000/N ms, plus a small burst, instead of releasing a whole minute at once.
+ * unit every 60000/N ms instead of releasing a whole minute at once.
+ *
+ * No burst by default. Servers differ in how much burst they tolerate (nginx's limit_req
+ * often none or a few requests, OpenAI enforces a minute's limit over much shorter spans), and
+ * a client that bursts is refused everywhere. Without a burst the units go on a grid: unit n+1
+ * is due one interval (times its cost) after unit n, never sooner, so a window of W admits W /
+ * interval of them whatever its phase. A unit sent late, by at most GCRA_CATCHUP of its
+ * interval or GCRA_CATCHUP_MS (a timer that fired late: they fire on whole milliseconds, and a
+ * busy loop turn delays them), keeps the grid, so the next one is due sooner and timer
+ * lateness does not eat into the rate; one sent later than that (the budget rested: a pause, a
+ * run held back by its slots) starts a new grid at its own time, so a pause banks nothing.
+ * A burst is given explicitly (--burst: classic GCRA, tau units of tolerance), and taken back
+ * at the first refusal (limiter_ops.no_burst).
  *
  * The limiter is an interface so that a shared (Redis) limiter can stand in for the local one
  * (DESIGN.md "Distributed mode"). Every call takes the time; nothing reads a clock.
@@ -13,13 +25,18 @@
 
 struct gcra {
     double interval_ms; /* ms per unit; 0 = unlimited */
-    double tau_ms;      /* burst tolerance */
+    double tau_ms;      /* burst tolerance; 0 = none: the grid (see above) */
     double tat_ms;      /* theoretical arrival time of the next unit */
 };
 
+/* The tolerance without a burst, in intervals (see above). */
+#define GCRA_CATCHUP    0.5
+#define GCRA_CATCHUP_MS 2.0
+
 /*
- * Sets the rate to `per_minute` units (0 = unlimited) with a burst of `burst` units. Keeps the
- * current debt, so a change of rate does not forgive or double-charge what was already sent.
+ * Sets the rate to `per_minute` units (0 = unlimited) with a burst of `burst` units back to
+ * back (1 or less: none, the grid). Keeps the current debt, so a change of rate does not
+ * forgive or double-charge what was already sent.
  */
 void gcra_set_rate(struct gcra *g, double per_minute, double burst, int64_t now_ms);
 
@@ -58,6 +75,9 @@ struct limiter_ops {
     /* Optional: the rates in force (per minute, 0 = none), when they may differ from what the
        pacer set (another process set them); NULL means the pacer's are in force. */
     void (*rates)(const struct sluice_limiter_s *l, double *rpm, double *tpm);
+    /* Optional: the server refused a request: it tolerates less burst than the budget allows,
+       so the burst goes, and from now on units go one per interval. */
+    void (*no_burst)(struct sluice_limiter_s *l, int64_t now_ms);
 };
 
 /*
@@ -71,7 +91,8 @@ struct sluice_limiter_s {
     void *wake_ud;
 };
 
-/* The local limiter: a request budget and a token budget. rpm/tpm 0 = unlimited. */
+/* The local limiter: a request budget and a token budget. rpm/tpm 0 = unlimited; burst_s: seconds
+   of budget usable at once (0: none). */
 struct sluice_limiter_s *limiter_local_new(double rpm, double tpm, double burst_s, int64_t now_ms);
 /* Its current rates (per minute), for stats. */
 void limiter_local_rates(const struct sluice_limiter_s *l, double *rpm, double *tpm);

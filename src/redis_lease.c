@@ -507,8 +507,10 @@ static void lease_free(struct sluice_limiter_s *base) {
     uv_close((uv_handle_t *)&l->timer, on_timer_close);
 }
 
-static const struct limiter_ops lease_ops = {
-    lease_wait, lease_take, lease_reconcile, lease_set_rates, lease_free, lease_pause, lease_rates};
+/* no_burst: NULL, the shared budget paces its leases itself (redis_limiter.h). */
+static const struct limiter_ops lease_ops = {lease_wait,      lease_take, lease_reconcile,
+                                             lease_set_rates, lease_free, lease_pause,
+                                             lease_rates,     NULL};
 
 int sluice_redis_limiter_new(sluice_limiter_t **out, sluice_redis_t *r, const char *key, double rpm,
                              double tpm, double burst_s) {

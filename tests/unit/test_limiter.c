@@ -1,4 +1,5 @@
-/* GCRA pacing on a virtual clock: even spacing, bounded burst, debt for large costs. */
+/* GCRA pacing on a virtual clock: even spacing on a grid, no bank after a rest, an explicit
+   burst that a refusal takes away, debt for large costs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -140,9 +141,94 @@ static void test_local_limiter_both_budgets(void **state) {
     l->ops->free(l);
 }
 
+/* Without a burst, units are due on a grid: one sent late by less than half an interval (a
+   timer that fired late) keeps the grid, so the rate is kept... */
+static void test_grid_keeps_time_lost_to_late_timers(void **state) {
+    (void)state;
+    struct gcra g;
+    memset(&g, 0, sizeof(g));
+    gcra_set_rate(&g, 600, 0, 0); /* 100 ms, no burst */
+    gcra_take(&g, 0, 1);
+    assert_int_equal(gcra_wait(&g, 130, 1), 0);
+    gcra_take(&g, 130, 1);                       /* due at 100, sent at 130 */
+    assert_int_equal(gcra_wait(&g, 130, 1), 70); /* next due at 200, not 230 */
+    /* ... and never two at once: the grid's next unit is never due sooner than now. */
+    assert_int_equal(gcra_wait(&g, 199, 1), 1);
+    /* Over a minute of timers 40 ms late, still 600 units. */
+    memset(&g, 0, sizeof(g));
+    gcra_set_rate(&g, 600, 0, 0);
+    int n = 0;
+    for (int64_t now = 0; now < 60000;) {
+        int64_t w = gcra_wait(&g, now, 1);
+        if (w > 0) {
+            now += w + 40;
+            continue;
+        }
+        gcra_take(&g, now, 1);
+        n++;
+    }
+    assert_true(n >= 599 && n <= 600);
+}
+
+/* ... but a rest (a pause, a run held back elsewhere) banks nothing: after it, one unit, then
+   the next an interval later. */
+static void test_rest_banks_nothing(void **state) {
+    (void)state;
+    struct gcra g;
+    memset(&g, 0, sizeof(g));
+    gcra_set_rate(&g, 6000, 0, 0); /* 10 ms */
+    gcra_take(&g, 0, 1);
+    assert_int_equal(gcra_wait(&g, 5000, 1), 0);
+    gcra_take(&g, 5000, 1);
+    assert_int_equal(gcra_wait(&g, 5000, 1), 10);
+    assert_true(gcra_available(&g, 5000) == 0);
+}
+
+/* A burst given explicitly is the first refusal's: after it, units go on the grid, and the
+   burst already spent is paid first. */
+static void test_no_burst_after_a_refusal(void **state) {
+    (void)state;
+    struct sluice_limiter_s *l = limiter_local_new(6000, 0, 0.5, 0); /* 100/s, 50 at once */
+    int n = 0;
+    while (l->ops->wait(l, 0, 0) == 0 && n < 1000) {
+        l->ops->take(l, 0, 0);
+        n++;
+    }
+    assert_int_equal(n, 50);
+    l->ops->no_burst(l, 0);
+    /* 50 sent at 0 is 500 ms of budget: the next is due then, the one after 10 ms later. */
+    assert_int_equal(l->ops->wait(l, 0, 0), 500);
+    l->ops->take(l, 500, 0);
+    assert_int_equal(l->ops->wait(l, 500, 0), 10);
+    /* A rest banks nothing now. */
+    l->ops->take(l, 510, 0);
+    assert_int_equal(l->ops->wait(l, 9000, 0), 0);
+    l->ops->take(l, 9000, 0);
+    assert_int_equal(l->ops->wait(l, 9000, 0), 10);
+    l->ops->free(l);
+}
+
+/* A rate learned while requests went unpaced (the first refusal sets it): the server's budget
+   is spent, so the next request is an interval away, not at once. */
+static void test_first_rate_starts_an_interval_away(void **state) {
+    (void)state;
+    struct sluice_limiter_s *l = limiter_local_new(0, 0, 0, 0);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(l->ops->wait(l, 0, 0), 0);
+        l->ops->take(l, 0, 0);
+    }
+    l->ops->set_rates(l, 50, 120, 0); /* 2/s */
+    assert_int_equal(l->ops->wait(l, 50, 0), 500);
+    l->ops->free(l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_even_pacing),
+        cmocka_unit_test(test_grid_keeps_time_lost_to_late_timers),
+        cmocka_unit_test(test_rest_banks_nothing),
+        cmocka_unit_test(test_no_burst_after_a_refusal),
+        cmocka_unit_test(test_first_rate_starts_an_interval_away),
         cmocka_unit_test(test_burst_is_bounded),
         cmocka_unit_test(test_cost_fits_room),
         cmocka_unit_test(test_cost_beyond_burst_goes_into_debt),
