@@ -133,7 +133,7 @@ typedef struct sluice_config_s {
                                  starting at 16, never above `concurrency` */
     double rpm;               /* requests per minute; 0: learn from the provider */
     double tpm;               /* tokens per minute; 0: learn from the provider */
-    double burst_s;           /* burst allowed by the budgets, in seconds of budget (0.5) */
+    double burst_s;           /* burst allowed by the budgets, in seconds of budget (0: none) */
     int max_attempts;         /* attempts before a request is final (default 8) */
     double timeout_s;         /* per attempt (default 600) */
     double connect_timeout_s; /* (default 10) */

@@ -71,7 +71,7 @@ void sluice_config_init(sluice_config_t *cfg) {
     cfg->connect_timeout_s = 10;
     cfg->backoff_base_s = 1;
     cfg->backoff_cap_s = 60;
-    cfg->burst_s = 0.5;
+    cfg->burst_s = 0;
     cfg->give_up_after_s = 900;
     cfg->max_retry_after_s = 600;
     cfg->http_fastpath = 1;
@@ -177,7 +177,8 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
         goto fail_loop;
     s->limit = cfg->concurrency;
     s->limit_max = cfg->concurrency;
-    s->ss_slots = cfg->rpm > 0 || cfg->tpm > 0 ? INT_MAX : 4;
+    s->ss_slots = cfg->rpm > 0 || cfg->tpm > 0 ? INT_MAX : SLOW_START_SLOTS;
+    s->ss_doubled_ms = (int64_t)uv_now(loop);
     s->max_retry_after_ms = (int64_t)(cfg->max_retry_after_s * 1000);
     if (cfg->concurrency_auto) {
         s->auto_conc = 1;
@@ -214,7 +215,7 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
                           ? 2 * cfg->concurrency
                           : RETRY_BUDGET_DEFAULT_MAX_TOKENS,
                       RETRY_BUDGET_DEFAULT_RATIO);
-    s->lim = limiter_local_new(cfg->rpm, cfg->tpm, cfg->burst_s, (int64_t)uv_now(loop));
+    s->lim = limiter_local_new(s->pacer.rpm, s->pacer.tpm, cfg->burst_s, (int64_t)uv_now(loop));
     if (!s->lim)
         goto fail_headers;
     s->lim->wake = engine_wake;

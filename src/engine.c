@@ -235,8 +235,6 @@ static void emit_answer(struct sluice_s *e, struct job *j, const char *code, con
 
 /* ---- dispatch ---- */
 
-#define SLOW_START_SLOTS 4
-
 static void on_wake(uv_timer_t *t);
 
 void engine_wake(void *ud) {
@@ -370,9 +368,41 @@ static struct job *next_job(struct sluice_s *e, int64_t now) {
     return NULL;
 }
 
-/* Attempts at once now: -c (or what -c auto allows), fewer during the warm-up. */
+/* Attempts at once now: -c (or what -c auto allows), fewer during the slow start. */
 int engine_slots(const struct sluice_s *e) {
     return e->limit < e->ss_slots ? e->limit : e->ss_slots;
+}
+
+/*
+ * The slow start. While no rate is known (nothing told, no rate-limit headers, no refusal yet)
+ * nothing paces the run but its slots, so it opens with SLOW_START_SLOTS of them. Each success
+ * adds one, which doubles them every round trip, as TCP's slow start does; and while they are
+ * all in use they double every SLOW_START_DOUBLE_MS as well, so that a server whose answers
+ * take seconds reaches -c within about two seconds instead of many round trips. It ends when a
+ * rate becomes known (headers, the first refusal) or the slots reach -c. Opening with all of -c
+ * at once sent a strict server (nginx limit_req at 2/s) dozens of requests to refuse.
+ */
+#define SLOW_START_DOUBLE_MS 200
+
+static void slow_start_end(struct sluice_s *e) {
+    e->ss_slots = INT_MAX;
+}
+
+/* Doubles the slots when their time has come; returns when to look again (-1: never). */
+static int64_t slow_start_tick(struct sluice_s *e, int64_t now) {
+    if (e->ss_slots == INT_MAX)
+        return -1;
+    if (e->ss_slots >= e->limit_max) {
+        slow_start_end(e);
+        return -1;
+    }
+    if (e->in_flight + e->unwritten < e->ss_slots)
+        return -1; /* not all in use: more would change nothing */
+    if (now - e->ss_doubled_ms >= SLOW_START_DOUBLE_MS) {
+        e->ss_slots *= 2;
+        e->ss_doubled_ms = now;
+    }
+    return e->ss_doubled_ms + SLOW_START_DOUBLE_MS;
 }
 
 int engine_slots_full(const struct sluice_s *e) {
@@ -386,8 +416,9 @@ void engine_dispatch(struct sluice_s *e) {
     uv_update_time(e->loop);
     int64_t now = (int64_t)uv_now(e->loop);
     int64_t wake = -1;
-    /* Warm-up: until a first answer shows the provider's limits, send only a few, so a run
-       with -c 64 against a small budget does not open with a burst of 429s. */
+    int64_t ss_next = slow_start_tick(e, now);
+    if (pacer_tick(&e->pacer, now))
+        e->lim->ops->set_rates(e->lim, now, e->pacer.rpm, e->pacer.tpm);
     int slots = engine_slots(e);
     int gated = 0; /* a gate (breaker, pause, budget) decided the next wake-up */
     while (!e->stopping && e->in_flight + e->unwritten < slots) {
@@ -452,6 +483,10 @@ void engine_dispatch(struct sluice_s *e) {
             t = now + 1; /* due but held by the retry budget: look again shortly */
         wake = t;
     }
+    /* All the slow start's slots in use: look again when they double. */
+    if (!gated && !e->stopping && ss_next >= 0 && e->in_flight + e->unwritten >= slots &&
+        (wake < 0 || ss_next < wake))
+        wake = ss_next;
     if (wake >= 0)
         uv_timer_start(&e->wake, on_wake, (uint64_t)(wake > now ? wake - now : 0), 0);
     else
@@ -484,21 +519,35 @@ static int64_t retry_delay(struct sluice_s *e, const struct job *j,
     return backoff_delay_ms(&e->rng, n, e->backoff_base_ms, e->backoff_cap_ms);
 }
 
+/* A request waits `delay` for its next attempt; everyone waits until `until` (a window's end
+   the refusal named, pacer_pause_all_until) when that is later than now. */
 static void retry_later(struct sluice_s *e, struct job *j, const struct classify_verdict *v,
-                        int64_t now, int64_t delay) {
-    if (v->cls == CLASS_RATE_LIMITED) {
-        /* A 429 is about everyone's traffic, not this request: pause all dispatch until the
-           server's time (or a backoff), so the requests behind it don't collect 429s too. */
-        int64_t until = now + delay;
+                        int64_t now, int64_t delay, int64_t until) {
+    if (until > now) {
         if (until > e->pause_until)
             e->pause_until = until;
         if (e->lim->ops->pause)
-            e->lim->ops->pause(e->lim, now, delay);
+            e->lim->ops->pause(e->lim, now, until - now);
     }
     j->ready_at = now + delay;
     if (heap_push(e, j) < 0) {
         emit_answer(e, j, v->code, "out of memory while scheduling a retry");
     }
+}
+
+/*
+ * The fraction of a budget's traffic this process sends: 1 alone; with a budget shared through
+ * Redis, what it sent over the last second against the rate in force for everyone.
+ */
+static double traffic_share(struct sluice_s *e, int64_t now) {
+    if (!e->lim->ops->rates)
+        return 1;
+    double rpm, tpm;
+    e->lim->ops->rates(e->lim, &rpm, &tpm);
+    if (rpm <= 0)
+        return 1;
+    double mine = pacer_send_rate(&e->pacer, now, 1000);
+    return mine <= 0 || mine >= rpm ? 1 : mine / rpm;
 }
 
 /*
@@ -508,19 +557,22 @@ static void retry_later(struct sluice_s *e, struct job *j, const struct classify
  * breaker); a 429 about rate never lowers the slots.
  */
 static void learn(struct sluice_s *e, const struct job *j, const struct classify_verdict *v,
-                  int64_t now) {
+                  int64_t now, int64_t until) {
     int changed = 0;
     if (j->x.tr == TRANSPORT_OK)
         changed |= pacer_on_headers(&e->pacer, &j->x.hdrs, now);
-    /* The first answer ends the warm-up: it carries the provider's limits if it sends any.
-       (Growing slowly past it, as TCP does, cost a high-latency run with -c 10000 most of its
-       time, for servers that announce nothing; those learn from their 429s instead.) */
-    if (e->ss_slots < INT_MAX && j->x.tr == TRANSPORT_OK)
-        e->ss_slots = INT_MAX;
-    if (v->cls == CLASS_RATE_LIMITED)
-        changed |= pacer_on_429(&e->pacer, j->sent_ms, now);
-    else if (v->cls == CLASS_SUCCESS)
-        changed |= pacer_on_success(&e->pacer, now);
+    if (v->cls == CLASS_RATE_LIMITED) {
+        /* A refusal says the server tolerates less burst than we allowed, whatever the rate. */
+        if (e->lim->ops->no_burst)
+            e->lim->ops->no_burst(e->lim, now);
+        changed |= pacer_on_refusal(&e->pacer, j->sent_ms, now, until, traffic_share(e, now));
+    } else if (v->cls == CLASS_SUCCESS) {
+        changed |= pacer_on_success(&e->pacer, j->sent_ms, now);
+        if (e->ss_slots < INT_MAX)
+            e->ss_slots++;
+    }
+    if (e->ss_slots < INT_MAX && (v->cls == CLASS_RATE_LIMITED || !pacer_searching(&e->pacer)))
+        slow_start_end(e); /* a rate is known: it paces the run from now on */
     if (changed)
         e->lim->ops->set_rates(e->lim, now, e->pacer.rpm, e->pacer.tpm);
     if (!e->auto_conc && v->cls == CLASS_TOO_MANY_CONCURRENT) {
@@ -590,7 +642,8 @@ void engine_on_done(struct xfer *x, void *ud) {
     }
     if (v.cls == CLASS_RATE_LIMITED)
         e->st.rate_limited++;
-    learn(e, j, &v, now);
+    int64_t until = pacer_pause_all_until(&e->pacer, &v, now);
+    learn(e, j, &v, now, until);
     if (v.cls == CLASS_SUCCESS && j->tokens_in > 0 && j->req->est_prompt_tokens > 0) {
         /* Providers charge a request's budget at admission with its max_tokens (OpenAI
            documents this), so only the prompt part of the estimate is corrected by usage. */
@@ -653,7 +706,7 @@ void engine_on_done(struct xfer *x, void *ud) {
             snprintf(msg, sizeof(msg), "gave up after %d attempts; last: %s", j->attempts, last);
             emit_answer(e, j, v.code, msg);
         } else {
-            retry_later(e, j, &v, now, wait);
+            retry_later(e, j, &v, now, wait, until);
         }
         break;
     case CLASS_AUTH:

@@ -66,7 +66,8 @@ struct sluice_s {
     int auto_conc;
     int limit_max;              /* the configured concurrency: no limit goes above it */
     int64_t max_retry_after_ms; /* a longer retry hint is treated as an exhausted quota */
-    int ss_slots; /* slow start: most in flight until the provider's limits are known */
+    int ss_slots;               /* slow start: most in flight until a rate is known (engine.c) */
+    int64_t ss_doubled_ms;      /* when the slow start last doubled its slots */
     int readahead;
     struct job *pending; /* taken from the source or the heap, waiting for the budget */
     int in_flight, live;
@@ -74,7 +75,7 @@ struct sluice_s {
     size_t heap_len, heap_cap;
     struct job *free_jobs, *all_jobs;
     uv_timer_t wake;     /* the next retry time or the end of a pause */
-    int64_t pause_until; /* global cool-down after a 429, loop ms */
+    int64_t pause_until; /* global cool-down: the end of a window a refusal named, loop ms */
 
     int src_eof, src_wait, dispatching, stopping, finished, running;
     sluice_stop_t stop_how;
@@ -86,6 +87,9 @@ struct sluice_s {
     struct hist latency; /* per answered attempt */
     int closing;         /* handles whose close callbacks are pending */
 };
+
+/* Slots of the slow start's first round (engine.c slow_start_tick). */
+#define SLOW_START_SLOTS 4
 
 void engine_dispatch(struct sluice_s *e);
 /* 1 when every slot is taken: attempts on the wire plus results not yet written (held by

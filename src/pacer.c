@@ -1,24 +1,43 @@
 #include "pacer.h"
 
+#include <math.h>
 #include <string.h>
 
-/* Headers announce the limit itself; pacing a hair under it leaves room for clock skew and
-   for jitter in when requests reach the server. */
+/* Headers announce the limit itself, and a told budget is a budget: pacing a hair under it
+   leaves room for clock skew and for jitter in when requests reach the server. */
 #define HEADER_MARGIN 0.97
-#define BETA          0.85 /* multiplicative decrease on a 429 */
-#define ALPHA         0.01 /* additive increase per second, as a fraction of the cut rate */
+#define TOLD_MARGIN   0.98
+#define BETA          0.85 /* a refusal despite announced limits: use this much less of them */
+#define ALPHA         0.01 /* ... and take back this fraction of them per second */
 #define SHARE_MIN     0.05
+/* Probing above the reference: the rate grows by this fraction per second at first, twice
+   that after each further second without a refusal. */
+#define PROBE_GROWTH 0.10
+#define MIN_RPM      1.0
+/* After a refusal early in the run, the rate doubles this often until the next one. */
+#define FAST_DOUBLE_MS 250.0
+/* At most this share of JITTER_MIN_SENT or more requests sent between two refusals refused:
+   arrivals' timing, not the rate (pacer_on_refusal). */
+#define JITTER_SHARE    0.02
+#define JITTER_MIN_SENT 100
+/* The shortest span between two refusals whose passed requests measure a rate. */
+#define BETWEEN_MIN_MS 200
 
 void pacer_init(struct pacer *p, double told_rpm, double told_tpm, int64_t now_ms) {
     memset(p, 0, sizeof(*p));
-    p->rpm = told_rpm > 0 ? told_rpm : 0;
-    p->tpm = told_tpm > 0 ? told_tpm : 0;
+    p->rpm = told_rpm > 0 ? told_rpm * TOLD_MARGIN : 0;
+    p->tpm = told_tpm > 0 ? told_tpm * TOLD_MARGIN : 0;
     p->rpm_source = told_rpm > 0 ? PACER_TOLD : PACER_NONE;
     p->tpm_source = told_tpm > 0 ? PACER_TOLD : PACER_NONE;
     p->share = 1.0;
     p->told_tpm = told_tpm > 0 ? told_tpm : 0;
-    p->last_cut_ms = now_ms;
+    p->at_ref_ms = -1;
+    p->first_ok_ms = -1;
+    p->last_cut_ms = now_ms - 1; /* a request sent at once is news */
     p->last_raise_ms = now_ms;
+    p->win_from_ms = now_ms;
+    p->win_end_ms = -1;
+    p->hint_end_ms = p->hint_at_ms = -1;
     p->bucket0_ms = now_ms;
     p->start_ms = now_ms;
 }
@@ -28,44 +47,51 @@ static void window_advance(struct pacer *p, int64_t now_ms) {
     int64_t steps = (now_ms - p->bucket0_ms) / PACER_BUCKET_MS;
     if (steps <= 0)
         return;
-    if (steps > PACER_BUCKETS)
-        steps = PACER_BUCKETS;
-    for (int64_t i = 0; i < steps; i++) {
+    int64_t clear = steps > PACER_BUCKETS ? PACER_BUCKETS : steps;
+    for (int64_t i = 0; i < clear; i++) {
         p->bucket = (p->bucket + 1) % PACER_BUCKETS;
         p->sends[p->bucket] = 0;
         p->oks[p->bucket] = 0;
+        p->nos[p->bucket] = 0;
     }
-    p->bucket0_ms += ((now_ms - p->bucket0_ms) / PACER_BUCKET_MS) * PACER_BUCKET_MS;
+    p->bucket0_ms += steps * PACER_BUCKET_MS;
 }
 
 void pacer_on_send(struct pacer *p, int64_t now_ms) {
     window_advance(p, now_ms);
     p->sends[p->bucket]++;
+    p->sends_total++;
 }
 
-/* Per minute over the window; the span is at least `min_span_ms`. */
+/*
+ * Per minute over the last span_ms: the newest bucket (partly filled) and the older ones the
+ * span reaches, the oldest of them counted for the part of it inside the span. A span longer
+ * than the run so far still divides by span_ms (see pacer_accept_rate).
+ */
 static double window_rate(struct pacer *p, const uint32_t *counts, int64_t now_ms,
-                          double min_span_ms) {
+                          int64_t span_ms) {
     window_advance(p, now_ms);
-    uint64_t n = 0;
-    for (int i = 0; i < PACER_BUCKETS; i++)
-        n += counts[i];
-    /* The newest bucket is partly filled: count the time it covers so far. */
-    double span_ms =
-        (double)(PACER_BUCKETS - 1) * PACER_BUCKET_MS + (double)(now_ms - p->bucket0_ms);
-    if (span_ms > (double)(now_ms - p->start_ms))
-        span_ms = (double)(now_ms - p->start_ms);
-    if (span_ms < min_span_ms)
-        span_ms = min_span_ms;
-    return (double)n * 60000.0 / span_ms;
+    if (span_ms > (PACER_BUCKETS - 1) * PACER_BUCKET_MS)
+        span_ms = (PACER_BUCKETS - 1) * PACER_BUCKET_MS;
+    if (span_ms < PACER_BUCKET_MS)
+        span_ms = PACER_BUCKET_MS;
+    double n = counts[p->bucket];
+    double left = (double)span_ms - (double)(now_ms - p->bucket0_ms);
+    for (int i = 1; i < PACER_BUCKETS && left > 0; i++) {
+        int b = (p->bucket - i + PACER_BUCKETS) % PACER_BUCKETS;
+        double part = left >= PACER_BUCKET_MS ? 1.0 : left / PACER_BUCKET_MS;
+        n += part * counts[b];
+        left -= PACER_BUCKET_MS;
+    }
+    return n * 60000.0 / (double)span_ms;
 }
 
-double pacer_send_rate(struct pacer *p, int64_t now_ms) {
-    return window_rate(p, p->sends, now_ms, PACER_BUCKET_MS);
+double pacer_send_rate(struct pacer *p, int64_t now_ms, int64_t span_ms) {
+    return window_rate(p, p->sends, now_ms, span_ms);
 }
 
-double pacer_accept_rate(struct pacer *p, int64_t now_ms) {
-    return window_rate(p, p->oks, now_ms, 500);
+double pacer_accept_rate(struct pacer *p, int64_t now_ms, int64_t span_ms) {
+    return window_rate(p, p->oks, now_ms, span_ms);
 }
 
 /* Applies the announced limits, scaled by the share that 429s have cut. */
@@ -97,13 +123,106 @@ int pacer_on_headers(struct pacer *p, const struct classify_hdrs *h, int64_t now
     return apply_headers(p);
 }
 
-int pacer_on_429(struct pacer *p, int64_t sent_ms, int64_t now_ms) {
-    if (sent_ms < p->last_cut_ms)
-        return 0; /* sent before the last cut: the cut already answered it */
+int64_t pacer_pause_all_until(struct pacer *p, const struct classify_verdict *v, int64_t now_ms) {
+    if (v->cls != CLASS_RATE_LIMITED || v->retry_after_ms < 0)
+        return -1;
+    int64_t end = now_ms + v->retry_after_ms;
+    if (v->hint == HINT_RETRYINFO || v->retry_after_ms > PACER_PAUSE_ALL_MS)
+        return end;
+    if (v->hint != HINT_HEADER_MS)
+        return -1;
+    int64_t d = end - p->hint_end_ms;
+    int same = p->hint_at_ms >= 0 && now_ms - p->hint_at_ms >= PACER_SAME_END_MS &&
+               d <= PACER_SAME_END_MS && d >= -PACER_SAME_END_MS;
+    p->hint_end_ms = end;
+    p->hint_at_ms = now_ms;
+    return same ? end : -1;
+}
+
+int pacer_searching(const struct pacer *p) {
+    return p->rpm_source == PACER_NONE && p->tpm_source == PACER_NONE && p->header_rpm <= 0 &&
+           p->header_tpm <= 0;
+}
+
+/*
+ * The learned rate becomes PACER_MARGIN of `ref` per minute, climbing back to ref (no margin
+ * and no climb when `fast`: see pacer_on_refusal).
+ */
+static void learn_rate(struct pacer *p, double ref, int fast, int64_t now_ms) {
+    if (ref < MIN_RPM)
+        ref = MIN_RPM;
+    p->ref_rpm = ref;
+    p->rpm = fast ? ref : ref * PACER_MARGIN;
+    p->rpm_source = PACER_LEARNED;
+    p->at_ref_ms = -1;
+    p->fast = fast;
+    p->last_raise_ms = now_ms;
+}
+
+static int window_named(struct pacer *p, int64_t end_ms) {
+    int64_t d = p->win_end_ms - end_ms;
+    if (p->win_end_ms >= 0 && d <= PACER_SAME_WINDOW_MS && d >= -PACER_SAME_WINDOW_MS)
+        return 0;
+    if (p->win_end_ms >= 0 && end_ms > p->win_end_ms) {
+        /* A later window, with nothing accepted since the last one ended. */
+        p->win_from_ms = p->win_end_ms;
+        p->win_oks = 0;
+    }
+    p->win_end_ms = end_ms;
+    return 1;
+}
+
+/* A window's quota over its length, per minute, for everyone (share: see pacer_on_refusal). */
+static double window_rate_now(const struct pacer *p, double share) {
+    return (double)p->win_oks * 60000.0 / (double)(p->win_end_ms - p->win_from_ms) / share;
+}
+
+int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t window_end_ms,
+                     double share) {
+    if (share <= 0 || share > 1)
+        share = 1;
+    window_advance(p, now_ms);
+    p->nos[p->bucket]++;
+    if (sent_ms >= p->last_cut_ms)
+        p->cut_nos++;
+    int window = window_end_ms > now_ms && window_end_ms > p->win_from_ms;
+    if (window && !window_named(p, window_end_ms))
+        return 0; /* that window's end is known: the refusal is no news */
+    /* Sent no later than the last change, or refused soon after it (the server's budget was
+       still spent): that change already answered it. */
+    int64_t span = now_ms - p->last_cut_ms;
+    if (!window &&
+        (sent_ms <= p->last_cut_ms || (p->rpm_source == PACER_LEARNED && span < BETWEEN_MIN_MS)))
+        return 0;
+    /* What passed between the last refusal and this one: the requests sent since and not
+       refused. A token bucket was empty at both, so, when the rate was used all along, that
+       is its rate, whatever burst it allows. Sent less (a climb, a pause, slots), it is a
+       floor. */
+    double between = -1;
+    int full = 0;
+    if (p->rpm_source == PACER_LEARNED && span >= BETWEEN_MIN_MS) {
+        double sent = (double)(p->sends_total - p->cut_sends);
+        between = (sent - (double)p->cut_nos) * 60000.0 / (double)span;
+        full = sent >= 0.8 * p->rpm * (double)span / 60000.0;
+        /* One refused in many is the timing of arrivals (a server that counts time in whole
+           milliseconds, a loop that let two go close together), or a rate a hair over the
+           limit: the rate stays, and holds there before it probes again. */
+        if (sent >= JITTER_MIN_SENT && (double)p->cut_nos <= JITTER_SHARE * sent &&
+            p->rpm_source == PACER_LEARNED && !p->fast) {
+            p->last_cut_ms = now_ms;
+            p->cut_sends = p->sends_total;
+            p->cut_nos = 0;
+            p->ref_rpm = p->rpm;
+            p->at_ref_ms = now_ms;
+            return 0;
+        }
+    }
     p->last_cut_ms = now_ms;
+    p->cut_sends = p->sends_total;
+    p->cut_nos = 0;
     p->last_raise_ms = now_ms;
     if (p->rpm_source == PACER_TOLD && p->tpm_source == PACER_TOLD)
-        return 0; /* the user's budgets are the user's; the pause alone handles a 429 */
+        return 0; /* the user's budgets are the user's: the refused request waits its hint */
     if (p->header_rpm > 0 || p->header_tpm > 0) {
         /* The limits are known, yet a 429 came: someone else shares the key. Use less. */
         p->share *= BETA;
@@ -114,27 +233,85 @@ int pacer_on_429(struct pacer *p, int64_t sent_ms, int64_t now_ms) {
     }
     if (p->rpm_source == PACER_TOLD)
         return 0;
-    /* What the provider let through is the best guess of its rate; what was sent is an upper
-       bound when little was accepted yet. */
-    double base = p->rpm > 0 ? p->rpm : pacer_send_rate(p, now_ms);
-    double accepted = pacer_accept_rate(p, now_ms);
-    if (accepted > 0 && accepted < base)
-        base = accepted;
-    if (base <= 0)
-        base = 60; /* nothing measured: start from one a second */
-    p->rpm = base * BETA;
-    if (p->rpm < 1)
-        p->rpm = 1;
-    p->rpm_at_cut = p->rpm;
-    p->rpm_source = PACER_LEARNED;
+    p->win_learned = window;
+    if (window) {
+        /* The quota of a window: what was accepted since the last window's end (or the run's
+           start, inside this window: an overestimate the next window corrects), over the time
+           to this one's end. A window's quota is spent whole, evenly: no margin. */
+        learn_rate(p, window_rate_now(p, share), 0, now_ms);
+        p->rpm = p->ref_rpm;
+        return 1;
+    }
+    /* Else what the server let through over the last second: the requests sent and not refused
+       (servers refuse at once, and accept with the model's time, so accepts counted as they
+       arrive lag by an answer's time), or the accepts, if more came. */
+    double ref = pacer_accept_rate(p, now_ms, 1000);
+    double passed = window_rate(p, p->sends, now_ms, 1000) - window_rate(p, p->nos, now_ms, 1000);
+    if (passed > ref)
+        ref = passed;
+    if (between >= 0)
+        ref = between;
+    ref /= share;
+    if (p->rpm_source == PACER_NONE) {
+        /* The first refusal. Early in a run what passed in less than a second, counted over a
+           second, is a floor of the limit, not a measure: start there, and double until the
+           next refusal (pacer_tick). */
+        learn_rate(p, ref > 0 ? ref : 60, 1, now_ms);
+        return 1;
+    }
+    if (ref > p->rpm && ref > p->ref_rpm)
+        ref = p->rpm; /* refused at this rate: the limit is not above it */
+    if ((p->fast || !full) && ref < BETA * p->rpm)
+        ref = BETA * p->rpm; /* a floor of a measure: the limit is not far below the rate */
+    if (ref <= 0)
+        ref = p->rpm / 2;
+    learn_rate(p, ref, 0, now_ms);
     return 1;
 }
 
-int pacer_on_success(struct pacer *p, int64_t now_ms) {
+/* An accept, by the window of its request; returns 1 when it raised a window's quota. */
+static int window_accept(struct pacer *p, int64_t sent_ms) {
+    if (p->win_end_ms >= 0 && sent_ms >= p->win_end_ms) {
+        /* The first accept of the next window: the last one is closed. */
+        p->win_from_ms = p->win_end_ms;
+        p->win_end_ms = -1;
+        p->win_oks = 0;
+    }
+    if (sent_ms < p->win_from_ms)
+        return 0;
+    p->win_oks++;
+    if (p->win_end_ms < 0 || !p->win_learned || p->rpm_source != PACER_LEARNED)
+        return 0;
+    double ref = window_rate_now(p, 1);
+    if (ref <= p->ref_rpm)
+        return 0;
+    p->ref_rpm = p->rpm = ref;
+    return 1;
+}
+
+int pacer_tick(struct pacer *p, int64_t now_ms) {
+    if (!p->fast || p->rpm_source != PACER_LEARNED)
+        return 0;
+    int64_t dt = now_ms - p->last_raise_ms;
+    if (dt < 10)
+        return 0;
+    p->last_raise_ms = now_ms;
+    /* In use: sending at half the rate at least (the grid keeps up with a rate that doubles). */
+    if (pacer_send_rate(p, now_ms, 500) < 0.5 * p->rpm)
+        return 0;
+    p->rpm *= exp2((double)dt / FAST_DOUBLE_MS);
+    return 1;
+}
+
+int pacer_on_success(struct pacer *p, int64_t sent_ms, int64_t now_ms) {
     window_advance(p, now_ms);
     p->oks[p->bucket]++;
+    if (p->first_ok_ms < 0)
+        p->first_ok_ms = now_ms;
+    if (window_accept(p, sent_ms))
+        return 1;
     int64_t dt = now_ms - p->last_raise_ms;
-    if (dt < 1000)
+    if (dt < PACER_BUCKET_MS)
         return 0;
     p->last_raise_ms = now_ms;
     double secs = (double)dt / 1000.0;
@@ -149,10 +326,36 @@ int pacer_on_success(struct pacer *p, int64_t now_ms) {
     if (p->rpm_source != PACER_LEARNED)
         return 0;
     /* Raise only a rate that is in use: a run held back by its slots would otherwise grow a
-       paper rate that bursts into 429s the moment the slots free up. */
-    if (pacer_send_rate(p, now_ms) < 0.9 * p->rpm)
+       paper rate that bursts into refusals the moment the slots free up. */
+    if (pacer_send_rate(p, now_ms, 1000) < 0.9 * p->rpm)
         return 0;
-    p->rpm += ALPHA * p->rpm_at_cut * secs;
+    if (p->fast)
+        return 0; /* pacer_tick's */
+    if (p->rpm < p->ref_rpm) {
+        p->rpm += p->ref_rpm * (1 - PACER_MARGIN) / PACER_CRUISE_S * secs;
+        if (p->rpm >= p->ref_rpm) {
+            p->rpm = p->ref_rpm;
+            p->at_ref_ms = now_ms;
+        }
+        return 1;
+    }
+    if (p->at_ref_ms < 0)
+        p->at_ref_ms = now_ms;
+    /* Nothing refused at the reference for a while: it may be low. Probe, doubling the growth
+       every further second without a refusal, up to about e-fold a second. A probe that finds
+       the limit costs a refusal or two, so a slow rate holds for some of its requests first. */
+    int64_t hold = (int64_t)(PACER_HOLD_REQUESTS * 60000.0 / p->ref_rpm);
+    if (hold < PACER_HOLD_MS)
+        hold = PACER_HOLD_MS;
+    int64_t held = now_ms - p->at_ref_ms;
+    if (held < hold)
+        return 0;
+    double growth = PROBE_GROWTH;
+    for (int64_t t = held - hold; t >= 1000 && growth < 1; t -= 1000)
+        growth *= 2;
+    if (growth > 1)
+        growth = 1;
+    p->rpm *= 1 + growth * secs;
     return 1;
 }
 

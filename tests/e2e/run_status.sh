@@ -1,13 +1,14 @@
 #!/bin/bash
 # The end summary and --stats-json agree with the mock's own counters: attempts, retries,
 # 429s, tokens, cost at the built-in price of the model, and failures counted by outcome.
+# sluice is told twice the mock's rate, so that some 429s come to be counted.
 . "$SRCDIR/tests/e2e/lib/common.sh"
 start_mock --latency 5 --fail-rate 0.1 --rpm 6000 --burst-s 0.05 --seed 9
 python3 "$SRCDIR/tests/e2e/lib/gen.py" 400 >"$T/in.jsonl"
 printf '{"custom_id": "bad-1", "body": 5}\nnot json\n' >>"$T/in.jsonl"
 rc=0
 "$SLUICE" run "$T/in.jsonl" -o "$T/out.jsonl" --base-url "$MOCK_URL" --provider none -c 32 \
-    --backoff-base 0.02 --stats-json "$T/stats.json" --no-progress 2>"$T/err" || rc=$?
+    --rpm 12000 --backoff-base 0.02 --stats-json "$T/stats.json" --no-progress 2>"$T/err" || rc=$?
 [ "$rc" = 1 ] || fail "exit $rc (expected 1: two invalid lines): $(cat "$T/err")"
 curl -s "$MOCK_URL/mock/stats" >"$T/mock.json"
 python3 - "$T/stats.json" "$T/mock.json" "$T/err" "$T/out.jsonl" <<'PY' || fail "$(cat "$T/err")"
