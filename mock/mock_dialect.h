@@ -47,7 +47,7 @@ struct mock_err {
     const char *message;           /* PLAIN */
     const char *oa_type, *oa_code; /* PLAIN: OpenAI error type and code (code may be NULL) */
     const char *an_type;           /* PLAIN: Anthropic error type */
-    enum mock_limit_kind budget;   /* RATE, TOO_LARGE: the budget that refused it */
+    enum mock_budget_id budget;    /* RATE, TOO_LARGE: the budget that refused it */
     int64_t limit;                 /* RATE, TOO_LARGE: per minute; CONCURRENCY: at once;
                                       QUOTA: requests allowed in all */
     int64_t used, asked;           /* RATE, TOO_LARGE: the budget's use, this request's cost */

@@ -71,8 +71,8 @@ void mock_limits_init_io(struct mock_limits *l, int64_t itpm, int64_t otpm, doub
 void mock_limits_admit_io(struct mock_limits *l, int64_t now_ms, int64_t input, int64_t output,
                           struct mock_verdict *v) {
     struct mock_gcra *g[4] = {&l->requests, &l->tokens, &l->input, &l->output};
-    const enum mock_limit_kind kind[4] = {MOCK_LIMIT_REQUESTS, MOCK_LIMIT_TOKENS, MOCK_LIMIT_INPUT,
-                                          MOCK_LIMIT_OUTPUT};
+    const enum mock_budget_id id[4] = {MOCK_LIMIT_REQUESTS, MOCK_LIMIT_TOKENS, MOCK_LIMIT_INPUT,
+                                       MOCK_LIMIT_OUTPUT};
     const int64_t cost[4] = {1, input + output, input, output};
     int64_t wait[4];
     v->refused_by = MOCK_LIMIT_NONE;
@@ -81,7 +81,7 @@ void mock_limits_admit_io(struct mock_limits *l, int64_t now_ms, int64_t input, 
     for (int i = 0; i < 4; i++) {
         wait[i] = mock_gcra_wait_ms(g[i], now_ms, cost[i]);
         if (wait[i] == MOCK_GCRA_NEVER) {
-            v->refused_by = kind[i];
+            v->refused_by = id[i];
             v->too_large = 1;
             return;
         }
@@ -89,7 +89,7 @@ void mock_limits_admit_io(struct mock_limits *l, int64_t now_ms, int64_t input, 
     /* Name the first budget that binds, and wait for all: that is when it would pass. */
     for (int i = 0; i < 4; i++) {
         if (wait[i] > 0 && v->refused_by == MOCK_LIMIT_NONE)
-            v->refused_by = kind[i];
+            v->refused_by = id[i];
         if (wait[i] > v->wait_ms)
             v->wait_ms = wait[i];
     }

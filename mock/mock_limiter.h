@@ -32,7 +32,7 @@ int64_t mock_gcra_remaining(const struct mock_gcra *g, int64_t now_ms);
 /* Time until the budget is fully refilled (rounded up to the ms). */
 int64_t mock_gcra_reset_ms(const struct mock_gcra *g, int64_t now_ms);
 
-enum mock_limit_kind {
+enum mock_budget_id {
     MOCK_LIMIT_NONE,
     MOCK_LIMIT_REQUESTS,
     MOCK_LIMIT_TOKENS,
@@ -50,9 +50,9 @@ struct mock_limits {
 };
 
 struct mock_verdict {
-    enum mock_limit_kind refused_by; /* MOCK_LIMIT_NONE: admitted and charged */
-    int64_t wait_ms;                 /* when refused: ms until this request would be admitted */
-    int too_large;                   /* refused because it can never fit the token budget */
+    enum mock_budget_id refused_by; /* MOCK_LIMIT_NONE: admitted and charged */
+    int64_t wait_ms;                /* when refused: ms until this request would be admitted */
+    int too_large;                  /* refused because it can never fit the token budget */
 };
 
 /* Requests and combined tokens; the input and output budgets start off. */
