@@ -236,14 +236,14 @@ static void handle_admin(struct mock_conn *c, const char *path, size_t plen, con
 static void refuse_rate(struct mock_conn *c, struct reply *r, const struct mock_request *rq,
                         const struct mock_verdict *v, int64_t input, int64_t output) {
     struct mock *m = c->m;
-    const struct mock_gcra *g[] = {&m->limits.requests, &m->limits.requests, &m->limits.tokens,
-                                   &m->limits.input, &m->limits.output};
+    const struct mock_budget *b[] = {&m->limits.requests, &m->limits.requests, &m->limits.tokens,
+                                     &m->limits.input, &m->limits.output};
     const int64_t cost[] = {1, 1, input + output, input, output};
     unsigned k = (unsigned)v->refused_by % 5;
     struct mock_err e = {.kind = v->too_large ? MOCK_ERR_TOO_LARGE : MOCK_ERR_RATE,
                          .budget = v->refused_by,
-                         .limit = g[k]->limit,
-                         .used = g[k]->limit - mock_gcra_remaining(g[k], (int64_t)uv_now(m->loop)),
+                         .limit = b[k]->limit,
+                         .used = mock_budget_used(b[k], (int64_t)uv_now(m->loop)),
                          .asked = cost[k],
                          .wait_ms = v->wait_ms,
                          .model = rq->model,
