@@ -409,7 +409,7 @@ static void auth_error(enum mock_provider p, const struct mock_err *e, struct mo
 void mock_dialect_error(enum mock_provider p, const struct mock_err *e, struct mock_err_head *h,
                         struct mock_buf *body) {
     h->status = e->status;
-    h->retry_after_ms = 0;
+    h->retry_after_ms = -1;
     h->retry_after_ms_hdr = 0;
     h->should_retry = -1;
     h->rate_headers = 1;

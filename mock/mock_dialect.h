@@ -64,7 +64,7 @@ struct mock_err {
 /* What the head of an error answer needs beyond the lines every answer has. */
 struct mock_err_head {
     int status;
-    int64_t retry_after_ms; /* > 0: send retry-after (whole seconds, rounded up) */
+    int64_t retry_after_ms; /* >= 0: send retry-after (whole seconds, rounded up); -1: none */
     int retry_after_ms_hdr; /* also retry-after-ms (unless --no-rate-headers) */
     int should_retry;       /* x-should-retry: -1 not sent, 0 false, 1 true */
     int rate_headers;       /* 0: no rate-limit headers on this answer (the fixtures have none) */

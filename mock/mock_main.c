@@ -43,6 +43,10 @@ static void usage(FILE *f) {
         "  --token-burst N        bucket: tokens beyond the first request's [as many seconds\n"
         "                         of --tpm as --burst is of --rpm]\n"
         "  --window S             fixed, sliding: the window in seconds [60]\n"
+        "  --retry-after S        every rate-limit 429 says S seconds whatever the real\n"
+        "                         wait, as a gateway's fixed Retry-After: in retry-after,\n"
+        "                         retry-after-ms and the message (gemini: retryDelay)\n"
+        "                         [the exact wait]\n"
         "  --request-log FILE     append '<unix ms> <path>' per API request as it arrives\n"
         "                         (tests check when requests came) [off]\n"
         "  --no-rate-headers      send no x-ratelimit-* / anthropic-ratelimit-* headers and\n"
@@ -88,7 +92,7 @@ static void usage(FILE *f) {
           "the last S s (sliding), the least of the last second's and minute's rests\n"
           "(per-second); reset is until remaining is full again (fixed: the window's\n"
           "end). A 429 says the wait in retry-after (seconds, rounded up), retry-after-ms\n"
-          "and its message (gemini: RetryInfo retryDelay).\n"
+          "and its message (gemini: RetryInfo retryDelay), or --retry-after's S.\n"
           "\n"
           "Each request meets, in order: outage (503), --auth-fail (401), unknown path (404),\n"
           "body not JSON (400), concurrency limits, quota, overloaded, rate limits (429),\n"
@@ -212,6 +216,7 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg) {
                                        "--burst",
                                        "--token-burst",
                                        "--window",
+                                       "--retry-after",
                                        "--max-concurrency",
                                        "--overload-status",
                                        "--seed",
@@ -280,6 +285,8 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg) {
             r = parse_int(name, val, &cfg->token_burst);
         } else if (!strcmp(name, "--window")) {
             r = parse_double(name, val, 0.001, 86400, &cfg->window_s);
+        } else if (!strcmp(name, "--retry-after")) {
+            r = parse_int(name, val, &cfg->retry_after_s);
 
         } else if (!strcmp(name, "--max-concurrency")) {
             r = parse_int(name, val, &cfg->max_concurrency);
@@ -390,6 +397,7 @@ int mock_main(int argc, char **argv) {
     m.cfg.burst_s = 1;
     m.cfg.burst = -1;
     m.cfg.token_burst = -1;
+    m.cfg.retry_after_s = -1;
     m.cfg.rate_headers = 1;
     m.cfg.overload_status = 429;
     m.cfg.seed = 1;

@@ -36,6 +36,7 @@ struct mock_config {
     int64_t token_burst;         /* --token-burst: bucket's tokens beyond the first request's; -1:
                                     not given */
     double window_s;             /* --window: fixed and sliding; 0: not given (60) */
+    int64_t retry_after_s;       /* --retry-after: every rate 429's hint; -1: the exact wait */
     int rate_headers;            /* 0 with --no-rate-headers */
     int64_t max_concurrency;
     int overload_status;
