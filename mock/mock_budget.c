@@ -60,8 +60,9 @@ static int64_t bucket_wait_ms(const struct mock_bucket *k, int64_t now_ms, int64
     return w < 1 ? 1 : w;
 }
 
-/* The level now, before any request: below 0 is credit, of which a request can use at most
- * one unit's worth (the clamp at 0 takes the rest). */
+/* The level now, before any request. Below 0 is credit that only the next request can use,
+ * up to its own cost (the clamp at 0 drops the rest); the headers count one unit of it,
+ * which is exact for requests coming back to back. */
 static int64_t bucket_level(const struct mock_bucket *k, int64_t now_ms) {
     if (k->fresh)
         return -1000;

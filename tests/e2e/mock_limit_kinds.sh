@@ -23,12 +23,14 @@ start_mock --limiter fixed --rpm 2 --window 30 --retry-after 3 --provider gemini
 GEMINI_HINT=$MOCK_URL
 start_mock --limiter bucket --tpm 6000 --token-burst 40
 TOKENS=$MOCK_URL
+start_mock --limiter sliding --rpm 60 --window 2 --no-rate-headers
+QUIET=$MOCK_URL
 
 timeout 60 python3 - "$GCRA" "$BUCKET" "$FIXED" "$SLIDING" "$PERSEC" "$GEMINI" "$FIXED_HINT" \
-    "$GEMINI_HINT" "$TOKENS" <<'PY' || fail "limiter kinds (above)"
+    "$GEMINI_HINT" "$TOKENS" "$QUIET" <<'PY' || fail "limiter kinds (above)"
 import http.client, json, sys, time, urllib.parse
 
-gcra, bucket, fixed, sliding, persec, gemini, fixed_hint, gemini_hint, tokens = sys.argv[1:]
+gcra, bucket, fixed, sliding, persec, gemini, fixed_hint, gemini_hint, tokens, quiet = sys.argv[1:]
 CHAT = '{"model":"m","max_tokens":3,"messages":[{"role":"user","content":"hi"}]}'
 bad = []
 
@@ -167,6 +169,15 @@ check(s == 429 and b'"type":"tokens"' in b and 90 <= ms(h) <= 110,
 s, h, b = c.ask('{"model":"m","max_tokens":6000,"messages":[]}')
 check(s == 429 and "retry-after" not in h and b"Request too large" in b,
       f"tokens: too large, no hint: {s} {h}")
+
+# --no-rate-headers under a new kind: no x-ratelimit-*, no retry-after-ms; retry-after stays.
+c = Client(quiet)
+s, h, _ = c.ask()
+check(s == 200 and not any(k.startswith("x-ratelimit") for k in h), f"quiet: 200 {s} {h}")
+c.ask()
+s, h, _ = c.ask()
+check(s == 429 and h.get("retry-after") in ("1", "2") and "retry-after-ms" not in h
+      and not any(k.startswith("x-ratelimit") for k in h), f"quiet: 429 {s} {h}")
 
 sys.exit(1 if bad else 0)
 PY
