@@ -45,27 +45,27 @@ int64_t mock_round_thousands(int64_t n) {
 
 void mock_dialect_rate_headers(enum mock_provider p, const struct mock_limits *l, int64_t now_ms,
                                int64_t wall_ms, struct mock_buf *out) {
-    const struct mock_gcra *g[4] = {&l->requests, &l->tokens, &l->input, &l->output};
-    const char *kind[4] = {"requests", "tokens", "input-tokens", "output-tokens"};
+    const struct mock_budget *b[4] = {&l->requests, &l->tokens, &l->input, &l->output};
+    const char *name[4] = {"requests", "tokens", "input-tokens", "output-tokens"};
     char when[40];
     if (p == MOCK_GEMINI)
         return;
     if (p == MOCK_AZURE) {
         /* Azure often sends only the remaining counts, and -1 for a budget it does not know
          * (tests/fixtures/providers/azure_429_retry_after_ms.http). */
-        if (!g[0]->limit && !g[1]->limit)
+        if (!b[0]->limit && !b[1]->limit)
             return;
         for (int i = 0; i < 2; i++)
-            mock_buf_printf(out, "x-ratelimit-remaining-%s: %lld\r\n", kind[i],
-                            g[i]->limit ? (long long)mock_gcra_remaining(g[i], now_ms) : -1LL);
+            mock_buf_printf(out, "x-ratelimit-remaining-%s: %lld\r\n", name[i],
+                            b[i]->limit ? (long long)mock_budget_remaining(b[i], now_ms) : -1LL);
         return;
     }
     for (int i = 0; i < (p == MOCK_ANTHROPIC ? 4 : 2); i++) {
-        if (!g[i]->limit)
+        if (!b[i]->limit)
             continue;
-        long long limit = (long long)g[i]->limit;
-        int64_t remaining = mock_gcra_remaining(g[i], now_ms);
-        int64_t reset_ms = mock_gcra_reset_ms(g[i], now_ms);
+        long long limit = (long long)b[i]->limit;
+        int64_t remaining = mock_budget_remaining(b[i], now_ms);
+        int64_t reset_ms = mock_budget_reset_ms(b[i], now_ms);
         if (p == MOCK_ANTHROPIC) {
             if (i > 0)
                 remaining = mock_round_thousands(remaining);
@@ -74,14 +74,14 @@ void mock_dialect_rate_headers(enum mock_provider p, const struct mock_limits *l
                             "anthropic-ratelimit-%s-limit: %lld\r\n"
                             "anthropic-ratelimit-%s-remaining: %lld\r\n"
                             "anthropic-ratelimit-%s-reset: %s\r\n",
-                            kind[i], limit, kind[i], (long long)remaining, kind[i], when);
+                            name[i], limit, name[i], (long long)remaining, name[i], when);
         } else {
             mock_duration_format(reset_ms, when, sizeof when);
             mock_buf_printf(out,
                             "x-ratelimit-limit-%s: %lld\r\n"
                             "x-ratelimit-remaining-%s: %lld\r\n"
                             "x-ratelimit-reset-%s: %s\r\n",
-                            kind[i], limit, kind[i], (long long)remaining, kind[i], when);
+                            name[i], limit, name[i], (long long)remaining, name[i], when);
         }
     }
 }
@@ -409,7 +409,7 @@ static void auth_error(enum mock_provider p, const struct mock_err *e, struct mo
 void mock_dialect_error(enum mock_provider p, const struct mock_err *e, struct mock_err_head *h,
                         struct mock_buf *body) {
     h->status = e->status;
-    h->retry_after_ms = 0;
+    h->retry_after_ms = -1;
     h->retry_after_ms_hdr = 0;
     h->should_retry = -1;
     h->rate_headers = 1;

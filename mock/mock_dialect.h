@@ -47,7 +47,7 @@ struct mock_err {
     const char *message;           /* PLAIN */
     const char *oa_type, *oa_code; /* PLAIN: OpenAI error type and code (code may be NULL) */
     const char *an_type;           /* PLAIN: Anthropic error type */
-    enum mock_limit_kind budget;   /* RATE, TOO_LARGE: the budget that refused it */
+    enum mock_budget_id budget;    /* RATE, TOO_LARGE: the budget that refused it */
     int64_t limit;                 /* RATE, TOO_LARGE: per minute; CONCURRENCY: at once;
                                       QUOTA: requests allowed in all */
     int64_t used, asked;           /* RATE, TOO_LARGE: the budget's use, this request's cost */
@@ -64,7 +64,7 @@ struct mock_err {
 /* What the head of an error answer needs beyond the lines every answer has. */
 struct mock_err_head {
     int status;
-    int64_t retry_after_ms; /* > 0: send retry-after (whole seconds, rounded up) */
+    int64_t retry_after_ms; /* >= 0: send retry-after (whole seconds, rounded up); -1: none */
     int retry_after_ms_hdr; /* also retry-after-ms (unless --no-rate-headers) */
     int should_retry;       /* x-should-retry: -1 not sent, 0 false, 1 true */
     int rate_headers;       /* 0: no rate-limit headers on this answer (the fixtures have none) */

@@ -30,7 +30,7 @@ struct reply {
     const char *id;
     int v1;              /* an API answer: counted, and gets the rate-limit headers */
     int no_rate_headers; /* this answer has none in its dialect */
-    int64_t retry_ms;    /* > 0: retry-after */
+    int64_t retry_ms;    /* >= 0: retry-after; -1: none */
     int retry_ms_hdr;    /* and retry-after-ms */
     int should_retry;    /* x-should-retry: -1 not sent, 0 false, 1 true */
     double delay_ms;     /* > 0: held back by the connection's timer */
@@ -85,7 +85,7 @@ static void put_head(struct mock_conn *c, struct mock_buf *o, const struct reply
     if (r->v1 && !r->no_rate_headers && m->cfg.rate_headers)
         mock_dialect_rate_headers(m->cfg.provider, &m->limits, (int64_t)uv_now(m->loop),
                                   m->cfg.provider == MOCK_ANTHROPIC ? wall_ms() : 0, o);
-    if (r->retry_ms > 0) {
+    if (r->retry_ms >= 0) {
         mock_buf_printf(o, "retry-after: %lld\r\n", (long long)((r->retry_ms + 999) / 1000));
         if (r->retry_ms_hdr && m->cfg.rate_headers)
             mock_buf_printf(o, "retry-after-ms: %lld\r\n", (long long)r->retry_ms);
@@ -200,7 +200,7 @@ void mock_handle_bad_http(struct mock_conn *c, int status, const char *message) 
     char id[32];
     snprintf(id, sizeof id, "%08x%llx", c->m->id_prefix, (unsigned long long)++c->m->next_id);
     c->close_after = 1;
-    struct reply r = {.status = status, .id = id, .should_retry = -1};
+    struct reply r = {.status = status, .id = id, .retry_ms = -1, .should_retry = -1};
     error_reply(c, &r, "invalid_request_error", NULL, "invalid_request_error", message);
 }
 
@@ -236,16 +236,19 @@ static void handle_admin(struct mock_conn *c, const char *path, size_t plen, con
 static void refuse_rate(struct mock_conn *c, struct reply *r, const struct mock_request *rq,
                         const struct mock_verdict *v, int64_t input, int64_t output) {
     struct mock *m = c->m;
-    const struct mock_gcra *g[] = {&m->limits.requests, &m->limits.requests, &m->limits.tokens,
-                                   &m->limits.input, &m->limits.output};
+    const struct mock_budget *b[] = {&m->limits.requests, &m->limits.requests, &m->limits.tokens,
+                                     &m->limits.input, &m->limits.output};
     const int64_t cost[] = {1, 1, input + output, input, output};
     unsigned k = (unsigned)v->refused_by % 5;
+    /* --retry-after stands in for the wait in every hint, as a gateway's fixed header would;
+     * a request too large ever to pass gets none. */
+    int64_t wait_ms = m->cfg.retry_after_s >= 0 ? m->cfg.retry_after_s * 1000 : v->wait_ms;
     struct mock_err e = {.kind = v->too_large ? MOCK_ERR_TOO_LARGE : MOCK_ERR_RATE,
                          .budget = v->refused_by,
-                         .limit = g[k]->limit,
-                         .used = g[k]->limit - mock_gcra_remaining(g[k], (int64_t)uv_now(m->loop)),
+                         .limit = b[k]->limit,
+                         .used = mock_budget_used(b[k], (int64_t)uv_now(m->loop)),
                          .asked = cost[k],
-                         .wait_ms = v->wait_ms,
+                         .wait_ms = wait_ms,
                          .model = rq->model,
                          .model_len = rq->model_len};
     send_error(c, r, &e);
@@ -282,7 +285,7 @@ void mock_handle_request(struct mock_conn *c) {
     struct mock *m = c->m;
     char id[32];
     snprintf(id, sizeof id, "%08x%llx", m->id_prefix, (unsigned long long)++m->next_id);
-    struct reply r = {.status = 200, .id = id, .should_retry = -1};
+    struct reply r = {.status = 200, .id = id, .retry_ms = -1, .should_retry = -1};
     if (!http_should_keep_alive(&c->parser))
         c->close_after = 1;
 

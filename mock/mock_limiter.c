@@ -1,7 +1,10 @@
+/* GCRA (OpenAI's rate limits), the set of budgets a request is admitted by, and the
+ * rate-limit header formats. The other limiter kinds are in mock_budget.c. */
 #include "mock_limiter.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 /* Floating-point error must not turn an exact 1000 ms into 1001. */
@@ -23,7 +26,7 @@ int64_t mock_gcra_wait_ms(const struct mock_gcra *g, int64_t now_ms, int64_t cos
     if (!g->limit)
         return 0;
     if (cost > g->limit)
-        return MOCK_GCRA_NEVER;
+        return MOCK_NEVER;
     double now = (double)now_ms;
     double debt = g->tat_ms > now ? g->tat_ms - now : 0;
     double need = (double)cost * g->interval_ms;
@@ -57,31 +60,73 @@ int64_t mock_gcra_reset_ms(const struct mock_gcra *g, int64_t now_ms) {
 }
 
 void mock_limits_init(struct mock_limits *l, int64_t rpm, int64_t tpm, double burst_s) {
-    mock_gcra_init(&l->requests, rpm, burst_s);
-    mock_gcra_init(&l->tokens, tpm, burst_s);
-    mock_gcra_init(&l->input, 0, burst_s);
-    mock_gcra_init(&l->output, 0, burst_s);
+    mock_budget_init_gcra(&l->requests, rpm, burst_s);
+    mock_budget_init_gcra(&l->tokens, tpm, burst_s);
+    mock_budget_init_gcra(&l->input, 0, burst_s);
+    mock_budget_init_gcra(&l->output, 0, burst_s);
 }
 
 void mock_limits_init_io(struct mock_limits *l, int64_t itpm, int64_t otpm, double burst_s) {
-    mock_gcra_init(&l->input, itpm, burst_s);
-    mock_gcra_init(&l->output, otpm, burst_s);
+    mock_budget_init_gcra(&l->input, itpm, burst_s);
+    mock_budget_init_gcra(&l->output, otpm, burst_s);
+}
+
+static int budget_setup(struct mock_budget *b, const struct mock_limits_config *c,
+                        int64_t per_minute, int64_t burst) {
+    switch (c->algo) {
+    case MOCK_ALGO_GCRA:
+        return mock_budget_init_gcra(b, per_minute, c->burst_s);
+    case MOCK_ALGO_BUCKET:
+        return mock_budget_init_bucket(b, per_minute, burst);
+    case MOCK_ALGO_FIXED:
+        return mock_budget_init_fixed(b, per_minute, c->window_ms, c->origin_ms);
+    case MOCK_ALGO_SLIDING:
+        return mock_budget_init_sliding(b, per_minute, c->window_ms);
+    case MOCK_ALGO_PER_SECOND:
+        return mock_budget_init_per_second(b, per_minute);
+    }
+    return -1;
+}
+
+int mock_limits_setup(struct mock_limits *l, const struct mock_limits_config *c) {
+    struct mock_limits_config r = *c;
+    if (r.algo == MOCK_ALGO_GCRA && r.burst >= 0 && r.rpm > 0)
+        r.burst_s = (double)(r.burst + 1) * 60.0 / (double)r.rpm;
+    if (r.burst < 0)
+        r.burst = 0;
+    if (r.token_burst < 0)
+        r.token_burst = r.rpm > 0 ? llround((double)r.burst * (double)r.tpm / (double)r.rpm) : 0;
+    memset(l, 0, sizeof *l); /* GCRA without a limit: nothing to free */
+    if (budget_setup(&l->requests, &r, r.rpm, r.burst) < 0 ||
+        budget_setup(&l->tokens, &r, r.tpm, r.token_burst) < 0) {
+        mock_limits_free(l);
+        return -1;
+    }
+    mock_limits_init_io(l, r.itpm, r.otpm, r.burst_s);
+    return 0;
+}
+
+void mock_limits_free(struct mock_limits *l) {
+    mock_budget_free(&l->requests);
+    mock_budget_free(&l->tokens);
+    mock_budget_free(&l->input);
+    mock_budget_free(&l->output);
 }
 
 void mock_limits_admit_io(struct mock_limits *l, int64_t now_ms, int64_t input, int64_t output,
                           struct mock_verdict *v) {
-    struct mock_gcra *g[4] = {&l->requests, &l->tokens, &l->input, &l->output};
-    const enum mock_limit_kind kind[4] = {MOCK_LIMIT_REQUESTS, MOCK_LIMIT_TOKENS, MOCK_LIMIT_INPUT,
-                                          MOCK_LIMIT_OUTPUT};
+    struct mock_budget *b[4] = {&l->requests, &l->tokens, &l->input, &l->output};
+    const enum mock_budget_id id[4] = {MOCK_LIMIT_REQUESTS, MOCK_LIMIT_TOKENS, MOCK_LIMIT_INPUT,
+                                       MOCK_LIMIT_OUTPUT};
     const int64_t cost[4] = {1, input + output, input, output};
     int64_t wait[4];
     v->refused_by = MOCK_LIMIT_NONE;
     v->wait_ms = 0;
     v->too_large = 0;
     for (int i = 0; i < 4; i++) {
-        wait[i] = mock_gcra_wait_ms(g[i], now_ms, cost[i]);
-        if (wait[i] == MOCK_GCRA_NEVER) {
-            v->refused_by = kind[i];
+        wait[i] = mock_budget_wait_ms(b[i], now_ms, cost[i]);
+        if (wait[i] == MOCK_NEVER) {
+            v->refused_by = id[i];
             v->too_large = 1;
             return;
         }
@@ -89,14 +134,14 @@ void mock_limits_admit_io(struct mock_limits *l, int64_t now_ms, int64_t input, 
     /* Name the first budget that binds, and wait for all: that is when it would pass. */
     for (int i = 0; i < 4; i++) {
         if (wait[i] > 0 && v->refused_by == MOCK_LIMIT_NONE)
-            v->refused_by = kind[i];
+            v->refused_by = id[i];
         if (wait[i] > v->wait_ms)
             v->wait_ms = wait[i];
     }
     if (v->refused_by != MOCK_LIMIT_NONE)
         return;
     for (int i = 0; i < 4; i++)
-        mock_gcra_charge(g[i], now_ms, cost[i]);
+        mock_budget_charge(b[i], now_ms, cost[i]);
 }
 
 void mock_limits_admit(struct mock_limits *l, int64_t now_ms, int64_t tokens,

@@ -29,12 +29,24 @@ static void usage(FILE *f) {
         "  --latency MS           median answer delay [0]\n"
         "  --jitter SIGMA         lognormal spread of the delay; 0 = always the median [0]\n"
         "  --ms-per-token MS      extra delay per completion token [0]\n"
-        "  --rpm N                requests per minute, refilled continuously; 0 = no limit [0]\n"
+        "  --rpm N                requests per minute; 0 = no limit [0]\n"
         "  --tpm N                tokens per minute (prompt estimate + max_tokens, charged\n"
         "                         at admission); 0 = no limit [0]\n"
         "  --itpm N, --otpm N     input and output tokens per minute (Anthropic's separate\n"
-        "                         budgets); 0 = no limit [0]\n"
-        "  --burst-s S            seconds of the per-minute budget usable at once [1]\n"
+        "                         budgets; GCRA whatever --limiter, with gcra's burst, 1 s\n"
+        "                         under the other kinds); 0 = no limit [0]\n"
+        "  --limiter KIND         how --rpm and --tpm are enforced (below) [gcra]\n"
+        "  --burst-s S            gcra: seconds of each budget usable at once [1]\n"
+        "  --burst N              gcra, bucket: requests beyond the first that may come back\n"
+        "                         to back at rest, as nginx's burst=N (gcra: the same as\n"
+        "                         --burst-s (N+1)*60/rpm; needs --rpm) [bucket: 0]\n"
+        "  --token-burst N        bucket: tokens beyond the first request's [as many seconds\n"
+        "                         of --tpm as --burst is of --rpm]\n"
+        "  --window S             fixed, sliding: the window in seconds [60]\n"
+        "  --retry-after S        every rate-limit 429 says S seconds whatever the real\n"
+        "                         wait, as a gateway's fixed Retry-After: in retry-after,\n"
+        "                         retry-after-ms and the message (gemini: retryDelay)\n"
+        "                         [the exact wait]\n"
         "  --request-log FILE     append '<unix ms> <path>' per API request as it arrives\n"
         "                         (tests check when requests came) [off]\n"
         "  --no-rate-headers      send no x-ratelimit-* / anthropic-ratelimit-* headers and\n"
@@ -57,14 +69,41 @@ static void usage(FILE *f) {
         "                         requests in process; 0 = off [0]\n"
         "  --auth-fail            every API request gets the dialect's 401 [off]\n"
         "  --seed N               seed of the fault and jitter draws [1]\n"
-        "  -h, --help             this help\n"
-        "\n"
-        "Each request meets, in order: outage (503), --auth-fail (401), unknown path (404),\n"
-        "body not JSON (400), concurrency limits, quota, overloaded, rate limits (429),\n"
-        "faults, then its latency.\n"
-        "Admin: POST /mock/outage?seconds=N (every /v1 request gets 503 for N s),\n"
-        "GET /mock/stats (JSON counters). See mock/README.md.\n");
+        "  -h, --help             this help\n");
+    /* In two parts: C11 promises string literals of 4095 characters only. */
+    fputs("\n"
+          "Limiter kinds (--limiter); N is --rpm or --tpm, a request costs 1 or its tokens:\n"
+          "  gcra        a GCRA refilling N/60 per second, --burst-s of it usable at once\n"
+          "              (OpenAI's); the wait is when the cost would fit\n"
+          "  bucket      nginx limit_req burst=B nodelay, with its integer arithmetic: a\n"
+          "              request adds 1000 per unit to an excess (milli-units) that leaks\n"
+          "              N*1000/60 per second, clamped at 0 after adding; refused above\n"
+          "              B*1000, and a refusal changes nothing; the wait is when it fits\n"
+          "  fixed       at most Q = round(N*S/60) (at least 1) per window of S seconds,\n"
+          "              windows counted from the mock's start; the wait is the window's end\n"
+          "  sliding     a sliding log: at most Q in any S seconds; the wait is until enough\n"
+          "              of the oldest counted requests leave the window\n"
+          "  per-second  OpenAI's 'per minute, enforced per second': at most ceil(N/60) in\n"
+          "              any 1 s and N in any 60 s; the wait is when both have room\n"
+          "A request costing more than its budget ever admits at once (gcra, bucket: N;\n"
+          "fixed, sliding: Q; per-second: ceil(N/60)) gets 429 'Request too large', no hint.\n"
+          "Rate headers: limit is N per minute; remaining is N minus what is refilling\n"
+          "(gcra), what fits back to back now (bucket), the window's rest (fixed), Q minus\n"
+          "the last S s (sliding), the least of the last second's and minute's rests\n"
+          "(per-second); reset is until remaining is full again (fixed: the window's\n"
+          "end). A 429 says the wait in retry-after (seconds, rounded up), retry-after-ms\n"
+          "and its message (gemini: RetryInfo retryDelay), or --retry-after's S.\n"
+          "\n"
+          "Each request meets, in order: outage (503), --auth-fail (401), unknown path (404),\n"
+          "body not JSON (400), concurrency limits, quota, overloaded, rate limits (429),\n"
+          "faults, then its latency.\n"
+          "Admin: POST /mock/outage?seconds=N (every /v1 request gets 503 for N s),\n"
+          "GET /mock/stats (JSON counters). See mock/README.md.\n",
+          f);
 }
+
+/* The integer limiter kinds count milli-units in 64 bits: limits and bursts up to 10^12. */
+#define MOCK_INT_LIMIT_MAX INT64_C(1000000000000)
 
 static int bad(const char *opt, const char *what, const char *got) {
     fprintf(stderr, "sluice mock: %s needs %s, got '%s'; see sluice mock --help\n", opt, what, got);
@@ -173,6 +212,11 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg) {
                                        "--overloaded-rate",
                                        "--concurrency-429",
                                        "--burst-s",
+                                       "--limiter",
+                                       "--burst",
+                                       "--token-burst",
+                                       "--window",
+                                       "--retry-after",
                                        "--max-concurrency",
                                        "--overload-status",
                                        "--seed",
@@ -228,6 +272,22 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg) {
             r = parse_int(name, val, &cfg->concurrency_429);
         } else if (!strcmp(name, "--burst-s")) {
             r = parse_double(name, val, 0.001, 60, &cfg->burst_s);
+            cfg->burst_s_given = 1;
+        } else if (!strcmp(name, "--limiter")) {
+            int a = mock_algo_parse(val);
+            if (a < 0)
+                r = bad(name, "gcra, bucket, fixed, sliding or per-second", val);
+            else
+                cfg->limiter = (enum mock_algo)a;
+        } else if (!strcmp(name, "--burst")) {
+            r = parse_int(name, val, &cfg->burst);
+        } else if (!strcmp(name, "--token-burst")) {
+            r = parse_int(name, val, &cfg->token_burst);
+        } else if (!strcmp(name, "--window")) {
+            r = parse_double(name, val, 0.001, 86400, &cfg->window_s);
+        } else if (!strcmp(name, "--retry-after")) {
+            r = parse_int(name, val, &cfg->retry_after_s);
+
         } else if (!strcmp(name, "--max-concurrency")) {
             r = parse_int(name, val, &cfg->max_concurrency);
         } else if (!strcmp(name, "--overload-status")) {
@@ -258,6 +318,59 @@ static int parse_args(int argc, char **argv, struct mock_config *cfg) {
     return 0;
 }
 
+/* The limiter options that go together, checked once all are read. Returns 0 or -1 after
+ * printing one line. */
+static int check_limiter(const struct mock_config *cfg) {
+    const char *kind = mock_algo_name(cfg->limiter);
+    const char *why = NULL;
+    char msg[160];
+    if (cfg->burst >= 0 && cfg->burst_s_given) {
+        why = "--burst (requests) and --burst-s (seconds) both set the burst: give one";
+    } else if (cfg->burst_s_given && cfg->limiter != MOCK_ALGO_GCRA) {
+        snprintf(msg, sizeof msg, "--burst-s applies to --limiter gcra, not %s", kind);
+        why = msg;
+    } else if (cfg->burst >= 0 && cfg->limiter != MOCK_ALGO_GCRA &&
+               cfg->limiter != MOCK_ALGO_BUCKET) {
+        snprintf(msg, sizeof msg, "--burst applies to --limiter gcra and bucket, not %s", kind);
+        why = msg;
+    } else if (cfg->burst >= 0 && !cfg->rpm) {
+        why = "--burst counts requests: it needs --rpm";
+    } else if (cfg->token_burst >= 0 && cfg->limiter != MOCK_ALGO_BUCKET) {
+        snprintf(msg, sizeof msg, "--token-burst applies to --limiter bucket, not %s", kind);
+        why = msg;
+    } else if (cfg->window_s > 0 && cfg->limiter != MOCK_ALGO_FIXED &&
+               cfg->limiter != MOCK_ALGO_SLIDING) {
+        snprintf(msg, sizeof msg, "--window applies to --limiter fixed and sliding, not %s", kind);
+        why = msg;
+    } else if (cfg->limiter != MOCK_ALGO_GCRA &&
+               (cfg->rpm > MOCK_INT_LIMIT_MAX || cfg->tpm > MOCK_INT_LIMIT_MAX ||
+                cfg->burst > MOCK_INT_LIMIT_MAX || cfg->token_burst > MOCK_INT_LIMIT_MAX)) {
+        /* The integer kinds count milli-units in 64 bits. */
+        snprintf(msg, sizeof msg, "--limiter %s takes --rpm, --tpm and bursts up to 10^12", kind);
+        why = msg;
+    }
+    if (!why)
+        return 0;
+    fprintf(stderr, "sluice mock: %s; see sluice mock --help\n", why);
+    return -1;
+}
+
+/* The limiter options as mock_limits_setup takes them (it resolves the defaults). */
+static void limits_config(const struct mock_config *cfg, int64_t origin_ms,
+                          struct mock_limits_config *lc) {
+    memset(lc, 0, sizeof *lc);
+    lc->algo = cfg->limiter;
+    lc->rpm = cfg->rpm;
+    lc->tpm = cfg->tpm;
+    lc->itpm = cfg->itpm;
+    lc->otpm = cfg->otpm;
+    lc->burst_s = cfg->burst_s;
+    lc->burst = cfg->burst;
+    lc->token_burst = cfg->token_burst;
+    lc->window_ms = cfg->window_s > 0 ? llround(cfg->window_s * 1000) : 60000;
+    lc->origin_ms = origin_ms;
+}
+
 /* Thousands of client connections need thousands of descriptors: take what the hard limit
  * allows without asking. */
 static void raise_nofile(void) {
@@ -282,19 +395,22 @@ int mock_main(int argc, char **argv) {
     snprintf(m.cfg.host, sizeof m.cfg.host, "127.0.0.1");
     m.cfg.port = 8080;
     m.cfg.burst_s = 1;
+    m.cfg.burst = -1;
+    m.cfg.token_burst = -1;
+    m.cfg.retry_after_s = -1;
     m.cfg.rate_headers = 1;
     m.cfg.overload_status = 429;
     m.cfg.seed = 1;
     m.cfg.quota_after = -1;
     int r = parse_args(argc, argv, &m.cfg);
+    if (r == 0)
+        r = check_limiter(&m.cfg);
     if (r != 0)
         return r > 0 ? 0 : 2;
 
     raise_nofile();
     /* A client that closes while we write must cost an EPIPE, not the process. */
     signal(SIGPIPE, SIG_IGN);
-    mock_limits_init(&m.limits, m.cfg.rpm, m.cfg.tpm, m.cfg.burst_s);
-    mock_limits_init_io(&m.limits, m.cfg.itpm, m.cfg.otpm, m.cfg.burst_s);
     mock_rng_seed(&m.rng, m.cfg.seed);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -320,6 +436,14 @@ int mock_main(int argc, char **argv) {
         return 1;
     }
     m.loop = &loop;
+    struct mock_limits_config lc;
+    limits_config(&m.cfg, (int64_t)uv_now(&loop), &lc); /* fixed windows start now */
+    if (mock_limits_setup(&m.limits, &lc) < 0) {
+        fprintf(stderr, "sluice mock: out of memory\n");
+        uv_loop_close(&loop);
+        json_tokener_free(m.tok);
+        return 1;
+    }
     if ((r = mock_server_listen(&m)) < 0) {
         fprintf(stderr, "sluice mock: cannot listen on %s:%d: %s\n", m.cfg.host, m.cfg.port,
                 uv_strerror(r));
@@ -344,6 +468,7 @@ stop:
         status = 1;
     }
     json_tokener_free(m.tok);
+    mock_limits_free(&m.limits);
     if (m.request_log)
         fclose(m.request_log);
     mock_buf_free(&m.scratch);

@@ -29,8 +29,15 @@ struct mock_config {
     double ms_per_token;         /* per completion token */
     int64_t rpm, tpm;            /* 0: unlimited */
     int64_t itpm, otpm;          /* Anthropic's input and output token budgets; 0: none */
-    double burst_s;
-    int rate_headers; /* 0 with --no-rate-headers */
+    enum mock_algo limiter;      /* --limiter: how --rpm and --tpm are enforced */
+    double burst_s;              /* gcra, --itpm, --otpm: seconds of budget at once (--burst-s) */
+    int burst_s_given;           /* --burst-s was given */
+    int64_t burst;               /* --burst: requests beyond the first; -1: not given */
+    int64_t token_burst;         /* --token-burst: bucket's tokens beyond the first request's; -1:
+                                    not given */
+    double window_s;             /* --window: fixed and sliding; 0: not given (60) */
+    int64_t retry_after_s;       /* --retry-after: every rate 429's hint; -1: the exact wait */
+    int rate_headers;            /* 0 with --no-rate-headers */
     int64_t max_concurrency;
     int overload_status;
     double fault_rate[MOCK_FAULT_COUNT];
