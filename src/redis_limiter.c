@@ -20,6 +20,8 @@
  *   recon delta           charge or refund tokens
  *   rates rpm tpm         set the rates, rescaling debt
  *   pause ms              pause = max(pause, now + ms)
+ * An operation may carry its own time, "lease@T" (T in ms): tests drive the budget on a virtual
+ * clock that way. Production calls never do; their time is Redis's (TIME).
  * Every reply is {ok, wait_ms, rpm, tpm, why, burst}; the numbers that may have fractions are
  * strings; why says what refused a lease: 0 the budget, 1 the shared pause (wait_ms is then the
  * pause's end, which no max_wait shortens), 2 a size for other rates.
@@ -32,12 +34,15 @@
  * Kept under 4095 bytes: that is the longest string literal -Wpedantic accepts.
  */
 /* SHA-1 of SCRIPT: EVALSHA needs no SCRIPT LOAD round trip (test_redis_lease checks it). */
-static const char SCRIPT_SHA[] = "1d4b1e7f676634a678cc2c6aead92d4ba22e64b0";
+static const char SCRIPT_SHA[] = "fda4647cd9161b59b7515b71d17ed18f51f8f880";
 static const char SCRIPT[] =
     "local k=KEYS[1]\n"
-    "local op=ARGV[1]\n"
-    "local t=redis.call('TIME')\n"
-    "local now=tonumber(t[1])*1000+tonumber(t[2])/1000\n"
+    "local op,at=string.match(ARGV[1],'^(%a+)@?(.*)$')\n"
+    "local now=tonumber(at)\n"
+    "if not now then\n"
+    "  local t=redis.call('TIME')\n"
+    "  now=tonumber(t[1])*1000+tonumber(t[2])/1000\n"
+    "end\n"
     "local h=redis.call('HMGET',k,'rpm','tpm','burst','rtat','ttat','pause')\n"
     "local exists=h[1]~=false\n"
     "local rpm=tonumber(h[1]) or 0\n"
@@ -186,6 +191,7 @@ struct redis_limiter {
     char sha[41];                  /* SCRIPT LOAD's answer */
     double rpm, tpm, burst_s;      /* as given to _new, to re-create a lost hash */
     double shared_rpm, shared_tpm; /* the rates in the last reply */
+    double clock_ms;               /* tests: the time every call names; < 0: Redis's TIME */
 };
 
 /*
@@ -213,6 +219,11 @@ static redisReply *run_script(struct redis_limiter *l, const struct redis_limite
 /* Runs an operation and parses its reply: 0/1, or a negative code (NOLIMIT included). */
 static int call(struct redis_limiter *l, const char *op, int n, const double *v, int64_t *wait_ms) {
     struct redis_limiter_args a;
+    char op_at[48];
+    if (l->clock_ms >= 0) {
+        snprintf(op_at, sizeof(op_at), "%s@%.17g", op, l->clock_ms);
+        op = op_at;
+    }
     redis_limiter_args(&a, l->key, op, n, v);
     redisReply *r = run_script(l, &a);
     if (!r)
@@ -247,6 +258,7 @@ struct redis_limiter *redis_limiter_new(redisContext *c, const char *key, double
     l->rpm = rpm;
     l->tpm = tpm;
     l->burst_s = burst_s;
+    l->clock_ms = -1;
     l->key = redis_limiter_key(key);
     if (!l->key)
         goto fail;
@@ -314,6 +326,10 @@ int redis_limiter_pause(struct redis_limiter *l, int64_t ms) {
         return SLUICE_EINVAL;
     const double v[] = {(double)ms};
     return call_op(l, "pause", 1, v);
+}
+
+void redis_limiter_clock(struct redis_limiter *l, double now_ms) {
+    l->clock_ms = now_ms >= 0 ? now_ms : -1;
 }
 
 void redis_limiter_rates(const struct redis_limiter *l, double *rpm, double *tpm) {

@@ -126,6 +126,11 @@ int redis_limiter_set_rates(struct redis_limiter *l, double rpm, double tpm);
    cuts a longer one. 0 or negative. */
 int redis_limiter_pause(struct redis_limiter *l, int64_t ms);
 
+/* Tests only: the calls that follow name `now_ms` as Redis's time (the script's "op@T"), so a
+   test drives the budget on a virtual clock and never sleeps; a negative value goes back to
+   Redis's own clock. Every call on one budget key must then use the same clock. */
+void redis_limiter_clock(struct redis_limiter *l, double now_ms);
+
 /* The shared rates as of the last reply from Redis (set by another worker, perhaps). */
 void redis_limiter_rates(const struct redis_limiter *l, double *rpm, double *tpm);
 
@@ -155,7 +160,9 @@ char *redis_limiter_key(const char *key);
  * A lease of several requests given the rates it was sized for is refused (resize) when the
  * shared rates differ: a worker that sized 1000 on an unlimited budget does not take them as
  * debt just after another worker set a limit.
- * A negative rate or burst in init and rates keeps the shared one. argv points into the struct
+ * A negative rate or burst in init and rates keeps the shared one. Any op may be written "op@T":
+ * the script then takes T (ms) as Redis's time instead of TIME (tests only: redis_limiter_clock).
+ * argv points into the struct
  * (and at `key` and `op`, which must outlive it).
  */
 #define REDIS_LIMITER_MAX_OPERANDS 6

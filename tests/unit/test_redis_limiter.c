@@ -242,25 +242,68 @@ static void test_pause_blocks_every_client(void **state) {
     struct redis_limiter *b = redis_limiter_new(cb, "pause", 0, 0, 1);
     assert_non_null(a);
     assert_non_null(b);
+    /* A virtual clock: both name the same time, as Redis's TIME would. */
+    double now = 1e6;
+    redis_limiter_clock(a, now);
+    redis_limiter_clock(b, now);
     int64_t w = -1;
     assert_int_equal(redis_limiter_lease(b, 1, 0, &w), 1);
     /* a saw a 429 with Retry-After: 0.2 s. */
     assert_int_equal(redis_limiter_pause(a, 200), 0);
+    redis_limiter_clock(b, now + 30);
     assert_int_equal(redis_limiter_lease(b, 1, 0, &w), 0);
-    assert_true(w > 150 && w <= 200);
+    assert_int_equal(w, 170);
     /* A shorter pause from another worker does not cut it. */
     assert_int_equal(redis_limiter_pause(b, 10), 0);
+    redis_limiter_clock(a, now + 30);
     assert_int_equal(redis_limiter_lease(a, 1, 0, &w), 0);
-    assert_true(w > 150 && w <= 200);
+    assert_int_equal(w, 170);
     /* Not even a reservation gets through it. */
     assert_int_equal(redis_limiter_reserve(a, 1, 0, 0, 1000, &w), 0);
-    usleep((useconds_t)(w + 5) * 1000);
+    assert_int_equal(w, 170);
+    redis_limiter_clock(a, now + 199);
+    assert_int_equal(redis_limiter_lease(a, 1, 0, &w), 0);
+    assert_int_equal(w, 1);
+    redis_limiter_clock(a, now + 200);
+    redis_limiter_clock(b, now + 200);
     assert_int_equal(redis_limiter_lease(a, 1, 0, &w), 1);
     assert_int_equal(redis_limiter_lease(b, 1, 0, &w), 1);
     redis_limiter_free(a);
     redis_limiter_free(b);
     redisFree(ca);
     redisFree(cb);
+}
+
+/* The script's time argument (tests only) stands in for TIME everywhere: the budget moves on
+   the virtual clock and on nothing else. */
+static void test_virtual_clock_drives_the_budget(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    /* Created on Redis's clock, unlimited and with no burst; the rate set on the virtual clock
+       puts the schedule there (a new rate on an unlimited budget starts at now). */
+    struct redis_limiter *l = redis_limiter_new(c, "virtual", -1, -1, 0);
+    assert_non_null(l);
+    redis_limiter_clock(l, 5000);
+    assert_int_equal(redis_limiter_set_rates(l, 600, 0), 0); /* 100 ms a request */
+    int64_t w = -1;
+    assert_int_equal(redis_limiter_lease(l, 1, 0, &w), 1);
+    assert_int_equal(redis_limiter_lease(l, 1, 0, &w), 0);
+    assert_int_equal(w, 100);
+    /* Real time passing changes nothing; the virtual clock does. */
+    usleep(20000);
+    assert_int_equal(redis_limiter_lease(l, 1, 0, &w), 0);
+    assert_int_equal(w, 100);
+    redis_limiter_clock(l, 5060);
+    assert_int_equal(redis_limiter_lease(l, 1, 0, &w), 0);
+    assert_int_equal(w, 40);
+    redis_limiter_clock(l, 5100);
+    assert_int_equal(redis_limiter_lease(l, 1, 0, &w), 1);
+    redisReply *r = redisCommand(c, "HGET sluice:limit:{virtual} rtat");
+    assert_non_null(r);
+    assert_string_equal(r->str, "5200");
+    freeReplyObject(r);
+    redis_limiter_free(l);
+    redisFree(c);
 }
 
 static void test_rate_zero_is_unlimited(void **state) {
@@ -403,6 +446,7 @@ int main(void) {
         cmocka_unit_test(test_reservation_within_max_wait),
         cmocka_unit_test(test_set_rates_changes_the_pace),
         cmocka_unit_test(test_pause_blocks_every_client),
+        cmocka_unit_test(test_virtual_clock_drives_the_budget),
         cmocka_unit_test(test_rate_zero_is_unlimited),
         cmocka_unit_test(test_caller_clock_does_not_matter),
         cmocka_unit_test(test_script_reloaded_and_lost_budget_recreated),
