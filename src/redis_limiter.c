@@ -11,20 +11,24 @@
  * The script. KEYS[1] is the budget's hash, ARGV[1] the operation:
  *   init  rpm tpm burst   create the hash if absent; set each value given (>= 0)
  *   lease nr nt maxwait delta [rpm tpm]
- *                         charge delta tokens, then take nr requests and nt tokens if they are
- *                         usable within maxwait ms: {1, wait} or {0, wait}; a pause answers
- *                         {0, pause - now}; an absent hash is the error NOLIMIT (Redis lost it:
- *                         the caller re-creates it rather than lease from an unlimited budget).
- *                         rpm tpm: the rates the caller sized a lease of several for; when the
- *                         shared ones differ it is refused ({0, 0}), to be sized again
+ *                         charge delta tokens, then take nr requests and nt tokens if the first
+ *                         of them is usable within maxwait ms: {1, wait} or {0, wait}; a pause
+ *                         answers {0, pause - now}; an absent hash is the error NOLIMIT (Redis
+ *                         lost it: the caller re-creates it rather than lease from an unlimited
+ *                         budget). rpm tpm: the rates the caller sized a lease of several for;
+ *                         when the shared ones differ it is refused ({0, 0}), to be sized again.
+ *                         A lease's requests take the slots [a, a + nr x interval) of the
+ *                         request schedule, a = max(rtat, now + wait), and its tokens [b, b + nt x
+ *                         token interval) of the token schedule, b = max(ttat, now + wait)
  *   recon delta           charge or refund tokens
  *   rates rpm tpm         set the rates, rescaling debt
  *   pause ms              pause = max(pause, now + ms)
  * An operation may carry its own time, "lease@T" (T in ms): tests drive the budget on a virtual
  * clock that way. Production calls never do; their time is Redis's (TIME).
- * Every reply is {ok, wait_ms, rpm, tpm, why, burst}; the numbers that may have fractions are
- * strings; why says what refused a lease: 0 the budget, 1 the shared pause (wait_ms is then the
- * pause's end, which no max_wait shortens), 2 a size for other rates.
+ * Every reply is {ok, wait_ms, rpm, tpm, why, burst, a - now, b - now}; the numbers that may have
+ * fractions are strings; why says what refused a lease: 0 the budget, 1 the shared pause (wait_ms
+ * is then the pause's end, which no max_wait shortens), 2 a size for other rates. The slot starts
+ * are given as ms after the reply's own time, so the caller places them on its own clock.
  *
  * The arithmetic is limiter.c's (gcra_wait, gcra_take, gcra_adjust, gcra_set_rate), with the
  * burst in ms of budget: cap = max(burst s x 1000, interval). Times are ms on Redis's clock, as
@@ -34,7 +38,7 @@
  * Kept under 4095 bytes: that is the longest string literal -Wpedantic accepts.
  */
 /* SHA-1 of SCRIPT: EVALSHA needs no SCRIPT LOAD round trip (test_redis_lease checks it). */
-static const char SCRIPT_SHA[] = "fda4647cd9161b59b7515b71d17ed18f51f8f880";
+static const char SCRIPT_SHA[] = "04d0559bba3392aac425ececf34b893afd5d64e7";
 static const char SCRIPT[] =
     "local k=KEYS[1]\n"
     "local op,at=string.match(ARGV[1],'^(%a+)@?(.*)$')\n"
@@ -63,9 +67,13 @@ static const char SCRIPT[] =
     "  if inc<=cap then at=tat+inc-cap end\n"
     "  return math.max(at-now,0)\n"
     "end\n"
-    "local function take(tat,r,cost)\n"
+    "local function start(tat,r,cost,g)\n"
+    "  if iv(r)==0 or cost<=0 then return g end\n"
+    "  return math.max(tat,g)\n"
+    "end\n"
+    "local function take(s,tat,r,cost)\n"
     "  if iv(r)==0 or cost<=0 then return tat end\n"
-    "  return math.max(tat,now)+cost*iv(r)\n"
+    "  return s+cost*iv(r)\n"
     "end\n"
     "local function adjust(tat,r,cost)\n"
     "  if iv(r)==0 then return tat end\n"
@@ -83,7 +91,9 @@ static const char SCRIPT[] =
     "  redis.call('HSET',k,'rpm',f(rpm),'tpm',f(tpm),'burst',f(burst),\n"
     "    'rtat',f(rtat),'ttat',f(ttat),'pause',f(pause))\n"
     "end\n"
-    "local function reply(ok,w,p) return {ok,math.ceil(w),f(rpm),f(tpm),p or 0,f(burst)} end\n"
+    "local function reply(ok,w,p,a,b)\n"
+    "  return {ok,math.ceil(w),f(rpm),f(tpm),p or 0,f(burst),f(a or 0),f(b or 0)}\n"
+    "end\n"
     "if op=='init' then\n"
     "  local r,tp,b=tonumber(ARGV[2]),tonumber(ARGV[3]),tonumber(ARGV[4])\n"
     "  if not exists then rpm=0 tpm=0 rtat=now ttat=now end\n"
@@ -97,23 +107,26 @@ static const char SCRIPT[] =
     "  local nr,nt,mw,d=tonumber(ARGV[2]),tonumber(ARGV[3]),tonumber(ARGV[4]),tonumber(ARGV[5])\n"
     "  local sr,st=tonumber(ARGV[6]),tonumber(ARGV[7])\n"
     "  if d~=0 then ttat=adjust(ttat,tpm,d) end\n"
-    "  local ok,w,p=0,0,0\n"
+    "  local ok,w,p,a,b=0,0,0,0,0\n"
     "  if pause>now then\n"
     "    w=pause-now p=1\n"
     "  elseif nr>1 and sr and (sr~=rpm or st~=tpm) then\n"
     "    p=2\n"
     "  else\n"
-    "    w=math.max(wait(rtat,rpm,nr),wait(ttat,tpm,nt))\n"
+    "    w=math.max(wait(rtat,rpm,math.min(nr,1)),wait(ttat,tpm,nr>0 and nt/nr or nt))\n"
     "    if w<=mw then\n"
     "      ok=1\n"
-    "      rtat=take(rtat,rpm,nr)\n"
-    "      ttat=take(ttat,tpm,nt)\n"
+    "      a=start(rtat,rpm,nr,now+w)\n"
+    "      b=start(ttat,tpm,nt,now+w)\n"
+    "      rtat=take(a,rtat,rpm,nr)\n"
+    "      ttat=take(b,ttat,tpm,nt)\n"
+    "      a=a-now b=b-now\n"
     "    end\n"
     "  end\n"
     "  if ok==1 or d~=0 then\n"
     "    redis.call('HSET',k,'rtat',f(rtat),'ttat',f(ttat))\n"
     "  end\n"
-    "  return reply(ok,w,p)\n"
+    "  return reply(ok,w,p,a,b)\n"
     "elseif op=='recon' then\n"
     "  ttat=adjust(ttat,tpm,tonumber(ARGV[2]))\n"
     "  redis.call('HSET',k,'ttat',f(ttat))\n"
@@ -180,6 +193,12 @@ int redis_limiter_parse(const redisReply *r, struct redis_limiter_reply *out) {
     out->burst_s = r->elements > 5 && r->element[5]->type == REDIS_REPLY_STRING
                        ? strtod(r->element[5]->str, NULL)
                        : -1;
+    out->req_at_ms = r->elements > 6 && r->element[6]->type == REDIS_REPLY_STRING
+                         ? strtod(r->element[6]->str, NULL)
+                         : (double)out->wait_ms;
+    out->tok_at_ms = r->elements > 7 && r->element[7]->type == REDIS_REPLY_STRING
+                         ? strtod(r->element[7]->str, NULL)
+                         : (double)out->wait_ms;
     return out->ok;
 }
 

@@ -183,6 +183,10 @@ struct redis_limiter_reply {
     int paused;      /* refused because of the shared pause (wait_ms = until its end) */
     int resize;      /* refused: sized for rates that are no longer the shared ones */
     double burst_s;  /* the shared burst tolerance (s); -1 when the reply had none */
+    /* A granted lease: its first request's slot in the shared schedule starts req_at_ms after
+       the reply's own time (the others follow one request interval apart), its first token's
+       tok_at_ms after it. */
+    double req_at_ms, tok_at_ms;
 };
 
 /*

@@ -61,6 +61,24 @@ static int drain(struct redis_limiter *l, double tokens, int64_t *wait_ms) {
     return n;
 }
 
+/* One script call on budget `key` at virtual time `at` (ms), parsed into *rep: its result. */
+static int script_at(redisContext *c, const char *key, const char *op, double at, int n,
+                     const double *v, struct redis_limiter_reply *rep) {
+    char *k = redis_limiter_key(key);
+    char op_at[48];
+    snprintf(op_at, sizeof(op_at), "%s@%.17g", op, at);
+    struct redis_limiter_args a;
+    redis_limiter_args(&a, k, op_at, n, v);
+    const char *argv[3 + REDIS_LIMITER_MAX_ARGC] = {"EVAL", redis_limiter_script(NULL), "1"};
+    for (int i = 0; i < a.argc; i++)
+        argv[3 + i] = a.argv[i];
+    redisReply *r = redisCommandArgv(c, 3 + a.argc, argv, NULL);
+    int rc = redis_limiter_parse(r, rep);
+    freeReplyObject(r);
+    free(k);
+    return rc;
+}
+
 static void test_paces_evenly(void **state) {
     (void)state;
     redisContext *c = connect_or_skip();
@@ -425,6 +443,43 @@ static void test_redis_errors_are_reported(void **state) {
     redisFree(c);
 }
 
+/* A granted lease says where its slots start in the shared schedule, as ms after the reply's
+   own time: requests at max(rtat, now + hold), tokens at max(ttat, now + hold). */
+static void test_lease_reply_gives_slot_starts(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    struct redis_limiter_reply rep;
+    /* 6000 rpm (10 ms a request), 60,000 tpm (1 ms a token), no burst. */
+    const double init[] = {6000, 60000, 0};
+    assert_int_equal(script_at(c, "slots", "init", 1000, 3, init, &rep), 1);
+    /* At rest: the slots start now. */
+    const double five[] = {5, 20, 1000, 0};
+    assert_int_equal(script_at(c, "slots", "lease", 1000, 4, five, &rep), 1);
+    assert_int_equal(rep.wait_ms, 0);
+    assert_true(rep.req_at_ms == 0 && rep.tok_at_ms == 0);
+    /* 10 ms later the next five requests start where the first five end (1050), 40 ms after
+       this reply; the tokens were not the limit (1020), so they start at the same hold. */
+    assert_int_equal(script_at(c, "slots", "lease", 1010, 4, five, &rep), 1);
+    assert_int_equal(rep.wait_ms, 40);
+    assert_true(rep.req_at_ms == 40 && rep.tok_at_ms == 40);
+    /* Tokens the limit: 200 tokens is 200 ms; the requests wait for them and start with them. */
+    const double big[] = {2, 200, 1000, 0};
+    assert_int_equal(script_at(c, "slots", "lease", 1100, 4, big, &rep), 1);
+    assert_int_equal(rep.wait_ms, 0);
+    assert_true(rep.req_at_ms == 0 && rep.tok_at_ms == 0);
+    assert_int_equal(script_at(c, "slots", "lease", 1100, 4, big, &rep), 1);
+    assert_int_equal(rep.wait_ms, 200);
+    assert_true(rep.req_at_ms == 200 && rep.tok_at_ms == 200);
+    /* Long after: the schedule does not start in the past. */
+    assert_int_equal(script_at(c, "slots", "lease", 9000, 4, five, &rep), 1);
+    assert_true(rep.req_at_ms == 0 && rep.tok_at_ms == 0);
+    /* A refusal gives no slots. */
+    const double tight[] = {5, 20, 10, 0};
+    assert_int_equal(script_at(c, "slots", "lease", 9000, 4, tight, &rep), 0);
+    assert_int_equal(rep.wait_ms, 50);
+    redisFree(c);
+}
+
 static void test_lease_size_rule(void **state) {
     (void)state;
     assert_int_equal(redis_limiter_lease_size(6000, 0.5), 5);
@@ -451,6 +506,7 @@ int main(void) {
         cmocka_unit_test(test_caller_clock_does_not_matter),
         cmocka_unit_test(test_script_reloaded_and_lost_budget_recreated),
         cmocka_unit_test(test_redis_errors_are_reported),
+        cmocka_unit_test(test_lease_reply_gives_slot_starts),
         cmocka_unit_test(test_lease_size_rule),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
