@@ -356,14 +356,10 @@ void redis_limiter_rates(const struct redis_limiter *l, double *rpm, double *tpm
     *tpm = l->shared_tpm;
 }
 
-int redis_limiter_lease_size(double per_minute, double burst_s) {
+int redis_limiter_lease_size(double per_minute) {
     if (!(per_minute > 0))
         return REDIS_LIMITER_LEASE_MAX;
     double k = floor(per_minute / 60000.0 * REDIS_LIMITER_LEASE_MS);
-    /* Never more than the burst, so a lease never has to wait for the budget to be at rest. */
-    double burst = floor(per_minute / 60.0 * burst_s);
-    if (k > burst)
-        k = burst;
     if (k > REDIS_LIMITER_LEASE_MAX)
         k = REDIS_LIMITER_LEASE_MAX;
     return k < 1 ? 1 : (int)k;

@@ -15,10 +15,10 @@
  *
  * Leasing. One script call per request would cost a round trip and a Redis command per request.
  * A worker instead leases k requests (and their estimated tokens) per call, with
- * k = redis_limiter_lease_size(): max(1, rate/60 x 50 ms), and never more than the burst; for a
- * token budget the rate counts requests of the average size (tpm / tokens per request), and the
- * smaller k of the two budgets applies. At 6000 rpm that is 5, at 60000 rpm 50, at 600 rpm 1;
- * 1000 when both budgets are unlimited. A lease that has to wait is granted as a reservation
+ * k = redis_limiter_lease_size(): max(1, rate/60 x 50 ms); for a token budget the rate counts
+ * requests of the average size (tpm / tokens per request), and the smaller k of the two budgets
+ * applies. At 6000 rpm that is 5, at 60000 rpm 50, at 600 rpm 1; 1000 when both budgets are
+ * unlimited. A lease that has to wait is granted as a reservation
  * (redis_limiter_reserve's max_wait_ms): the one reply says how long the worker must still hold
  * it before use, so a lease costs one command whatever the rate, and the token reconciliation
  * of past requests rides along in the next lease's call.
@@ -134,11 +134,11 @@ void redis_limiter_clock(struct redis_limiter *l, double now_ms);
 /* The shared rates as of the last reply from Redis (set by another worker, perhaps). */
 void redis_limiter_rates(const struct redis_limiter *l, double *rpm, double *tpm);
 
-/* Requests per lease for a budget of `per_minute` (0 = unlimited) and `burst_s`: the rule above.
-   Unlimited budgets lease REDIS_LIMITER_LEASE_MAX at a time. */
+/* Requests per lease for a budget of `per_minute` (0 = unlimited): the rule above. Unlimited
+   budgets lease REDIS_LIMITER_LEASE_MAX at a time. */
 #define REDIS_LIMITER_LEASE_MS  50
 #define REDIS_LIMITER_LEASE_MAX 1000
-int redis_limiter_lease_size(double per_minute, double burst_s);
+int redis_limiter_lease_size(double per_minute);
 
 void redis_limiter_free(struct redis_limiter *l);
 

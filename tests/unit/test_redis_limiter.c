@@ -482,13 +482,12 @@ static void test_lease_reply_gives_slot_starts(void **state) {
 
 static void test_lease_size_rule(void **state) {
     (void)state;
-    assert_int_equal(redis_limiter_lease_size(6000, 0.5), 5);
-    assert_int_equal(redis_limiter_lease_size(60000, 0.5), 50);
-    assert_int_equal(redis_limiter_lease_size(600, 0.5), 1);
-    assert_int_equal(redis_limiter_lease_size(60, 0.5), 1);
-    /* Never above the burst: 60000 rpm with a 10 ms burst holds 10. */
-    assert_int_equal(redis_limiter_lease_size(60000, 0.01), 10);
-    assert_int_equal(redis_limiter_lease_size(0, 0.5), REDIS_LIMITER_LEASE_MAX);
+    assert_int_equal(redis_limiter_lease_size(6000), 5);
+    assert_int_equal(redis_limiter_lease_size(60000), 50);
+    assert_int_equal(redis_limiter_lease_size(600), 1);
+    assert_int_equal(redis_limiter_lease_size(60), 1);
+    assert_int_equal(redis_limiter_lease_size(6e6), REDIS_LIMITER_LEASE_MAX);
+    assert_int_equal(redis_limiter_lease_size(0), REDIS_LIMITER_LEASE_MAX);
 }
 
 int main(void) {
