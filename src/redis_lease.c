@@ -38,6 +38,7 @@ void lease_cache_init(struct lease_cache *c, double rpm, double tpm, double burs
     c->rpm = rpm > 0 ? rpm : 0;
     c->tpm = tpm > 0 ? tpm : 0;
     c->burst_s = burst_s >= 0 ? burst_s : 0.5;
+    c->fit = REDIS_LIMITER_LEASE_MAX;
 }
 
 /* ms per unit of a budget of `per_minute` (0 = unlimited). */
@@ -94,12 +95,14 @@ static void runs_add(struct lease_run *r, int *n, double amount, double at) {
         r[*n - 1].n += amount;
         return;
     }
+    memset(&r[*n], 0, sizeof(r[*n]));
     r[*n].n = amount;
     r[*n].at = at;
+    r[*n].size = (int)amount;
     (*n)++;
 }
 
-/* Uses `amount` units from the oldest runs; each moves its run's next slot on by `iv` ms. */
+/* Uses `amount` tokens from the oldest runs; each moves its run's next slot on by `iv` ms. */
 static void runs_use(struct lease_run *r, int *n, double amount, double iv) {
     while (amount > EPS && *n > 0) {
         double d = amount < r[0].n ? amount : r[0].n;
@@ -111,6 +114,31 @@ static void runs_use(struct lease_run *r, int *n, double amount, double iv) {
             (*n)--;
         }
     }
+}
+
+/*
+ * The oldest request held leaves: sent, or `missed` (dropped, its slot long past); the next
+ * one's slot is an interval on. A lease used up sizes the next: one that missed slots (the
+ * worker had no request ready, or no free connection, when they came) shrinks the size to what
+ * it used; one used whole doubles it, up to the full size. So a worker that cannot keep pace
+ * with its slots leases only what it uses instead of leasing slots to miss them.
+ */
+static void req_use(struct lease_cache *c, int missed) {
+    struct lease_run *r = &c->req[0];
+    if (missed)
+        r->missed++;
+    else
+        r->taken++;
+    r->n -= 1;
+    r->at += interval(c->rpm);
+    if (r->n >= 1 - EPS)
+        return;
+    if (r->missed > 0)
+        c->fit = r->taken > 1 ? r->taken : 1;
+    else if (r->taken >= r->size)
+        c->fit = c->fit < REDIS_LIMITER_LEASE_MAX / 2 ? 2 * c->fit : REDIS_LIMITER_LEASE_MAX;
+    memmove(c->req, c->req + 1, (size_t)(c->n_req - 1) * sizeof(*r));
+    c->n_req--;
 }
 
 /* Drops `amount` units from the newest runs. */
@@ -187,10 +215,34 @@ static double slot_of(const struct lease_cache *c, double tokens, double *usable
     return slot;
 }
 
+/*
+ * Drops the requests (each with `tokens`, the tokens of one like the waiting one) whose place
+ * in the schedule started more than half an interval before `now` (half a request's worth of
+ * tokens, when that is longer; at least LEASE_LATE_MIN_MS). Sent that late, they would go in
+ * other workers' slots: this is the local limiter's tolerance, for timer lateness only, and the
+ * bound on how far the merged sends of all workers can bunch. A request waiting for the tokens
+ * of a lease not yet granted is not late.
+ */
+static void expire(struct lease_cache *c, int64_t now, double tokens) {
+    double late = 0.5 * interval(c->rpm);
+    if (0.5 * tokens * interval(c->tpm) > late)
+        late = 0.5 * tokens * interval(c->tpm);
+    if (late < LEASE_LATE_MIN_MS)
+        late = LEASE_LATE_MIN_MS;
+    double usable;
+    while (c->rpm + c->tpm > 0 && holds(c, tokens)) {
+        if (slot_of(c, tokens, &usable) + late >= (double)now)
+            break;
+        req_use(c, 1);
+        runs_use(c->tok, &c->n_tok, tokens, interval(c->tpm));
+    }
+}
+
 int64_t lease_cache_wait(struct lease_cache *c, int64_t now, double tokens) {
     if (!(tokens >= 0))
         tokens = 0;
     c->sized = 1;
+    expire(c, now, tokens);
     int64_t w = -1;
     if (holds(c, tokens)) {
         double usable;
@@ -198,8 +250,10 @@ int64_t lease_cache_wait(struct lease_cache *c, int64_t now, double tokens) {
         double u = usable - (double)now;
         w = u > EPS ? (int64_t)ceil(u - EPS) : 0;
     }
-    if (w != 0)
+    if (w != 0) {
         c->need = tokens;
+        c->waiting = 1;
+    }
     return w;
 }
 
@@ -208,13 +262,15 @@ void lease_cache_take(struct lease_cache *c, int64_t now, double tokens) {
     if (!(tokens >= 0))
         tokens = 0;
     c->sized = 1;
-    runs_use(c->req, &c->n_req, 1, interval(c->rpm));
+    if (c->n_req > 0)
+        req_use(c, 0);
     runs_use(c->tok, &c->n_tok, tokens, interval(c->tpm));
     if (c->avg_tok <= 0)
         c->avg_tok = tokens;
     else
         c->avg_tok += (tokens - c->avg_tok) / LEASE_AVG_N;
     c->need = 0;
+    c->waiting = 0;
 }
 
 int lease_cache_plan(const struct lease_cache *c, int *nr, double *nt) {
@@ -223,14 +279,18 @@ int lease_cache_plan(const struct lease_cache *c, int *nr, double *nt) {
     if (c->tpm > 0 && !c->sized)
         return 0;
     int k = lease_cache_size(c);
+    if (c->fit < k)
+        k = c->fit;
     double held_req = runs_held(c->req, c->n_req);
     double held_tok = runs_held(c->tok, c->n_tok);
-    int r = held_req <= k / 2.0 ? k : 0;
+    /* A lease of one is asked for only by a request that waits: fetched ahead, it would be
+       missed by a worker that used one lease of one in all its last. */
+    int r = held_req <= k / 2.0 && (k > 1 || c->waiting) ? k : 0;
     int short_tok = c->tpm > 0 && c->need > held_tok + EPS;
     if (r == 0 && !short_tok)
         return 0;
     /* The waiting request is one of the requests held or asked for; the rest take the average. */
-    double others = held_req + r - (c->need > 0 ? 1 : 0);
+    double others = held_req + r - (c->waiting ? 1 : 0);
     if (others < 0)
         others = 0;
     double want = c->need + others * per_request(c) - held_tok;

@@ -19,8 +19,11 @@
  * each unit used moves it on by one interval of the budget's current rate.
  */
 struct lease_run {
-    double n;  /* units left */
-    double at; /* local ms at which the slot of the next unit starts */
+    double n;   /* units left */
+    double at;  /* local ms at which the slot of the next unit starts */
+    int size;   /* requests granted (request runs; these three size the next lease) */
+    int taken;  /* of them, used */
+    int missed; /* of them, dropped because their slot had passed */
 };
 
 /* Runs a cache keeps per budget: the lease in use, the one fetched ahead, and room for a lease
@@ -33,11 +36,16 @@ struct lease_cache {
     int n_req, n_tok;                 /* runs in use */
     double avg_tok;                   /* running average of the token estimates taken; 0 = none */
     double need;                      /* tokens of the request that waits; 0 = none */
+    int waiting;                      /* a request waits (wait() said anything but 0) */
+    int fit;                          /* requests a lease may hold: what the last one used */
     double rpm, tpm;                  /* the shared rates as last seen (0 = unlimited) */
     double burst_s;                   /* the shared burst tolerance */
     int sized;                        /* a request was seen (wait or take): token sizes known */
 };
 
+/* A unit is dropped once its slot started more than half an interval ago, and at least this
+   long ago (a libuv timer fires on a ms, often one late). */
+#define LEASE_LATE_MIN_MS 2
 /* Weight of one estimate in avg_tok: a moving average over about this many requests. */
 #define LEASE_AVG_N 16
 /* The hold a lease may carry is this many leases of budget (room for every worker's lease in
@@ -66,8 +74,11 @@ int64_t lease_cache_max_wait(const struct lease_cache *c);
  * units allow it, or -1 when the units held are not enough and a lease must be asked for. The
  * next request may go once the slot of its request unit has started and, while the shared tpm
  * is limited, the slot of its first token (of the last lease its tokens come from, when they
- * span two); a burst lets each go that much earlier (the GCRA tolerance: burst - one unit). Any
- * answer but 0 records `tokens` as the need of the waiting request, which sizes the next lease.
+ * span two); a burst lets each go that much earlier (the GCRA tolerance: burst - one unit).
+ * Units whose place started more than half an interval before `now` (half a request's tokens,
+ * when longer; at least LEASE_LATE_MIN_MS) are dropped first: sent that late they would go in
+ * another worker's slot. Any answer but 0 records `tokens` as the need of the waiting request,
+ * which sizes the next lease.
  */
 int64_t lease_cache_wait(struct lease_cache *c, int64_t now, double tokens);
 
@@ -79,7 +90,9 @@ void lease_cache_take(struct lease_cache *c, int64_t now, double tokens);
  * What to ask for next. Returns 1 with *nr requests and *nt tokens, or 0 when nothing is needed:
  *   - requests: k when the held requests are at most half a lease (k / 2), else 0; so a worker
  *     holds at most 1.5 k requests, and the next lease is on its way while the last half of the
- *     current one is used;
+ *     current one is used. k is lease_cache_size(), or less after a lease that missed slots:
+ *     what that lease used, doubled again by each lease used whole. A lease of one is asked for
+ *     only by a waiting request (fetched ahead, a worker that cannot keep pace would miss it);
  *   - tokens: enough for the waiting request (its need) plus the average for every other
  *     request held or asked for, less the tokens held;
  *   - a lease for tokens alone only when the waiting request needs more than all held tokens.

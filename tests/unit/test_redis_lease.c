@@ -94,6 +94,57 @@ static void test_cache_units_at_their_slots(void **state) {
     assert_int_equal(lease_cache_wait(&c, 1004, 0), 6);
 }
 
+/* A unit whose slot started more than half an interval ago is dropped: sent, it would go in
+   another worker's slot. A lease that missed slots makes the next one only as large as what
+   it used; leases used whole double it again. */
+static void test_cache_missed_slots_are_dropped(void **state) {
+    (void)state;
+    struct lease_cache c;
+    lease_cache_init(&c, 6000, 0, 0); /* 10 ms a request: 5 ms late at most */
+    int nr;
+    double nt;
+    lease_cache_grant(&c, 0, 5, 0, 0, 0); /* slots 0, 10, 20, 30, 40 */
+    assert_int_equal(lease_cache_wait(&c, 5, 0), 0);
+    lease_cache_take(&c, 5, 0);
+    assert_int_equal(lease_cache_wait(&c, 16, 0), 4); /* slot 10 missed: 20 is next */
+    assert_true(c.req[0].n == 3);
+    /* A worker with no free connection for a while misses the rest. */
+    assert_int_equal(lease_cache_wait(&c, 100, 0), -1);
+    assert_int_equal(c.n_req, 0);
+    assert_int_equal(c.fit, 1);
+    assert_int_equal(lease_cache_plan(&c, &nr, &nt), 1);
+    assert_int_equal(nr, 1);
+    lease_cache_grant(&c, 100, nr, nt, 0, 0);
+    assert_int_equal(lease_cache_wait(&c, 100, 0), 0);
+    lease_cache_take(&c, 100, 0);
+    /* Used whole: 2 next, and a lease of more than one is fetched ahead again. */
+    assert_int_equal(c.fit, 2);
+    assert_int_equal(lease_cache_plan(&c, &nr, &nt), 1);
+    assert_int_equal(nr, 2);
+    lease_cache_grant(&c, 100, nr, nt, 10, 10);
+    assert_int_equal(lease_cache_plan(&c, &nr, &nt), 0);
+    int64_t t[4];
+    assert_int_equal(drive(&c, 100, 200, 0, t, 4), 2);
+    assert_int_equal(c.fit, 4);
+    assert_int_equal(lease_cache_plan(&c, &nr, &nt), 1);
+    assert_int_equal(nr, 4);
+    /* A lease of one is asked for only by a request that waits: fetched ahead, it would be
+       missed by a worker that cannot keep pace. */
+    lease_cache_grant(&c, 200, 1, 0, 0, 0);
+    assert_int_equal(lease_cache_wait(&c, 200, 0), 0);
+    lease_cache_take(&c, 200, 0);
+    c.fit = 1;
+    assert_int_equal(lease_cache_plan(&c, &nr, &nt), 0);
+    assert_int_equal(lease_cache_wait(&c, 200, 0), -1);
+    assert_int_equal(lease_cache_plan(&c, &nr, &nt), 1);
+    assert_int_equal(nr, 1);
+    /* An unlimited budget has no slots: nothing is ever late. */
+    lease_cache_init(&c, 0, 0, 0);
+    lease_cache_grant(&c, 0, 5, 0, 0, 0);
+    assert_int_equal(lease_cache_wait(&c, 100000, 0), 0);
+    assert_true(c.req[0].n == 5);
+}
+
 /* An explicit burst lets a unit go early by the GCRA tolerance (burst - one interval). */
 static void test_cache_burst_lets_units_go_early(void **state) {
     (void)state;
@@ -536,7 +587,8 @@ struct vworker {
     int64_t mw, retry_at;
     struct redis_limiter_reply rep;
     int64_t quiet_from, quiet_until; /* sends nothing then (its engine's own pause) */
-    int every;                       /* sends only on ms divisible by this (1: whenever it may) */
+    int every; /* > 1: a request is ready only every this many ms, and waits until it goes */
+    int ready; /* requests ready (every > 1) */
     int sends;
 };
 
@@ -595,8 +647,10 @@ static void sim_run(redisContext *c, struct sim *s) {
             int64_t local = now + w->skew;
             if (w->reply_at >= 0 && now >= w->reply_at)
                 sim_reply(w, now);
-            int quiet = (now >= w->quiet_from && now < w->quiet_until) || now % w->every != 0;
-            while (!quiet && s->n < SIM_MAX) {
+            int quiet = now >= w->quiet_from && now < w->quiet_until;
+            if (w->every > 1 && now % w->every == 0 && w->ready == 0)
+                w->ready = 1;
+            while (!quiet && s->n < SIM_MAX && (w->every == 1 || w->ready > 0)) {
                 double t = sim_tokens(s, i, w->sends);
                 if (lease_cache_wait(&w->c, local, t) != 0)
                     break;
@@ -604,6 +658,7 @@ static void sim_run(redisContext *c, struct sim *s) {
                 s->sent[s->n] = now;
                 s->tok[s->n++] = t;
                 w->sends++;
+                w->ready--;
             }
             if (w->reply_at < 0 && now >= w->retry_at && lease_cache_plan(&w->c, &w->nr, &w->nt)) {
                 w->mw = lease_cache_max_wait(&w->c);
@@ -665,6 +720,33 @@ static void test_four_caches_send_as_one(void **state) {
     assert_true(gap >= 5);
     for (int i = 0; i < s.workers; i++)
         assert_true(s.w[i].sends >= 100);
+    redisFree(c);
+}
+
+/* A worker that cannot keep pace with its slots (a request is ready only every 37 ms, and then
+   waits for its slot, as with slow answers and -c 1) misses some: they are dropped, not sent
+   late into the others' slots, and its leases shrink to what it uses, so it does not lease the
+   budget away from the three that can use it. (Its own share is small: a lease asked for on
+   demand has its slots after the leases the others fetched ahead.) */
+static void test_slow_cache_misses_slots_not_budget(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    static struct sim s;
+    memset(&s, 0, sizeof(s));
+    s.key = "simslow";
+    s.rpm = 6000;
+    s.workers = 4;
+    s.t0 = 1000000;
+    s.ms = 5000;
+    s.w[0].every = 37;
+    sim_run(c, &s);
+    int64_t gap;
+    double most = sim_most(&s, 0, 1000, 0, &gap);
+    sim_report("4 caches, one slow, 6000 rpm", &s, most, gap);
+    assert_true(most <= 100 + 1);
+    assert_true(gap >= 5);
+    assert_true(s.w[0].sends >= 30);
+    assert_true(s.n >= 450); /* the budget is 500 */
     redisFree(c);
 }
 
@@ -1100,6 +1182,7 @@ int main(void) {
     const struct CMUnitTest pure[] = {
         cmocka_unit_test(test_cache_lease_size),
         cmocka_unit_test(test_cache_units_at_their_slots),
+        cmocka_unit_test(test_cache_missed_slots_are_dropped),
         cmocka_unit_test(test_cache_burst_lets_units_go_early),
         cmocka_unit_test(test_cache_fetches_ahead_at_half_a_lease),
         cmocka_unit_test(test_cache_first_lease_may_hold),
@@ -1111,6 +1194,7 @@ int main(void) {
     const struct CMUnitTest live[] = {
         cmocka_unit_test(test_script_sha_is_compiled_in),
         cmocka_unit_test(test_four_caches_send_as_one),
+        cmocka_unit_test(test_slow_cache_misses_slots_not_budget),
         cmocka_unit_test(test_four_caches_pace_tokens),
         cmocka_unit_test(test_two_limiters_share_one_budget),
         cmocka_unit_test(test_wake_when_lease_arrives_and_idle_is_silent),
