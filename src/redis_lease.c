@@ -37,7 +37,7 @@ void lease_cache_init(struct lease_cache *c, double rpm, double tpm, double burs
     memset(c, 0, sizeof(*c));
     c->rpm = rpm > 0 ? rpm : 0;
     c->tpm = tpm > 0 ? tpm : 0;
-    c->burst_s = burst_s >= 0 ? burst_s : 0.5;
+    c->burst_s = burst_s >= 0 ? burst_s : 0;
     c->fit = REDIS_LIMITER_LEASE_MAX;
 }
 

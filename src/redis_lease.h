@@ -55,7 +55,7 @@ struct lease_cache {
 #define LEASE_HOLD_MAX_MS 60000
 
 /* An empty cache for the budget told at creation (negative: not known yet, taken as unlimited
-   rates and a 0.5 s burst until the first reply). */
+   rates and no burst until the first reply). */
 void lease_cache_init(struct lease_cache *c, double rpm, double tpm, double burst_s);
 
 /*

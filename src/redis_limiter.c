@@ -38,7 +38,7 @@
  * Kept under 4095 bytes: that is the longest string literal -Wpedantic accepts.
  */
 /* SHA-1 of SCRIPT: EVALSHA needs no SCRIPT LOAD round trip (test_redis_lease checks it). */
-static const char SCRIPT_SHA[] = "04d0559bba3392aac425ececf34b893afd5d64e7";
+static const char SCRIPT_SHA[] = "a05382b8e0b1806e71991435e66e20eac5f4add1";
 static const char SCRIPT[] =
     "local k=KEYS[1]\n"
     "local op,at=string.match(ARGV[1],'^(%a+)@?(.*)$')\n"
@@ -51,7 +51,7 @@ static const char SCRIPT[] =
     "local exists=h[1]~=false\n"
     "local rpm=tonumber(h[1]) or 0\n"
     "local tpm=tonumber(h[2]) or 0\n"
-    "local burst=tonumber(h[3]) or 0.5\n"
+    "local burst=tonumber(h[3]) or 0\n"
     "local rtat=tonumber(h[4]) or now\n"
     "local ttat=tonumber(h[5]) or now\n"
     "local pause=tonumber(h[6]) or 0\n"

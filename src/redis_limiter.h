@@ -86,9 +86,10 @@ struct redis_limiter;
 /*
  * Joins (or creates) the budget `key` over the connection `c`, which stays the caller's and
  * must outlive the limiter. A new hash takes rpm, tpm and burst_s (a negative value: 0 for the
- * rates, 0.5 s for the burst). An existing hash keeps its state; each rate or burst given
- * (>= 0) is set, rescaling outstanding debt as SET_RATES does, and a negative one keeps what is
- * shared. Loads the script (SCRIPT LOAD). Returns NULL when Redis failed or memory ran out.
+ * rates, and no burst: one unit per interval, as the local limiter's default). An existing hash
+ * keeps its state; each rate or burst given (>= 0) is set, rescaling outstanding debt as
+ * SET_RATES does, and a negative one keeps what is shared. Loads the script (SCRIPT LOAD).
+ * Returns NULL when Redis failed or memory ran out.
  */
 struct redis_limiter *redis_limiter_new(redisContext *c, const char *key, double rpm, double tpm,
                                         double burst_s);

@@ -594,7 +594,7 @@ struct vworker {
 
 struct sim {
     const char *key;
-    double rpm, tpm, burst;
+    double rpm, tpm, burst; /* burst 0: the default */
     int workers;
     int64_t t0, ms;
     int64_t pause_at, pause_ms; /* worker 0 tells Redis to pause then (pause_ms 0: never) */
@@ -624,7 +624,7 @@ static void sim_reply(struct vworker *w, int64_t now) {
 
 static void sim_run(redisContext *c, struct sim *s) {
     struct redis_limiter_reply rep;
-    const double init[] = {s->rpm, s->tpm, s->burst};
+    const double init[] = {s->rpm, s->tpm, s->burst > 0 ? s->burst : -1}; /* default: none */
     assert_int_equal(script_at(c, s->key, "init", s->t0, 3, init, &rep), 1);
     for (int i = 0; i < s->workers; i++) {
         struct vworker *w = &s->w[i];

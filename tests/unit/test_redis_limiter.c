@@ -480,6 +480,34 @@ static void test_lease_reply_gives_slot_starts(void **state) {
     redisFree(c);
 }
 
+/* A budget created without a burst has none: one request per interval from the first, as the
+   local limiter's default. A burst given still works. */
+static void test_default_burst_is_none(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    struct redis_limiter_reply rep;
+    const double told[] = {600, 0, -1}; /* 100 ms a request, no burst told */
+    assert_int_equal(script_at(c, "noburst", "init", 1000, 3, told, &rep), 1);
+    assert_true(rep.burst_s == 0);
+    const double one[] = {1, 0, 0, 0};
+    assert_int_equal(script_at(c, "noburst", "lease", 1000, 4, one, &rep), 1);
+    assert_int_equal(script_at(c, "noburst", "lease", 1000, 4, one, &rep), 0);
+    assert_int_equal(rep.wait_ms, 100);
+    /* Idle for a minute: still one at a time. */
+    assert_int_equal(script_at(c, "noburst", "lease", 61000, 4, one, &rep), 1);
+    assert_int_equal(script_at(c, "noburst", "lease", 61000, 4, one, &rep), 0);
+    assert_int_equal(rep.wait_ms, 100);
+    /* --burst 0.3: three at once after a rest, then one per interval. */
+    const double burst[] = {-1, -1, 0.3};
+    assert_int_equal(script_at(c, "noburst", "init", 70000, 3, burst, &rep), 1);
+    int granted = 0;
+    while (script_at(c, "noburst", "lease", 70000, 4, one, &rep) == 1)
+        granted++;
+    assert_int_equal(granted, 3);
+    assert_int_equal(rep.wait_ms, 100);
+    redisFree(c);
+}
+
 static void test_lease_size_rule(void **state) {
     (void)state;
     assert_int_equal(redis_limiter_lease_size(6000), 5);
@@ -506,6 +534,7 @@ int main(void) {
         cmocka_unit_test(test_script_reloaded_and_lost_budget_recreated),
         cmocka_unit_test(test_redis_errors_are_reported),
         cmocka_unit_test(test_lease_reply_gives_slot_starts),
+        cmocka_unit_test(test_default_burst_is_none),
         cmocka_unit_test(test_lease_size_rule),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
