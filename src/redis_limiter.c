@@ -22,7 +22,10 @@
  *                         token interval) of the token schedule, b = max(ttat, now + wait)
  *   recon delta           charge or refund tokens
  *   rates rpm tpm         set the rates, rescaling debt
- *   pause ms              pause = max(pause, now + ms)
+ *   pause ms              pause = max(pause, now + ms); the pause banks no credit: each TAT
+ *                         becomes at least pause + cap - interval, the burst used up, so the
+ *                         first leases after it get one unit per interval (a pause is no
+ *                         rest: the budget refills only after it)
  * An operation may carry its own time, "lease@T" (T in ms): tests drive the budget on a virtual
  * clock that way. Production calls never do; their time is Redis's (TIME).
  * Every reply is {ok, wait_ms, rpm, tpm, why, burst, a - now, b - now}; the numbers that may have
@@ -38,7 +41,7 @@
  * Kept under 4095 bytes: that is the longest string literal -Wpedantic accepts.
  */
 /* SHA-1 of SCRIPT: EVALSHA needs no SCRIPT LOAD round trip (test_redis_lease checks it). */
-static const char SCRIPT_SHA[] = "a05382b8e0b1806e71991435e66e20eac5f4add1";
+static const char SCRIPT_SHA[] = "50197b2a1b7bc69ba1168fbf91a6b7ad63f207d1";
 static const char SCRIPT[] =
     "local k=KEYS[1]\n"
     "local op,at=string.match(ARGV[1],'^(%a+)@?(.*)$')\n"
@@ -57,14 +60,14 @@ static const char SCRIPT[] =
     "local pause=tonumber(h[6]) or 0\n"
     "local function f(x) return string.format('%.17g',x) end\n"
     "local function iv(r) if r>0 then return 60000/r end return 0 end\n"
+    "local function cap(r) return math.max(burst*1000,iv(r)) end\n"
     "local function wait(tat,r,cost)\n"
     "  local i=iv(r)\n"
     "  if i==0 or cost<=0 then return 0 end\n"
     "  if tat<now then tat=now end\n"
     "  local inc=cost*i\n"
-    "  local cap=math.max(burst*1000,i)\n"
     "  local at=tat\n"
-    "  if inc<=cap then at=tat+inc-cap end\n"
+    "  if inc<=cap(r) then at=tat+inc-cap(r) end\n"
     "  return math.max(at-now,0)\n"
     "end\n"
     "local function start(tat,r,cost,g)\n"
@@ -137,7 +140,9 @@ static const char SCRIPT[] =
     "  return reply(1,0)\n"
     "elseif op=='pause' then\n"
     "  pause=math.max(pause,now+tonumber(ARGV[2]))\n"
-    "  redis.call('HSET',k,'pause',f(pause))\n"
+    "  if iv(rpm)>0 then rtat=math.max(rtat,pause+cap(rpm)-iv(rpm)) end\n"
+    "  if iv(tpm)>0 then ttat=math.max(ttat,pause+cap(tpm)-iv(tpm)) end\n"
+    "  redis.call('HSET',k,'pause',f(pause),'rtat',f(rtat),'ttat',f(ttat))\n"
     "  return reply(1,0)\n"
     "end\n"
     "return redis.error_reply('ERR unknown sluice limiter op '..tostring(op))\n";

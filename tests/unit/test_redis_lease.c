@@ -750,6 +750,52 @@ static void test_slow_cache_misses_slots_not_budget(void **state) {
     redisFree(c);
 }
 
+/* Sends in [from, until). */
+static int sim_count(const struct sim *s, int64_t from, int64_t until) {
+    int n = 0;
+    for (int i = 0; i < s->n; i++)
+        n += s->sent[i] >= from && s->sent[i] < until;
+    return n;
+}
+
+/* (c) One worker is told to hold off for 2 s (a 429 with Retry-After: 2) and pauses everyone:
+   the leases granted before go on in their slots, then nothing; after the pause the first units
+   come one per interval, not a burst: the pause banked no credit, even with a burst given. */
+static void test_after_a_pause_one_per_interval(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    static struct sim s;
+    const double bursts[] = {0, 0.3};
+    for (int b = 0; b < 2; b++) {
+        memset(&s, 0, sizeof(s));
+        s.key = b ? "simpause_burst" : "simpause";
+        s.rpm = 6000;
+        s.burst = bursts[b];
+        s.workers = 4;
+        s.t0 = 1000000;
+        s.ms = 4000;
+        s.pause_at = s.t0 + 1000;
+        s.pause_ms = 2000;
+        sim_run(c, &s);
+        int64_t end = s.pause_at + s.pause_ms, gap;
+        double most = sim_most(&s, s.t0 + 500, 1000, 0, &gap);
+        int during = sim_count(&s, s.pause_at, end), late = sim_count(&s, s.pause_at + 300, end);
+        int first = sim_count(&s, end, end + 100);
+        sim_most(&s, end, 1000, 0, &gap);
+        fprintf(stderr,
+                "pause, burst %.1f s: %d sent during the pause (%d after its first 300 ms), %d in "
+                "its first 100 ms after, gaps >= %lld ms after, at most %.0f in 1 s\n",
+                bursts[b], during, late, first, (long long)gap, most);
+        /* What was leased before the pause: 1.5 leases of 5 per worker at most. */
+        assert_true(during <= 4 * 7 + 1);
+        assert_int_equal(late, 0);
+        assert_true(first >= 9 && first <= 11);
+        assert_true(gap >= 9);
+        assert_true(most <= 100 + 1);
+    }
+    redisFree(c);
+}
+
 /* The same for a token budget: 60,000 tpm (1 ms a token), requests of 5 to 15 tokens, requests
    unlimited. Each request goes when its first token's slot starts. A request whose tokens span
    two leases goes at the later one's slot, with what was left of the earlier one a little late:
@@ -1195,6 +1241,7 @@ int main(void) {
         cmocka_unit_test(test_script_sha_is_compiled_in),
         cmocka_unit_test(test_four_caches_send_as_one),
         cmocka_unit_test(test_slow_cache_misses_slots_not_budget),
+        cmocka_unit_test(test_after_a_pause_one_per_interval),
         cmocka_unit_test(test_four_caches_pace_tokens),
         cmocka_unit_test(test_two_limiters_share_one_budget),
         cmocka_unit_test(test_wake_when_lease_arrives_and_idle_is_silent),

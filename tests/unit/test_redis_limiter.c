@@ -508,6 +508,31 @@ static void test_default_burst_is_none(void **state) {
     redisFree(c);
 }
 
+/* A pause banks no credit: at its end the budget is as if used up to then, so even a budget
+   with a burst admits one request per interval after it, not the burst. */
+static void test_pause_banks_no_credit(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    struct redis_limiter_reply rep;
+    const double told[] = {600, 0, 1}; /* 100 ms a request, a burst of 1 s (10) */
+    assert_int_equal(script_at(c, "nocredit", "init", 1000, 3, told, &rep), 1);
+    const double two_s[] = {2000};
+    assert_int_equal(script_at(c, "nocredit", "pause", 1000, 1, two_s, &rep), 1);
+    const double one[] = {1, 0, 0, 0};
+    assert_int_equal(script_at(c, "nocredit", "lease", 2999, 4, one, &rep), 0);
+    assert_true(rep.paused && rep.wait_ms == 1);
+    assert_int_equal(script_at(c, "nocredit", "lease", 3000, 4, one, &rep), 1);
+    assert_int_equal(script_at(c, "nocredit", "lease", 3000, 4, one, &rep), 0);
+    assert_int_equal(rep.wait_ms, 100);
+    assert_int_equal(script_at(c, "nocredit", "lease", 3100, 4, one, &rep), 1);
+    /* The burst comes back only with rest after the pause: 1 s later, 10 at once again. */
+    int granted = 0;
+    while (script_at(c, "nocredit", "lease", 5200, 4, one, &rep) == 1)
+        granted++;
+    assert_int_equal(granted, 10);
+    redisFree(c);
+}
+
 static void test_lease_size_rule(void **state) {
     (void)state;
     assert_int_equal(redis_limiter_lease_size(6000), 5);
@@ -535,6 +560,7 @@ int main(void) {
         cmocka_unit_test(test_redis_errors_are_reported),
         cmocka_unit_test(test_lease_reply_gives_slot_starts),
         cmocka_unit_test(test_default_burst_is_none),
+        cmocka_unit_test(test_pause_banks_no_credit),
         cmocka_unit_test(test_lease_size_rule),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
