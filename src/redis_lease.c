@@ -1,6 +1,6 @@
 /*
  * The shared limiter over an asynchronous Redis connection: see redis_lease.h for the lease
- * cache and redis_limiter.h for the rules of leasing and the burst they allow.
+ * cache and redis_limiter.h for the rules of leasing and the pacing they give.
  *
  * One call at a time. A limiter has at most one script call in flight (init, pause, rates,
  * lease or a lone reconcile, in that order of precedence) and one timer, armed for the next
