@@ -86,19 +86,20 @@ static double runs_held(const struct lease_run *r, int n) {
 /* Appends a lease's run. The runs never overflow (one call in flight, and a lease is asked for
    only when few units are held); if they did, the newest run would take the units from the
    later of the two slots, which delays but never brings a unit forward. */
-static void runs_add(struct lease_run *r, int *n, double amount, double at) {
+static void runs_add(struct lease_run *r, int *n, double amount, double at, int size) {
     if (!(amount > EPS))
         return;
     if (*n == LEASE_RUNS) {
         if (at > r[*n - 1].at)
             r[*n - 1].at = at;
         r[*n - 1].n += amount;
+        r[*n - 1].size += size;
         return;
     }
     memset(&r[*n], 0, sizeof(r[*n]));
     r[*n].n = amount;
     r[*n].at = at;
-    r[*n].size = (int)amount;
+    r[*n].size = size;
     (*n)++;
 }
 
@@ -301,8 +302,8 @@ int lease_cache_plan(const struct lease_cache *c, int *nr, double *nt) {
 
 void lease_cache_grant(struct lease_cache *c, int64_t now, int nr, double nt, double req_at_ms,
                        double tok_at_ms) {
-    runs_add(c->req, &c->n_req, nr, (double)now + (req_at_ms > 0 ? req_at_ms : 0));
-    runs_add(c->tok, &c->n_tok, nt, (double)now + (tok_at_ms > 0 ? tok_at_ms : 0));
+    runs_add(c->req, &c->n_req, nr, (double)now + (req_at_ms > 0 ? req_at_ms : 0), nr);
+    runs_add(c->tok, &c->n_tok, nt, (double)now + (tok_at_ms > 0 ? tok_at_ms : 0), 0);
 }
 
 void lease_cache_shared(struct lease_cache *c, int64_t now, double rpm, double tpm,

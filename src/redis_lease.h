@@ -21,7 +21,7 @@
 struct lease_run {
     double n;   /* units left */
     double at;  /* local ms at which the slot of the next unit starts */
-    int size;   /* requests granted (request runs; these three size the next lease) */
+    int size;   /* requests granted (request runs only; these three size the next lease) */
     int taken;  /* of them, used */
     int missed; /* of them, dropped because their slot had passed */
 };
