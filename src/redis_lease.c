@@ -284,8 +284,9 @@ int lease_cache_plan(const struct lease_cache *c, int *nr, double *nt) {
         k = c->fit;
     double held_req = runs_held(c->req, c->n_req);
     double held_tok = runs_held(c->tok, c->n_tok);
-    /* A lease of one is asked for only by a request that waits: fetched ahead, it would be
-       missed by a worker that used one lease of one in all its last. */
+    /* A lease of one (at low rates, or after leases that missed slots) is asked for only by a
+       request that waits: fetched ahead, it would be missed by a worker that cannot keep
+       pace, whose requests are not ready when their slots come. */
     int r = held_req <= k / 2.0 && (k > 1 || c->waiting) ? k : 0;
     int short_tok = c->tpm > 0 && c->need > held_tok + EPS;
     if (r == 0 && !short_tok)

@@ -1,9 +1,12 @@
 /*
  * The asynchronous shared limiter (redis_lease.c). First the lease cache on a virtual clock:
- * lease sizes, token averaging, fetching ahead, holds, trimming after a rate drop. Then the
- * limiter against a real redis-server on a real libuv loop, as the engine drives it: wait, and
- * take when it says 0, else sleep for its answer or until it wakes us. Every loop run is bounded
- * by a guard timer, so a test that hangs fails within seconds.
+ * lease sizes, units at their slots, missed slots, token averaging, fetching ahead, trimming
+ * after a rate drop. Then lease caches simulated ms by ms against a real redis-server, the
+ * script on the same virtual clock (its "op@T"): four workers' merged sends, a slow worker, a
+ * shared pause, a token budget; no sleeping, exact arithmetic. Last the limiter against a real
+ * redis-server on a real libuv loop, as the engine drives it: wait, and take when it says 0,
+ * else sleep for its answer or until it wakes us. Every loop run is bounded by a guard timer,
+ * so a test that hangs fails within seconds.
  */
 #include <math.h>
 #include <setjmp.h>
