@@ -302,8 +302,9 @@ void sluice_redis_close(sluice_redis_t *r);
 /*
  * The shared limiter: GCRA on requests and tokens kept in Redis under `key` (any string; the
  * processes that name the same key share one budget) and evaluated on Redis's clock. rpm/tpm
- * (0 = unlimited, < 0 = keep what is shared) and burst_s (< 0: keep, default 0.5) set the
- * shared budget. While Redis is unreachable it admits nothing.
+ * (0 = unlimited, < 0 = keep what is shared) and burst_s (< 0: keep; a new budget has none:
+ * one request per interval) set the shared budget. While Redis is unreachable it admits
+ * nothing.
  */
 int sluice_redis_limiter_new(sluice_limiter_t **out, sluice_redis_t *r, const char *key, double rpm,
                              double tpm, double burst_s);

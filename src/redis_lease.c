@@ -1,6 +1,6 @@
 /*
  * The shared limiter over an asynchronous Redis connection: see redis_lease.h for the lease
- * cache and redis_limiter.h for the rules of leasing and the burst they allow.
+ * cache and redis_limiter.h for the rules of leasing and the pacing they give.
  *
  * One call at a time. A limiter has at most one script call in flight (init, pause, rates,
  * lease or a lone reconcile, in that order of precedence) and one timer, armed for the next
@@ -37,7 +37,13 @@ void lease_cache_init(struct lease_cache *c, double rpm, double tpm, double burs
     memset(c, 0, sizeof(*c));
     c->rpm = rpm > 0 ? rpm : 0;
     c->tpm = tpm > 0 ? tpm : 0;
-    c->burst_s = burst_s >= 0 ? burst_s : 0.5;
+    c->burst_s = burst_s >= 0 ? burst_s : 0;
+    c->fit = REDIS_LIMITER_LEASE_MAX;
+}
+
+/* ms per unit of a budget of `per_minute` (0 = unlimited). */
+static double interval(double per_minute) {
+    return per_minute > 0 ? 60000.0 / per_minute : 0;
 }
 
 /* Tokens per request for sizing: the average of those taken, else the waiting request's. */
@@ -46,10 +52,10 @@ static double per_request(const struct lease_cache *c) {
 }
 
 int lease_cache_size(const struct lease_cache *c) {
-    int k = redis_limiter_lease_size(c->rpm, c->burst_s);
+    int k = redis_limiter_lease_size(c->rpm);
     double per = per_request(c);
     if (c->tpm > 0 && per > 0) {
-        int kt = redis_limiter_lease_size(c->tpm / per, c->burst_s);
+        int kt = redis_limiter_lease_size(c->tpm / per);
         if (kt < k)
             k = kt;
     }
@@ -58,12 +64,10 @@ int lease_cache_size(const struct lease_cache *c) {
 
 int64_t lease_cache_max_wait(const struct lease_cache *c) {
     double k = lease_cache_size(c);
-    double span = 0; /* ms of budget one lease takes */
-    if (c->rpm > 0)
-        span = k * 60000.0 / c->rpm;
+    double span = k * interval(c->rpm); /* ms of budget one lease takes */
     double per = per_request(c);
-    if (c->tpm > 0 && per > 0 && k * per * 60000.0 / c->tpm > span)
-        span = k * per * 60000.0 / c->tpm;
+    if (c->tpm > 0 && per > 0 && k * per * interval(c->tpm) > span)
+        span = k * per * interval(c->tpm);
     double mw = span * LEASE_HOLD_LEASES;
     if (mw < LEASE_HOLD_MIN_MS)
         mw = LEASE_HOLD_MIN_MS;
@@ -72,40 +76,186 @@ int64_t lease_cache_max_wait(const struct lease_cache *c) {
     return (int64_t)mw;
 }
 
-static int pool_empty(const struct lease_pool *p) {
-    return p->req < EPS && p->tok < EPS;
+static double runs_held(const struct lease_run *r, int n) {
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += r[i].n;
+    return sum;
 }
 
-/* Moves the lease fetched ahead into cur once it may be used. */
-static void promote(struct lease_cache *c, int64_t now) {
-    if (pool_empty(&c->next) || now < c->next.usable_at)
+/* Appends a lease's run. The runs never overflow (one call in flight, and a lease is asked for
+   only when few units are held); if they did, the newest run would take the units from the
+   later of the two slots, which delays but never brings a unit forward. */
+static void runs_add(struct lease_run *r, int *n, double amount, double at, int size) {
+    if (!(amount > EPS))
         return;
-    if (pool_empty(&c->cur) || c->next.usable_at > c->cur.usable_at)
-        c->cur.usable_at = c->next.usable_at;
-    c->cur.req += c->next.req;
-    c->cur.tok += c->next.tok;
-    memset(&c->next, 0, sizeof(c->next));
+    if (*n == LEASE_RUNS) {
+        if (at > r[*n - 1].at)
+            r[*n - 1].at = at;
+        r[*n - 1].n += amount;
+        r[*n - 1].size += size;
+        return;
+    }
+    memset(&r[*n], 0, sizeof(r[*n]));
+    r[*n].n = amount;
+    r[*n].at = at;
+    r[*n].size = size;
+    (*n)++;
 }
 
-/* Do `req` requests and `tok` tokens allow a request of `tokens`? */
-static int fits(const struct lease_cache *c, double req, double tok, double tokens) {
-    return req >= 1 - EPS && (c->tpm <= 0 || tok >= tokens - EPS);
+/* Uses `amount` tokens from the oldest runs; each moves its run's next slot on by `iv` ms. */
+static void runs_use(struct lease_run *r, int *n, double amount, double iv) {
+    while (amount > EPS && *n > 0) {
+        double d = amount < r[0].n ? amount : r[0].n;
+        r[0].n -= d;
+        r[0].at += d * iv;
+        amount -= d;
+        if (r[0].n < EPS) {
+            memmove(r, r + 1, (size_t)(*n - 1) * sizeof(*r));
+            (*n)--;
+        }
+    }
+}
+
+/*
+ * The oldest request held leaves: sent, or `missed` (dropped, its slot long past); the next
+ * one's slot is an interval on. A lease used up sizes the next: one that missed slots (the
+ * worker had no request ready, or no free connection, when they came) shrinks the size to what
+ * it used; one used whole doubles it, up to the full size. So a worker that cannot keep pace
+ * with its slots leases only what it uses instead of leasing slots to miss them.
+ */
+static void req_use(struct lease_cache *c, int missed) {
+    struct lease_run *r = &c->req[0];
+    if (missed)
+        r->missed++;
+    else
+        r->taken++;
+    r->n -= 1;
+    r->at += interval(c->rpm);
+    if (r->n >= 1 - EPS)
+        return;
+    if (r->missed > 0)
+        c->fit = r->taken > 1 ? r->taken : 1;
+    else if (r->taken >= r->size)
+        c->fit = c->fit < REDIS_LIMITER_LEASE_MAX / 2 ? 2 * c->fit : REDIS_LIMITER_LEASE_MAX;
+    memmove(c->req, c->req + 1, (size_t)(c->n_req - 1) * sizeof(*r));
+    c->n_req--;
+}
+
+/* Drops `amount` units from the newest runs. */
+static void runs_trim(struct lease_run *r, int *n, double amount) {
+    while (amount > EPS && *n > 0) {
+        struct lease_run *last = &r[*n - 1];
+        double d = amount < last->n ? amount : last->n;
+        last->n -= d;
+        amount -= d;
+        if (last->n < EPS)
+            (*n)--;
+    }
+}
+
+/*
+ * Moves the slots still ahead from a rate of `from` to `to` per minute, as the script rescales
+ * the shared schedule (the time left scales with the interval). Units leased while the budget
+ * was unlimited had no slots: they get them one interval apart from `now`, run after run. Under
+ * an unlimited budget every unit is usable now.
+ */
+static void runs_rescale(struct lease_run *r, int n, double from, double to, double now) {
+    double end = now;
+    for (int i = 0; i < n; i++) {
+        if (to <= 0) {
+            if (r[i].at > now)
+                r[i].at = now;
+        } else if (from > 0) {
+            if (r[i].at > now)
+                r[i].at = now + (r[i].at - now) * from / to;
+        } else {
+            if (r[i].at < end)
+                r[i].at = end;
+            end = r[i].at + r[i].n * interval(to);
+        }
+    }
+}
+
+/* Does the cache hold a request unit and, while tpm is limited, `tokens`? */
+static int holds(const struct lease_cache *c, double tokens) {
+    return runs_held(c->req, c->n_req) >= 1 - EPS &&
+           (c->tpm <= 0 || runs_held(c->tok, c->n_tok) >= tokens - EPS);
+}
+
+/*
+ * Where the next request, costing `tokens`, has its place in the shared schedules: the slot of
+ * its request unit, and of its first token (of the last lease its tokens come from, when they
+ * span several), whichever is later. (A request unit of an unlimited budget has no slot but the
+ * time its lease was usable from.) *usable: when it may go, which a burst brings forward by the
+ * tolerance beyond the unit itself (GCRA's tau, with the script's cap = max(burst, interval);
+ * none with no burst). Call only when holds().
+ */
+static double slot_of(const struct lease_cache *c, double tokens, double *usable) {
+    double slot = c->req[0].at, u = slot, burst_ms = c->burst_s * 1000;
+    if (c->rpm > 0) {
+        double iv = interval(c->rpm);
+        u = slot - (burst_ms > iv ? burst_ms - iv : 0);
+    }
+    if (c->tpm > 0 && tokens > 0) {
+        double iv = interval(c->tpm), left = tokens, t = c->tok[0].at;
+        int i = 0;
+        for (; i < c->n_tok && left > EPS; i++) {
+            if (c->tok[i].at > t)
+                t = c->tok[i].at;
+            left -= c->tok[i].n;
+        }
+        double cap = burst_ms > iv ? burst_ms : iv;
+        double e = i <= 1 && cap > tokens * iv ? cap - tokens * iv : 0;
+        if (t > slot)
+            slot = t;
+        if (t - e > u)
+            u = t - e;
+    }
+    *usable = u;
+    return slot;
+}
+
+/*
+ * Drops the requests (each with `tokens`, the tokens of one like the waiting one) whose place
+ * in the schedule started more than half an interval before `now` (half a request's worth of
+ * tokens, when that is longer; at least LEASE_LATE_MIN_MS). Sent that late, they would go in
+ * other workers' slots: this is the local limiter's tolerance, for timer lateness only, and the
+ * bound on how far the merged sends of all workers can bunch. A request waiting for the tokens
+ * of a lease not yet granted is not late.
+ */
+static void expire(struct lease_cache *c, int64_t now, double tokens) {
+    double late = 0.5 * interval(c->rpm);
+    if (0.5 * tokens * interval(c->tpm) > late)
+        late = 0.5 * tokens * interval(c->tpm);
+    if (late < LEASE_LATE_MIN_MS)
+        late = LEASE_LATE_MIN_MS;
+    double usable;
+    while (c->rpm + c->tpm > 0 && holds(c, tokens)) {
+        if (slot_of(c, tokens, &usable) + late >= (double)now)
+            break;
+        req_use(c, 1);
+        runs_use(c->tok, &c->n_tok, tokens, interval(c->tpm));
+    }
 }
 
 int64_t lease_cache_wait(struct lease_cache *c, int64_t now, double tokens) {
-    promote(c, now);
+    if (!(tokens >= 0))
+        tokens = 0;
     c->sized = 1;
-    if (fits(c, c->cur.req, c->cur.tok, tokens) && now >= c->cur.usable_at)
-        return 0;
-    c->need = tokens > 0 ? tokens : 0;
-    if (fits(c, c->cur.req, c->cur.tok, tokens))
-        return c->cur.usable_at - now;
-    if (!pool_empty(&c->next) &&
-        fits(c, c->cur.req + c->next.req, c->cur.tok + c->next.tok, tokens)) {
-        int64_t at = c->next.usable_at > c->cur.usable_at ? c->next.usable_at : c->cur.usable_at;
-        return at > now ? at - now : 1;
+    expire(c, now, tokens);
+    int64_t w = -1;
+    if (holds(c, tokens)) {
+        double usable;
+        slot_of(c, tokens, &usable);
+        double u = usable - (double)now;
+        w = u > EPS ? (int64_t)ceil(u - EPS) : 0;
     }
-    return -1;
+    if (w != 0) {
+        c->need = tokens;
+        c->waiting = 1;
+    }
+    return w;
 }
 
 void lease_cache_take(struct lease_cache *c, int64_t now, double tokens) {
@@ -113,17 +263,15 @@ void lease_cache_take(struct lease_cache *c, int64_t now, double tokens) {
     if (!(tokens >= 0))
         tokens = 0;
     c->sized = 1;
-    c->cur.req -= 1;
-    if (c->cur.req < 0)
-        c->cur.req = 0;
-    c->cur.tok -= tokens;
-    if (c->cur.tok < 0)
-        c->cur.tok = 0;
+    if (c->n_req > 0)
+        req_use(c, 0);
+    runs_use(c->tok, &c->n_tok, tokens, interval(c->tpm));
     if (c->avg_tok <= 0)
         c->avg_tok = tokens;
     else
         c->avg_tok += (tokens - c->avg_tok) / LEASE_AVG_N;
     c->need = 0;
+    c->waiting = 0;
 }
 
 int lease_cache_plan(const struct lease_cache *c, int *nr, double *nt) {
@@ -132,14 +280,19 @@ int lease_cache_plan(const struct lease_cache *c, int *nr, double *nt) {
     if (c->tpm > 0 && !c->sized)
         return 0;
     int k = lease_cache_size(c);
-    double held_req = c->cur.req + c->next.req;
-    double held_tok = c->cur.tok + c->next.tok;
-    int r = held_req <= k / 2.0 ? k : 0;
+    if (c->fit < k)
+        k = c->fit;
+    double held_req = runs_held(c->req, c->n_req);
+    double held_tok = runs_held(c->tok, c->n_tok);
+    /* A lease of one (at low rates, or after leases that missed slots) is asked for only by a
+       request that waits: fetched ahead, it would be missed by a worker that cannot keep
+       pace, whose requests are not ready when their slots come. */
+    int r = held_req <= k / 2.0 && (k > 1 || c->waiting) ? k : 0;
     int short_tok = c->tpm > 0 && c->need > held_tok + EPS;
     if (r == 0 && !short_tok)
         return 0;
     /* The waiting request is one of the requests held or asked for; the rest take the average. */
-    double others = held_req + r - (c->need > 0 ? 1 : 0);
+    double others = held_req + r - (c->waiting ? 1 : 0);
     if (others < 0)
         others = 0;
     double want = c->need + others * per_request(c) - held_tok;
@@ -148,29 +301,21 @@ int lease_cache_plan(const struct lease_cache *c, int *nr, double *nt) {
     return 1;
 }
 
-void lease_cache_grant(struct lease_cache *c, int64_t now, int nr, double nt, int64_t hold_ms) {
-    int64_t at = now + (hold_ms > 0 ? hold_ms : 0);
-    struct lease_pool *p = c->cur.req < EPS && pool_empty(&c->next) ? &c->cur : &c->next;
-    if (pool_empty(p) || at > p->usable_at)
-        p->usable_at = at;
-    p->req += nr > 0 ? nr : 0;
-    p->tok += nt > 0 ? nt : 0;
+void lease_cache_grant(struct lease_cache *c, int64_t now, int nr, double nt, double req_at_ms,
+                       double tok_at_ms) {
+    runs_add(c->req, &c->n_req, nr, (double)now + (req_at_ms > 0 ? req_at_ms : 0), nr);
+    runs_add(c->tok, &c->n_tok, nt, (double)now + (tok_at_ms > 0 ? tok_at_ms : 0), 0);
 }
 
-/* Drops up to *drop requests from p, with their share of its tokens. */
-static void pool_shrink(struct lease_pool *p, double *drop) {
-    double d = *drop < p->req ? *drop : p->req;
-    if (d <= 0)
-        return;
-    p->tok -= p->tok * d / p->req;
-    p->req -= d;
-    *drop -= d;
-}
-
-void lease_cache_shared(struct lease_cache *c, double rpm, double tpm, double burst_s) {
+void lease_cache_shared(struct lease_cache *c, int64_t now, double rpm, double tpm,
+                        double burst_s) {
     rpm = rpm > 0 ? rpm : 0;
     tpm = tpm > 0 ? tpm : 0;
     int changed = rpm != c->rpm || tpm != c->tpm || (burst_s >= 0 && burst_s != c->burst_s);
+    if (rpm != c->rpm)
+        runs_rescale(c->req, c->n_req, c->rpm, rpm, (double)now);
+    if (tpm != c->tpm)
+        runs_rescale(c->tok, c->n_tok, c->tpm, tpm, (double)now);
     c->rpm = rpm;
     c->tpm = tpm;
     if (burst_s >= 0)
@@ -178,16 +323,17 @@ void lease_cache_shared(struct lease_cache *c, double rpm, double tpm, double bu
     if (!changed)
         return;
     double keep = floor(1.5 * lease_cache_size(c));
-    double drop = c->cur.req + c->next.req - keep;
+    double held_req = runs_held(c->req, c->n_req);
+    double drop = held_req - keep;
     if (drop <= 0)
         return;
-    pool_shrink(&c->next, &drop);
-    pool_shrink(&c->cur, &drop);
+    runs_trim(c->tok, &c->n_tok, runs_held(c->tok, c->n_tok) * drop / held_req);
+    runs_trim(c->req, &c->n_req, drop);
 }
 
 void lease_cache_drop(struct lease_cache *c) {
-    memset(&c->cur, 0, sizeof(c->cur));
-    memset(&c->next, 0, sizeof(c->next));
+    c->n_req = 0;
+    c->n_tok = 0;
 }
 
 double lease_delta_unknown(double sent) {
@@ -380,7 +526,7 @@ static void on_reply(struct rconn *rc, redisReply *reply, void *ud) {
     if (!reply)
         lease_cache_drop(&l->c); /* Redis is unreachable: no request without the budget */
     if (res >= 0)
-        lease_cache_shared(&l->c, rep.rpm, rep.tpm, rep.burst_s);
+        lease_cache_shared(&l->c, now, rep.rpm, rep.tpm, rep.burst_s);
     if (res == REDIS_LIMITER_NOLIMIT)
         l->inited = 0;
     else if (res < 0)
@@ -399,7 +545,7 @@ static void on_reply(struct rconn *rc, redisReply *reply, void *ud) {
         break;
     case CALL_LEASE:
         if (res == 1) {
-            lease_cache_grant(&l->c, now, l->nr_sent, l->nt_sent, rep.wait_ms);
+            lease_cache_grant(&l->c, now, l->nr_sent, l->nt_sent, rep.req_at_ms, rep.tok_at_ms);
         } else if (res == 0 && rep.resize) {
             l->retry_at = now; /* sized for old rates: the cache has the new ones now */
         } else if (res == 0) {

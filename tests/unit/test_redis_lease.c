@@ -1,9 +1,12 @@
 /*
  * The asynchronous shared limiter (redis_lease.c). First the lease cache on a virtual clock:
- * lease sizes, token averaging, fetching ahead, holds, trimming after a rate drop. Then the
- * limiter against a real redis-server on a real libuv loop, as the engine drives it: wait, and
- * take when it says 0, else sleep for its answer or until it wakes us. Every loop run is bounded
- * by a guard timer, so a test that hangs fails within seconds.
+ * lease sizes, units at their slots, missed slots, token averaging, fetching ahead, trimming
+ * after a rate drop. Then lease caches simulated ms by ms against a real redis-server, the
+ * script on the same virtual clock (its "op@T"): four workers' merged sends, a slow worker, a
+ * shared pause, a token budget; no sleeping, exact arithmetic. Last the limiter against a real
+ * redis-server on a real libuv loop, as the engine drives it: wait, and take when it says 0,
+ * else sleep for its answer or until it wakes us. Every loop run is bounded by a guard timer,
+ * so a test that hangs fails within seconds.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -28,19 +31,19 @@
 static void test_cache_lease_size(void **state) {
     (void)state;
     struct lease_cache c;
-    lease_cache_init(&c, 0, 0, 0.5);
+    lease_cache_init(&c, 0, 0, 0);
     assert_int_equal(lease_cache_size(&c), REDIS_LIMITER_LEASE_MAX);
     assert_int_equal(lease_cache_max_wait(&c), LEASE_HOLD_MIN_MS);
-    lease_cache_init(&c, 6000, 0, 0.5);
+    lease_cache_init(&c, 6000, 0, 0);
     assert_int_equal(lease_cache_size(&c), 5);
     /* 32 leases of 50 ms each. */
     assert_int_equal(lease_cache_max_wait(&c), 1600);
-    lease_cache_init(&c, 600, 0, 0.5);
+    lease_cache_init(&c, 600, 0, 0);
     assert_int_equal(lease_cache_size(&c), 1);
-    lease_cache_init(&c, 6, 0, 0.5);
+    lease_cache_init(&c, 6, 0, 0);
     assert_int_equal(lease_cache_max_wait(&c), LEASE_HOLD_MAX_MS);
     /* Tokens: 6M per minute in requests of 1000 tokens is 6000 requests per minute. */
-    lease_cache_init(&c, 60000, 6e6, 0.5);
+    lease_cache_init(&c, 60000, 6e6, 0);
     assert_int_equal(lease_cache_size(&c), 50); /* no request size known yet */
     c.avg_tok = 1000;
     assert_int_equal(lease_cache_size(&c), 5);
@@ -50,53 +53,156 @@ static void test_cache_lease_size(void **state) {
     /* A request larger than the budget per minute still leases one at a time. */
     c.need = 1e7;
     assert_int_equal(lease_cache_size(&c), 1);
-    /* The burst caps a lease: 6000 rpm with a 20 ms burst holds 2 requests. */
+    /* The burst does not size a lease: its units are spent one per interval whatever it is. */
     lease_cache_init(&c, 6000, 0, 0.02);
-    assert_int_equal(lease_cache_size(&c), 2);
+    assert_int_equal(lease_cache_size(&c), 5);
+}
+
+/* Takes at every ms from `from` while wait() says 0; returns when the next take is at least
+   `until` or the cache runs dry, with the times of the takes in t[] (up to max). */
+static int drive(struct lease_cache *c, int64_t from, int64_t until, double tokens, int64_t *t,
+                 int max) {
+    int n = 0;
+    for (int64_t now = from; now < until && n < max; now++) {
+        int64_t w = lease_cache_wait(c, now, tokens);
+        if (w < 0)
+            break;
+        if (w == 0) {
+            lease_cache_take(c, now, tokens);
+            t[n++] = now;
+            now--; /* another may go in the same ms */
+        }
+    }
+    return n;
+}
+
+/* (a) Unit i of a lease is usable at the reply's local time + the slot offset + i intervals, and
+   not a ms before: its place in the shared schedule. */
+static void test_cache_units_at_their_slots(void **state) {
+    (void)state;
+    struct lease_cache c;
+    lease_cache_init(&c, 6000, 0, 0); /* 10 ms a request, no burst */
+    int64_t recv = 500;
+    lease_cache_grant(&c, recv, 5, 0, 37.5, 37.5); /* slots 537.5, 547.5, ... */
+    assert_int_equal(lease_cache_wait(&c, recv, 0), 38);
+    int64_t t[8];
+    assert_int_equal(drive(&c, recv, 1000, 0, t, 8), 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(t[i], 538 + 10 * i);
+    assert_int_equal(lease_cache_wait(&c, 1000, 0), -1);
+    /* A unit used a little late (timer lateness) does not move the slots after it. */
+    lease_cache_grant(&c, 1000, 3, 0, 0, 0);
+    assert_int_equal(lease_cache_wait(&c, 1004, 0), 0);
+    lease_cache_take(&c, 1004, 0);
+    assert_int_equal(lease_cache_wait(&c, 1004, 0), 6);
+}
+
+/* A unit whose slot started more than half an interval ago is dropped: sent, it would go in
+   another worker's slot. A lease that missed slots makes the next one only as large as what
+   it used; leases used whole double it again. */
+static void test_cache_missed_slots_are_dropped(void **state) {
+    (void)state;
+    struct lease_cache c;
+    lease_cache_init(&c, 6000, 0, 0); /* 10 ms a request: 5 ms late at most */
+    int nr;
+    double nt;
+    lease_cache_grant(&c, 0, 5, 0, 0, 0); /* slots 0, 10, 20, 30, 40 */
+    assert_int_equal(lease_cache_wait(&c, 5, 0), 0);
+    lease_cache_take(&c, 5, 0);
+    assert_int_equal(lease_cache_wait(&c, 16, 0), 4); /* slot 10 missed: 20 is next */
+    assert_true(c.req[0].n == 3);
+    /* A worker with no free connection for a while misses the rest. */
+    assert_int_equal(lease_cache_wait(&c, 100, 0), -1);
+    assert_int_equal(c.n_req, 0);
+    assert_int_equal(c.fit, 1);
+    assert_int_equal(lease_cache_plan(&c, &nr, &nt), 1);
+    assert_int_equal(nr, 1);
+    lease_cache_grant(&c, 100, nr, nt, 0, 0);
+    assert_int_equal(lease_cache_wait(&c, 100, 0), 0);
+    lease_cache_take(&c, 100, 0);
+    /* Used whole: 2 next, and a lease of more than one is fetched ahead again. */
+    assert_int_equal(c.fit, 2);
+    assert_int_equal(lease_cache_plan(&c, &nr, &nt), 1);
+    assert_int_equal(nr, 2);
+    lease_cache_grant(&c, 100, nr, nt, 10, 10);
+    assert_int_equal(lease_cache_plan(&c, &nr, &nt), 0);
+    int64_t t[4];
+    assert_int_equal(drive(&c, 100, 200, 0, t, 4), 2);
+    assert_int_equal(c.fit, 4);
+    assert_int_equal(lease_cache_plan(&c, &nr, &nt), 1);
+    assert_int_equal(nr, 4);
+    /* A lease of one is asked for only by a request that waits: fetched ahead, it would be
+       missed by a worker that cannot keep pace. */
+    lease_cache_grant(&c, 200, 1, 0, 0, 0);
+    assert_int_equal(lease_cache_wait(&c, 200, 0), 0);
+    lease_cache_take(&c, 200, 0);
+    c.fit = 1;
+    assert_int_equal(lease_cache_plan(&c, &nr, &nt), 0);
+    assert_int_equal(lease_cache_wait(&c, 200, 0), -1);
+    assert_int_equal(lease_cache_plan(&c, &nr, &nt), 1);
+    assert_int_equal(nr, 1);
+    /* An unlimited budget has no slots: nothing is ever late. */
+    lease_cache_init(&c, 0, 0, 0);
+    lease_cache_grant(&c, 0, 5, 0, 0, 0);
+    assert_int_equal(lease_cache_wait(&c, 100000, 0), 0);
+    assert_true(c.req[0].n == 5);
+}
+
+/* An explicit burst lets a unit go early by the GCRA tolerance (burst - one interval). */
+static void test_cache_burst_lets_units_go_early(void **state) {
+    (void)state;
+    struct lease_cache c;
+    lease_cache_init(&c, 6000, 0, 0.03); /* 30 ms of burst: 20 ms early */
+    lease_cache_grant(&c, 0, 5, 0, 0, 0);
+    int64_t t[8];
+    assert_int_equal(drive(&c, 0, 100, 0, t, 8), 5);
+    assert_true(t[0] == 0 && t[1] == 0 && t[2] == 0 && t[3] == 10 && t[4] == 20);
 }
 
 static void test_cache_fetches_ahead_at_half_a_lease(void **state) {
     (void)state;
     struct lease_cache c;
-    lease_cache_init(&c, 6000, 0, 0.5); /* k = 5 */
+    lease_cache_init(&c, 6000, 0, 0); /* k = 5, 10 ms a request */
     int64_t now = 1000;
     int nr;
     double nt;
     assert_int_equal(lease_cache_wait(&c, now, 0), -1);
     assert_int_equal(lease_cache_plan(&c, &nr, &nt), 1);
     assert_int_equal(nr, 5);
-    lease_cache_grant(&c, now, nr, nt, 0);
+    lease_cache_grant(&c, now, nr, nt, 0, 0); /* slots 1000 .. 1040 */
     /* 5 held: no lease needed until only half a lease (2) is left. */
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(lease_cache_wait(&c, now, 0), 0);
-        lease_cache_take(&c, now, 0);
+        assert_int_equal(lease_cache_wait(&c, now + 10 * i, 0), 0);
+        lease_cache_take(&c, now + 10 * i, 0);
         assert_int_equal(lease_cache_plan(&c, &nr, &nt), 0);
     }
-    assert_int_equal(lease_cache_wait(&c, now, 0), 0);
-    lease_cache_take(&c, now, 0);
+    assert_int_equal(lease_cache_wait(&c, now + 20, 0), 0);
+    lease_cache_take(&c, now + 20, 0);
     assert_int_equal(lease_cache_plan(&c, &nr, &nt), 1);
     assert_int_equal(nr, 5);
-    /* The next lease is a reservation usable in 30 ms; the current one goes on meanwhile. */
-    lease_cache_grant(&c, now, nr, nt, 30);
+    /* The next lease's slots follow on, from 1050, 30 ms after its reply; the current one goes
+       on meanwhile. */
+    lease_cache_grant(&c, now + 20, nr, nt, 30, 30);
     assert_int_equal(lease_cache_plan(&c, &nr, &nt), 0); /* 7 held: 1.5 leases at most */
-    for (int i = 0; i < 2; i++) {
-        assert_int_equal(lease_cache_wait(&c, now, 0), 0);
-        lease_cache_take(&c, now, 0);
+    assert_int_equal(lease_cache_wait(&c, now + 20, 0), 10);
+    for (int i = 3; i < 5; i++) {
+        assert_int_equal(lease_cache_wait(&c, now + 10 * i, 0), 0);
+        lease_cache_take(&c, now + 10 * i, 0);
     }
-    assert_int_equal(lease_cache_wait(&c, now, 0), 30);
-    assert_int_equal(lease_cache_wait(&c, now + 29, 0), 1);
-    assert_int_equal(lease_cache_wait(&c, now + 30, 0), 0);
-    lease_cache_take(&c, now + 30, 0);
-    assert_true(c.cur.req == 4 && c.next.req == 0);
+    assert_int_equal(lease_cache_wait(&c, now + 40, 0), 10);
+    assert_int_equal(lease_cache_wait(&c, now + 49, 0), 1);
+    assert_int_equal(lease_cache_wait(&c, now + 50, 0), 0);
+    lease_cache_take(&c, now + 50, 0);
+    assert_true(c.n_req == 1 && c.req[0].n == 4);
 }
 
 static void test_cache_first_lease_may_hold(void **state) {
     (void)state;
     struct lease_cache c;
-    lease_cache_init(&c, 600, 0, 0.5);
+    lease_cache_init(&c, 600, 0, 0);
     int64_t now = 50;
     assert_int_equal(lease_cache_wait(&c, now, 0), -1);
-    lease_cache_grant(&c, now, 1, 0, 100);
+    lease_cache_grant(&c, now, 1, 0, 100, 100);
     assert_int_equal(lease_cache_wait(&c, now, 0), 100);
     assert_int_equal(lease_cache_wait(&c, now + 60, 0), 40);
     assert_int_equal(lease_cache_wait(&c, now + 100, 0), 0);
@@ -105,7 +211,8 @@ static void test_cache_first_lease_may_hold(void **state) {
 static void test_cache_tokens_follow_the_average(void **state) {
     (void)state;
     struct lease_cache c;
-    lease_cache_init(&c, 0, 6e6, 0.5); /* unlimited requests, 100,000 tokens a second */
+    /* Unlimited requests, 100,000 tokens a second (0.01 ms a token), no burst. */
+    lease_cache_init(&c, 0, 6e6, 0);
     int64_t now = 0;
     int nr;
     double nt;
@@ -115,49 +222,72 @@ static void test_cache_tokens_follow_the_average(void **state) {
     assert_int_equal(lease_cache_plan(&c, &nr, &nt), 1);
     assert_int_equal(nr, 5);
     assert_true(fabs(nt - 5000) < 1e-6);
-    lease_cache_grant(&c, now, nr, nt, 0);
+    lease_cache_grant(&c, now, nr, nt, 0, 0);
     assert_int_equal(lease_cache_wait(&c, now, 1000), 0);
     lease_cache_take(&c, now, 1000);
-    assert_int_equal(lease_cache_wait(&c, now, 3000), 0);
-    lease_cache_take(&c, now, 3000);
+    /* The next request's tokens start where the first's 1000 end: 10 ms on. */
+    assert_int_equal(lease_cache_wait(&c, now, 3000), 10);
+    assert_int_equal(lease_cache_wait(&c, now + 10, 3000), 0);
+    lease_cache_take(&c, now + 10, 3000);
     assert_true(fabs(c.avg_tok - (1000 + 2000.0 / LEASE_AVG_N)) < 1e-9);
-    /* 3 requests and 1000 tokens held; the next needs 2000: a lease for tokens alone, enough
-       for it and the average for the two other requests held. */
-    assert_int_equal(lease_cache_wait(&c, now, 2000), -1);
+    /* 3 requests and 1000 tokens held (their slots from 40 ms); the next needs 2000: a lease
+       for tokens alone, enough for it and the average for the two other requests held. */
+    assert_int_equal(lease_cache_wait(&c, now + 10, 2000), -1);
     assert_int_equal(lease_cache_plan(&c, &nr, &nt), 1);
     assert_int_equal(nr, 0);
     assert_true(fabs(nt - (2000 + 2 * c.avg_tok - 1000)) < 1e-6);
-    lease_cache_grant(&c, now, nr, nt, 10);
-    assert_int_equal(lease_cache_wait(&c, now, 2000), 10);
-    assert_int_equal(lease_cache_wait(&c, now + 10, 2000), 0);
-    lease_cache_take(&c, now + 10, 2000);
+    /* Its tokens' slots start at 60 ms: the request spans both leases and waits for the
+       later. */
+    lease_cache_grant(&c, now + 10, nr, nt, 50, 50);
+    assert_int_equal(lease_cache_wait(&c, now + 10, 2000), 50);
+    assert_int_equal(lease_cache_wait(&c, now + 60, 2000), 0);
+    lease_cache_take(&c, now + 60, 2000);
     /* Unlimited tokens: a request needs a request unit only, whatever its size. */
-    lease_cache_init(&c, 6000, 0, 0.5);
-    lease_cache_grant(&c, now, 1, 0, 0);
+    lease_cache_init(&c, 6000, 0, 0);
+    lease_cache_grant(&c, now, 1, 0, 0, 0);
     assert_int_equal(lease_cache_wait(&c, now, 1e6), 0);
 }
 
 static void test_cache_rate_drop_trims_what_is_held(void **state) {
     (void)state;
     struct lease_cache c;
-    lease_cache_init(&c, 0, 0, 0.5);
+    lease_cache_init(&c, 0, 0, 0);
     int nr;
     double nt;
     assert_int_equal(lease_cache_wait(&c, 0, 10), -1);
     assert_int_equal(lease_cache_plan(&c, &nr, &nt), 1);
     assert_int_equal(nr, REDIS_LIMITER_LEASE_MAX);
-    lease_cache_grant(&c, 0, nr, 10000, 0);
-    /* Another worker learned 6000 rpm: 1.5 leases of 5 are kept, with their share of tokens. */
-    lease_cache_shared(&c, 6000, 0, -1);
-    assert_true(c.cur.req == 7);
-    assert_true(fabs(c.cur.tok - 70) < 1e-6);
+    lease_cache_grant(&c, 0, nr, 10000, 0, 0);
+    /* Another worker learned 6000 rpm: 1.5 leases of 5 are kept, with their share of tokens,
+       and they get slots one interval apart from now (they had none). */
+    lease_cache_shared(&c, 100, 6000, 0, -1);
+    assert_true(c.n_req == 1 && c.req[0].n == 7);
+    assert_true(fabs(c.tok[0].n - 70) < 1e-6);
+    assert_int_equal(lease_cache_wait(&c, 100, 0), 0);
+    lease_cache_take(&c, 100, 0);
+    assert_int_equal(lease_cache_wait(&c, 100, 0), 10);
     /* The same rates again change nothing. */
-    lease_cache_grant(&c, 0, 5, 0, 0);
-    lease_cache_shared(&c, 6000, 0, 0.5);
-    assert_true(c.cur.req + c.next.req == 12);
+    lease_cache_grant(&c, 100, 5, 0, 60, 60);
+    lease_cache_shared(&c, 100, 6000, 0, 0);
+    assert_true(c.req[0].n + c.req[1].n == 11);
     /* Redis went away: nothing held is used. */
     lease_cache_drop(&c);
     assert_int_equal(lease_cache_wait(&c, 0, 0), -1);
+}
+
+/* Slots still ahead move with a rate change as the shared schedule does. */
+static void test_cache_rate_change_rescales_slots(void **state) {
+    (void)state;
+    struct lease_cache c;
+    lease_cache_init(&c, 6000, 0, 0);
+    lease_cache_grant(&c, 0, 5, 0, 100, 100); /* 100, 110, ... at 10 ms */
+    lease_cache_shared(&c, 0, 3000, 0, -1);   /* 20 ms: 100 ms ahead becomes 200 */
+    assert_int_equal(lease_cache_wait(&c, 0, 0), 200);
+    lease_cache_take(&c, 200, 0);
+    assert_int_equal(lease_cache_wait(&c, 200, 0), 20);
+    /* Unlimited: everything held is usable now. */
+    lease_cache_shared(&c, 200, 0, 0, -1);
+    assert_int_equal(lease_cache_wait(&c, 200, 0), 0);
 }
 
 static void test_delta_policy(void **state) {
@@ -416,6 +546,287 @@ static void test_script_sha_is_compiled_in(void **state) {
     assert_int_equal(r->type, REDIS_REPLY_STRING);
     assert_string_equal(r->str, sha);
     freeReplyObject(r);
+    redisFree(c);
+}
+
+/* ---- lease caches against redis-server, on a virtual clock ---- */
+
+/* One script call on budget `key` at virtual time `at` (the script's "op@T"): its result, with
+   the reply parsed into *rep. */
+static int script_at(redisContext *c, const char *key, const char *op, int64_t at, int n,
+                     const double *v, struct redis_limiter_reply *rep) {
+    char *k = redis_limiter_key(key);
+    char op_at[48];
+    snprintf(op_at, sizeof(op_at), "%s@%lld", op, (long long)at);
+    struct redis_limiter_args a;
+    redis_limiter_args(&a, k, op_at, n, v);
+    const char *argv[3 + REDIS_LIMITER_MAX_ARGC] = {"EVAL", redis_limiter_script(NULL), "1"};
+    for (int i = 0; i < a.argc; i++)
+        argv[3 + i] = a.argv[i];
+    redisReply *r = redisCommandArgv(c, 3 + a.argc, argv, NULL);
+    int rc = redis_limiter_parse(r, rep);
+    freeReplyObject(r);
+    free(k);
+    return rc;
+}
+
+/*
+ * Workers simulated ms by ms on a virtual clock, each with its own lease cache, drawing from one
+ * budget in a real redis-server: what redis_lease.c does, without the loop. A worker asks what
+ * lease_cache_plan() says when no call of its own is in flight; Redis runs the call at once (at
+ * the virtual time) and the reply reaches the worker `rtt` ms later. Each worker's clock is off
+ * the virtual one by its own skew, so nothing but the reply's offsets ties them together.
+ */
+#define SIM_WORKERS 4
+#define SIM_MAX     8192
+
+struct vworker {
+    struct lease_cache c;
+    int64_t skew;     /* its clock - the virtual clock */
+    int rtt;          /* ms from a call to its reply */
+    int64_t reply_at; /* the call in flight is answered then; -1: none */
+    int rc, nr;
+    double nt;
+    int64_t mw, retry_at;
+    struct redis_limiter_reply rep;
+    int64_t quiet_from, quiet_until; /* sends nothing then (its engine's own pause) */
+    int every; /* > 1: a request is ready only every this many ms, and waits until it goes */
+    int ready; /* requests ready (every > 1) */
+    int sends;
+};
+
+struct sim {
+    const char *key;
+    double rpm, tpm, burst; /* burst 0: the default */
+    int workers;
+    int64_t t0, ms;
+    int64_t pause_at, pause_ms; /* worker 0 tells Redis to pause then (pause_ms 0: never) */
+    struct vworker w[SIM_WORKERS];
+    int64_t sent[SIM_MAX]; /* virtual time of each send, in order */
+    double tok[SIM_MAX];   /* its tokens */
+    int n;
+};
+
+/* Tokens of worker i's n-th request: 5 to 15, in a fixed order. */
+static double sim_tokens(const struct sim *s, int i, int n) {
+    return s->tpm > 0 ? 5 + (n * 7 + i * 3) % 11 : 0;
+}
+
+static void sim_reply(struct vworker *w, int64_t now) {
+    int64_t local = now + w->skew;
+    w->reply_at = -1;
+    assert_true(w->rc >= 0);
+    lease_cache_shared(&w->c, local, w->rep.rpm, w->rep.tpm, w->rep.burst_s);
+    if (w->rc == 1)
+        lease_cache_grant(&w->c, local, w->nr, w->nt, w->rep.req_at_ms, w->rep.tok_at_ms);
+    else if (w->rep.resize)
+        w->retry_at = now;
+    else
+        w->retry_at = now + (w->rep.paused ? w->rep.wait_ms : w->rep.wait_ms - w->mw);
+}
+
+static void sim_run(redisContext *c, struct sim *s) {
+    struct redis_limiter_reply rep;
+    const double init[] = {s->rpm, s->tpm, s->burst > 0 ? s->burst : -1}; /* default: none */
+    assert_int_equal(script_at(c, s->key, "init", s->t0, 3, init, &rep), 1);
+    for (int i = 0; i < s->workers; i++) {
+        struct vworker *w = &s->w[i];
+        lease_cache_init(&w->c, -1, -1, -1);
+        w->skew = (int64_t)i * 30011 - 20000; /* up to half a minute apart */
+        w->rtt = 1 + i % 2;
+        w->reply_at = -1;
+        if (w->every < 1)
+            w->every = 1;
+    }
+    for (int64_t now = s->t0; now < s->t0 + s->ms; now++) {
+        if (s->pause_ms > 0 && now == s->pause_at) {
+            const double v[] = {(double)s->pause_ms};
+            assert_int_equal(script_at(c, s->key, "pause", now, 1, v, &rep), 1);
+            s->w[0].quiet_from = now;
+            s->w[0].quiet_until = now + s->pause_ms;
+        }
+        for (int i = 0; i < s->workers; i++) {
+            struct vworker *w = &s->w[i];
+            int64_t local = now + w->skew;
+            if (w->reply_at >= 0 && now >= w->reply_at)
+                sim_reply(w, now);
+            int quiet = now >= w->quiet_from && now < w->quiet_until;
+            if (w->every > 1 && now % w->every == 0 && w->ready == 0)
+                w->ready = 1;
+            while (!quiet && s->n < SIM_MAX && (w->every == 1 || w->ready > 0)) {
+                double t = sim_tokens(s, i, w->sends);
+                if (lease_cache_wait(&w->c, local, t) != 0)
+                    break;
+                lease_cache_take(&w->c, local, t);
+                s->sent[s->n] = now;
+                s->tok[s->n++] = t;
+                w->sends++;
+                w->ready--;
+            }
+            if (w->reply_at < 0 && now >= w->retry_at && lease_cache_plan(&w->c, &w->nr, &w->nt)) {
+                w->mw = lease_cache_max_wait(&w->c);
+                const double v[] = {w->nr, w->nt, (double)w->mw, 0, w->c.rpm, w->c.tpm};
+                w->rc = script_at(c, s->key, "lease", now, 6, v, &w->rep);
+
+                w->reply_at = now + w->rtt;
+            }
+        }
+    }
+}
+
+/* The most sent (requests, or tokens when `tokens`) in any `window` ms that starts at or after
+   `from`, and the shortest gap between two sends from `from` on. */
+static double sim_most(const struct sim *s, int64_t from, int64_t window, int tokens,
+                       int64_t *gap) {
+    double most = 0;
+    *gap = INT64_MAX;
+    for (int i = 0; i < s->n; i++) {
+        if (s->sent[i] < from)
+            continue;
+        if (i > 0 && s->sent[i - 1] >= from && s->sent[i] - s->sent[i - 1] < *gap)
+            *gap = s->sent[i] - s->sent[i - 1];
+        double sum = 0;
+        for (int j = i; j < s->n && s->sent[j] < s->sent[i] + window; j++)
+            sum += tokens ? s->tok[j] : 1;
+        if (sum > most)
+            most = sum;
+    }
+    return most;
+}
+
+static void sim_report(const char *what, const struct sim *s, double most, int64_t gap) {
+    fprintf(stderr, "%s: %d sends (", what, s->n);
+    for (int i = 0; i < s->workers; i++)
+        fprintf(stderr, "%s%d", i ? "/" : "", s->w[i].sends);
+    fprintf(stderr, ") in %.1f s, at most %.0f in any 1 s, gaps >= %lld ms\n", (double)s->ms / 1000,
+            most, (long long)gap);
+}
+
+/* (b) Four workers at 6000 rpm (10 ms a request), no burst: their sends merged are one every
+   10 ms, as if one process sent them. */
+static void test_four_caches_send_as_one(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    static struct sim s;
+    memset(&s, 0, sizeof(s));
+    s.key = "sim4";
+    s.rpm = 6000;
+    s.workers = 4;
+    s.t0 = 1000000;
+    s.ms = 5000;
+    sim_run(c, &s);
+    int64_t gap;
+    double most = sim_most(&s, 0, 1000, 0, &gap);
+    sim_report("4 caches, 6000 rpm", &s, most, gap);
+    assert_true(s.n >= 495 && s.n <= 501);
+    assert_true(most <= 100 + 1);
+    assert_true(gap >= 5);
+    for (int i = 0; i < s.workers; i++)
+        assert_true(s.w[i].sends >= 100);
+    redisFree(c);
+}
+
+/* A worker that cannot keep pace with its slots (a request is ready only every 37 ms, and then
+   waits for its slot, as with slow answers and -c 1) misses some: they are dropped, not sent
+   late into the others' slots, and its leases shrink to what it uses, so it does not lease the
+   budget away from the three that can use it. (Its own share is small: a lease asked for on
+   demand has its slots after the leases the others fetched ahead.) */
+static void test_slow_cache_misses_slots_not_budget(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    static struct sim s;
+    memset(&s, 0, sizeof(s));
+    s.key = "simslow";
+    s.rpm = 6000;
+    s.workers = 4;
+    s.t0 = 1000000;
+    s.ms = 5000;
+    s.w[0].every = 37;
+    sim_run(c, &s);
+    int64_t gap;
+    double most = sim_most(&s, 0, 1000, 0, &gap);
+    sim_report("4 caches, one slow, 6000 rpm", &s, most, gap);
+    assert_true(most <= 100 + 1);
+    assert_true(gap >= 5);
+    assert_true(s.w[0].sends >= 30);
+    assert_true(s.n >= 450); /* the budget is 500 */
+    redisFree(c);
+}
+
+/* Sends in [from, until). */
+static int sim_count(const struct sim *s, int64_t from, int64_t until) {
+    int n = 0;
+    for (int i = 0; i < s->n; i++)
+        n += s->sent[i] >= from && s->sent[i] < until;
+    return n;
+}
+
+/* (c) One worker is told to hold off for 2 s (a 429 with Retry-After: 2) and pauses everyone:
+   the leases granted before go on in their slots, then nothing; after the pause the first units
+   come one per interval, not a burst: the pause banked no credit, even with a burst given. */
+static void test_after_a_pause_one_per_interval(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    static struct sim s;
+    const double bursts[] = {0, 0.3};
+    for (int b = 0; b < 2; b++) {
+        memset(&s, 0, sizeof(s));
+        s.key = b ? "simpause_burst" : "simpause";
+        s.rpm = 6000;
+        s.burst = bursts[b];
+        s.workers = 4;
+        s.t0 = 1000000;
+        s.ms = 4000;
+        s.pause_at = s.t0 + 1000;
+        s.pause_ms = 2000;
+        sim_run(c, &s);
+        int64_t end = s.pause_at + s.pause_ms, gap;
+        double most = sim_most(&s, s.t0 + 500, 1000, 0, &gap);
+        int during = sim_count(&s, s.pause_at, end), late = sim_count(&s, s.pause_at + 300, end);
+        int first = sim_count(&s, end, end + 100);
+        sim_most(&s, end, 1000, 0, &gap);
+        fprintf(stderr,
+                "pause, burst %.1f s: %d sent during the pause (%d after its first 300 ms), %d in "
+                "its first 100 ms after, gaps >= %lld ms after, at most %.0f in 1 s\n",
+                bursts[b], during, late, first, (long long)gap, most);
+        /* What was leased before the pause: 1.5 leases of 5 per worker at most. */
+        assert_true(during <= 4 * 7 + 1);
+        assert_int_equal(late, 0);
+        assert_true(first >= 9 && first <= 11);
+        assert_true(gap >= 9);
+        assert_true(most <= 100 + 1);
+    }
+    redisFree(c);
+}
+
+/* The same for a token budget: 60,000 tpm (1 ms a token), requests of 5 to 15 tokens, requests
+   unlimited. Each request goes when its first token's slot starts. A request whose tokens span
+   two leases goes at the later one's slot, with what was left of the earlier one a little late:
+   the tokens sent in any window are the budget's plus at most one request's per worker. */
+static void test_four_caches_pace_tokens(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    static struct sim s;
+    memset(&s, 0, sizeof(s));
+    s.key = "sim4tok";
+    s.tpm = 60000;
+    s.workers = 4;
+    s.t0 = 1000000;
+    s.ms = 10000;
+    sim_run(c, &s);
+    int64_t gap;
+    double most100 = sim_most(&s, 0, 100, 1, &gap);
+    double most = sim_most(&s, 0, 1000, 1, &gap);
+    double total = 0;
+    for (int i = 0; i < s.n; i++)
+        total += s.tok[i];
+    sim_report("4 caches, 60000 tpm (tokens)", &s, most, gap);
+    fprintf(stderr, "  %.0f tokens in all, at most %.0f in any 100 ms\n", total, most100);
+    assert_true(total >= 0.97 * 10000 && total <= 10000 + 15);
+    assert_true(most <= 1000 + 4 * 15);
+    assert_true(most100 <= 100 + 4 * 15);
+    for (int i = 0; i < s.workers; i++)
+        assert_true(s.w[i].sends >= 200);
     redisFree(c);
 }
 
@@ -819,14 +1230,22 @@ static void test_redis_down_grants_nothing(void **state) {
 int main(void) {
     const struct CMUnitTest pure[] = {
         cmocka_unit_test(test_cache_lease_size),
+        cmocka_unit_test(test_cache_units_at_their_slots),
+        cmocka_unit_test(test_cache_missed_slots_are_dropped),
+        cmocka_unit_test(test_cache_burst_lets_units_go_early),
         cmocka_unit_test(test_cache_fetches_ahead_at_half_a_lease),
         cmocka_unit_test(test_cache_first_lease_may_hold),
         cmocka_unit_test(test_cache_tokens_follow_the_average),
         cmocka_unit_test(test_cache_rate_drop_trims_what_is_held),
+        cmocka_unit_test(test_cache_rate_change_rescales_slots),
         cmocka_unit_test(test_delta_policy),
     };
     const struct CMUnitTest live[] = {
         cmocka_unit_test(test_script_sha_is_compiled_in),
+        cmocka_unit_test(test_four_caches_send_as_one),
+        cmocka_unit_test(test_slow_cache_misses_slots_not_budget),
+        cmocka_unit_test(test_after_a_pause_one_per_interval),
+        cmocka_unit_test(test_four_caches_pace_tokens),
         cmocka_unit_test(test_two_limiters_share_one_budget),
         cmocka_unit_test(test_wake_when_lease_arrives_and_idle_is_silent),
         cmocka_unit_test(test_pause_from_one_stops_the_other),

@@ -61,6 +61,24 @@ static int drain(struct redis_limiter *l, double tokens, int64_t *wait_ms) {
     return n;
 }
 
+/* One script call on budget `key` at virtual time `at` (ms), parsed into *rep: its result. */
+static int script_at(redisContext *c, const char *key, const char *op, double at, int n,
+                     const double *v, struct redis_limiter_reply *rep) {
+    char *k = redis_limiter_key(key);
+    char op_at[48];
+    snprintf(op_at, sizeof(op_at), "%s@%.17g", op, at);
+    struct redis_limiter_args a;
+    redis_limiter_args(&a, k, op_at, n, v);
+    const char *argv[3 + REDIS_LIMITER_MAX_ARGC] = {"EVAL", redis_limiter_script(NULL), "1"};
+    for (int i = 0; i < a.argc; i++)
+        argv[3 + i] = a.argv[i];
+    redisReply *r = redisCommandArgv(c, 3 + a.argc, argv, NULL);
+    int rc = redis_limiter_parse(r, rep);
+    freeReplyObject(r);
+    free(k);
+    return rc;
+}
+
 static void test_paces_evenly(void **state) {
     (void)state;
     redisContext *c = connect_or_skip();
@@ -242,25 +260,68 @@ static void test_pause_blocks_every_client(void **state) {
     struct redis_limiter *b = redis_limiter_new(cb, "pause", 0, 0, 1);
     assert_non_null(a);
     assert_non_null(b);
+    /* A virtual clock: both name the same time, as Redis's TIME would. */
+    double now = 1e6;
+    redis_limiter_clock(a, now);
+    redis_limiter_clock(b, now);
     int64_t w = -1;
     assert_int_equal(redis_limiter_lease(b, 1, 0, &w), 1);
     /* a saw a 429 with Retry-After: 0.2 s. */
     assert_int_equal(redis_limiter_pause(a, 200), 0);
+    redis_limiter_clock(b, now + 30);
     assert_int_equal(redis_limiter_lease(b, 1, 0, &w), 0);
-    assert_true(w > 150 && w <= 200);
+    assert_int_equal(w, 170);
     /* A shorter pause from another worker does not cut it. */
     assert_int_equal(redis_limiter_pause(b, 10), 0);
+    redis_limiter_clock(a, now + 30);
     assert_int_equal(redis_limiter_lease(a, 1, 0, &w), 0);
-    assert_true(w > 150 && w <= 200);
+    assert_int_equal(w, 170);
     /* Not even a reservation gets through it. */
     assert_int_equal(redis_limiter_reserve(a, 1, 0, 0, 1000, &w), 0);
-    usleep((useconds_t)(w + 5) * 1000);
+    assert_int_equal(w, 170);
+    redis_limiter_clock(a, now + 199);
+    assert_int_equal(redis_limiter_lease(a, 1, 0, &w), 0);
+    assert_int_equal(w, 1);
+    redis_limiter_clock(a, now + 200);
+    redis_limiter_clock(b, now + 200);
     assert_int_equal(redis_limiter_lease(a, 1, 0, &w), 1);
     assert_int_equal(redis_limiter_lease(b, 1, 0, &w), 1);
     redis_limiter_free(a);
     redis_limiter_free(b);
     redisFree(ca);
     redisFree(cb);
+}
+
+/* The script's time argument (tests only) stands in for TIME everywhere: the budget moves on
+   the virtual clock and on nothing else. */
+static void test_virtual_clock_drives_the_budget(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    /* Created on Redis's clock, unlimited and with no burst; the rate set on the virtual clock
+       puts the schedule there (a new rate on an unlimited budget starts at now). */
+    struct redis_limiter *l = redis_limiter_new(c, "virtual", -1, -1, 0);
+    assert_non_null(l);
+    redis_limiter_clock(l, 5000);
+    assert_int_equal(redis_limiter_set_rates(l, 600, 0), 0); /* 100 ms a request */
+    int64_t w = -1;
+    assert_int_equal(redis_limiter_lease(l, 1, 0, &w), 1);
+    assert_int_equal(redis_limiter_lease(l, 1, 0, &w), 0);
+    assert_int_equal(w, 100);
+    /* Real time passing changes nothing; the virtual clock does. */
+    usleep(20000);
+    assert_int_equal(redis_limiter_lease(l, 1, 0, &w), 0);
+    assert_int_equal(w, 100);
+    redis_limiter_clock(l, 5060);
+    assert_int_equal(redis_limiter_lease(l, 1, 0, &w), 0);
+    assert_int_equal(w, 40);
+    redis_limiter_clock(l, 5100);
+    assert_int_equal(redis_limiter_lease(l, 1, 0, &w), 1);
+    redisReply *r = redisCommand(c, "HGET sluice:limit:{virtual} rtat");
+    assert_non_null(r);
+    assert_string_equal(r->str, "5200");
+    freeReplyObject(r);
+    redis_limiter_free(l);
+    redisFree(c);
 }
 
 static void test_rate_zero_is_unlimited(void **state) {
@@ -382,15 +443,104 @@ static void test_redis_errors_are_reported(void **state) {
     redisFree(c);
 }
 
+/* A granted lease says where its slots start in the shared schedule, as ms after the reply's
+   own time: requests at max(rtat, now + hold), tokens at max(ttat, now + hold). */
+static void test_lease_reply_gives_slot_starts(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    struct redis_limiter_reply rep;
+    /* 6000 rpm (10 ms a request), 60,000 tpm (1 ms a token), no burst. */
+    const double init[] = {6000, 60000, 0};
+    assert_int_equal(script_at(c, "slots", "init", 1000, 3, init, &rep), 1);
+    /* At rest: the slots start now. */
+    const double five[] = {5, 20, 1000, 0};
+    assert_int_equal(script_at(c, "slots", "lease", 1000, 4, five, &rep), 1);
+    assert_int_equal(rep.wait_ms, 0);
+    assert_true(rep.req_at_ms == 0 && rep.tok_at_ms == 0);
+    /* 10 ms later the next five requests start where the first five end (1050), 40 ms after
+       this reply; the tokens were not the limit (1020), so they start at the same hold. */
+    assert_int_equal(script_at(c, "slots", "lease", 1010, 4, five, &rep), 1);
+    assert_int_equal(rep.wait_ms, 40);
+    assert_true(rep.req_at_ms == 40 && rep.tok_at_ms == 40);
+    /* Tokens the limit: 200 tokens is 200 ms; the requests wait for them and start with them. */
+    const double big[] = {2, 200, 1000, 0};
+    assert_int_equal(script_at(c, "slots", "lease", 1100, 4, big, &rep), 1);
+    assert_int_equal(rep.wait_ms, 0);
+    assert_true(rep.req_at_ms == 0 && rep.tok_at_ms == 0);
+    assert_int_equal(script_at(c, "slots", "lease", 1100, 4, big, &rep), 1);
+    assert_int_equal(rep.wait_ms, 200);
+    assert_true(rep.req_at_ms == 200 && rep.tok_at_ms == 200);
+    /* Long after: the schedule does not start in the past. */
+    assert_int_equal(script_at(c, "slots", "lease", 9000, 4, five, &rep), 1);
+    assert_true(rep.req_at_ms == 0 && rep.tok_at_ms == 0);
+    /* A refusal gives no slots. */
+    const double tight[] = {5, 20, 10, 0};
+    assert_int_equal(script_at(c, "slots", "lease", 9000, 4, tight, &rep), 0);
+    assert_int_equal(rep.wait_ms, 50);
+    redisFree(c);
+}
+
+/* A budget created without a burst has none: one request per interval from the first, as the
+   local limiter's default. A burst given still works. */
+static void test_default_burst_is_none(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    struct redis_limiter_reply rep;
+    const double told[] = {600, 0, -1}; /* 100 ms a request, no burst told */
+    assert_int_equal(script_at(c, "noburst", "init", 1000, 3, told, &rep), 1);
+    assert_true(rep.burst_s == 0);
+    const double one[] = {1, 0, 0, 0};
+    assert_int_equal(script_at(c, "noburst", "lease", 1000, 4, one, &rep), 1);
+    assert_int_equal(script_at(c, "noburst", "lease", 1000, 4, one, &rep), 0);
+    assert_int_equal(rep.wait_ms, 100);
+    /* Idle for a minute: still one at a time. */
+    assert_int_equal(script_at(c, "noburst", "lease", 61000, 4, one, &rep), 1);
+    assert_int_equal(script_at(c, "noburst", "lease", 61000, 4, one, &rep), 0);
+    assert_int_equal(rep.wait_ms, 100);
+    /* --burst 0.3: three at once after a rest, then one per interval. */
+    const double burst[] = {-1, -1, 0.3};
+    assert_int_equal(script_at(c, "noburst", "init", 70000, 3, burst, &rep), 1);
+    int granted = 0;
+    while (script_at(c, "noburst", "lease", 70000, 4, one, &rep) == 1)
+        granted++;
+    assert_int_equal(granted, 3);
+    assert_int_equal(rep.wait_ms, 100);
+    redisFree(c);
+}
+
+/* A pause banks no credit: at its end the budget is as if used up to then, so even a budget
+   with a burst admits one request per interval after it, not the burst. */
+static void test_pause_banks_no_credit(void **state) {
+    (void)state;
+    redisContext *c = connect_or_skip();
+    struct redis_limiter_reply rep;
+    const double told[] = {600, 0, 1}; /* 100 ms a request, a burst of 1 s (10) */
+    assert_int_equal(script_at(c, "nocredit", "init", 1000, 3, told, &rep), 1);
+    const double two_s[] = {2000};
+    assert_int_equal(script_at(c, "nocredit", "pause", 1000, 1, two_s, &rep), 1);
+    const double one[] = {1, 0, 0, 0};
+    assert_int_equal(script_at(c, "nocredit", "lease", 2999, 4, one, &rep), 0);
+    assert_true(rep.paused && rep.wait_ms == 1);
+    assert_int_equal(script_at(c, "nocredit", "lease", 3000, 4, one, &rep), 1);
+    assert_int_equal(script_at(c, "nocredit", "lease", 3000, 4, one, &rep), 0);
+    assert_int_equal(rep.wait_ms, 100);
+    assert_int_equal(script_at(c, "nocredit", "lease", 3100, 4, one, &rep), 1);
+    /* The burst comes back only with rest after the pause: 1 s later, 10 at once again. */
+    int granted = 0;
+    while (script_at(c, "nocredit", "lease", 5200, 4, one, &rep) == 1)
+        granted++;
+    assert_int_equal(granted, 10);
+    redisFree(c);
+}
+
 static void test_lease_size_rule(void **state) {
     (void)state;
-    assert_int_equal(redis_limiter_lease_size(6000, 0.5), 5);
-    assert_int_equal(redis_limiter_lease_size(60000, 0.5), 50);
-    assert_int_equal(redis_limiter_lease_size(600, 0.5), 1);
-    assert_int_equal(redis_limiter_lease_size(60, 0.5), 1);
-    /* Never above the burst: 60000 rpm with a 10 ms burst holds 10. */
-    assert_int_equal(redis_limiter_lease_size(60000, 0.01), 10);
-    assert_int_equal(redis_limiter_lease_size(0, 0.5), REDIS_LIMITER_LEASE_MAX);
+    assert_int_equal(redis_limiter_lease_size(6000), 5);
+    assert_int_equal(redis_limiter_lease_size(60000), 50);
+    assert_int_equal(redis_limiter_lease_size(600), 1);
+    assert_int_equal(redis_limiter_lease_size(60), 1);
+    assert_int_equal(redis_limiter_lease_size(6e6), REDIS_LIMITER_LEASE_MAX);
+    assert_int_equal(redis_limiter_lease_size(0), REDIS_LIMITER_LEASE_MAX);
 }
 
 int main(void) {
@@ -403,10 +553,14 @@ int main(void) {
         cmocka_unit_test(test_reservation_within_max_wait),
         cmocka_unit_test(test_set_rates_changes_the_pace),
         cmocka_unit_test(test_pause_blocks_every_client),
+        cmocka_unit_test(test_virtual_clock_drives_the_budget),
         cmocka_unit_test(test_rate_zero_is_unlimited),
         cmocka_unit_test(test_caller_clock_does_not_matter),
         cmocka_unit_test(test_script_reloaded_and_lost_budget_recreated),
         cmocka_unit_test(test_redis_errors_are_reported),
+        cmocka_unit_test(test_lease_reply_gives_slot_starts),
+        cmocka_unit_test(test_default_burst_is_none),
+        cmocka_unit_test(test_pause_banks_no_credit),
         cmocka_unit_test(test_lease_size_rule),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
