@@ -20,6 +20,10 @@
    arrivals' timing, not the rate (pacer_on_refusal). */
 #define JITTER_SHARE    0.02
 #define JITTER_MIN_SENT 100
+/* After everything was refused at the reference, no probe above it for this long. */
+#define NO_PROBE_MS 30000
+/* Requests sent since the last change, every one refused, that pause everyone. */
+#define ALL_REFUSED_MIN 3
 /* The shortest span between two refusals whose passed requests measure a rate. */
 #define BETWEEN_MIN_MS 200
 
@@ -38,6 +42,7 @@ void pacer_init(struct pacer *p, double told_rpm, double told_tpm, int64_t now_m
     p->win_from_ms = now_ms;
     p->win_end_ms = -1;
     p->hint_end_ms = p->hint_at_ms = -1;
+    p->all_refused_end = -1;
     p->bucket0_ms = now_ms;
     p->start_ms = now_ms;
 }
@@ -129,6 +134,13 @@ int64_t pacer_pause_all_until(struct pacer *p, const struct classify_verdict *v,
     int64_t end = now_ms + v->retry_after_ms;
     if (v->hint == HINT_RETRYINFO || v->retry_after_ms > PACER_PAUSE_ALL_MS)
         return end;
+    /* Everything sent since the last change refused, and enough of it: the server refuses
+       all for now (a spent window, however coarse its wait), not just what comes too fast. */
+    uint64_t sent = p->sends_total - p->cut_sends;
+    if (p->rpm_source != PACER_NONE && sent >= ALL_REFUSED_MIN && p->cut_nos + 1 >= sent) {
+        p->all_refused_end = end;
+        return end;
+    }
     if (v->hint != HINT_HEADER_MS)
         return -1;
     int64_t d = end - p->hint_end_ms;
@@ -189,10 +201,10 @@ int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t w
     if (window && !window_named(p, window_end_ms))
         return 0; /* that window's end is known: the refusal is no news */
     /* Sent no later than the last change, or refused soon after it (the server's budget was
-       still spent): that change already answered it. */
+       still spent): that change already answered it. A refusal ends a fast climb at once. */
     int64_t span = now_ms - p->last_cut_ms;
-    if (!window &&
-        (sent_ms <= p->last_cut_ms || (p->rpm_source == PACER_LEARNED && span < BETWEEN_MIN_MS)))
+    if (!window && (sent_ms <= p->last_cut_ms ||
+                    (p->rpm_source == PACER_LEARNED && !p->fast && span < BETWEEN_MIN_MS)))
         return 0;
     /* What passed between the last refusal and this one: the requests sent since and not
        refused. A token bucket was empty at both, so, when the rate was used all along, that
@@ -233,6 +245,17 @@ int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t w
     }
     if (p->rpm_source == PACER_TOLD)
         return 0;
+    if (window && window_end_ms == p->all_refused_end) {
+        /* All refused, and a wait too coarse to measure a window by: the pause is the answer.
+           The rate was at or over the limit: a fast climb stops, a probe goes back to the
+           reference, and nothing probes above it again for a while. */
+        double ref = p->fast ? BETA * p->rpm : p->ref_rpm;
+        if (ref > p->rpm)
+            ref = p->rpm;
+        learn_rate(p, ref, 0, now_ms);
+        p->probe_after_ms = now_ms + NO_PROBE_MS;
+        return 1;
+    }
     p->win_learned = window;
     if (window) {
         /* The quota of a window: what was accepted since the last window's end (or the run's
@@ -348,7 +371,7 @@ int pacer_on_success(struct pacer *p, int64_t sent_ms, int64_t now_ms) {
     if (hold < PACER_HOLD_MS)
         hold = PACER_HOLD_MS;
     int64_t held = now_ms - p->at_ref_ms;
-    if (held < hold)
+    if (held < hold || now_ms < p->probe_after_ms)
         return 0;
     double growth = PROBE_GROWTH;
     for (int64_t t = held - hold; t >= 1000 && growth < 1; t -= 1000)

@@ -66,6 +66,8 @@ struct pacer {
     uint32_t win_oks;
     int win_learned;                 /* the learned rate is a window's quota */
     int64_t hint_end_ms, hint_at_ms; /* the last precise hint: the moment it named, and when */
+    int64_t all_refused_end;         /* the pause pacer_pause_all_until set as all was refused */
+    int64_t probe_after_ms;          /* no probe above the reference before this */
     uint32_t sends[PACER_BUCKETS];   /* requests sent per bucket */
     uint32_t oks[PACER_BUCKETS];     /* answers that were not refusals, per bucket */
     uint32_t nos[PACER_BUCKETS];     /* refusals, per bucket */
@@ -112,6 +114,8 @@ int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t w
  *   - a hint to the millisecond (retry-after-ms, as Azure's fixed windows send) that names the
  *     same moment, within PACER_SAME_END_MS, as the one before it, given at another time. (A
  *     hint in whole seconds can't tell a window's end from "come back in 1 s".)
+ *   - any hint, when every request sent since the rate last changed (a few at least) was
+ *     refused: the server refuses all for now, a spent window, not what comes too fast.
  * Returns the time (now_ms's clock) to pause all dispatch until, or -1 when only the refused
  * request waits. Call once per answer: it remembers the last precise hint.
  */

@@ -3,7 +3,7 @@
 # and `sluice run --redis` plus three `sluice work`, each told --rpm 6000 (the limit), sharing
 # one budget with no burst. Each worker spends its leased requests in their slots of the shared
 # schedule, so the four processes' sends merged are one per 10 ms: nginx refuses almost none,
-# and 2000 lines take about the 20 s the limit allows.
+# and 2000 lines take about the 20 s the limit allows (printed; bench/ratelimit.sh times it).
 . "$SRCDIR/tests/e2e/lib/common.sh"
 . "$SRCDIR/tests/e2e/lib/redis.sh"
 . "$SRCDIR/tests/e2e/lib/nginx.sh"
@@ -44,4 +44,3 @@ echo "$N lines in $wall s (floor 20 s), $refused of $attempts attempts refused b
 # A burst of more than 10 (held units sent back to back, four workers at once) is refused by
 # the dozen: paced, at most 1% are.
 [ $((refused * 100)) -le "$attempts" ] || fail "$refused of $attempts attempts refused"
-python3 -c "import sys; sys.exit(0 if $wall <= 30 else 1)" || fail "$wall s for a floor of 20 s"
