@@ -237,6 +237,12 @@ static void emit_answer(struct sluice_s *e, struct job *j, const char *code, con
 
 static void on_wake(uv_timer_t *t);
 
+/* The pacer's rates go to the limiter (and, through a shared one, to every process). */
+static void limiter_set_rates(struct sluice_s *e, int64_t now) {
+    e->lim->ops->set_rates(e->lim, now, e->pacer.rpm, e->pacer.tpm);
+    pacer_shared(&e->pacer);
+}
+
 void engine_wake(void *ud) {
     struct sluice_s *e = ud;
     if (!e->finished)
@@ -418,9 +424,10 @@ void engine_dispatch(struct sluice_s *e) {
     int64_t wake = -1;
     int64_t ss_next = slow_start_tick(e, now);
     if (pacer_tick(&e->pacer, now))
-        e->lim->ops->set_rates(e->lim, now, e->pacer.rpm, e->pacer.tpm);
+        limiter_set_rates(e, now);
     int slots = engine_slots(e);
-    int gated = 0; /* a gate (breaker, pause, budget) decided the next wake-up */
+    int gated = 0;        /* a gate (breaker, pause, budget) decided the next wake-up */
+    int budget_bound = 0; /* the budget, not the slots, held the next request back */
     while (!e->stopping && e->in_flight + e->unwritten < slots) {
         if (breaker_gave_up(&e->br, now)) {
             snprintf(e->stop_detail, sizeof(e->stop_detail),
@@ -460,6 +467,7 @@ void engine_dispatch(struct sluice_s *e) {
         int64_t w = e->lim->ops->wait(e->lim, now, cost);
         if (w > 0) {
             /* The budget decides when the next request goes; it waits at the head. */
+            budget_bound = 1;
             e->pending = j;
             wake = now + w;
             gated = 1;
@@ -483,6 +491,7 @@ void engine_dispatch(struct sluice_s *e) {
             t = now + 1; /* due but held by the retry budget: look again shortly */
         wake = t;
     }
+    e->pacer.budget_bound = budget_bound;
     /* All the slow start's slots in use: look again when they double. */
     if (!gated && !e->stopping && ss_next >= 0 && e->in_flight + e->unwritten >= slots &&
         (wake < 0 || ss_next < wake))
@@ -536,6 +545,19 @@ static void retry_later(struct sluice_s *e, struct job *j, const struct classify
 }
 
 /*
+ * Is a rate in force in the limiter? A shared limiter applies a rate only once Redis has it
+ * (units leased while the budget was unlimited would all go at once before then), so the slow
+ * start holds its slots until it does.
+ */
+static int limiter_paces(const struct sluice_s *e) {
+    if (!e->lim->ops->rates)
+        return 1;
+    double rpm, tpm;
+    e->lim->ops->rates(e->lim, &rpm, &tpm);
+    return rpm > 0 || tpm > 0;
+}
+
+/*
  * The fraction of a budget's traffic this process sends: 1 alone; with a budget shared through
  * Redis, what it sent over the last second against the rate in force for everyone.
  */
@@ -559,6 +581,11 @@ static double traffic_share(struct sluice_s *e, int64_t now) {
 static void learn(struct sluice_s *e, const struct job *j, const struct classify_verdict *v,
                   int64_t now, int64_t until) {
     int changed = 0;
+    if (e->lim->ops->rates) {
+        double rpm, tpm;
+        e->lim->ops->rates(e->lim, &rpm, &tpm);
+        pacer_adopt(&e->pacer, rpm);
+    }
     if (j->x.tr == TRANSPORT_OK)
         changed |= pacer_on_headers(&e->pacer, &j->x.hdrs, now);
     if (v->cls == CLASS_RATE_LIMITED) {
@@ -571,10 +598,11 @@ static void learn(struct sluice_s *e, const struct job *j, const struct classify
         if (e->ss_slots < INT_MAX)
             e->ss_slots++;
     }
-    if (e->ss_slots < INT_MAX && (v->cls == CLASS_RATE_LIMITED || !pacer_searching(&e->pacer)))
-        slow_start_end(e); /* a rate is known: it paces the run from now on */
+    if (e->ss_slots < INT_MAX && (v->cls == CLASS_RATE_LIMITED || !pacer_searching(&e->pacer)) &&
+        limiter_paces(e))
+        slow_start_end(e); /* a rate is known, and in force: it paces the run from now on */
     if (changed)
-        e->lim->ops->set_rates(e->lim, now, e->pacer.rpm, e->pacer.tpm);
+        limiter_set_rates(e, now);
     if (!e->auto_conc && v->cls == CLASS_TOO_MANY_CONCURRENT) {
         /* The provider limits concurrent requests (Anthropic says so in a 429): from now on
            the slots adapt, starting just under what was out when it refused. */

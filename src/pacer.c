@@ -151,6 +151,26 @@ int64_t pacer_pause_all_until(struct pacer *p, const struct classify_verdict *v,
     return same ? end : -1;
 }
 
+void pacer_adopt(struct pacer *p, double shared_rpm) {
+    if (shared_rpm <= 0 || p->rpm_source == PACER_TOLD || p->header_rpm > 0 || p->header_tpm > 0)
+        return;
+    /* Only news: the rate this process wrote itself, or already took, coming back (the shared
+       limiter's view lags its writes) would undo its own changes since. */
+    if (shared_rpm == p->shared_rpm)
+        return;
+    p->shared_rpm = shared_rpm;
+    if (p->rpm_source == PACER_NONE) {
+        p->rpm_source = PACER_LEARNED;
+        p->ref_rpm = shared_rpm;
+        p->at_ref_ms = -1;
+    }
+    p->rpm = shared_rpm;
+}
+
+void pacer_shared(struct pacer *p) {
+    p->shared_rpm = p->rpm;
+}
+
 int pacer_searching(const struct pacer *p) {
     return p->rpm_source == PACER_NONE && p->tpm_source == PACER_NONE && p->header_rpm <= 0 &&
            p->header_tpm <= 0;
@@ -247,13 +267,15 @@ int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t w
         return 0;
     if (window && window_end_ms == p->all_refused_end) {
         /* All refused, and a wait too coarse to measure a window by: the pause is the answer.
-           The rate was at or over the limit: a fast climb stops, a probe goes back to the
+           The rate was at or over the limit: a fast climb stops; a probe goes back to the
            reference, and nothing probes above it again for a while. */
-        double ref = p->fast ? BETA * p->rpm : p->ref_rpm;
+        int was_fast = p->fast;
+        double ref = was_fast ? BETA * p->rpm : p->ref_rpm;
         if (ref > p->rpm)
             ref = p->rpm;
         learn_rate(p, ref, 0, now_ms);
-        p->probe_after_ms = now_ms + NO_PROBE_MS;
+        if (!was_fast)
+            p->probe_after_ms = now_ms + NO_PROBE_MS;
         return 1;
     }
     p->win_learned = window;
@@ -319,8 +341,9 @@ int pacer_tick(struct pacer *p, int64_t now_ms) {
     if (dt < 10)
         return 0;
     p->last_raise_ms = now_ms;
-    /* In use: sending at half the rate at least (the grid keeps up with a rate that doubles). */
-    if (pacer_send_rate(p, now_ms, 500) < 0.5 * p->rpm)
+    /* In use: sending at half the rate at least (the grid keeps up with a rate that doubles),
+       or held back by the budget (a shared one, of which this process sends a part). */
+    if (!p->budget_bound && pacer_send_rate(p, now_ms, 500) < 0.5 * p->rpm)
         return 0;
     p->rpm *= exp2((double)dt / FAST_DOUBLE_MS);
     return 1;
@@ -349,8 +372,9 @@ int pacer_on_success(struct pacer *p, int64_t sent_ms, int64_t now_ms) {
     if (p->rpm_source != PACER_LEARNED)
         return 0;
     /* Raise only a rate that is in use: a run held back by its slots would otherwise grow a
-       paper rate that bursts into refusals the moment the slots free up. */
-    if (pacer_send_rate(p, now_ms, 1000) < 0.9 * p->rpm)
+       paper rate that bursts into refusals the moment the slots free up. In use: sending at
+       it, or held back by the budget (a shared one, of which this process sends a part). */
+    if (!p->budget_bound && pacer_send_rate(p, now_ms, 1000) < 0.9 * p->rpm)
         return 0;
     if (p->fast)
         return 0; /* pacer_tick's */

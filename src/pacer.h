@@ -50,12 +50,14 @@ struct pacer {
     enum pacer_source rpm_source, tpm_source;
     double header_rpm, header_tpm; /* last limits announced by the provider, 0 if none */
     double told_tpm;
-    double share;                    /* fraction of the announced limits used (cut by 429s) */
-    double ref_rpm;                  /* learned: the accepted rate measured at the last refusal */
-    int64_t at_ref_ms;               /* learned: when the rate reached ref_rpm; -1 while below it */
-    int64_t first_ok_ms;             /* the first accept; -1 none yet */
-    int fast;                        /* learned early in the run: doubling until the next refusal */
-    int64_t last_cut_ms;             /* a refusal for a request sent before this is not news */
+    double share;        /* fraction of the announced limits used (cut by 429s) */
+    double ref_rpm;      /* learned: the accepted rate measured at the last refusal */
+    int64_t at_ref_ms;   /* learned: when the rate reached ref_rpm; -1 while below it */
+    int64_t first_ok_ms; /* the first accept; -1 none yet */
+    int fast;            /* learned early in the run: doubling until the next refusal */
+    int budget_bound;    /* the engine's last dispatch waited for the budget, not for slots */
+    double shared_rpm;   /* a shared budget's rate as last adopted or written; 0 none */
+    int64_t last_cut_ms; /* a refusal for a request sent before this is not news */
     uint64_t sends_total, cut_sends; /* requests sent in all, and when last_cut_ms was */
     uint64_t cut_nos;                /* refusals of requests sent since last_cut_ms */
     int64_t last_raise_ms;
@@ -122,6 +124,16 @@ int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t w
 #define PACER_PAUSE_ALL_MS 1500
 #define PACER_SAME_END_MS  25
 int64_t pacer_pause_all_until(struct pacer *p, const struct classify_verdict *v, int64_t now_ms);
+
+/*
+ * The rate a shared budget has in force (another process learned it): a learned or unknown
+ * rate becomes it, so that what this process measures and changes next starts from what
+ * everyone uses. Told budgets and announced limits stay. Changes nothing to send back.
+ */
+void pacer_adopt(struct pacer *p, double shared_rpm);
+
+/* This process's rate goes to the shared budget (the engine calls it as it sets the rates). */
+void pacer_shared(struct pacer *p);
 
 /* 1 while the rate is to be learned and no refusal has come yet (the engine's slow start). */
 int pacer_searching(const struct pacer *p);

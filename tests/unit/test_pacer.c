@@ -412,6 +412,58 @@ static void test_share_scales_the_measure(void **state) {
     assert_true(b.ref_rpm > 3.9 * a.ref_rpm && b.ref_rpm < 4.1 * a.ref_rpm);
 }
 
+/* A rate another process learned is taken up, so this one measures and changes it from there;
+   its own writes coming back late do not undo what it changed since. */
+static void test_shared_rate_adopted_once(void **state) {
+    (void)state;
+    struct pacer p;
+    pacer_init(&p, 0, 0, 0);
+    assert_true(pacer_searching(&p));
+    pacer_adopt(&p, 600);
+    assert_false(pacer_searching(&p));
+    assert_int_equal(p.rpm_source, PACER_LEARNED);
+    assert_true(p.rpm == 600 && p.ref_rpm == 600);
+    p.rpm = 900; /* it climbs, and writes 900 */
+    pacer_shared(&p);
+    pacer_adopt(&p, 600);      /* the budget still said 600 when it answered */
+    assert_true(p.rpm == 600); /* news: another process's 600 since */
+    pacer_adopt(&p, 600);
+    p.rpm = 700;
+    pacer_shared(&p);
+    pacer_adopt(&p, 700); /* its own write coming back */
+    p.rpm = 750;
+    pacer_adopt(&p, 700); /* no news: its 750 stays */
+    assert_true(p.rpm == 750);
+    /* Told budgets stay the user's. */
+    struct pacer t;
+    pacer_init(&t, 6000, 0, 0);
+    pacer_adopt(&t, 100);
+    assert_true(t.rpm == 6000 * 0.98);
+}
+
+/* A process that sends a part of a shared budget is held back by the budget, not by its slots:
+   its rate is in use, and climbs. */
+static void test_budget_bound_rate_climbs(void **state) {
+    (void)state;
+    struct pacer p;
+    pacer_init(&p, 0, 0, 0);
+    pacer_adopt(&p, 6000);
+    p.rpm = 5000; /* under the reference after a cut */
+    p.budget_bound = 1;
+    for (int64_t t = 0; t < 3000; t += 40) { /* 25/s here: a quarter of the rate */
+        pacer_on_send(&p, t);
+        pacer_on_success(&p, t, t);
+    }
+    assert_true(p.rpm > 5300); /* climbing back to the reference, 2% of it a second */
+    double r = p.rpm;
+    p.budget_bound = 0; /* the slots hold it back: no climb on paper */
+    for (int64_t t = 3000; t < 6000; t += 40) {
+        pacer_on_send(&p, t);
+        pacer_on_success(&p, t, t);
+    }
+    assert_true(p.rpm == r);
+}
+
 /* ---- Point 6: learning must not slow runs that have no limit ---- */
 
 static void test_no_limit_no_pacing(void **state) {
@@ -549,6 +601,8 @@ int main(void) {
         cmocka_unit_test(test_window_spent_evenly),
         cmocka_unit_test(test_same_window_no_collapse),
         cmocka_unit_test(test_share_scales_the_measure),
+        cmocka_unit_test(test_shared_rate_adopted_once),
+        cmocka_unit_test(test_budget_bound_rate_climbs),
         cmocka_unit_test(test_no_limit_no_pacing),
         cmocka_unit_test(test_told_budgets_stay),
         cmocka_unit_test(test_headers_set_rates_below_limit),
