@@ -1,7 +1,8 @@
 #ifndef SLUICE_CLI_H
 #define SLUICE_CLI_H
 
-/* `sluice run`: argv[0] is "run". Returns the process exit status (DESIGN.md "Exit status"). */
+/* `sluice run`: argv[0] is "run". Returns the process exit status (docs/DESIGN.md "Exit status").
+ */
 int cli_run_main(int argc, char **argv);
 /* `sluice job status|list|delete`: argv[0] is "job". */
 int cli_job_main(int argc, char **argv);

@@ -1,5 +1,5 @@
 /*
- * The distributed mode's glue for `sluice run --redis` and `sluice work` (DESIGN.md
+ * The distributed mode's glue for `sluice run --redis` and `sluice work` (docs/DESIGN.md
  * "Distributed mode"): the job's stored settings, the shared limiter's key, the OUTPUT
  * writer's duplicate check after a crash, and the wait for the last commits.
  */

@@ -7,7 +7,7 @@
  * sluice_strerror() turns into words. The library never prints: it reports through return
  * codes, result callbacks and stats snapshots, and the caller talks to people.
  *
- * Data flows one way (DESIGN.md "Architecture"):
+ * Data flows one way (docs/DESIGN.md "Architecture"):
  *
  *     source --> scheduler --> transport --> classifier --> result callback (sink)
  *
@@ -282,10 +282,10 @@ void sluice_free(sluice_t *s);
 /* ---- distributed mode: one budget and one job shared through Redis ---- */
 
 /*
- * A Redis server reached from `loop` (DESIGN.md "Distributed mode"): "redis://[[user]:password@]
- * host[:port][/db]" or "unix:///path[?db=n]"; a password missing from the URL comes from
- * SLUICE_REDIS_PASSWORD. Connects in the background and reconnects with backoff for as long as
- * it is open. Returns 0, or SLUICE_EINVAL with a reason in err for a bad URL.
+ * A Redis server reached from `loop` (docs/DESIGN.md "Distributed mode"):
+ * "redis://[[user]:password@] host[:port][/db]" or "unix:///path[?db=n]"; a password missing from
+ * the URL comes from SLUICE_REDIS_PASSWORD. Connects in the background and reconnects with backoff
+ * for as long as it is open. Returns 0, or SLUICE_EINVAL with a reason in err for a bad URL.
  */
 typedef struct sluice_redis_s sluice_redis_t;
 int sluice_redis_open(sluice_redis_t **out, uv_loop_t *loop, const char *url, char *err,
@@ -419,7 +419,7 @@ const char *sluice_job_consumer(const sluice_job_t *j);
    sluice_job_uncommitted() first. */
 void sluice_job_close(sluice_job_t *j);
 
-/* ---- the JSONL source (DESIGN.md "File formats") ---- */
+/* ---- the JSONL source (docs/DESIGN.md "File formats") ---- */
 
 /*
  * Opens `path` ("-" for stdin) as a lazy JSONL source. `default_url` is the path for bare-body

@@ -69,7 +69,7 @@ struct rule {
  * verdict. Every status has a row; only a transport value outside the enum has none.
  */
 static const struct rule RULES[] = {
-    /* Nothing whole came back, so nothing was decided: send it again (DESIGN.md). */
+    /* Nothing whole came back, so nothing was decided: send it again (docs/DESIGN.md). */
     {TRANSPORT_TIMEOUT, 0, 0, 0, CLASS_RETRY, "timeout"},
     {TRANSPORT_CONNECT, 0, 0, 0, CLASS_RETRY, "connection_failed"},
     {TRANSPORT_RESET, 0, 0, 0, CLASS_RETRY, "connection_reset"},

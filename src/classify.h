@@ -3,7 +3,7 @@
 
 /*
  * The classifier: what an answer (or a transport error) means, and what to do about it.
- * Every class and its action are one table in classify.c (DESIGN.md "Architecture").
+ * Every class and its action are one table in classify.c (docs/DESIGN.md "Architecture").
  * Pure functions: no I/O, no clock of their own (callers pass the time).
  */
 #include <stddef.h>

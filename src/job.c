@@ -1,5 +1,5 @@
 /*
- * A job in Redis, driven from the engine's loop (sluice.h "A job in Redis"; DESIGN.md
+ * A job in Redis, driven from the engine's loop (sluice.h "A job in Redis"; docs/DESIGN.md
  * "Distributed mode"; the keys and scripts are redis_job.h's).
  *
  * Worker: a source over the consumer group. Entries are read in batches (XREADGROUP BLOCK on a

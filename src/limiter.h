@@ -19,7 +19,7 @@
  * at the first refusal (limiter_ops.no_burst).
  *
  * The limiter is an interface so that a shared (Redis) limiter can stand in for the local one
- * (DESIGN.md "Distributed mode"). Every call takes the time; nothing reads a clock.
+ * (docs/DESIGN.md "Distributed mode"). Every call takes the time; nothing reads a clock.
  */
 #include <stdint.h>
 

@@ -3,7 +3,7 @@
 
 /*
  * An asynchronous Redis connection on the engine's libuv loop, for the distributed mode
- * (DESIGN.md "Distributed mode"). hiredis's async API parses and queues; the event hooks are
+ * (docs/DESIGN.md "Distributed mode"). hiredis's async API parses and queues; the event hooks are
  * our own, not hiredis 0.14's libuv adapter, which swallows poll errors and has no timeouts:
  *   - a poll error (or hang-up) is handed to hiredis as readable, so it reads the error and
  *     drops the connection; outstanding commands then get a NULL reply;

@@ -2,7 +2,7 @@
 #define SLUICE_REDIS_LIMITER_H
 
 /*
- * The shared budget of distributed mode (DESIGN.md "Distributed mode"): the same GCRA as
+ * The shared budget of distributed mode (docs/DESIGN.md "Distributed mode"): the same GCRA as
  * limiter.c, for requests and for tokens, kept in one Redis hash and evaluated by one Lua script
  * on Redis's own clock (TIME). Every process that names the same key draws from one budget, and
  * no host's clock enters the arithmetic: no call here takes a time (but redis_limiter_clock,
@@ -67,7 +67,7 @@
  *     refused by the script and sized again, so a worker that leased 1000 from an unlimited
  *     budget neither sends them all nor takes 1000 more as debt after a limit became known.
  *   - Redis unreachable (the connection went down, or a call got no answer): nothing new is
- *     leased and every unit held is dropped, as DESIGN.md says: no request while Redis is
+ *     leased and every unit held is dropped, as docs/DESIGN.md says: no request while Redis is
  *     unreachable. (They were granted, so using them would be within the budget; but they
  *     would be sent during the outage.) When Redis is back the limiter asks at once.
  * Commands per request are then 1/k plus the rare refusal, SET_RATES, PAUSE and lone

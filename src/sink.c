@@ -1,5 +1,5 @@
 /*
- * The JSONL sink (DESIGN.md "File formats"): one result per line, each line written with one
+ * The JSONL sink (docs/DESIGN.md "File formats"): one result per line, each line written with one
  * write(2) on an O_APPEND descriptor, so that a crash leaves at most one torn last line and
  * --resume can trust every complete line it finds.
  */
@@ -152,7 +152,7 @@ static int sink_put_string_or_null(struct buf *b, const char *s) {
     return buf_append_json_string(b, s, strlen(s));
 }
 
-/* The result line, keys in the order of DESIGN.md "File formats", ending in '\n'. */
+/* The result line, keys in the order of docs/DESIGN.md "File formats", ending in '\n'. */
 static int sink_format(struct buf *b, const sluice_result_t *res) {
     const sluice_request_t *req = res->req;
     const char *id = req->custom_id != NULL ? req->custom_id : "";

@@ -1,5 +1,5 @@
 /*
- * The JSONL source (DESIGN.md "File formats"): reads the input lazily, one line per request,
+ * The JSONL source (docs/DESIGN.md "File formats"): reads the input lazily, one line per request,
  * and hands out requests one allocation each. Memory holds the read buffer (64 KiB, growing
  * to one line of at most 64 MiB and shrinking back after it), one 8-byte hash per custom_id
  * seen (to reject duplicates), and the requests the engine holds.
