@@ -199,7 +199,10 @@ void sluice_source_ready(sluice_t *s);
  * with `on`, a result handed to the callback keeps its slot until the caller reports it
  * written with sluice_results_written(), so requests sent plus results not yet written stay
  * within the concurrency, and a kill -9 makes at most that many be sent again on --resume.
- * Every result handed over must be reported, or the run stalls.
+ * A result of a request never sent (attempts == 0: an invalid line) holds no slot, but is
+ * counted by sluice_results_written() all the same: n is the number of results handed over
+ * that were written next, in the order they were handed over. Every result handed over must be
+ * reported, or the run stalls.
  */
 void sluice_hold_until_written(sluice_t *s, int on);
 void sluice_results_written(sluice_t *s, size_t n);

@@ -298,7 +298,7 @@ void sluice_hold_until_written(sluice_t *s, int on) {
 void sluice_results_written(sluice_t *s, size_t n) {
     if (!s->hold_unwritten || n == 0)
         return;
-    s->unwritten = (size_t)s->unwritten > n ? s->unwritten - (int)n : 0;
+    engine_on_written(s, n);
     engine_dispatch(s);
 }
 
@@ -381,6 +381,7 @@ void sluice_free(sluice_t *s) {
         j = n;
     }
     free(s->heap);
+    free(s->held);
     s->lim->ops->free(s->lim);
     curl_slist_free_all(s->headers);
     free(s->base_url);
