@@ -479,6 +479,12 @@ void engine_dispatch(struct sluice_s *e) {
         e->lim->ops->set_rates(e->lim, now, e->pacer.rpm, e->pacer.tpm);
     int slots = engine_slots(e);
     int gated = 0; /* a gate (breaker, pause, budget) decided the next wake-up */
+    if (!e->stopping && reach_gave_up(&e->reach, now)) {
+        /* Nothing has ever answered: a wrong URL, not an outage (reach.h). The request that
+           failed last, and the rest, are left for --resume. */
+        snprintf(e->stop_detail, sizeof(e->stop_detail), "%s", e->st.last_error);
+        engine_stop(e, SLUICE_STOPPED_UNREACHABLE, SLUICE_STOP_DRAIN, NULL);
+    }
     while (!e->stopping && e->in_flight + e->unwritten < slots) {
         if (breaker_gave_up(&e->br, now)) {
             snprintf(e->stop_detail, sizeof(e->stop_detail),
@@ -547,6 +553,9 @@ void engine_dispatch(struct sluice_s *e) {
         wake = ss_next;
     if (e->yield && !e->stopping)
         wake = now; /* more invalid lines may follow: the next turn of the loop goes on */
+    int64_t unreachable = reach_deadline(&e->reach);
+    if (!e->stopping && unreachable >= 0 && (wake < 0 || unreachable < wake))
+        wake = unreachable; /* retries may wait longer than the grace: stop on time */
     if (wake >= 0)
         uv_timer_start(&e->wake, on_wake, (uint64_t)(wake > now ? wake - now : 0), 0);
     else
@@ -687,6 +696,11 @@ void engine_on_done(struct xfer *x, void *ud) {
     int64_t now = (int64_t)uv_now(e->loop);
     if (x->tr == TRANSPORT_OK)
         hist_record(&e->latency, x->latency_ms);
+    reach_record(&e->reach, now, x->tr);
+    if (x->tr != TRANSPORT_OK) {
+        snprintf(e->st.last_error, sizeof(e->st.last_error), "%s", x->err);
+        e->st.last_error_s = (double)(uv_hrtime() - e->started_ns) / 1e9;
+    }
     struct classify_verdict v = classify_answer(x->tr, x->status, &x->hdrs, x->body, x->body_len);
     j->body_is_json = x->tr == TRANSPORT_OK ? body_inspect(x, &j->tokens_in, &j->tokens_out) : 0;
     if (v.cls == CLASS_SUCCESS && x->body_is_json_type && !j->body_is_json) {

@@ -9,6 +9,7 @@
 #include "breaker.h"
 #include "limiter.h"
 #include "pacer.h"
+#include "reach.h"
 #include "retry_budget.h"
 #include "stats.h"
 #include "transport.h"
@@ -71,6 +72,7 @@ struct sluice_s {
     struct pacer pacer;     /* what rates to pace to */
     struct adaptive adapt;  /* --concurrency auto */
     struct breaker br;      /* one per engine = one per base URL */
+    struct reach reach;     /* has the base URL answered at all? */
     struct retry_budget rb; /* retries take a bounded share of traffic (gRFC A6) */
     int retries_in_flight;
     int auto_conc;

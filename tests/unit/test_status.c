@@ -84,6 +84,39 @@ static void test_huge_numbers_fit(void **state) {
     assert_null(strstr(buf, "tok "));
 }
 
+/* The last transport error is on the line, made short: one of the last minute before the ETA
+   and the slots, an older one, with its age, where there is room; with big numbers it is cut
+   to the room left. */
+static void test_last_error(void **state) {
+    (void)state;
+    sluice_stats_t st = {.concurrency = 64, .wall_s = 5, .last_error_s = 4};
+    snprintf(st.last_error, sizeof(st.last_error), "%s",
+             "Failed to connect to 127.0.0.1 port 9 after 0 ms: Connection refused");
+    char buf[256];
+    format(buf, sizeof(buf), &st, 50, 0, -1);
+    assert_non_null(strstr(buf, "  error: Connection refused"));
+    st.wall_s = 104;
+    format(buf, sizeof(buf), &st, 50, 0, -1);
+    assert_non_null(strstr(buf, "  error 1m40s ago: Connection refused"));
+    snprintf(st.last_error, sizeof(st.last_error), "%s",
+             "Could not resolve host: a-very-long-host-name-that-goes-on.example.invalid");
+    st.wall_s = 5;
+    st.succeeded = 987654321098ULL;
+    st.in_flight = 123456;
+    st.concurrency = 100000;
+    format(buf, sizeof(buf), &st, 9999999999999ULL, 123456.7, -1);
+    assert_true(strlen(buf) <= 79);
+    assert_non_null(strstr(buf, "%"));
+    assert_non_null(strstr(buf, "/s"));
+    assert_non_null(strstr(buf, "error: cannot resolve a-very-long"));
+    assert_non_null(strstr(buf, "..."));
+    /* An old one gives way. */
+    st.wall_s = 104;
+    format(buf, sizeof(buf), &st, 9999999999999ULL, 123456.7, -1);
+    assert_non_null(strstr(buf, "slots "));
+    assert_non_null(strstr(buf, "ETA "));
+}
+
 static void test_rpm_shown(void **state) {
     (void)state;
     sluice_stats_t st = {.succeeded = 1, .concurrency = 4, .rpm_limit = 3000};
@@ -162,6 +195,7 @@ int main(void) {
         cmocka_unit_test(test_small_run),
         cmocka_unit_test(test_unknown_total),
         cmocka_unit_test(test_huge_numbers_fit),
+        cmocka_unit_test(test_last_error),
         cmocka_unit_test(test_rpm_shown),
         cmocka_unit_test(test_small_buffer),
         cmocka_unit_test(test_count),
