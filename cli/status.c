@@ -13,10 +13,8 @@ struct status {
     struct status_ctx ctx;
     uv_timer_t timer;
     int tty;
-    int drawn;          /* a line is on screen */
-    uint64_t last_done; /* for the recent rate */
-    double last_s;
-    double rps;
+    int drawn; /* a line is on screen */
+    struct status_rate rate;
     double last_plain_s;
 };
 
@@ -154,10 +152,10 @@ void status_format(char *buf, size_t n, const struct status_line *l) {
         snprintf(f[F_FAILED], sizeof(f[0]), "%s failed", a);
     }
     if (l->rps < 10)
-        snprintf(f[F_RATE], sizeof(f[0]), "%.1f/s", l->rps);
+        snprintf(f[F_RATE], sizeof(f[0]), "%.1f req/s", l->rps);
     else {
         status_count(a, sizeof(a), (uint64_t)(l->rps + 0.5));
-        snprintf(f[F_RATE], sizeof(f[0]), "%s/s", a);
+        snprintf(f[F_RATE], sizeof(f[0]), "%s req/s", a);
     }
     status_count(a, sizeof(a), st->in_flight);
     status_count(b, sizeof(b), st->concurrency > 0 ? (uint64_t)st->concurrency : 0);
@@ -212,6 +210,20 @@ void status_format(char *buf, size_t n, const struct status_line *l) {
     }
 }
 
+double status_rate_tick(struct status_rate *r, double wall_s, uint64_t done) {
+    double dt = wall_s - r->last_s;
+    if (dt >= 1.0) {
+        double now = (double)(done - r->last_done) / dt;
+        r->rps = r->windows ? 0.5 * r->rps + 0.5 * now : now;
+        r->windows++;
+        r->last_done = done;
+        r->last_s = wall_s;
+    } else if (r->windows == 0) {
+        r->rps = wall_s > 0 ? (double)done / wall_s : 0;
+    }
+    return r->rps;
+}
+
 /* Requests in this run: the pre-count less the ids --resume skips; 0 while unknown. */
 static uint64_t status_total(struct status *s) {
     uint64_t lines;
@@ -224,16 +236,8 @@ static void on_tick(uv_timer_t *t) {
     struct status *s = t->data;
     sluice_stats_t st;
     sluice_stats(s->ctx.eng, &st);
-    uint64_t done = st.succeeded + st.failed;
-    double dt = st.wall_s - s->last_s;
-    if (dt >= 1.0) {
-        /* A rate over the last second or so, smoothed so the digits can be read. */
-        double r = (double)(done - s->last_done) / dt;
-        s->rps = s->rps == 0 ? r : 0.5 * s->rps + 0.5 * r;
-        s->last_done = done;
-        s->last_s = st.wall_s;
-    }
-    struct status_line l = {.st = &st, .total = status_total(s), .rps = s->rps, .cost_usd = -1};
+    double rps = status_rate_tick(&s->rate, st.wall_s, st.succeeded + st.failed);
+    struct status_line l = {.st = &st, .total = status_total(s), .rps = rps, .cost_usd = -1};
     if (s->ctx.cost) {
         struct cost_view cv;
         cost_view(s->ctx.cost, &cv);

@@ -267,7 +267,8 @@ typedef struct sluice_stats_s {
     double wall_s;                 /* since sluice_run() began */
     uint64_t tokens_in;            /* usage reported by the provider */
     uint64_t tokens_out;
-    double latency_p50_ms; /* of attempts that got an answer (within ~5%) */
+    double latency_p50_ms; /* of every attempt that ended, answered or not (within ~5%): a
+                              timeout counts the time it waited */
     double latency_p90_ms;
     double latency_p99_ms;
     double latency_max_ms;

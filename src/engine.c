@@ -694,8 +694,8 @@ void engine_on_done(struct xfer *x, void *ud) {
     e->est_in_flight -= j->charged;
     uv_update_time(e->loop);
     int64_t now = (int64_t)uv_now(e->loop);
-    if (x->tr == TRANSPORT_OK)
-        hist_record(&e->latency, x->latency_ms);
+    /* Every attempt, answered or not: attempts that time out are what the tail is for. */
+    hist_record(&e->latency, x->latency_ms);
     reach_record(&e->reach, now, x->tr);
     if (x->tr != TRANSPORT_OK) {
         snprintf(e->st.last_error, sizeof(e->st.last_error), "%s", x->err);

@@ -98,7 +98,7 @@ struct sluice_s {
     int err;
     uint64_t started_ns;
     sluice_stats_t st;
-    struct hist latency; /* per answered attempt */
+    struct hist latency; /* per attempt that ended (not cancelled ones) */
     int closing;         /* handles whose close callbacks are pending */
 };
 

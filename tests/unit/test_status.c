@@ -32,7 +32,7 @@ static void test_small_run(void **state) {
     char buf[128];
     format(buf, sizeof(buf), &st, 200, 12.4, 0.5);
     assert_non_null(strstr(buf, "50/200 25%"));
-    assert_non_null(strstr(buf, "12/s"));
+    assert_non_null(strstr(buf, "12 req/s"));
     assert_non_null(strstr(buf, "slots 3/8"));
     assert_non_null(strstr(buf, "retry 7"));
     assert_non_null(strstr(buf, "429s 2"));
@@ -47,6 +47,30 @@ static void test_small_run(void **state) {
     st.tokens_in = st.tokens_out = 0;
     format(buf, sizeof(buf), &st, 200, 12.4, -1);
     assert_non_null(strstr(buf, "10 failed"));
+}
+
+/* The rate in the first second is the average so far, not 0; then one over the last second
+   or so, smoothed. Times are virtual. */
+static void test_status_rate(void **state) {
+    (void)state;
+    struct status_rate r = {0};
+    assert_true(status_rate_tick(&r, 0, 0) == 0);
+    assert_true(status_rate_tick(&r, 0.1, 26) > 259 && status_rate_tick(&r, 0.1, 26) < 261);
+    assert_true(status_rate_tick(&r, 0.3, 78) > 259 && status_rate_tick(&r, 0.3, 78) < 261);
+    assert_true(status_rate_tick(&r, 1.0, 260) > 259 && status_rate_tick(&r, 1.0, 260) < 261);
+    /* Then half the last second's rate, half what was shown: 260 then 100 a second. */
+    assert_true(status_rate_tick(&r, 1.5, 310) > 259); /* not a whole second yet */
+    double v = status_rate_tick(&r, 2.0, 360);
+    assert_true(v > 179 && v < 181);
+    /* A pause shows as a falling rate, not as the average since the start. */
+    v = status_rate_tick(&r, 3.0, 360);
+    assert_true(v > 89 && v < 91);
+    sluice_stats_t st = {.succeeded = 26, .concurrency = 8};
+    char buf[128];
+    format(buf, sizeof(buf), &st, 400, 260, -1);
+    assert_non_null(strstr(buf, "260 req/s"));
+    format(buf, sizeof(buf), &st, 400, 2.5, -1);
+    assert_non_null(strstr(buf, "2.5 req/s"));
 }
 
 static void test_unknown_total(void **state) {
@@ -76,7 +100,7 @@ static void test_huge_numbers_fit(void **state) {
     assert_true(strlen(buf) <= 79);
     /* Progress, rate and slots are never the ones dropped. */
     assert_non_null(strstr(buf, "%"));
-    assert_non_null(strstr(buf, "/s"));
+    assert_non_null(strstr(buf, " req/s"));
     assert_non_null(strstr(buf, "slots "));
     assert_non_null(strstr(buf, "ETA "));
     /* Something had to go, and the least useful went first. */
@@ -201,6 +225,7 @@ int main(void) {
         cmocka_unit_test(test_count),
         cmocka_unit_test(test_tally),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_status_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
