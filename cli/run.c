@@ -895,6 +895,12 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
             goto out;
     } else {
         sluice_jsonl_source_bind(c.src, &s);
+        /* A pipe (a producer upstream) is read by the loop: a slow one must not hold up the
+           answers, the timers and the status line meanwhile. */
+        if ((rc = sluice_jsonl_source_attach(c.src, c.eng)) < 0) {
+            fprintf(stderr, "sluice run: cannot watch %s: %s\n", input, sluice_strerror(rc));
+            goto out;
+        }
         if (!o->ordered) {
             /* A slot is free again once its result is in OUTPUT, not when the answer came:
                lines are written in batches, and a kill -9 between an answer and its batch's
@@ -1120,6 +1126,7 @@ out:
     /* The writer's timers live on the engine's loop: close them before the loop goes (an
        early exit, e.g. a bad --metrics address, has not closed them yet). */
     writer_close(c.writer);
+    sluice_jsonl_source_detach(c.src); /* its handle is on the engine's loop too */
     if (c.eng)
         sluice_free(c.eng);
     /* The job after the engine: the engine gives its requests back to the job's source. */

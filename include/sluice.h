@@ -447,6 +447,15 @@ void sluice_jsonl_source_bind(sluice_jsonl_source_t *js, sluice_source_t *src);
 const char *sluice_jsonl_source_name(const sluice_jsonl_source_t *js);
 /* 0, or SLUICE_EIO when reading failed (errno was saved). */
 int sluice_jsonl_source_error(const sluice_jsonl_source_t *js);
+/*
+ * Reads a pipe or terminal (stdin from a producer) on the engine's loop instead of with
+ * blocking reads in next(): while no whole line has come, next() answers SLUICE_EAGAIN and
+ * the engine goes on (answers, timers, the status line), and is told when one has. A regular
+ * file or a device is read as before. Detach before sluice_free(): its handle is on the loop.
+ * Returns 0, SLUICE_EINVAL or SLUICE_EUV.
+ */
+int sluice_jsonl_source_attach(sluice_jsonl_source_t *js, sluice_t *eng);
+void sluice_jsonl_source_detach(sluice_jsonl_source_t *js);
 void sluice_jsonl_source_close(sluice_jsonl_source_t *js);
 
 /* ---- the JSONL sink ---- */
