@@ -46,6 +46,7 @@ enum {
     OPT_INSECURE,
     OPT_SEED,
     OPT_GIVE_UP_AFTER,
+    OPT_CONNECT_GRACE,
     OPT_FSYNC,
     OPT_MAX_RETRY_AFTER,
     OPT_DRAIN_TIMEOUT,
@@ -91,6 +92,7 @@ static const struct option long_opts[] = {
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"seed", required_argument, NULL, OPT_SEED},
     {"give-up-after", required_argument, NULL, OPT_GIVE_UP_AFTER},
+    {"connect-grace", required_argument, NULL, OPT_CONNECT_GRACE},
     {"fsync", required_argument, NULL, OPT_FSYNC},
     {"max-retry-after", required_argument, NULL, OPT_MAX_RETRY_AFTER},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
@@ -606,6 +608,10 @@ int cli_run_main(int argc, char **argv) {
             if (parse_num("--give-up-after", optarg, 0.1, 31536000, &cfg.give_up_after_s) < 0)
                 goto usage_fail;
             break;
+        case OPT_CONNECT_GRACE:
+            if (parse_num("--connect-grace", optarg, 0, 31536000, &cfg.connect_grace_s) < 0)
+                goto usage_fail;
+            break;
         case OPT_SEED:
             if (parse_num("--seed", optarg, 0, 9007199254740992.0, &v) < 0)
                 goto usage_fail;
@@ -889,6 +895,12 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
             goto out;
     } else {
         sluice_jsonl_source_bind(c.src, &s);
+        /* A pipe (a producer upstream) is read by the loop: a slow one must not hold up the
+           answers, the timers and the status line meanwhile. */
+        if ((rc = sluice_jsonl_source_attach(c.src, c.eng)) < 0) {
+            fprintf(stderr, "sluice run: cannot watch %s: %s\n", input, sluice_strerror(rc));
+            goto out;
+        }
         if (!o->ordered) {
             /* A slot is free again once its result is in OUTPUT, not when the answer came:
                lines are written in batches, and a kill -9 between an answer and its batch's
@@ -1042,6 +1054,13 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
                 "%s; run again with --resume when it is back (or raise --give-up-after)\n",
                 detail ? detail : "", output);
         exit_code = 3;
+    } else if (why == SLUICE_STOPPED_UNREACHABLE) {
+        fprintf(stderr,
+                "sluice run: stopped: cannot reach %s (%s) for %g s, and nothing has answered "
+                "yet: check --base-url (a server still starting up: raise --connect-grace), "
+                "then run again with --resume\n",
+                cfg->base_url, detail ? detail : "", cfg->connect_grace_s);
+        exit_code = 3;
     } else if (why == SLUICE_STOPPED_TLS) {
         fprintf(stderr,
                 "sluice run: stopped: the TLS certificate of %s could not be verified "
@@ -1107,6 +1126,7 @@ out:
     /* The writer's timers live on the engine's loop: close them before the loop goes (an
        early exit, e.g. a bad --metrics address, has not closed them yet). */
     writer_close(c.writer);
+    sluice_jsonl_source_detach(c.src); /* its handle is on the engine's loop too */
     if (c.eng)
         sluice_free(c.eng);
     /* The job after the engine: the engine gives its requests back to the job's source. */

@@ -89,6 +89,11 @@ void cli_run_usage(FILE *f) {
         "                           wait, probing after a growing cool-down (default 900);\n"
         "                           with --redis, also when Redis has been unreachable, or has\n"
         "                           refused the results' commits, this long\n"
+        "      --connect-grace S    stop (exit 3) when nothing has answered yet and the host\n"
+        "                           has not resolved, or refused connections, for this long:\n"
+        "                           a wrong --base-url, not an outage. Raise it for a local\n"
+        "                           server that refuses connections while it loads its model\n"
+        "                           (default 10; 0: wait as for an outage)\n"
         "  -h, --help               this help\n"
         "\n"
         "Retries: 408, 409, 429, 5xx, resets and timeouts are retried with exponential backoff\n"
@@ -104,8 +109,8 @@ void cli_run_usage(FILE *f) {
         "                     client (libcurl keeps https://, HTTP/2 and proxies)\n"
         "\n"
         "Exit status: 0 all succeeded; 1 some lines failed; 2 bad usage or unreadable input;\n"
-        "3 stopped early (signal, auth, quota, full disk, --max-cost) with work left for\n"
-        "--resume.\n");
+        "3 stopped early (signal, auth, quota, full disk, --max-cost, provider down or\n"
+        "unreachable) with work left for --resume.\n");
     cli_dist_usage(f, 0);
 }
 
@@ -154,8 +159,9 @@ void cli_work_usage(FILE *f) {
             "\n"
             "  -c, --concurrency N|auto this worker's requests in flight (default 64)\n"
             "      --api-key-env NAME, --api-key-file PATH, --cacert PATH, --insecure,\n"
-            "      --connect-timeout S, --give-up-after S (also: Redis unreachable, or refusing\n"
-            "                           the commits, this long stops the worker, exit 3),\n"
+            "      --connect-timeout S, --connect-grace S, --give-up-after S (also: Redis\n"
+            "                           unreachable, or refusing the commits, this long stops\n"
+            "                           the worker, exit 3),\n"
             "                           --progress, --no-progress,\n"
             "      --stats-json PATH, --metrics HOST:PORT, --log FILE: as for sluice run\n");
     cli_dist_usage(f, 1);

@@ -13,10 +13,8 @@ struct status {
     struct status_ctx ctx;
     uv_timer_t timer;
     int tty;
-    int drawn;          /* a line is on screen */
-    uint64_t last_done; /* for the recent rate */
-    double last_s;
-    double rps;
+    int drawn; /* a line is on screen */
+    struct status_rate rate;
     double last_plain_s;
 };
 
@@ -48,15 +46,96 @@ static void status_money(char *buf, size_t n, double usd) {
     snprintf(buf, n, usd < 0.1 ? "$%.4f" : usd < 1000 ? "$%.2f" : "$%.0f", usd);
 }
 
-enum { F_PROGRESS, F_FAILED, F_RATE, F_SLOTS, F_RPM, F_RETRY, F_429, F_TOK, F_COST, F_ETA, F_N };
+/*
+ * The transport's words made short for the status line (the stop message has them whole, and
+ * the host is --base-url's): "Failed to connect to HOST port N after 3 ms: Connection refused"
+ * (curl's and the fast path's) becomes its reason, "Could not resolve host: HOST" becomes
+ * "cannot resolve HOST"; the rest is as said. Control bytes become spaces: a host name came
+ * from the user.
+ */
+static void status_short_error(char *buf, size_t n, const char *err) {
+    static const char pre[] = "Failed to connect to ", dns[] = "Could not resolve host: ";
+    const char *p = err, *rest = "";
+    size_t head = strlen(err);
+    if (strncmp(err, dns, sizeof(dns) - 1) == 0) {
+        rest = err + sizeof(dns) - 1;
+        p = "cannot resolve ";
+        head = strlen(p);
+    } else if (strncmp(err, pre, sizeof(pre) - 1) == 0 && strstr(err, ": ")) {
+        p = strstr(err, ": ") + 2;
+        head = strlen(p);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < head && k + 1 < n; i++)
+        buf[k++] = p[i];
+    for (; *rest && k + 1 < n; rest++)
+        buf[k++] = *rest;
+    if (n > 0)
+        buf[k] = '\0';
+    for (char *c = buf; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+}
 
-/* Which fields go first when the line is short of room (the display order is the enum's). */
-static const int priority[F_N] = {F_PROGRESS, F_RATE, F_ETA,   F_SLOTS, F_COST,
+enum {
+    F_PROGRESS,
+    F_FAILED,
+    F_RATE,
+    F_SLOTS,
+    F_RPM,
+    F_RETRY,
+    F_429,
+    F_TOK,
+    F_COST,
+    F_ETA,
+    F_ERROR,
+    F_N
+};
+
+/* Which fields go first when the line is short of room (the display order is the enum's). A
+   transport error of the last minute comes third (it says why the numbers look as they do), an
+   older one after the cost; either takes what room is left when its turn comes, cut to fit. */
+static const int priority[F_N] = {F_PROGRESS, F_RATE, F_ETA,   F_SLOTS, F_COST,  F_ERROR,
                                   F_429,      F_RPM,  F_RETRY, F_TOK,   F_FAILED};
+static const int priority_error[F_N] = {F_PROGRESS, F_RATE, F_ERROR, F_ETA, F_SLOTS, F_COST,
+                                        F_429,      F_RPM,  F_RETRY, F_TOK, F_FAILED};
+#define STATUS_ERROR_RECENT_S 60
+
+/* An error cut shorter than this says too little: it is left out instead (a shorter one is
+   shown whole or not at all). */
+#define STATUS_ERROR_MIN 16
+#define STATUS_ERROR_MAX 48
+
+/*
+ * The last transport error in at most `room` columns (out holds STATUS_COLS + 1): "error: ",
+ * or "error 1m40s ago: " once it is 10 s old, and the words, cut to fit. Left empty when fewer
+ * than STATUS_ERROR_MIN columns would be left for the words.
+ */
+static void status_error_field(char *out, size_t room, const sluice_stats_t *st) {
+    char words[STATUS_ERROR_MAX + 1], age[16], prefix[40] = "error: ";
+    status_short_error(words, sizeof(words), st->last_error);
+    size_t wl = strlen(words), least = wl < STATUS_ERROR_MIN ? wl : STATUS_ERROR_MIN;
+    double old = st->wall_s - st->last_error_s;
+    if (old >= 10) {
+        /* without its age it would read as current */
+        status_duration(age, sizeof(age), old);
+        snprintf(prefix, sizeof(prefix), "error %s ago: ", age);
+    }
+    size_t pl = strlen(prefix);
+    out[0] = '\0';
+    if (room < pl + least)
+        return;
+    if (pl + wl > room) {
+        wl = room - pl;
+        memcpy(words + wl - 3, "...", 3);
+        words[wl] = '\0';
+    }
+    snprintf(out, STATUS_COLS + 1, "%s%s", prefix, words);
+}
 
 void status_format(char *buf, size_t n, const struct status_line *l) {
     const sluice_stats_t *st = l->st;
-    char f[F_N][40] = {{0}}, a[16], b[16];
+    char f[F_N][STATUS_COLS + 1] = {{0}}, a[16], b[16];
     uint64_t done = st->succeeded + st->failed;
 
     status_count(a, sizeof(a), done);
@@ -73,10 +152,10 @@ void status_format(char *buf, size_t n, const struct status_line *l) {
         snprintf(f[F_FAILED], sizeof(f[0]), "%s failed", a);
     }
     if (l->rps < 10)
-        snprintf(f[F_RATE], sizeof(f[0]), "%.1f/s", l->rps);
+        snprintf(f[F_RATE], sizeof(f[0]), "%.1f req/s", l->rps);
     else {
         status_count(a, sizeof(a), (uint64_t)(l->rps + 0.5));
-        snprintf(f[F_RATE], sizeof(f[0]), "%s/s", a);
+        snprintf(f[F_RATE], sizeof(f[0]), "%s req/s", a);
     }
     status_count(a, sizeof(a), st->in_flight);
     status_count(b, sizeof(b), st->concurrency > 0 ? (uint64_t)st->concurrency : 0);
@@ -101,15 +180,20 @@ void status_format(char *buf, size_t n, const struct status_line *l) {
     }
 
     /* Take fields by priority while they fit, then lay them out in display order. */
+    const int *order = st->last_error[0] && st->wall_s - st->last_error_s < STATUS_ERROR_RECENT_S
+                           ? priority_error
+                           : priority;
     int take[F_N] = {0};
     size_t len = 0;
     for (int i = 0; i < F_N; i++) {
-        size_t w = strlen(f[priority[i]]);
+        if (order[i] == F_ERROR && st->last_error[0] && len + 2 < STATUS_COLS)
+            status_error_field(f[F_ERROR], STATUS_COLS - (len ? len + 2 : 0), st);
+        size_t w = strlen(f[order[i]]);
         if (w == 0)
             continue;
         size_t add = len ? w + 2 : w;
         if (len + add <= STATUS_COLS) {
-            take[priority[i]] = 1;
+            take[order[i]] = 1;
             len += add;
         }
     }
@@ -126,6 +210,20 @@ void status_format(char *buf, size_t n, const struct status_line *l) {
     }
 }
 
+double status_rate_tick(struct status_rate *r, double wall_s, uint64_t done) {
+    double dt = wall_s - r->last_s;
+    if (dt >= 1.0) {
+        double now = (double)(done - r->last_done) / dt;
+        r->rps = r->windows ? 0.5 * r->rps + 0.5 * now : now;
+        r->windows++;
+        r->last_done = done;
+        r->last_s = wall_s;
+    } else if (r->windows == 0) {
+        r->rps = wall_s > 0 ? (double)done / wall_s : 0;
+    }
+    return r->rps;
+}
+
 /* Requests in this run: the pre-count less the ids --resume skips; 0 while unknown. */
 static uint64_t status_total(struct status *s) {
     uint64_t lines;
@@ -138,16 +236,8 @@ static void on_tick(uv_timer_t *t) {
     struct status *s = t->data;
     sluice_stats_t st;
     sluice_stats(s->ctx.eng, &st);
-    uint64_t done = st.succeeded + st.failed;
-    double dt = st.wall_s - s->last_s;
-    if (dt >= 1.0) {
-        /* A rate over the last second or so, smoothed so the digits can be read. */
-        double r = (double)(done - s->last_done) / dt;
-        s->rps = s->rps == 0 ? r : 0.5 * s->rps + 0.5 * r;
-        s->last_done = done;
-        s->last_s = st.wall_s;
-    }
-    struct status_line l = {.st = &st, .total = status_total(s), .rps = s->rps, .cost_usd = -1};
+    double rps = status_rate_tick(&s->rate, st.wall_s, st.succeeded + st.failed);
+    struct status_line l = {.st = &st, .total = status_total(s), .rps = rps, .cost_usd = -1};
     if (s->ctx.cost) {
         struct cost_view cv;
         cost_view(s->ctx.cost, &cv);

@@ -38,11 +38,24 @@ void status_clear(struct status *s);
 
 void status_free(struct status *s);
 
+/*
+ * The rate the status line shows: results per second over the last second or so, smoothed so
+ * the digits can be read; before the first whole second, the average since the start (a run
+ * that has done 260 in 0.3 s is not at 0/s). Pure: the caller passes the run's time.
+ */
+struct status_rate {
+    uint64_t last_done;
+    double last_s;
+    double rps;
+    int windows; /* whole seconds measured so far */
+};
+double status_rate_tick(struct status_rate *r, double wall_s, uint64_t done);
+
 /* The inputs of one status line. */
 struct status_line {
     const sluice_stats_t *st;
     uint64_t total;  /* requests in this run, 0 when unknown */
-    double rps;      /* recent requests per second */
+    double rps;      /* recent requests per second (status_rate_tick) */
     double cost_usd; /* negative when unknown */
 };
 

@@ -100,9 +100,17 @@ static int pend_write(struct writer *w) {
     return rc;
 }
 
+/*
+ * Just before the loop waits. The written callback frees slots, and the run may fill them with
+ * results at once (invalid lines, never sent): those lines are written too before the loop
+ * waits, since nothing might wake it again (with --fsync 0, no timer at all).
+ */
 static void on_batch(uv_prepare_t *p) {
     struct writer *w = p->data;
-    int rc = pend_write(w);
+    int rc;
+    do {
+        rc = pend_write(w);
+    } while (rc == 0 && w->pend_len > 0);
     if (rc < 0 && !w->pend_err)
         w->pend_err = rc;
 }

@@ -140,6 +140,9 @@ typedef struct sluice_config_s {
     double backoff_base_s;    /* exponential backoff with full jitter (default 1) */
     double backoff_cap_s;     /* (default 60) */
     double give_up_after_s;   /* provider down (breaker open) this long: stop (default 900) */
+    double connect_grace_s;   /* nothing has answered yet and the host does not resolve or
+                                 refuses connections this long: the base URL is wrong, stop
+                                 (default 10; 0: never) */
     double max_retry_after_s; /* a retry hint longer than this means a quota: stop (600) */
     const char *cacert;       /* CA bundle path, or NULL for the system's */
     int insecure;             /* 1: do not verify TLS certificates */
@@ -199,7 +202,10 @@ void sluice_source_ready(sluice_t *s);
  * with `on`, a result handed to the callback keeps its slot until the caller reports it
  * written with sluice_results_written(), so requests sent plus results not yet written stay
  * within the concurrency, and a kill -9 makes at most that many be sent again on --resume.
- * Every result handed over must be reported, or the run stalls.
+ * A result of a request never sent (attempts == 0: an invalid line) holds no slot, but is
+ * counted by sluice_results_written() all the same: n is the number of results handed over
+ * that were written next, in the order they were handed over. Every result handed over must be
+ * reported, or the run stalls.
  */
 void sluice_hold_until_written(sluice_t *s, int on);
 void sluice_results_written(sluice_t *s, size_t n);
@@ -220,20 +226,23 @@ void sluice_stop(sluice_t *s, sluice_stop_t how);
 
 /* Why a run stopped before its source was done. */
 typedef enum sluice_stopped_e {
-    SLUICE_STOPPED_NONE = 0, /* it did not stop early */
-    SLUICE_STOPPED_USER,     /* sluice_stop() */
-    SLUICE_STOPPED_AUTH,     /* 401/403: every request would fail the same way */
-    SLUICE_STOPPED_QUOTA,    /* quota exhausted: retrying cannot help */
-    SLUICE_STOPPED_SINK,     /* a result callback failed (full disk) */
-    SLUICE_STOPPED_SOURCE,   /* the source failed */
-    SLUICE_STOPPED_TLS,      /* the server's TLS certificate could not be verified */
-    SLUICE_STOPPED_BUDGET,   /* the admit callback refused a request (--max-cost) */
-    SLUICE_STOPPED_DOWN      /* the provider stayed down past give_up_after_s */
+    SLUICE_STOPPED_NONE = 0,   /* it did not stop early */
+    SLUICE_STOPPED_USER,       /* sluice_stop() */
+    SLUICE_STOPPED_AUTH,       /* 401/403: every request would fail the same way */
+    SLUICE_STOPPED_QUOTA,      /* quota exhausted: retrying cannot help */
+    SLUICE_STOPPED_SINK,       /* a result callback failed (full disk) */
+    SLUICE_STOPPED_SOURCE,     /* the source failed */
+    SLUICE_STOPPED_TLS,        /* the server's TLS certificate could not be verified */
+    SLUICE_STOPPED_BUDGET,     /* the admit callback refused a request (--max-cost) */
+    SLUICE_STOPPED_DOWN,       /* the provider stayed down past give_up_after_s */
+    SLUICE_STOPPED_UNREACHABLE /* nothing answered: the host did not resolve or refused
+                                  connections for connect_grace_s (a wrong base URL) */
 } sluice_stopped_t;
 
 /*
  * Why the run stopped early, and for AUTH/QUOTA a one-line account of the answer that caused it
- * (status and the provider's message, never the key). `detail` may be NULL.
+ * (status and the provider's message, never the key), for TLS/UNREACHABLE the transport's
+ * words. `detail` may be NULL.
  */
 sluice_stopped_t sluice_stopped(const sluice_t *s, const char **detail);
 
@@ -258,10 +267,14 @@ typedef struct sluice_stats_s {
     double wall_s;                 /* since sluice_run() began */
     uint64_t tokens_in;            /* usage reported by the provider */
     uint64_t tokens_out;
-    double latency_p50_ms; /* of attempts that got an answer (within ~5%) */
+    double latency_p50_ms; /* of every attempt that ended, answered or not (within ~5%): a
+                              timeout counts the time it waited */
     double latency_p90_ms;
     double latency_p99_ms;
     double latency_max_ms;
+    char last_error[256]; /* the transport's words for the last attempt that got no answer
+                             (no resolve, refused, reset, timeout), or "" */
+    double last_error_s;  /* when it ended, in wall_s */
 } sluice_stats_t;
 
 void sluice_stats(const sluice_t *s, sluice_stats_t *out);
@@ -435,6 +448,15 @@ void sluice_jsonl_source_bind(sluice_jsonl_source_t *js, sluice_source_t *src);
 const char *sluice_jsonl_source_name(const sluice_jsonl_source_t *js);
 /* 0, or SLUICE_EIO when reading failed (errno was saved). */
 int sluice_jsonl_source_error(const sluice_jsonl_source_t *js);
+/*
+ * Reads a pipe or terminal (stdin from a producer) on the engine's loop instead of with
+ * blocking reads in next(): while no whole line has come, next() answers SLUICE_EAGAIN and
+ * the engine goes on (answers, timers, the status line), and is told when one has. A regular
+ * file or a device is read as before. Detach before sluice_free(): its handle is on the loop.
+ * Returns 0, SLUICE_EINVAL or SLUICE_EUV.
+ */
+int sluice_jsonl_source_attach(sluice_jsonl_source_t *js, sluice_t *eng);
+void sluice_jsonl_source_detach(sluice_jsonl_source_t *js);
 void sluice_jsonl_source_close(sluice_jsonl_source_t *js);
 
 /* ---- the JSONL sink ---- */

@@ -73,6 +73,7 @@ void sluice_config_init(sluice_config_t *cfg) {
     cfg->backoff_cap_s = 60;
     cfg->burst_s = 0;
     cfg->give_up_after_s = 900;
+    cfg->connect_grace_s = 10;
     cfg->max_retry_after_s = 600;
     cfg->http_fastpath = 1;
 }
@@ -209,6 +210,7 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
     bc.window = BREAKER_WINDOW_MAX;
     bc.min_attempts = 20;
     breaker_init(&s->br, &bc);
+    reach_init(&s->reach, (int64_t)(cfg->connect_grace_s * 1000));
     /* Room for every slot to fail at once (one dropped HTTP/2 connection) and still retry. */
     retry_budget_init(&s->rb,
                       2 * cfg->concurrency > RETRY_BUDGET_DEFAULT_MAX_TOKENS
@@ -298,7 +300,7 @@ void sluice_hold_until_written(sluice_t *s, int on) {
 void sluice_results_written(sluice_t *s, size_t n) {
     if (!s->hold_unwritten || n == 0)
         return;
-    s->unwritten = (size_t)s->unwritten > n ? s->unwritten - (int)n : 0;
+    engine_on_written(s, n);
     engine_dispatch(s);
 }
 
@@ -381,6 +383,7 @@ void sluice_free(sluice_t *s) {
         j = n;
     }
     free(s->heap);
+    free(s->held);
     s->lim->ops->free(s->lim);
     curl_slist_free_all(s->headers);
     free(s->base_url);

@@ -115,6 +115,56 @@ static void job_give(struct sluice_s *e, struct job *j) {
 
 static void finish_check(struct sluice_s *e);
 
+/*
+ * Notes a result handed over while results are held until written. A request that was sent
+ * holds its slot until written: a kill -9 before that makes --resume send it again, on top of
+ * the slots in flight. One never sent (an invalid line, a foreign url) holds none: --resume
+ * rejects it again at no cost, and a file of bad lines goes out at parse speed, not a slot's
+ * worth per batch written. Reports count lines in order, so the order of the two kinds is kept,
+ * in runs: there are at most about twice as many runs as slots. Returns 0 or SLUICE_ENOMEM.
+ */
+static int held_push(struct sluice_s *e, int slot) {
+    if (e->held_len > 0) {
+        struct held_run *t = &e->held[(e->held_head + e->held_len - 1) % e->held_cap];
+        if (t->slot == slot) {
+            t->n++;
+            goto done;
+        }
+    }
+    if (e->held_len == e->held_cap) {
+        size_t cap = e->held_cap ? e->held_cap * 2 : 16;
+        struct held_run *nr = malloc(cap * sizeof(*nr));
+        if (!nr)
+            return SLUICE_ENOMEM;
+        for (size_t i = 0; i < e->held_len; i++)
+            nr[i] = e->held[(e->held_head + i) % e->held_cap];
+        free(e->held);
+        e->held = nr;
+        e->held_cap = cap;
+        e->held_head = 0;
+    }
+    e->held[(e->held_head + e->held_len++) % e->held_cap] = (struct held_run){1, slot};
+done:
+    if (slot)
+        e->unwritten++;
+    return 0;
+}
+
+void engine_on_written(struct sluice_s *e, size_t n) {
+    while (n > 0 && e->held_len > 0) {
+        struct held_run *h = &e->held[e->held_head];
+        uint64_t k = h->n < n ? h->n : n;
+        if (h->slot)
+            e->unwritten -= (int)k;
+        h->n -= k;
+        n -= k;
+        if (h->n == 0) {
+            e->held_head = (e->held_head + 1) % e->held_cap;
+            e->held_len--;
+        }
+    }
+}
+
 /* Hands one final outcome to the result callback; a failing callback (full disk) stops the run. */
 static void emit(struct sluice_s *e, const sluice_result_t *res) {
     if (res->error_code)
@@ -123,8 +173,11 @@ static void emit(struct sluice_s *e, const sluice_result_t *res) {
         e->st.succeeded++;
     e->st.tokens_in += res->tokens_in;
     e->st.tokens_out += res->tokens_out;
-    if (e->hold_unwritten)
-        e->unwritten++; /* before the callback: it may report the line written at once */
+    /* before the callback: it may report the line written at once */
+    if (e->hold_unwritten && held_push(e, res->attempts > 0) < 0 && e->err == 0) {
+        e->err = SLUICE_ENOMEM;
+        engine_stop(e, SLUICE_STOPPED_SINK, SLUICE_STOP_DRAIN, NULL);
+    }
     int rc = e->cb(res, e->cb_ud);
     if (rc < 0 && e->err == 0) {
         e->err = rc;
@@ -356,10 +409,13 @@ static struct job *next_job(struct sluice_s *e, int64_t now) {
         }
         e->st.pulled++;
         if (r->invalid) {
+            /* Never sent, it takes no slot (held_push): the pull goes on. A long run of them
+               lets the loop turn now and then. */
             emit_invalid(e, r);
-            /* Held until written, its result took the slot this pull was for. */
-            if (e->in_flight + e->unwritten >= engine_slots(e))
+            if (++e->invalid_run >= INVALID_PER_DISPATCH) {
+                e->yield = 1;
                 break;
+            }
             continue;
         }
         struct job *j = job_take(e, r);
@@ -423,11 +479,19 @@ void engine_dispatch(struct sluice_s *e) {
     int64_t now = (int64_t)uv_now(e->loop);
     int64_t wake = -1;
     int64_t ss_next = slow_start_tick(e, now);
+    e->invalid_run = 0;
+    e->yield = 0;
     if (pacer_tick(&e->pacer, now))
         limiter_set_rates(e, now);
     int slots = engine_slots(e);
     int gated = 0;        /* a gate (breaker, pause, budget) decided the next wake-up */
     int budget_bound = 0; /* the budget, not the slots, held the next request back */
+    if (!e->stopping && reach_gave_up(&e->reach, now)) {
+        /* Nothing has ever answered: a wrong URL, not an outage (reach.h). The request that
+           failed last, and the rest, are left for --resume. */
+        snprintf(e->stop_detail, sizeof(e->stop_detail), "%s", e->st.last_error);
+        engine_stop(e, SLUICE_STOPPED_UNREACHABLE, SLUICE_STOP_DRAIN, NULL);
+    }
     while (!e->stopping && e->in_flight + e->unwritten < slots) {
         if (breaker_gave_up(&e->br, now)) {
             snprintf(e->stop_detail, sizeof(e->stop_detail),
@@ -496,6 +560,11 @@ void engine_dispatch(struct sluice_s *e) {
     if (!gated && !e->stopping && ss_next >= 0 && e->in_flight + e->unwritten >= slots &&
         (wake < 0 || ss_next < wake))
         wake = ss_next;
+    if (e->yield && !e->stopping)
+        wake = now; /* more invalid lines may follow: the next turn of the loop goes on */
+    int64_t unreachable = reach_deadline(&e->reach);
+    if (!e->stopping && unreachable >= 0 && (wake < 0 || unreachable < wake))
+        wake = unreachable; /* retries may wait longer than the grace: stop on time */
     if (wake >= 0)
         uv_timer_start(&e->wake, on_wake, (uint64_t)(wake > now ? wake - now : 0), 0);
     else
@@ -653,8 +722,13 @@ void engine_on_done(struct xfer *x, void *ud) {
     e->est_in_flight -= j->charged;
     uv_update_time(e->loop);
     int64_t now = (int64_t)uv_now(e->loop);
-    if (x->tr == TRANSPORT_OK)
-        hist_record(&e->latency, x->latency_ms);
+    /* Every attempt, answered or not: attempts that time out are what the tail is for. */
+    hist_record(&e->latency, x->latency_ms);
+    reach_record(&e->reach, now, x->tr);
+    if (x->tr != TRANSPORT_OK) {
+        snprintf(e->st.last_error, sizeof(e->st.last_error), "%s", x->err);
+        e->st.last_error_s = (double)(uv_hrtime() - e->started_ns) / 1e9;
+    }
     struct classify_verdict v = classify_answer(x->tr, x->status, &x->hdrs, x->body, x->body_len);
     j->body_is_json = x->tr == TRANSPORT_OK ? body_inspect(x, &j->tokens_in, &j->tokens_out) : 0;
     if (v.cls == CLASS_SUCCESS && x->body_is_json_type && !j->body_is_json) {

@@ -9,9 +9,16 @@
 #include "breaker.h"
 #include "limiter.h"
 #include "pacer.h"
+#include "reach.h"
 #include "retry_budget.h"
 #include "stats.h"
 #include "transport.h"
+
+/* Results handed over in a row that hold a slot until written, or that do not (engine.c). */
+struct held_run {
+    uint64_t n;
+    int slot;
+};
 
 /* One request held by the engine: in flight, or waiting for its retry time. */
 struct job {
@@ -53,7 +60,11 @@ struct sluice_s {
 
     int limit;          /* slots: most attempts in flight */
     int hold_unwritten; /* sluice_hold_until_written(): results keep their slot until written */
-    int unwritten;      /* results handed over and not yet reported written */
+    int unwritten;      /* results handed over, not yet reported written, that hold a slot */
+    /* Every result handed over and not yet reported written, in order, as runs of those that
+       hold a slot and those that do not (invalid lines): reports count lines, in that order. */
+    struct held_run *held;
+    size_t held_head, held_len, held_cap; /* a ring */
     int max_attempts;
     int64_t backoff_base_ms, backoff_cap_ms;
 
@@ -61,6 +72,7 @@ struct sluice_s {
     struct pacer pacer;     /* what rates to pace to */
     struct adaptive adapt;  /* --concurrency auto */
     struct breaker br;      /* one per engine = one per base URL */
+    struct reach reach;     /* has the base URL answered at all? */
     struct retry_budget rb; /* retries take a bounded share of traffic (gRFC A6) */
     int retries_in_flight;
     int auto_conc;
@@ -77,6 +89,8 @@ struct sluice_s {
     uv_timer_t wake;     /* the next retry time or the end of a pause */
     int64_t pause_until; /* global cool-down: the end of a window a refusal named, loop ms */
 
+    int invalid_run; /* invalid lines emitted by this dispatch */
+    int yield;       /* this dispatch stopped pulling after INVALID_PER_DISPATCH of them */
     int src_eof, src_wait, dispatching, stopping, finished, running;
     sluice_stop_t stop_how;
     sluice_stopped_t stopped;
@@ -84,14 +98,20 @@ struct sluice_s {
     int err;
     uint64_t started_ns;
     sluice_stats_t st;
-    struct hist latency; /* per answered attempt */
+    struct hist latency; /* per attempt that ended (not cancelled ones) */
     int closing;         /* handles whose close callbacks are pending */
 };
+
+/* Invalid lines emitted by one dispatch before it lets the loop turn (signals, the status
+   line, the writer's batch). */
+#define INVALID_PER_DISPATCH 1024
 
 /* Slots of the slow start's first round (engine.c slow_start_tick). */
 #define SLOW_START_SLOTS 4
 
 void engine_dispatch(struct sluice_s *e);
+/* The caller wrote the next n results handed over (sluice_results_written). */
+void engine_on_written(struct sluice_s *e, size_t n);
 /* 1 when every slot is taken: attempts on the wire plus results not yet written (held by
    sluice_hold_until_written). */
 int engine_slots_full(const struct sluice_s *e);

@@ -56,7 +56,9 @@ struct sluice_jsonl_source_s {
     int done;
     int err;
     int saved_errno;
+    int read_errno; /* the pipe's read failed with this, once what came before is used */
     uint64_t line;
+    struct source_pipe *pipe; /* sluice_jsonl_source_attach(): the loop reads, not next() */
 
     struct buf msg; /* scratch for building an `invalid` reason */
     struct buf dec; /* the line's strings that had escapes, decoded */
@@ -88,8 +90,21 @@ struct source_span {
 
 /* ---- reading lines ---- */
 
-/* Reads more input at rend. Returns bytes read, 0 at end of input, or -1 (errno set). */
-static ssize_t source_fill(struct sluice_jsonl_source_s *js) {
+/* 1 when the pending input holds a whole line; looks only at what it has not looked at. */
+static int source_buf_has_line(struct sluice_jsonl_source_s *js) {
+    size_t pending = js->rend - js->rstart;
+    if (memchr(js->rbuf + js->rstart + js->scanned, '\n', pending - js->scanned))
+        return 1;
+    js->scanned = pending;
+    return 0;
+}
+
+int source_buf_room(sluice_jsonl_source_t *js, char **at, size_t *n) {
+    if (js->pipe && js->rend - js->rstart >= SOURCE_MAX_BUF && !source_buf_has_line(js)) {
+        /* Too long to hold, as source_read_line() decides when it reads for itself. */
+        js->skipping = 1;
+        js->rstart = js->rend = js->scanned = 0;
+    }
     /* After a long line the buffer is large: give the memory back once it is mostly empty. */
     if (js->rcap > SOURCE_CHUNK && js->rend - js->rstart <= SOURCE_CHUNK / 2) {
         memmove(js->rbuf, js->rbuf + js->rstart, js->rend - js->rstart);
@@ -117,8 +132,32 @@ static ssize_t source_fill(struct sluice_jsonl_source_s *js) {
             js->rcap = cap;
         }
     }
+    *at = js->rbuf + js->rend;
+    *n = js->rcap - js->rend;
+    return 0;
+}
+
+void source_buf_fill(sluice_jsonl_source_t *js, size_t n) {
+    js->rend += n;
+}
+
+void source_buf_end(sluice_jsonl_source_t *js, int err) {
+    js->eof = 1;
+    js->read_errno = err;
+}
+
+int source_buf_wants(sluice_jsonl_source_t *js) {
+    return !js->eof && (js->rend - js->rstart < SOURCE_CHUNK || !source_buf_has_line(js));
+}
+
+/* Reads more input at rend. Returns bytes read, 0 at end of input, or -1 (errno set). */
+static ssize_t source_fill(struct sluice_jsonl_source_s *js) {
+    char *at;
+    size_t room;
+    if (source_buf_room(js, &at, &room) < 0)
+        return -1;
     for (;;) {
-        ssize_t n = read(js->fd, js->rbuf + js->rend, js->rcap - js->rend);
+        ssize_t n = read(js->fd, at, room);
         if (n < 0 && errno == EINTR)
             continue;
         if (n > 0)
@@ -129,8 +168,8 @@ static ssize_t source_fill(struct sluice_jsonl_source_s *js) {
 
 /*
  * The next line, without its '\n', in *line and *len (valid until the next call), or *overlong
- * set when the line was longer than the buffer may grow. Returns 1, 0 at the end of input, or
- * -1 on a read error (errno set).
+ * set when the line was longer than the buffer may grow. Returns 1, 0 at the end of input, -1
+ * on a read error (errno set), or 2 when a pipe read by the loop has no whole line yet.
  */
 static int source_read_line(struct sluice_jsonl_source_s *js, const char **line, size_t *len,
                             int *overlong) {
@@ -138,7 +177,7 @@ static int source_read_line(struct sluice_jsonl_source_s *js, const char **line,
     for (;;) {
         char *from = js->rbuf + js->rstart + js->scanned;
         char *nl = memchr(from, '\n', js->rend - js->rstart - js->scanned);
-        if (nl != NULL || (js->eof && (js->skipping || js->rend > js->rstart))) {
+        if (nl != NULL || (js->eof && !js->read_errno && (js->skipping || js->rend > js->rstart))) {
             size_t n = nl != NULL ? (size_t)(nl - (js->rbuf + js->rstart)) : js->rend - js->rstart;
             *line = js->rbuf + js->rstart;
             *len = n;
@@ -148,6 +187,10 @@ static int source_read_line(struct sluice_jsonl_source_s *js, const char **line,
             js->scanned = 0;
             return 1;
         }
+        if (js->eof && js->read_errno) {
+            errno = js->read_errno;
+            return -1;
+        }
         if (js->eof)
             return 0;
         js->scanned = js->rend - js->rstart;
@@ -156,6 +199,8 @@ static int source_read_line(struct sluice_jsonl_source_s *js, const char **line,
             js->skipping = 1;
             js->rstart = js->rend = js->scanned = 0;
         }
+        if (js->pipe)
+            return 2; /* source_pipe.c reads, and says when more came */
         ssize_t n = source_fill(js);
         if (n < 0)
             return -1;
@@ -878,6 +923,10 @@ static int source_next(void *ud, sluice_request_t **out) {
         size_t len;
         int overlong;
         int rc = source_read_line(js, &line, &len, &overlong);
+        if (rc == 2) {
+            source_pipe_pull(js->pipe, 1);
+            return SLUICE_EAGAIN;
+        }
         if (rc < 0) {
             js->err = SLUICE_EIO;
             js->saved_errno = errno;
@@ -891,6 +940,8 @@ static int source_next(void *ud, sluice_request_t **out) {
         js->line++;
         js->last_s = line;
         js->last_len = overlong ? 0 : len;
+        if (js->pipe)
+            source_pipe_pull(js->pipe, 0); /* room again: read on if it had stopped */
         rc = source_parse_line(js, line, len, overlong, out);
         if (rc != 0)
             return rc < 0 ? rc : 0;
@@ -1008,7 +1059,21 @@ size_t source_memory(const sluice_jsonl_source_t *js) {
     return js->rcap + js->seen_cap * sizeof *js->seen + js->msg.cap;
 }
 
-/* Requests still held by the engine must have been released before. */
+int sluice_jsonl_source_attach(sluice_jsonl_source_t *js, sluice_t *eng) {
+    if (js == NULL || eng == NULL || js->fd < 0 || js->pipe != NULL)
+        return SLUICE_EINVAL;
+    return source_pipe_open(&js->pipe, js, js->fd, eng);
+}
+
+void sluice_jsonl_source_detach(sluice_jsonl_source_t *js) {
+    if (js != NULL && js->pipe != NULL) {
+        source_pipe_close(js->pipe);
+        js->pipe = NULL;
+    }
+}
+
+/* Requests still held by the engine must have been released before; so must the pipe be
+   detached. */
 void sluice_jsonl_source_close(sluice_jsonl_source_t *js) {
     if (js == NULL)
         return;

@@ -56,4 +56,31 @@ void source_check_only(sluice_jsonl_source_t *js);
    puts them in Redis as they are). Empty for a line too long to hold. */
 void source_last_line(const sluice_jsonl_source_t *js, const char **s, size_t *len);
 
+/*
+ * The read buffer, for source_pipe.c, which fills it from the loop: source_buf_room() makes room
+ * at its end (moving, growing or, for a line too long to hold, emptying it) and returns 0 with
+ * where and how much, or -1 (ENOMEM); source_buf_fill() says n bytes came there;
+ * source_buf_end() says the input ended, err 0 or the errno of a failed read.
+ * source_buf_wants(): more input is needed, either for a whole line or to keep a chunk ahead.
+ */
+int source_buf_room(sluice_jsonl_source_t *js, char **at, size_t *n);
+void source_buf_fill(sluice_jsonl_source_t *js, size_t n);
+void source_buf_end(sluice_jsonl_source_t *js, int err);
+int source_buf_wants(sluice_jsonl_source_t *js);
+
+/*
+ * A pipe or terminal read by the engine's loop (source_pipe.c). While no whole line is
+ * buffered, next() answers SLUICE_EAGAIN and the pipe tells the engine (sluice_source_ready)
+ * when input came; reading stops while a chunk of input waits, so memory stays bounded.
+ */
+struct source_pipe;
+/* Returns 0 with *out, or with *out NULL for a descriptor read as before (a regular file, a
+   device: a read never waits long), or SLUICE_EUV. */
+int source_pipe_open(struct source_pipe **out, sluice_jsonl_source_t *js, int fd, sluice_t *eng);
+/* next() took input (waiting 0) or found no whole line (waiting 1: tell the engine when more
+   comes): reads again if it had stopped and more is wanted. */
+void source_pipe_pull(struct source_pipe *p, int waiting);
+/* Stops reading and closes the handle (freed when the loop has run its close callback). */
+void source_pipe_close(struct source_pipe *p);
+
 #endif

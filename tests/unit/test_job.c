@@ -74,7 +74,10 @@ struct world {
     sluice_jsonl_source_t *in;
     char out[MAX_OUT][256];
     int n_out, syncs, results, timed_out;
-    uint64_t most_outstanding; /* handed out without a result, plus results not acknowledged */
+    /* Requests sent without a result, plus results of sent requests not acknowledged: what a
+       kill -9 would make be sent again (invalid lines are never sent, so never again). */
+    uint64_t most_outstanding;
+    char sent[MAX_OUT]; /* per result, in commit order: its request was sent */
     uv_timer_t guard;
 };
 
@@ -84,7 +87,13 @@ static int on_result(const sluice_result_t *res, void *ud) {
     struct world *w = ud;
     sluice_stats_t st;
     sluice_stats(w->eng, &st);
-    uint64_t out = st.pulled - (uint64_t)w->results + sluice_job_uncommitted(w->job);
+    /* Held by the engine (invalid lines have their result at once), then the results Redis
+       has not acknowledged: the last ones handed over, as commits are acknowledged in order. */
+    uint64_t out = st.pulled - (uint64_t)w->results;
+    for (int i = w->results - (int)sluice_job_uncommitted(w->job); i < w->results; i++)
+        out += (uint64_t)w->sent[i];
+    assert_true(w->results < MAX_OUT);
+    w->sent[w->results] = res->attempts > 0;
     if (out > w->most_outstanding)
         w->most_outstanding = out;
     char line[256];

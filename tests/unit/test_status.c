@@ -32,7 +32,7 @@ static void test_small_run(void **state) {
     char buf[128];
     format(buf, sizeof(buf), &st, 200, 12.4, 0.5);
     assert_non_null(strstr(buf, "50/200 25%"));
-    assert_non_null(strstr(buf, "12/s"));
+    assert_non_null(strstr(buf, "12 req/s"));
     assert_non_null(strstr(buf, "slots 3/8"));
     assert_non_null(strstr(buf, "retry 7"));
     assert_non_null(strstr(buf, "429s 2"));
@@ -47,6 +47,30 @@ static void test_small_run(void **state) {
     st.tokens_in = st.tokens_out = 0;
     format(buf, sizeof(buf), &st, 200, 12.4, -1);
     assert_non_null(strstr(buf, "10 failed"));
+}
+
+/* The rate in the first second is the average so far, not 0; then one over the last second
+   or so, smoothed. Times are virtual. */
+static void test_status_rate(void **state) {
+    (void)state;
+    struct status_rate r = {0};
+    assert_true(status_rate_tick(&r, 0, 0) == 0);
+    assert_true(status_rate_tick(&r, 0.1, 26) > 259 && status_rate_tick(&r, 0.1, 26) < 261);
+    assert_true(status_rate_tick(&r, 0.3, 78) > 259 && status_rate_tick(&r, 0.3, 78) < 261);
+    assert_true(status_rate_tick(&r, 1.0, 260) > 259 && status_rate_tick(&r, 1.0, 260) < 261);
+    /* Then half the last second's rate, half what was shown: 260 then 100 a second. */
+    assert_true(status_rate_tick(&r, 1.5, 310) > 259); /* not a whole second yet */
+    double v = status_rate_tick(&r, 2.0, 360);
+    assert_true(v > 179 && v < 181);
+    /* A pause shows as a falling rate, not as the average since the start. */
+    v = status_rate_tick(&r, 3.0, 360);
+    assert_true(v > 89 && v < 91);
+    sluice_stats_t st = {.succeeded = 26, .concurrency = 8};
+    char buf[128];
+    format(buf, sizeof(buf), &st, 400, 260, -1);
+    assert_non_null(strstr(buf, "260 req/s"));
+    format(buf, sizeof(buf), &st, 400, 2.5, -1);
+    assert_non_null(strstr(buf, "2.5 req/s"));
 }
 
 static void test_unknown_total(void **state) {
@@ -76,12 +100,45 @@ static void test_huge_numbers_fit(void **state) {
     assert_true(strlen(buf) <= 79);
     /* Progress, rate and slots are never the ones dropped. */
     assert_non_null(strstr(buf, "%"));
-    assert_non_null(strstr(buf, "/s"));
+    assert_non_null(strstr(buf, " req/s"));
     assert_non_null(strstr(buf, "slots "));
     assert_non_null(strstr(buf, "ETA "));
     /* Something had to go, and the least useful went first. */
     assert_null(strstr(buf, "failed"));
     assert_null(strstr(buf, "tok "));
+}
+
+/* The last transport error is on the line, made short: one of the last minute before the ETA
+   and the slots, an older one, with its age, where there is room; with big numbers it is cut
+   to the room left. */
+static void test_last_error(void **state) {
+    (void)state;
+    sluice_stats_t st = {.concurrency = 64, .wall_s = 5, .last_error_s = 4};
+    snprintf(st.last_error, sizeof(st.last_error), "%s",
+             "Failed to connect to 127.0.0.1 port 9 after 0 ms: Connection refused");
+    char buf[256];
+    format(buf, sizeof(buf), &st, 50, 0, -1);
+    assert_non_null(strstr(buf, "  error: Connection refused"));
+    st.wall_s = 104;
+    format(buf, sizeof(buf), &st, 50, 0, -1);
+    assert_non_null(strstr(buf, "  error 1m40s ago: Connection refused"));
+    snprintf(st.last_error, sizeof(st.last_error), "%s",
+             "Could not resolve host: a-very-long-host-name-that-goes-on.example.invalid");
+    st.wall_s = 5;
+    st.succeeded = 987654321098ULL;
+    st.in_flight = 123456;
+    st.concurrency = 100000;
+    format(buf, sizeof(buf), &st, 9999999999999ULL, 123456.7, -1);
+    assert_true(strlen(buf) <= 79);
+    assert_non_null(strstr(buf, "%"));
+    assert_non_null(strstr(buf, "/s"));
+    assert_non_null(strstr(buf, "error: cannot resolve a-very-long"));
+    assert_non_null(strstr(buf, "..."));
+    /* An old one gives way. */
+    st.wall_s = 104;
+    format(buf, sizeof(buf), &st, 9999999999999ULL, 123456.7, -1);
+    assert_non_null(strstr(buf, "slots "));
+    assert_non_null(strstr(buf, "ETA "));
 }
 
 static void test_rpm_shown(void **state) {
@@ -162,11 +219,13 @@ int main(void) {
         cmocka_unit_test(test_small_run),
         cmocka_unit_test(test_unknown_total),
         cmocka_unit_test(test_huge_numbers_fit),
+        cmocka_unit_test(test_last_error),
         cmocka_unit_test(test_rpm_shown),
         cmocka_unit_test(test_small_buffer),
         cmocka_unit_test(test_count),
         cmocka_unit_test(test_tally),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_status_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,10 +148,59 @@ static void test_batches_per_loop_iteration(void **state) {
     unlink(path);
 }
 
+struct refill {
+    struct writer *w;
+    int left; /* lines the callback still queues */
+};
+
+/* As the engine does when a write frees slots: results at once, here one more line. */
+static void refill_on_written(void *ud, size_t lines) {
+    struct refill *r = ud;
+    (void)lines;
+    char buf[128];
+    if (r->left > 0) {
+        line_of(buf, 9 - --r->left);
+        writer_line(r->w, buf, 100);
+    }
+}
+
+/* Lines queued by the written callback, within the loop's last step before it waits, are
+   written before it waits: nothing else might wake it (with --fsync 0 there is no timer). */
+static void test_writes_what_its_callback_queued(void **state) {
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/sluice-writer-r-%d.jsonl", (int)getpid());
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    sluice_jsonl_sink_t *sk;
+    assert_int_equal(sluice_jsonl_sink_open(&sk, path, 0), 0);
+    struct writer *w = writer_new(sk, &loop, 0);
+    assert_non_null(w);
+    struct refill r = {w, 3};
+    writer_on_written(w, refill_on_written, &r);
+    uv_timer_t alive;
+    uv_timer_init(&loop, &alive);
+    uv_timer_start(&alive, on_alive, 60000, 0);
+    char buf[128];
+    line_of(buf, 0);
+    assert_int_equal(writer_line(w, buf, 100), 0);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 400);
+    writer_close(w);
+    uv_close((uv_handle_t *)&alive, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    writer_free(w);
+    assert_int_equal(sluice_jsonl_sink_close(sk), 0);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keeps_refused_lines_in_order),
         cmocka_unit_test(test_batches_per_loop_iteration),
+        cmocka_unit_test(test_writes_what_its_callback_queued),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
