@@ -22,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "order.h"
+#include "paths.h"
 #include "writer.h"
 #include "resume.h"
 #include "status.h"
@@ -399,6 +400,19 @@ static char *read_key_file(const char *path) {
     return line;
 }
 
+/* 0, or -1 after saying which file the run would both read and write, or write twice. */
+static int run_check_paths(const struct run_opts *o) {
+    const struct path_use uses[] = {
+        {"INPUT", o->input, 0, 0},
+        {"--prices", o->prices, -1, 0},
+        {"--api-key-file", o->key_file, -1, 0},
+        {"OUTPUT", o->output, 1, !o->dry_run}, /* --dry-run only reads it (--resume) */
+        {"--stats-json", o->stats_json, 1, 1},
+        {"--log", o->log, 2, 1},
+    };
+    return paths_check_distinct(uses, sizeof(uses) / sizeof(uses[0]));
+}
+
 int cli_run_main(int argc, char **argv) {
     sluice_config_t cfg;
     sluice_config_init(&cfg);
@@ -637,6 +651,10 @@ int cli_run_main(int argc, char **argv) {
                             "`sluice run` that feeds the job\n");
             goto usage_fail;
         }
+        if (run_check_paths(&opts) < 0) {
+            free(opts.headers);
+            return 2;
+        }
         cfg.headers = opts.headers;
         cfg.n_headers = opts.n_headers;
         return cli_run_job(&cfg, &opts);
@@ -678,9 +696,13 @@ int cli_run_main(int argc, char **argv) {
                 cfg.base_url);
         goto usage_fail;
     }
+    opts.input = argv[optind];
+    if (run_check_paths(&opts) < 0) {
+        free(opts.headers);
+        return 2;
+    }
     cfg.headers = opts.headers;
     cfg.n_headers = opts.n_headers;
-    opts.input = argv[optind];
     return cli_run_job(&cfg, &opts);
 
 usage_fail:
