@@ -89,6 +89,25 @@ static size_t count_lines(FILE *f) {
     return n;
 }
 
+int resume_output_lines(const char *path, uint64_t *lines, uint64_t *results) {
+    *lines = *results = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? 0 : -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        (*lines)++;
+        if (line[0] == '{' && memmem(line, (size_t)n, "\"custom_id\"", 11))
+            (*results)++;
+    }
+    int bad = ferror(f);
+    free(line);
+    fclose(f);
+    return bad ? -1 : 0;
+}
+
 int resume_skip(void *set, const char *custom_id) {
     return set_has(set, resume_hash(custom_id, strlen(custom_id)));
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sluice.h>
@@ -41,6 +42,7 @@ enum {
     OPT_BACKOFF_BASE,
     OPT_BACKOFF_CAP,
     OPT_RESUME,
+    OPT_OVERWRITE,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_CACERT,
@@ -86,6 +88,7 @@ static const struct option long_opts[] = {
     {"backoff-base", required_argument, NULL, OPT_BACKOFF_BASE},
     {"backoff-cap", required_argument, NULL, OPT_BACKOFF_CAP},
     {"resume", no_argument, NULL, OPT_RESUME},
+    {"overwrite", no_argument, NULL, OPT_OVERWRITE},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"cacert", required_argument, NULL, OPT_CACERT},
@@ -592,6 +595,9 @@ int cli_run_main(int argc, char **argv) {
         case OPT_RESUME:
             opts.resume = 1;
             break;
+        case OPT_OVERWRITE:
+            opts.overwrite = 1;
+            break;
         case OPT_PROGRESS:
             opts.progress = 1;
             break;
@@ -646,9 +652,9 @@ int cli_run_main(int argc, char **argv) {
             fprintf(stderr, "sluice work: --redis URL and --job NAME are required\n");
             goto usage_fail;
         }
-        if (opts.output || opts.resume || opts.ordered || opts.dry_run) {
-            fprintf(stderr, "sluice work: -o, --resume, --ordered and --dry-run belong to the "
-                            "`sluice run` that feeds the job\n");
+        if (opts.output || opts.resume || opts.overwrite || opts.ordered || opts.dry_run) {
+            fprintf(stderr, "sluice work: -o, --resume, --overwrite, --ordered and --dry-run "
+                            "belong to the `sluice run` that feeds the job\n");
             goto usage_fail;
         }
         if (run_check_paths(&opts) < 0) {
@@ -662,6 +668,11 @@ int cli_run_main(int argc, char **argv) {
     if (optind != argc - 1) {
         fprintf(stderr, "sluice run: expected one INPUT (a file, or - for stdin)%s\n",
                 optind < argc - 1 ? ", got several" : "");
+        goto usage_fail;
+    }
+    if (opts.resume && opts.overwrite) {
+        fprintf(stderr, "sluice run: --resume keeps OUTPUT's results and --overwrite throws them "
+                        "away: give one of them\n");
         goto usage_fail;
     }
     if (opts.resume && !opts.output) {
@@ -709,6 +720,63 @@ usage_fail:
     free(opts.headers);
     fprintf(stderr, "run 'sluice %s --help' for the options\n", worker ? "work" : "run");
     return 2;
+}
+
+/*
+ * OUTPUT's results were paid for: a run that would truncate them (no --resume) refuses unless
+ * told --overwrite. `job` names a distributed job that is not in Redis (a run of an existing
+ * job appends, so it never gets here). Returns 0 to go on, or -1 after saying why.
+ */
+static int output_check_fresh(const char *output, const char *job) {
+    struct stat st;
+    uint64_t lines, results;
+    if (stat(output, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+        return 0; /* missing (created), empty, or /dev/null and the like */
+    if (resume_output_lines(output, &lines, &results) < 0) {
+        fprintf(stderr, "sluice run: cannot read %s: %s\n", output, strerror(errno));
+        return -1;
+    }
+    if (results == 0)
+        fprintf(stderr,
+                "sluice run: OUTPUT %s is not empty (%llu line%s, none of them a result); give "
+                "another -o, or add --overwrite to replace it\n",
+                output, (unsigned long long)lines, lines == 1 ? "" : "s");
+    else if (job)
+        fprintf(stderr,
+                "sluice run: OUTPUT %s has %llu result%s, and job %s is not in Redis (finished "
+                "and deleted, or another --job): give another -o, or add --overwrite to start "
+                "over\n",
+                output, (unsigned long long)results, results == 1 ? "" : "s", job);
+    else
+        fprintf(stderr,
+                "sluice run: OUTPUT %s has %llu result%s; add --resume to continue, or "
+                "--overwrite to start over\n",
+                output, (unsigned long long)results, results == 1 ? "" : "s");
+    return -1;
+}
+
+/* --redis: OUTPUT is appended to when the job exists (the same command again goes on), and
+   written from scratch for a new job. 0 to go on, or the exit status after saying why. */
+static int dist_check_output(sluice_redis_t *r, const struct run_opts *o) {
+    sluice_job_status_t js;
+    char err[512];
+    if (!o->output)
+        return 0; /* `sluice work` */
+    if (sluice_job_status(r, o->dist.job, &js, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sluice: --job %s: %s\n", o->dist.job, err);
+        return 3;
+    }
+    if (js.exists && o->overwrite) {
+        fprintf(stderr,
+                "sluice run: --overwrite: job %s is in Redis, and running the same command goes "
+                "on with it, keeping the results in %s; to start over, delete the job first "
+                "(sluice job delete --redis URL --job %s --force)\n",
+                o->dist.job, o->output, o->dist.job);
+        return 2;
+    }
+    if (!js.exists && !o->overwrite && output_check_fresh(o->output, o->dist.job) < 0)
+        return 2;
+    return 0;
 }
 
 /* Wires a distributed job: the shared limiter, the job's source, and for the run that feeds
@@ -838,7 +906,8 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
             fprintf(stderr, "sluice: --redis: %s\n", err);
             goto out;
         }
-        if ((rc = dist_settings(&c.dist, cfg, &o->dist, &o->url, o->dist.worker)) != 0) {
+        if ((rc = dist_check_output(c.dist.redis, o)) != 0 ||
+            (rc = dist_settings(&c.dist, cfg, &o->dist, &o->url, o->dist.worker)) != 0) {
             exit_code = rc;
             goto out;
         }
@@ -870,6 +939,9 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     /* One writer per OUTPUT: a second sluice appending to it, or a --resume rewriting it under
        a run still going, would lose lines without a word. */
     if (output && strcmp(output, "-") != 0 && output_lock(&lock, output) < 0)
+        goto out;
+    if (output && strcmp(output, "-") != 0 && !o->resume && !o->overwrite && !o->dist.redis &&
+        output_check_fresh(output, NULL) < 0)
         goto out;
     if (o->resume) {
         if (resume_load(&done, output, err, sizeof(err)) < 0) {

@@ -44,6 +44,8 @@ void cli_run_usage(FILE *f) {
         "      --backoff-cap S      largest retry delay (default 60)\n"
         "      --resume             keep OUTPUT's successes, re-run failed and missing ids,\n"
         "                           append\n"
+        "      --overwrite          start over on an OUTPUT that holds results (without it,\n"
+        "                           or --resume, a non-empty OUTPUT is refused)\n"
         "      --ordered            write results in input order (bounded reorder buffer;\n"
         "                           dispatch waits when it is full)\n"
         "      --stats-json PATH    write the summary as JSON at the end ('-' for stdout)\n"
