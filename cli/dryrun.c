@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "paths.h"
 #include "resume.h"
 
 double dryrun_min_minutes(uint64_t n, uint64_t tokens, double rpm, double tpm) {
@@ -134,8 +135,9 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
     sluice_jsonl_source_close(js);
     dry_report(stdout, &d, cfg, o->input);
     if (o->stats_json && dry_json(o->stats_json, &d, cfg) < 0) {
-        fprintf(stderr, "sluice run: cannot write --stats-json %s: %s\n", o->stats_json,
-                strerror(errno));
+        char why[512];
+        paths_why_not(o->stats_json, errno, why, sizeof(why));
+        fprintf(stderr, "sluice run: cannot write --stats-json %s: %s\n", o->stats_json, why);
     }
     resume_free(d.done);
     return exit_code;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* What makes two names one file. */
 struct file_id {
@@ -123,6 +124,87 @@ int paths_check_distinct(const struct path_use *uses, size_t n) {
                 say_same(a, b);
             return -1;
         }
+    }
+    return 0;
+}
+
+/* The directory part of path: "." for a bare name, "/" for "/x". */
+static void dir_of(const char *path, char *dir, size_t n) {
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, n, ".");
+    else if (slash == path)
+        snprintf(dir, n, "/");
+    else
+        snprintf(dir, n, "%.*s", (int)(slash - path), path);
+}
+
+/* The first leading part of dir ("a", "a/b", ...) that is missing (ENOENT) or is not a
+   directory (ENOTDIR), in `bad`; 0 when there is none. */
+static int first_bad_part(const char *dir, int want, char *bad, size_t n) {
+    for (const char *p = dir;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        if (p > dir) {
+            struct stat st;
+            snprintf(bad, n, "%.*s", (int)(p - dir), dir);
+            int rc = stat(bad, &st);
+            if (want == ENOENT && rc != 0 && errno == ENOENT)
+                return 1;
+            if (want == ENOTDIR && rc == 0 && !S_ISDIR(st.st_mode))
+                return 1;
+        }
+        if (*p == '\0')
+            return 0;
+    }
+}
+
+void paths_why_not(const char *path, int err, char *buf, size_t n) {
+    char dir[PATH_MAX], bad[PATH_MAX];
+    dir_of(path, dir, sizeof(dir));
+    if (err == ENOENT) {
+        snprintf(buf, n, "directory %s does not exist (mkdir -p %s creates it)", dir, dir);
+    } else if (err == ENOTDIR && first_bad_part(dir, ENOTDIR, bad, sizeof(bad))) {
+        snprintf(buf, n, "%s is not a directory", bad);
+    } else if (err == EROFS) {
+        snprintf(buf, n, "directory %s is on a read-only file system", dir);
+    } else if ((err == EACCES || err == EPERM) && access(dir, W_OK | X_OK) != 0) {
+        snprintf(buf, n, "directory %s is not writable (%s)", dir, strerror(err));
+    } else {
+        snprintf(buf, n, "%s", strerror(err));
+    }
+}
+
+int paths_check_writable(const struct path_use *uses, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const struct path_use *u = &uses[i];
+        if (!u->path || !u->writes || (u->std_fd >= 0 && strcmp(u->path, "-") == 0))
+            continue;
+        char dir[PATH_MAX], why[2 * PATH_MAX + 64];
+        struct stat st;
+        int err = 0;
+        if (stat(u->path, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                err = EISDIR;
+            else if (access(u->path, W_OK) != 0)
+                err = errno;
+        } else if (errno == ENOENT || errno == ENOTDIR) {
+            /* To be created: its directory must be there and writable. */
+            dir_of(u->path, dir, sizeof(dir));
+            if (stat(dir, &st) != 0)
+                err = errno;
+            else if (!S_ISDIR(st.st_mode))
+                err = ENOTDIR;
+            else if (access(dir, W_OK | X_OK) != 0)
+                err = errno;
+        } else {
+            err = errno;
+        }
+        if (!err)
+            continue;
+        paths_why_not(u->path, err, why, sizeof(why));
+        fprintf(stderr, "sluice: cannot write %s %s: %s\n", u->what, u->path, why);
+        return -1;
     }
     return 0;
 }

@@ -21,4 +21,16 @@ struct path_use {
    files yet to be created) are compared: two names for a terminal or /dev/null are fine. */
 int paths_check_distinct(const struct path_use *uses, size_t n);
 
+/* Returns 0, or -1 after saying which file the run would write cannot be, and why (its
+   directory is missing or not writable, say): before the run spends anything, not after. */
+int paths_check_writable(const struct path_use *uses, size_t n);
+
+/*
+ * Why `path` could not be created or opened for writing, given the attempt's errno: which of
+ * its directories is missing, is not a directory, or is not writable, rather than the bare
+ * errno (which, for a helper file such as OUTPUT's lock, names a file the user never gave).
+ * Writes a phrase such as "directory a/b does not exist (mkdir -p a/b creates it)".
+ */
+void paths_why_not(const char *path, int err, char *buf, size_t n);
+
 #endif

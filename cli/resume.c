@@ -10,6 +10,8 @@
 
 #include <json-c/json.h>
 
+#include "paths.h"
+
 struct resume_set {
     uint64_t *slots; /* 0 marks an empty slot; a hash of 0 is stored as 1 */
     size_t cap, n;
@@ -181,7 +183,9 @@ static int load(struct resume_set **out, const char *path, int rewrite, char *er
             goto oom;
         snprintf(tmp, tl, "%s.resume-tmp", path);
         if (!(outf = fopen(tmp, "w"))) {
-            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+            char why[512];
+            paths_why_not(tmp, errno, why, sizeof(why));
+            snprintf(err, errlen, "cannot rewrite %s (through %s): %s", path, tmp, why);
             goto fail;
         }
     }

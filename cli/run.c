@@ -347,7 +347,10 @@ static int output_lock(struct output_lock *l, const char *output) {
     snprintf(l->path, n, "%s.lock", output);
     l->fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (l->fd < 0) {
-        fprintf(stderr, "sluice run: cannot create %s: %s\n", l->path, strerror(errno));
+        /* The lock is ours, not the user's: say what is wrong with OUTPUT's directory. */
+        char why[2 * PATH_MAX + 64];
+        paths_why_not(l->path, errno, why, sizeof(why));
+        fprintf(stderr, "sluice run: cannot write OUTPUT %s: %s\n", output, why);
         return -1;
     }
     if (flock(l->fd, LOCK_EX | LOCK_NB) != 0) {
@@ -403,7 +406,8 @@ static char *read_key_file(const char *path) {
     return line;
 }
 
-/* 0, or -1 after saying which file the run would both read and write, or write twice. */
+/* 0, or -1 after saying which file the run would both read and write, or write twice, or
+   cannot write at all. */
 static int run_check_paths(const struct run_opts *o) {
     const struct path_use uses[] = {
         {"INPUT", o->input, 0, 0},
@@ -413,7 +417,8 @@ static int run_check_paths(const struct run_opts *o) {
         {"--stats-json", o->stats_json, 1, 1},
         {"--log", o->log, 2, 1},
     };
-    return paths_check_distinct(uses, sizeof(uses) / sizeof(uses[0]));
+    size_t n = sizeof(uses) / sizeof(uses[0]);
+    return paths_check_distinct(uses, n) < 0 || paths_check_writable(uses, n) < 0 ? -1 : 0;
 }
 
 int cli_run_main(int argc, char **argv) {
@@ -962,7 +967,8 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         goto out;
     }
     if (sluice_jsonl_sink_open(&c.sink, output ? output : "/dev/null", append) < 0) {
-        fprintf(stderr, "sluice run: cannot write %s: %s\n", output, strerror(errno));
+        paths_why_not(output, errno, err, sizeof(err));
+        fprintf(stderr, "sluice run: cannot write OUTPUT %s: %s\n", output, err);
         goto out;
     }
     if ((rc = sluice_new(&c.eng, cfg, dist_loop)) < 0) {
@@ -1010,7 +1016,8 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     if (o->max_cost > 0)
         sluice_set_admit_cb(c.eng, cost_admit, c.cost);
     if (o->log && !(c.log = log_open(o->log))) {
-        fprintf(stderr, "sluice run: cannot write --log %s: %s\n", o->log, strerror(errno));
+        paths_why_not(o->log, errno, err, sizeof(err));
+        fprintf(stderr, "sluice run: cannot write --log %s: %s\n", o->log, err);
         goto out;
     }
     if (o->metrics) {
@@ -1192,9 +1199,10 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     if (log_close(c.log) < 0)
         fprintf(stderr, "sluice run: writing --log %s failed: %s\n", o->log, strerror(errno));
     c.log = NULL;
-    if (o->stats_json && status_write_json(o->stats_json, &st, &end, exit_code) < 0)
-        fprintf(stderr, "sluice run: cannot write --stats-json %s: %s\n", o->stats_json,
-                strerror(errno));
+    if (o->stats_json && status_write_json(o->stats_json, &st, &end, exit_code) < 0) {
+        paths_why_not(o->stats_json, errno, err, sizeof(err));
+        fprintf(stderr, "sluice run: cannot write --stats-json %s: %s\n", o->stats_json, err);
+    }
 out:
     metrics_close(c.metrics);
     log_close(c.log);
