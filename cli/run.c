@@ -1084,8 +1084,11 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     cost_view(c.cost, &cv);
     struct status_end end = {
         .input = input, .output = output, .tally = &c.tally, .cost = &cv, .job = o->dist.job};
-    status_summary(stderr, &st, &end);
+    sluice_job_status_t js;
+    int job_said = 0;
 
+    /* Why the run stopped comes first, then the numbers: a summary that began "5 succeeded"
+       and "results in OUTPUT" read as success above a full disk's error. */
     if (c.redis_gave_up) {
         fprintf(stderr, "sluice: stopped: Redis unreachable; run the same command again when it "
                         "is back (the job keeps its place in Redis)\n");
@@ -1120,6 +1123,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
                 input, strerror(errno), output);
         exit_code = 3;
     } else if (werr || rc == SLUICE_ENOSPC || rc == SLUICE_EIO || rc_close < 0) {
+        end.unwritten = unwritten;
         fprintf(stderr,
                 "sluice run: writing %s failed (%s): dispatch stopped%s; %zu finished results "
                 "could not be written and will be requested again; free space, then run again "
@@ -1187,15 +1191,16 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         exit_code = 3;
     } else {
         exit_code = st.failed > 0 ? 1 : 0;
-        sluice_job_status_t js;
         if (c.job && c.src &&
             sluice_job_status(c.dist.redis, o->dist.job, &js, err, sizeof(err)) == 0) {
-            fprintf(stderr, "sluice: job %s: %lld lines, %llu results, %llu failed\n", o->dist.job,
-                    (long long)js.total, (unsigned long long)js.done,
-                    (unsigned long long)js.failed);
+            job_said = 1;
             exit_code = js.failed > 0 ? 1 : 0;
         }
     }
+    status_summary(stderr, &st, &end);
+    if (job_said)
+        fprintf(stderr, "sluice: job %s: %lld lines, %llu results, %llu failed\n", o->dist.job,
+                (long long)js.total, (unsigned long long)js.done, (unsigned long long)js.failed);
     if (log_close(c.log) < 0)
         fprintf(stderr, "sluice run: writing --log %s failed: %s\n", o->log, strerror(errno));
     c.log = NULL;

@@ -221,9 +221,18 @@ void status_tally_add(struct status_tally *t, const char *code) {
 void status_summary(FILE *f, const sluice_stats_t *st, const struct status_end *e) {
     uint64_t done = st->succeeded + st->failed;
     double rps = st->wall_s > 0 ? (double)done / st->wall_s : 0;
-    fprintf(f, "sluice: %llu requests in %.1fs (%.1f req/s): %llu succeeded, %llu failed",
-            (unsigned long long)done, st->wall_s, rps, (unsigned long long)st->succeeded,
-            (unsigned long long)st->failed);
+    uint64_t unwritten = e->unwritten < done ? e->unwritten : done;
+    if (unwritten)
+        /* What OUTPUT holds is the news (the error above says why the rest is not there). */
+        fprintf(f,
+                "sluice: %llu requests finished in %.1fs (%llu succeeded, %llu failed); %s "
+                "holds %llu of them",
+                (unsigned long long)done, st->wall_s, (unsigned long long)st->succeeded,
+                (unsigned long long)st->failed, e->output, (unsigned long long)(done - unwritten));
+    else
+        fprintf(f, "sluice: %llu requests in %.1fs (%.1f req/s): %llu succeeded, %llu failed",
+                (unsigned long long)done, st->wall_s, rps, (unsigned long long)st->succeeded,
+                (unsigned long long)st->failed);
     if (e->tally && e->tally->codes[0].n) {
         for (int i = 0; i < STATUS_CODES && e->tally->codes[i].n; i++)
             fprintf(f, "%s%s %llu", i ? ", " : " (", e->tally->codes[i].code,
@@ -260,7 +269,10 @@ void status_summary(FILE *f, const sluice_stats_t *st, const struct status_end *
         fprintf(f, "\nsluice: results committed to job %s\n", e->job);
         return;
     }
-    fprintf(f, "\nsluice: results in %s\n", e->output);
+    fputc('\n', f);
+    if (unwritten)
+        return; /* where they are and what to do: the error above said it */
+    fprintf(f, "sluice: results in %s\n", e->output);
     if (st->failed && !e->job)
         fprintf(f,
                 "sluice: to retry the failed lines: sluice run %s -o %s --resume (same options)\n",
@@ -301,8 +313,9 @@ int status_write_json(const char *path, const sluice_stats_t *st, const struct s
         fputs("\"cost_usd\":null,", f);
     if (cv && cv->max_usd > 0)
         fprintf(f, "\"max_cost_usd\":%.6f,", cv->max_usd);
-    fprintf(f, "\"unpriced_tokens\":%llu,\"exit_code\":%d}\n",
-            (unsigned long long)(cv ? cv->unpriced_tokens : 0), exit_code);
+    fprintf(f, "\"unpriced_tokens\":%llu,\"unwritten\":%llu,\"exit_code\":%d}\n",
+            (unsigned long long)(cv ? cv->unpriced_tokens : 0), (unsigned long long)e->unwritten,
+            exit_code);
     if (f == stdout)
         return fflush(f) == 0 ? 0 : -1;
     return fclose(f) == 0 ? 0 : -1;

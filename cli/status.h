@@ -72,6 +72,7 @@ struct status_end {
     const struct status_tally *tally;
     const struct cost_view *cost; /* or NULL */
     const char *job;              /* a distributed job's name, or NULL */
+    size_t unwritten;             /* finished results OUTPUT could not take (a full disk) */
 };
 
 /* The end summary, for people. */
