@@ -28,14 +28,14 @@ struct dry_totals {
 
 static void dry_report(FILE *f, const struct dry_totals *d, const sluice_config_t *cfg,
                        const char *input) {
-    fprintf(f, "sluice: dry run of %s: %llu lines, %llu valid, %llu invalid; nothing was sent\n",
-            input, (unsigned long long)d->lines, (unsigned long long)d->valid,
-            (unsigned long long)d->invalid);
+    fprintf(f, "sluice: dry run of %s: %llu line%s, %llu valid, %llu invalid; nothing was sent\n",
+            input, (unsigned long long)d->lines, d->lines == 1 ? "" : "s",
+            (unsigned long long)d->valid, (unsigned long long)d->invalid);
     if (d->done)
         fprintf(f,
-                "sluice: --resume: %llu more lines skipped, OUTPUT already holds them as "
+                "sluice: --resume: %llu more line%s skipped, OUTPUT already holds them as "
                 "successes; the figures below are for the rest\n",
-                (unsigned long long)d->skipped);
+                (unsigned long long)d->skipped, d->skipped == 1 ? "" : "s");
     fprintf(f, "sluice: estimated tokens: %llu prompt + at most %llu completion = %llu\n",
             (unsigned long long)d->prompt, (unsigned long long)d->completion,
             (unsigned long long)(d->prompt + d->completion));

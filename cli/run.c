@@ -150,6 +150,8 @@ struct run_ctx {
     struct metrics *metrics;   /* --metrics */
     FILE *log;                 /* --log */
     uint64_t t0_ns;            /* for --log times */
+    struct resume_set *done;   /* --resume: the ids OUTPUT holds as successes */
+    uint64_t skipped;          /* input lines --resume skipped: their ids were done */
     /* distributed mode */
     struct dist dist;
     sluice_job_t *job;
@@ -193,6 +195,14 @@ static int on_result(const sluice_result_t *res, void *ud) {
     if (c->order)
         return order_result(c->order, res);
     return writer_result(c->writer, res);
+}
+
+/* --resume's skip callback, counting: "nothing to do" says how many ids were done already. */
+static int on_skip(void *ud, const char *custom_id) {
+    struct run_ctx *c = ud;
+    int skip = resume_skip(c->done, custom_id);
+    c->skipped += skip != 0;
+    return skip;
 }
 
 static void on_written(void *ud, size_t lines) {
@@ -953,9 +963,10 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
             fprintf(stderr, "sluice run: --resume: %s\n", err);
             goto out;
         }
+        c.done = done;
     }
     if (input &&
-        sluice_jsonl_source_open(&c.src, input, o->url, o->resume ? resume_skip : NULL, done) < 0) {
+        sluice_jsonl_source_open(&c.src, input, o->url, o->resume ? on_skip : NULL, &c) < 0) {
         fprintf(stderr, "sluice run: cannot read %s: %s\n", input, strerror(errno));
         goto out;
     }
@@ -1082,8 +1093,12 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     const char *detail = NULL;
     sluice_stopped_t why = sluice_stopped(c.eng, &detail);
     cost_view(c.cost, &cv);
-    struct status_end end = {
-        .input = input, .output = output, .tally = &c.tally, .cost = &cv, .job = o->dist.job};
+    struct status_end end = {.input = input,
+                             .output = output,
+                             .tally = &c.tally,
+                             .cost = &cv,
+                             .job = o->dist.job,
+                             .skipped = c.skipped};
     sluice_job_status_t js;
     int job_said = 0;
 
@@ -1191,6 +1206,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         exit_code = 3;
     } else {
         exit_code = st.failed > 0 ? 1 : 0;
+        end.finished = 1;
         if (c.job && c.src &&
             sluice_job_status(c.dist.redis, o->dist.job, &js, err, sizeof(err)) == 0) {
             job_said = 1;
@@ -1199,8 +1215,9 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     }
     status_summary(stderr, &st, &end);
     if (job_said)
-        fprintf(stderr, "sluice: job %s: %lld lines, %llu results, %llu failed\n", o->dist.job,
-                (long long)js.total, (unsigned long long)js.done, (unsigned long long)js.failed);
+        fprintf(stderr, "sluice: job %s: %lld line%s, %llu result%s, %llu failed\n", o->dist.job,
+                (long long)js.total, js.total == 1 ? "" : "s", (unsigned long long)js.done,
+                js.done == 1 ? "" : "s", (unsigned long long)js.failed);
     if (log_close(c.log) < 0)
         fprintf(stderr, "sluice run: writing --log %s failed: %s\n", o->log, strerror(errno));
     c.log = NULL;
