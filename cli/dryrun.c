@@ -95,12 +95,12 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
     if (o->resume) {
         char err[512];
         if (resume_peek(&d.done, o->output, err, sizeof(err)) < 0) {
-            fprintf(stderr, "sluice run: --resume: %s\n", err);
+            fprintf(stderr, "sluice: --resume: %s\n", err);
             return 2;
         }
     }
     if (sluice_jsonl_source_open(&js, o->input, o->url, d.done ? dry_skip : NULL, &d) < 0) {
-        fprintf(stderr, "sluice run: cannot read %s: %s\n", o->input, strerror(errno));
+        fprintf(stderr, "sluice: cannot read %s: %s\n", o->input, strerror(errno));
         resume_free(d.done);
         return 2;
     }
@@ -128,7 +128,7 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
     }
     int exit_code = d.invalid ? 1 : 0;
     if (rc != SLUICE_EOF || sluice_jsonl_source_error(js) < 0) {
-        fprintf(stderr, "sluice run: reading %s failed: %s\n", o->input,
+        fprintf(stderr, "sluice: reading %s failed: %s\n", o->input,
                 rc == SLUICE_EOF ? strerror(errno) : sluice_strerror(rc));
         exit_code = 2;
     }
@@ -137,7 +137,7 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
     if (o->stats_json && dry_json(o->stats_json, &d, cfg) < 0) {
         char why[512];
         paths_why_not(o->stats_json, errno, why, sizeof(why));
-        fprintf(stderr, "sluice run: cannot write --stats-json %s: %s\n", o->stats_json, why);
+        fprintf(stderr, "sluice: cannot write --stats-json %s: %s\n", o->stats_json, why);
     }
     resume_free(d.done);
     return exit_code;

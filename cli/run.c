@@ -22,6 +22,7 @@
 #include "dryrun.h"
 #include "log.h"
 #include "metrics.h"
+#include "opts.h"
 #include "order.h"
 #include "paths.h"
 #include "writer.h"
@@ -125,8 +126,7 @@ static int parse_num(const char *opt, const char *s, double min, double max, dou
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || v < min || v > max) {
-        fprintf(stderr, "sluice run: %s expects a number from %g to %g, got '%s'\n", opt, min, max,
-                s);
+        fprintf(stderr, "sluice: %s expects a number from %g to %g, got '%s'\n", opt, min, max, s);
         return -1;
     }
     *out = v;
@@ -283,7 +283,7 @@ static void on_dist_timer(uv_timer_t *t) {
         c->feed_failed = 1;
         c->feed_failed_at = uv_now(t->loop);
         status_clear(c->status);
-        fprintf(stderr, "sluice run: feeding %s into the job failed (%s); stopping\n", c->input,
+        fprintf(stderr, "sluice: feeding %s into the job failed (%s); stopping\n", c->input,
                 sluice_job_feed_error(c->job));
         sluice_stop(c->eng, SLUICE_STOP_DRAIN);
         return;
@@ -360,12 +360,12 @@ static int output_lock(struct output_lock *l, const char *output) {
         /* The lock is ours, not the user's: say what is wrong with OUTPUT's directory. */
         char why[2 * PATH_MAX + 64];
         paths_why_not(l->path, errno, why, sizeof(why));
-        fprintf(stderr, "sluice run: cannot write OUTPUT %s: %s\n", output, why);
+        fprintf(stderr, "sluice: cannot write OUTPUT %s: %s\n", output, why);
         return -1;
     }
     if (flock(l->fd, LOCK_EX | LOCK_NB) != 0) {
         fprintf(stderr,
-                "sluice run: %s is being written by another sluice run (it holds %s); wait "
+                "sluice: %s is being written by another sluice run (it holds %s); wait "
                 "for it to finish or stop it first\n",
                 output, l->path);
         close(l->fd);
@@ -456,7 +456,8 @@ int cli_run_main(int argc, char **argv) {
         cfg.http_fastpath = 0;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:H:c:h", long_opts, NULL)) != -1) {
+    opterr = 0; /* opts_say_error speaks instead, with a did-you-mean */
+    while ((opt = getopt_long(argc, argv, ":o:H:c:h", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'o':
             opts.output = optarg;
@@ -473,7 +474,7 @@ int cli_run_main(int argc, char **argv) {
             opts.dist.given |= DIST_GIVEN_PROVIDER;
             if (sluice_provider_parse(optarg, &cfg.provider) < 0) {
                 fprintf(stderr,
-                        "sluice run: unknown --provider '%s'; use openai, azure, "
+                        "sluice: unknown --provider '%s'; use openai, azure, "
                         "anthropic, gemini or none\n",
                         optarg);
                 return 2;
@@ -487,7 +488,7 @@ int cli_run_main(int argc, char **argv) {
             break;
         case 'H': {
             if (!strchr(optarg, ':')) {
-                fprintf(stderr, "sluice run: -H expects 'Name: value', got '%s'\n", optarg);
+                fprintf(stderr, "sluice: -H expects 'Name: value', got '%s'\n", optarg);
                 return 2;
             }
             const char **nh = realloc(opts.headers, (opts.n_headers + 1) * sizeof(*nh));
@@ -653,22 +654,23 @@ int cli_run_main(int argc, char **argv) {
                 cli_run_usage(stdout);
             free(opts.headers);
             return 0;
-        default:
+        default: /* '?' or ':' */
+            opts_say_error(stderr, opt, argc, argv, long_opts);
             goto usage_fail;
         }
     }
     if (worker) {
         if (optind != argc) {
-            fprintf(stderr, "sluice work: takes no INPUT (the job has it); got '%s'\n",
+            fprintf(stderr, "sluice: work takes no INPUT (the job has it); got '%s'\n",
                     argv[optind]);
             goto usage_fail;
         }
         if (!opts.dist.redis || !opts.dist.job) {
-            fprintf(stderr, "sluice work: --redis URL and --job NAME are required\n");
+            fprintf(stderr, "sluice: work needs --redis URL and --job NAME\n");
             goto usage_fail;
         }
         if (opts.output || opts.resume || opts.overwrite || opts.ordered || opts.dry_run) {
-            fprintf(stderr, "sluice work: -o, --resume, --overwrite, --ordered and --dry-run "
+            fprintf(stderr, "sluice: -o, --resume, --overwrite, --ordered and --dry-run "
                             "belong to the `sluice run` that feeds the job\n");
             goto usage_fail;
         }
@@ -681,44 +683,44 @@ int cli_run_main(int argc, char **argv) {
         return cli_run_job(&cfg, &opts);
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "sluice run: expected one INPUT (a file, or - for stdin)%s\n",
+        fprintf(stderr, "sluice: expected one INPUT (a file, or - for stdin)%s\n",
                 optind < argc - 1 ? ", got several" : "");
         goto usage_fail;
     }
     if (opts.resume && opts.overwrite) {
-        fprintf(stderr, "sluice run: --resume keeps OUTPUT's results and --overwrite throws them "
+        fprintf(stderr, "sluice: --resume keeps OUTPUT's results and --overwrite throws them "
                         "away: give one of them\n");
         goto usage_fail;
     }
     if (opts.resume && !opts.output) {
-        fprintf(stderr, "sluice run: --resume needs -o OUTPUT, the results to go on from\n");
+        fprintf(stderr, "sluice: --resume needs -o OUTPUT, the results to go on from\n");
         goto usage_fail;
     }
     if (!opts.output && !opts.dry_run) {
-        fprintf(stderr, "sluice run: -o/--output PATH is required (- for stdout)\n");
+        fprintf(stderr, "sluice: -o/--output PATH is required (- for stdout)\n");
         goto usage_fail;
     }
     if (opts.dist.follow) {
-        fprintf(stderr, "sluice run: --follow is for `sluice work`\n");
+        fprintf(stderr, "sluice: --follow is for `sluice work`\n");
         goto usage_fail;
     }
     if (opts.dist.redis &&
         (opts.resume || opts.ordered || (opts.output && strcmp(opts.output, "-") == 0))) {
-        fprintf(stderr, "sluice run: with --redis, OUTPUT must be a file and --resume/--ordered "
+        fprintf(stderr, "sluice: with --redis, OUTPUT must be a file and --resume/--ordered "
                         "do not apply: run the same command again and the job goes on where it "
                         "stopped\n");
         goto usage_fail;
     }
     if (!opts.dist.redis && (opts.dist.job || opts.dist.given & DIST_GIVEN_LIMIT_KEY)) {
-        fprintf(stderr, "sluice run: --job and --limit-key need --redis URL\n");
+        fprintf(stderr, "sluice: --job and --limit-key need --redis URL\n");
         goto usage_fail;
     }
     if (opts.resume && opts.output && strcmp(opts.output, "-") == 0) {
-        fprintf(stderr, "sluice run: --resume needs an output file, not stdout\n");
+        fprintf(stderr, "sluice: --resume needs an output file, not stdout\n");
         goto usage_fail;
     }
     if (strncmp(cfg.base_url, "http://", 7) != 0 && strncmp(cfg.base_url, "https://", 8) != 0) {
-        fprintf(stderr, "sluice run: --base-url must start with http:// or https://, got '%s'\n",
+        fprintf(stderr, "sluice: --base-url must start with http:// or https://, got '%s'\n",
                 cfg.base_url);
         goto usage_fail;
     }
@@ -733,7 +735,7 @@ int cli_run_main(int argc, char **argv) {
 
 usage_fail:
     free(opts.headers);
-    fprintf(stderr, "run 'sluice %s --help' for the options\n", worker ? "work" : "run");
+    fprintf(stderr, "sluice: 'sluice %s --help' lists the options\n", worker ? "work" : "run");
     return 2;
 }
 
@@ -748,23 +750,23 @@ static int output_check_fresh(const char *output, const char *job) {
     if (stat(output, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
         return 0; /* missing (created), empty, or /dev/null and the like */
     if (resume_output_lines(output, &lines, &results) < 0) {
-        fprintf(stderr, "sluice run: cannot read %s: %s\n", output, strerror(errno));
+        fprintf(stderr, "sluice: cannot read %s: %s\n", output, strerror(errno));
         return -1;
     }
     if (results == 0)
         fprintf(stderr,
-                "sluice run: OUTPUT %s is not empty (%llu line%s, none of them a result); give "
+                "sluice: OUTPUT %s is not empty (%llu line%s, none of them a result); give "
                 "another -o, or add --overwrite to replace it\n",
                 output, (unsigned long long)lines, lines == 1 ? "" : "s");
     else if (job)
         fprintf(stderr,
-                "sluice run: OUTPUT %s has %llu result%s, and job %s is not in Redis (finished "
+                "sluice: OUTPUT %s has %llu result%s, and job %s is not in Redis (finished "
                 "and deleted, or another --job): give another -o, or add --overwrite to start "
                 "over\n",
                 output, (unsigned long long)results, results == 1 ? "" : "s", job);
     else
         fprintf(stderr,
-                "sluice run: OUTPUT %s has %llu result%s; add --resume to continue, or "
+                "sluice: OUTPUT %s has %llu result%s; add --resume to continue, or "
                 "--overwrite to start over\n",
                 output, (unsigned long long)results, results == 1 ? "" : "s");
     return -1;
@@ -783,7 +785,7 @@ static int dist_check_output(sluice_redis_t *r, const struct run_opts *o) {
     }
     if (js.exists && o->overwrite) {
         fprintf(stderr,
-                "sluice run: --overwrite: job %s is in Redis, and running the same command goes "
+                "sluice: --overwrite: job %s is in Redis, and running the same command goes "
                 "on with it, keeping the results in %s; to start over, delete the job first "
                 "(sluice job delete --redis URL --job %s --force)\n",
                 o->dist.job, o->output, o->dist.job);
@@ -840,7 +842,7 @@ static int dist_start(struct run_ctx *c, const sluice_config_t *cfg, const struc
         if (rc == 0)
             rc = sluice_job_output(c->job, on_job_line, on_job_sync, c);
         if (rc < 0) {
-            fprintf(stderr, "sluice run: feeding job %s in Redis at %s failed: %s\n", o->dist.job,
+            fprintf(stderr, "sluice: feeding job %s in Redis at %s failed: %s\n", o->dist.job,
                     where, sluice_strerror(rc));
             return -1;
         }
@@ -889,11 +891,11 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     c.input = input;
 
     if (!(c.cost = cost_new())) {
-        fprintf(stderr, "sluice run: out of memory\n");
+        fprintf(stderr, "sluice: out of memory\n");
         goto out;
     }
     if (o->prices && cost_load_file(c.cost, o->prices, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sluice run: --prices: %s\n", err);
+        fprintf(stderr, "sluice: --prices: %s\n", err);
         goto out;
     }
     cost_set_fixed(c.cost, o->price_in, o->price_out);
@@ -905,7 +907,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     if (o->dist.redis) {
         if (!o->dist.job) {
             if (strcmp(input, "-") == 0) {
-                fprintf(stderr, "sluice run: reading stdin with --redis needs --job NAME\n");
+                fprintf(stderr, "sluice: reading stdin with --redis needs --job NAME\n");
                 goto out;
             }
             default_job_name(input, job_name, sizeof(job_name));
@@ -932,7 +934,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     if (o->key_file) {
         key = read_key_file(o->key_file);
         if (!key) {
-            fprintf(stderr, "sluice run: cannot read the API key from %s: %s\n", o->key_file,
+            fprintf(stderr, "sluice: cannot read the API key from %s: %s\n", o->key_file,
                     strerror(errno));
             goto out;
         }
@@ -944,7 +946,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
             key = strdup(k);
         } else if (key_env) {
             fprintf(stderr,
-                    "sluice run: warning: $%s is not set; sending requests without an "
+                    "sluice: warning: $%s is not set; sending requests without an "
                     "API key (use --provider none to silence this)\n",
                     key_env);
         }
@@ -960,30 +962,30 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         goto out;
     if (o->resume) {
         if (resume_load(&done, output, err, sizeof(err)) < 0) {
-            fprintf(stderr, "sluice run: --resume: %s\n", err);
+            fprintf(stderr, "sluice: --resume: %s\n", err);
             goto out;
         }
         c.done = done;
     }
     if (input &&
         sluice_jsonl_source_open(&c.src, input, o->url, o->resume ? on_skip : NULL, &c) < 0) {
-        fprintf(stderr, "sluice run: cannot read %s: %s\n", input, strerror(errno));
+        fprintf(stderr, "sluice: cannot read %s: %s\n", input, strerror(errno));
         goto out;
     }
     /* A distributed run that goes on after a crash appends, writing no line twice. A worker
        only formats result lines (for Redis): its sink writes nowhere. */
     int append = o->resume || (o->dist.redis && output && !c.dist.created);
     if (append && o->dist.redis && dist_seen_load(&c.dist, output) < 0) {
-        fprintf(stderr, "sluice run: cannot read %s: %s\n", output, strerror(errno));
+        fprintf(stderr, "sluice: cannot read %s: %s\n", output, strerror(errno));
         goto out;
     }
     if (sluice_jsonl_sink_open(&c.sink, output ? output : "/dev/null", append) < 0) {
         paths_why_not(output, errno, err, sizeof(err));
-        fprintf(stderr, "sluice run: cannot write OUTPUT %s: %s\n", output, err);
+        fprintf(stderr, "sluice: cannot write OUTPUT %s: %s\n", output, err);
         goto out;
     }
     if ((rc = sluice_new(&c.eng, cfg, dist_loop)) < 0) {
-        fprintf(stderr, "sluice run: %s\n", sluice_strerror(rc));
+        fprintf(stderr, "sluice: %s\n", sluice_strerror(rc));
         goto out;
     }
     if (key) {
@@ -991,7 +993,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     }
     c.writer = writer_new(c.sink, sluice_loop(c.eng), o->fsync_s);
     if (!c.writer) {
-        fprintf(stderr, "sluice run: out of memory\n");
+        fprintf(stderr, "sluice: out of memory\n");
         goto out;
     }
     sluice_source_t s;
@@ -1016,7 +1018,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         sluice_source_t inner = s;
         c.order = order_new(&inner, c.sink, c.writer, window, &s);
         if (!c.order) {
-            fprintf(stderr, "sluice run: out of memory\n");
+            fprintf(stderr, "sluice: out of memory\n");
             goto out;
         }
         order_set_engine(c.order, c.eng);
@@ -1028,13 +1030,13 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         sluice_set_admit_cb(c.eng, cost_admit, c.cost);
     if (o->log && !(c.log = log_open(o->log))) {
         paths_why_not(o->log, errno, err, sizeof(err));
-        fprintf(stderr, "sluice run: cannot write --log %s: %s\n", o->log, err);
+        fprintf(stderr, "sluice: cannot write --log %s: %s\n", o->log, err);
         goto out;
     }
     if (o->metrics) {
         if (metrics_start(&c.metrics, sluice_loop(c.eng), o->metrics, c.eng, c.cost, err,
                           sizeof(err)) < 0) {
-            fprintf(stderr, "sluice run: %s\n", err);
+            fprintf(stderr, "sluice: %s\n", err);
             goto out;
         }
         fprintf(stderr, "sluice: metrics at http://%.*s:%d/metrics\n",
@@ -1115,7 +1117,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         exit_code = 3;
     } else if (c.feed_failed) {
         fprintf(stderr,
-                "sluice run: stopped: %s could not be fed into the job (%s); the lines fed so "
+                "sluice: stopped: %s could not be fed into the job (%s); the lines fed so "
                 "far stay in Redis: fix the cause, then run the same command again\n",
                 input, sluice_job_feed_error(c.job));
         exit_code = 3;
@@ -1127,20 +1129,20 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         exit_code = 3;
     } else if (c.job && c.src && rc == 0 && sluice_job_output_done(c.job) != 1) {
         fprintf(stderr,
-                "sluice run: writing the job's results to %s failed (%s); run the same "
+                "sluice: writing the job's results to %s failed (%s); run the same "
                 "command again to finish\n",
                 output, werr_why ? werr_why : "interrupted");
         exit_code = 3;
     } else if (rc_src < 0) {
         fprintf(stderr,
-                "sluice run: reading %s failed: %s; results so far are in %s, run again "
+                "sluice: reading %s failed: %s; results so far are in %s, run again "
                 "with --resume\n",
                 input, strerror(errno), output);
         exit_code = 3;
     } else if (werr || rc == SLUICE_ENOSPC || rc == SLUICE_EIO || rc_close < 0) {
         end.unwritten = unwritten;
         fprintf(stderr,
-                "sluice run: writing %s failed (%s): dispatch stopped%s; %zu finished results "
+                "sluice: writing %s failed (%s): dispatch stopped%s; %zu finished results "
                 "could not be written and will be requested again; free space, then run again "
                 "with --resume\n",
                 output, werr ? werr_why : sluice_strerror(rc < 0 ? rc : rc_close),
@@ -1149,7 +1151,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_AUTH) {
         fprintf(stderr,
-                "sluice run: stopped: the provider refused the API key (%s); check the "
+                "sluice: stopped: the provider refused the API key (%s); check the "
                 "key in %s%s, then run again with --resume\n",
                 detail ? detail : "401/403", o->key_file || !key_env ? "" : "$",
                 o->key_file ? o->key_file
@@ -1158,51 +1160,51 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_DOWN) {
         fprintf(stderr,
-                "sluice run: stopped: the provider is down (%s); results so far are in "
+                "sluice: stopped: the provider is down (%s); results so far are in "
                 "%s; run again with --resume when it is back (or raise --give-up-after)\n",
                 detail ? detail : "", output);
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_TLS) {
         fprintf(stderr,
-                "sluice run: stopped: the TLS certificate of %s could not be verified "
+                "sluice: stopped: the TLS certificate of %s could not be verified "
                 "(%s); pass --cacert FILE with its CA, or --insecure to skip the check, "
                 "then run again with --resume\n",
                 cfg->base_url, detail ? detail : "");
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_QUOTA) {
         fprintf(stderr,
-                "sluice run: stopped: the provider says the quota is exhausted (%s); "
+                "sluice: stopped: the provider says the quota is exhausted (%s); "
                 "raise the quota or wait for it to reset, then run again with --resume\n",
                 detail ? detail : "");
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_BUDGET && cv.refused_model) {
         fprintf(stderr,
-                "sluice run: stopped: --max-cost needs a price for model %s; pass --prices "
+                "sluice: stopped: --max-cost needs a price for model %s; pass --prices "
                 "FILE or --price-in and --price-out, then run again with --resume\n",
                 cv.refused_model);
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_BUDGET) {
         fprintf(stderr,
-                "sluice run: stopped: the next request could take the cost past --max-cost "
+                "sluice: stopped: the next request could take the cost past --max-cost "
                 "$%g ($%.4f spent in this run); run again with --resume and --max-cost set to "
                 "what this next run may spend (--max-cost counts one run, not the results "
                 "already in OUTPUT)\n",
                 cv.max_usd, cv.spent_usd);
         exit_code = 3;
     } else if (rc == SLUICE_ESTOPPED && c.job && !c.src) {
-        fprintf(stderr, "sluice work: stopped early; the job goes on with its other workers "
+        fprintf(stderr, "sluice: stopped early; the job goes on with its other workers "
                         "(what this one held is taken over after --claim-idle)\n");
         exit_code = 3;
     } else if (rc == SLUICE_ESTOPPED && c.job) {
-        fprintf(stderr, "sluice run: stopped early; the job keeps its place in Redis: run the "
+        fprintf(stderr, "sluice: stopped early; the job keeps its place in Redis: run the "
                         "same command again (without --resume) to finish it\n");
         exit_code = 3;
     } else if (rc == SLUICE_ESTOPPED) {
-        fprintf(stderr, "sluice run: stopped early; run the same command with --resume to "
+        fprintf(stderr, "sluice: stopped early; run the same command with --resume to "
                         "finish the rest\n");
         exit_code = 3;
     } else if (rc < 0) {
-        fprintf(stderr, "sluice run: %s\n", sluice_strerror(rc));
+        fprintf(stderr, "sluice: %s\n", sluice_strerror(rc));
         exit_code = 3;
     } else {
         exit_code = st.failed > 0 ? 1 : 0;
@@ -1219,11 +1221,11 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
                 (long long)js.total, js.total == 1 ? "" : "s", (unsigned long long)js.done,
                 js.done == 1 ? "" : "s", (unsigned long long)js.failed);
     if (log_close(c.log) < 0)
-        fprintf(stderr, "sluice run: writing --log %s failed: %s\n", o->log, strerror(errno));
+        fprintf(stderr, "sluice: writing --log %s failed: %s\n", o->log, strerror(errno));
     c.log = NULL;
     if (o->stats_json && status_write_json(o->stats_json, &st, &end, exit_code) < 0) {
         paths_why_not(o->stats_json, errno, err, sizeof(err));
-        fprintf(stderr, "sluice run: cannot write --stats-json %s: %s\n", o->stats_json, err);
+        fprintf(stderr, "sluice: cannot write --stats-json %s: %s\n", o->stats_json, err);
     }
 out:
     metrics_close(c.metrics);
