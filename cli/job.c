@@ -141,6 +141,12 @@ int cli_job_main(int argc, char **argv) {
             free(names[i]);
         }
         free(names);
+        if (n == 0) {
+            /* Said on stderr: stdout stays one name per line for scripts. */
+            char where[256];
+            sluice_redis_describe(r, where, sizeof(where));
+            fprintf(stderr, "sluice: no jobs in Redis at %s\n", where);
+        }
         code = 0;
         goto out;
     }

@@ -248,6 +248,19 @@ static int on_job_sync(void *ud) {
     return sluice_jsonl_sink_sync(c->sink);
 }
 
+/* The heartbeat's numbers, for `sluice job status`; `exited` once this process is done. */
+static void dist_info(struct run_ctx *c, int exited) {
+    sluice_stats_t st;
+    sluice_stats(c->eng, &st);
+    char info[200];
+    double done = (double)(st.succeeded + st.failed);
+    snprintf(info, sizeof(info), "{\"done\":%.0f,\"in_flight\":%llu,\"rate\":%.1f,\"pid\":%ld%s}",
+             done, exited ? 0ULL : (unsigned long long)st.in_flight,
+             st.wall_s > 0 ? done / st.wall_s : 0.0, (long)getpid(),
+             exited ? ",\"exited\":true" : "");
+    sluice_job_set_info(c->job, info);
+}
+
 /* Every half second: is Redis gone for too long? And the heartbeat's numbers. */
 static void on_dist_timer(uv_timer_t *t) {
     struct run_ctx *c = t->data;
@@ -288,16 +301,8 @@ static void on_dist_timer(uv_timer_t *t) {
         sluice_stop(c->eng, SLUICE_STOP_DRAIN);
         return;
     }
-    if (c->job && c->eng) {
-        sluice_stats_t st;
-        sluice_stats(c->eng, &st);
-        char info[200];
-        double done = (double)(st.succeeded + st.failed);
-        snprintf(info, sizeof(info), "{\"done\":%.0f,\"in_flight\":%llu,\"rate\":%.1f,\"pid\":%ld}",
-                 done, (unsigned long long)st.in_flight, st.wall_s > 0 ? done / st.wall_s : 0.0,
-                 (long)getpid());
-        sluice_job_set_info(c->job, info);
-    }
+    if (c->job && c->eng)
+        dist_info(c, 0);
 }
 
 /* A job name from INPUT's file name: "batch.jsonl" -> "batch". */
@@ -858,6 +863,7 @@ static int dist_start(struct run_ctx *c, const sluice_config_t *cfg, const struc
 }
 
 #define FEED_FAILED_WAIT_MS 10000 /* for the last commits after a failed feed */
+#define LAST_BEAT_WAIT_MS   2000  /* for the heartbeat that says a process is done */
 
 /* After the engine is done: the last commits, and for the run that feeds the job, the last
    results into OUTPUT. */
@@ -872,6 +878,23 @@ static void dist_finish(struct run_ctx *c, int rc) {
         int output = c->src && rc == 0 && c->sigints == 0 && sluice_job_output_done(c->job) == 0;
         if (!commits && !output)
             break;
+        uv_run(loop, UV_RUN_ONCE);
+    }
+    if (c->redis_gave_up || c->sigints >= 2)
+        return;
+    /* The last heartbeat says this process is done: nothing in flight any more. The one on
+       its way, if any, carries older numbers, so the new one follows it. Bounded: Redis may
+       have gone. */
+    uv_timer_stop(&c->dist_timer); /* its numbers would say nothing of exiting */
+    dist_info(c, 1);
+    uint64_t t0 = uv_now(loop);
+    int sent = 0;
+    while (uv_now(loop) - t0 < LAST_BEAT_WAIT_MS) {
+        if (!sluice_job_beating(c->job)) {
+            if (sent || sluice_job_beat(c->job) < 0)
+                break;
+            sent = 1;
+        }
         uv_run(loop, UV_RUN_ONCE);
     }
 }
@@ -1150,13 +1173,15 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
                 unwritten);
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_AUTH) {
+        /* The provider's words go last and whole: they often end in a link to its docs. */
         fprintf(stderr,
-                "sluice: stopped: the provider refused the API key (%s); check the "
-                "key in %s%s, then run again with --resume\n",
-                detail ? detail : "401/403", o->key_file || !key_env ? "" : "$",
+                "sluice: stopped: the provider refused the API key; check the key in %s%s, "
+                "then run again with --resume. It said: %s\n",
+                o->key_file || !key_env ? "" : "$",
                 o->key_file ? o->key_file
                 : key_env   ? key_env
-                            : "your provider settings (--provider none sends no key)");
+                            : "your provider settings (--provider none sends no key)",
+                detail ? detail : "401/403");
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_DOWN) {
         fprintf(stderr,
@@ -1173,9 +1198,9 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_QUOTA) {
         fprintf(stderr,
-                "sluice: stopped: the provider says the quota is exhausted (%s); "
-                "raise the quota or wait for it to reset, then run again with --resume\n",
-                detail ? detail : "");
+                "sluice: stopped: the provider says the quota is exhausted; raise the quota or "
+                "wait for it to reset, then run again with --resume. It said: %s\n",
+                detail ? detail : "(nothing more)");
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_BUDGET && cv.refused_model) {
         fprintf(stderr,
