@@ -59,8 +59,9 @@ run_wrk() {
 }
 
 run_sluice() {
-    timed "$T/time" "$SLUICE" run "$T/sluice.jsonl" -o "$T/sluice.out" --base-url "$MOCK_URL" \
-        --provider none -c "$CONC" --no-progress --stats-json "$T/sluice.stats" \
+    timed "$T/time" "$SLUICE" run "$T/sluice.jsonl" -o "$T/sluice.out" --overwrite \
+        --base-url "$MOCK_URL" --provider none -c "$CONC" --no-progress \
+        --stats-json "$T/sluice.stats" \
         >/dev/null 2>"$T/sluice.err" || { cat "$T/sluice.err" >&2; die "sluice run failed"; }
     local ok
     ok=$(grep -o '"succeeded":[0-9]*' "$T/sluice.stats" | cut -d: -f2)

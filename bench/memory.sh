@@ -31,8 +31,8 @@ echo "machine: $(machine_line)"
 echo
 
 run_sluice() { # run_sluice INPUT N CONC TIMEOUT_S: appends "wall user sys rss_kb" to $T/rss
-    timed "$T/time" timeout "$4" "$SLUICE" run "$1" -o "$T/out.jsonl" --base-url "$MOCK_URL" \
-        --provider none -c "$3" --no-progress --stats-json "$T/stats.json" \
+    timed "$T/time" timeout "$4" "$SLUICE" run "$1" -o "$T/out.jsonl" --overwrite \
+        --base-url "$MOCK_URL" --provider none -c "$3" --no-progress --stats-json "$T/stats.json" \
         >/dev/null 2>"$T/err" || { cat "$T/err" >&2; die "sluice run $1 failed or timed out"; }
     local ok
     ok=$(grep -o '"succeeded":[0-9]*' "$T/stats.json" | cut -d: -f2)

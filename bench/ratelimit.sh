@@ -25,8 +25,9 @@ row() {
     shift 5
     local start end
     start=$(date +%s.%N)
-    "$SLUICE" run "$input" -o "$T/out.jsonl" --base-url "$MOCK_URL" --provider none --no-progress \
-        --stats-json "$T/stats.json" "$@" 2>"$T/err" || { echo "$name: sluice failed"; cat "$T/err"; }
+    "$SLUICE" run "$input" -o "$T/out.jsonl" --overwrite --base-url "$MOCK_URL" --provider none \
+        --no-progress --stats-json "$T/stats.json" "$@" 2>"$T/err" ||
+        { echo "$name: sluice failed"; cat "$T/err"; }
     end=$(date +%s.%N)
     python3 - "$name" "$floor" "$max_ratio" "$max_pct" "$start" "$end" "$T/stats.json" <<'PY'
 import json, sys

@@ -25,7 +25,7 @@ struct run_opts {
     const char *log;            /* --log FILE */
     double price_in, price_out; /* --price-in/--price-out, USD per 1M tokens; -1: unset */
     double max_cost;            /* --max-cost USD; 0: none */
-    int resume, ordered, dry_run;
+    int resume, overwrite, ordered, dry_run;
     double fsync_s;         /* --fsync: seconds between fsyncs of OUTPUT (0: never) */
     double drain_timeout_s; /* --drain-timeout: after the first SIGINT/SIGTERM */
     int progress;           /* -1: when stderr is a terminal */

@@ -160,7 +160,7 @@ int dist_settings(struct dist *dist, sluice_config_t *cfg, struct dist_opts *d, 
                                      &got, err, sizeof(err))) == SLUICE_EOF) {
         if (!said++)
             fprintf(stderr,
-                    "sluice work: no job %s in Redis yet; waiting for it (start it with: sluice "
+                    "sluice: no job %s in Redis yet; waiting for it (start it with: sluice "
                     "run INPUT -o OUTPUT --redis URL --job %s ...)\n",
                     d->job, d->job);
         sleep(1);
@@ -179,17 +179,16 @@ int dist_settings(struct dist *dist, sluice_config_t *cfg, struct dist_opts *d, 
             continue;
         if (worker && !(d->given & settings[i].given_bit)) {
             if (adopt(dist, i, got[i], cfg, d, url) < 0) {
-                fprintf(stderr, "sluice work: job %s has a bad stored %s '%s'\n", d->job,
+                fprintf(stderr, "sluice: job %s has a bad stored %s '%s'\n", d->job,
                         settings[i].key, got[i]);
                 bad = 1;
             }
             continue;
         }
         fprintf(stderr,
-                "sluice %s: job %s was created with %s '%s', this %s says '%s': give the same "
+                "sluice: job %s was created with %s '%s', this %s says '%s': give the same "
                 "options as the job (or none, for a worker), or use another --job\n",
-                worker ? "work" : "run", d->job, settings[i].flag, got[i],
-                worker ? "worker" : "run", v[i]);
+                d->job, settings[i].flag, got[i], worker ? "worker" : "run", v[i]);
         bad = 1;
     }
     free(headers);

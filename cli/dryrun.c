@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "paths.h"
 #include "resume.h"
 
 double dryrun_min_minutes(uint64_t n, uint64_t tokens, double rpm, double tpm) {
@@ -27,14 +28,14 @@ struct dry_totals {
 
 static void dry_report(FILE *f, const struct dry_totals *d, const sluice_config_t *cfg,
                        const char *input) {
-    fprintf(f, "sluice: dry run of %s: %llu lines, %llu valid, %llu invalid; nothing was sent\n",
-            input, (unsigned long long)d->lines, (unsigned long long)d->valid,
-            (unsigned long long)d->invalid);
+    fprintf(f, "sluice: dry run of %s: %llu line%s, %llu valid, %llu invalid; nothing was sent\n",
+            input, (unsigned long long)d->lines, d->lines == 1 ? "" : "s",
+            (unsigned long long)d->valid, (unsigned long long)d->invalid);
     if (d->done)
         fprintf(f,
-                "sluice: --resume: %llu more lines skipped, OUTPUT already holds them as "
+                "sluice: --resume: %llu more line%s skipped, OUTPUT already holds them as "
                 "successes; the figures below are for the rest\n",
-                (unsigned long long)d->skipped);
+                (unsigned long long)d->skipped, d->skipped == 1 ? "" : "s");
     fprintf(f, "sluice: estimated tokens: %llu prompt + at most %llu completion = %llu\n",
             (unsigned long long)d->prompt, (unsigned long long)d->completion,
             (unsigned long long)(d->prompt + d->completion));
@@ -94,12 +95,12 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
     if (o->resume) {
         char err[512];
         if (resume_peek(&d.done, o->output, err, sizeof(err)) < 0) {
-            fprintf(stderr, "sluice run: --resume: %s\n", err);
+            fprintf(stderr, "sluice: --resume: %s\n", err);
             return 2;
         }
     }
     if (sluice_jsonl_source_open(&js, o->input, o->url, d.done ? dry_skip : NULL, &d) < 0) {
-        fprintf(stderr, "sluice run: cannot read %s: %s\n", o->input, strerror(errno));
+        fprintf(stderr, "sluice: cannot read %s: %s\n", o->input, strerror(errno));
         resume_free(d.done);
         return 2;
     }
@@ -127,15 +128,16 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
     }
     int exit_code = d.invalid ? 1 : 0;
     if (rc != SLUICE_EOF || sluice_jsonl_source_error(js) < 0) {
-        fprintf(stderr, "sluice run: reading %s failed: %s\n", o->input,
+        fprintf(stderr, "sluice: reading %s failed: %s\n", o->input,
                 rc == SLUICE_EOF ? strerror(errno) : sluice_strerror(rc));
         exit_code = 2;
     }
     sluice_jsonl_source_close(js);
     dry_report(stdout, &d, cfg, o->input);
     if (o->stats_json && dry_json(o->stats_json, &d, cfg) < 0) {
-        fprintf(stderr, "sluice run: cannot write --stats-json %s: %s\n", o->stats_json,
-                strerror(errno));
+        char why[512];
+        paths_why_not(o->stats_json, errno, why, sizeof(why));
+        fprintf(stderr, "sluice: cannot write --stats-json %s: %s\n", o->stats_json, why);
     }
     resume_free(d.done);
     return exit_code;

@@ -7,6 +7,7 @@
 #include <sluice.h>
 
 #include "cli.h"
+#include "opts.h"
 
 static void job_usage(FILE *f) {
     fprintf(f, "usage: sluice job status --redis URL --job NAME [--json]\n"
@@ -74,7 +75,8 @@ int cli_job_main(int argc, char **argv) {
         argv++;
     }
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0; /* opts_say_error speaks instead, with a did-you-mean */
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (opt) {
         case 'r':
             url = optarg;
@@ -91,19 +93,29 @@ int cli_job_main(int argc, char **argv) {
         case 'h':
             job_usage(stdout);
             return 0;
-        default:
-            job_usage(stderr);
+        default: /* '?' or ':' */
+            opts_say_error(stderr, opt, argc, argv, opts);
+            fprintf(stderr, "sluice: 'sluice job --help' lists the options\n");
             return 2;
         }
     }
     if (!verb || optind != argc ||
         (strcmp(verb, "status") != 0 && strcmp(verb, "list") != 0 && strcmp(verb, "delete") != 0)) {
-        fprintf(stderr, "sluice job: expected status, list or delete\n");
-        job_usage(stderr);
+        static const char *const verbs[] = {"status", "list", "delete"};
+        char near[64] = "";
+        int known = verb && (strcmp(verb, "status") == 0 || strcmp(verb, "list") == 0 ||
+                             strcmp(verb, "delete") == 0);
+        if (known)
+            fprintf(stderr, "sluice: job %s: unexpected '%s'\n", verb, argv[optind]);
+        else if (verb && *opts_nearest(verb, strlen(verb), verbs, 3, "", near, sizeof(near)))
+            fprintf(stderr, "sluice: job %s: did you mean job %s?\n", verb, near);
+        else
+            fprintf(stderr, "sluice: job expects status, list or delete\n");
+        fprintf(stderr, "sluice: 'sluice job --help' lists the options\n");
         return 2;
     }
     if (!url || (strcmp(verb, "list") != 0 && !name)) {
-        fprintf(stderr, "sluice job %s: --redis URL%s required\n", verb,
+        fprintf(stderr, "sluice: job %s: --redis URL%s required\n", verb,
                 strcmp(verb, "list") != 0 ? " and --job NAME are" : " is");
         return 2;
     }
@@ -113,7 +125,7 @@ int cli_job_main(int argc, char **argv) {
     char err[512];
     int code = 3;
     if (sluice_redis_open(&r, &loop, url, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sluice job: --redis: %s\n", err);
+        fprintf(stderr, "sluice: --redis: %s\n", err);
         code = 2;
         goto out;
     }
@@ -121,7 +133,7 @@ int cli_job_main(int argc, char **argv) {
         char **names;
         size_t n;
         if (sluice_job_list(r, &names, &n, err, sizeof(err)) < 0) {
-            fprintf(stderr, "sluice job list: %s\n", err);
+            fprintf(stderr, "sluice: job list: %s\n", err);
             goto out;
         }
         for (size_t i = 0; i < n; i++) {
@@ -129,13 +141,19 @@ int cli_job_main(int argc, char **argv) {
             free(names[i]);
         }
         free(names);
+        if (n == 0) {
+            /* Said on stderr: stdout stays one name per line for scripts. */
+            char where[256];
+            sluice_redis_describe(r, where, sizeof(where));
+            fprintf(stderr, "sluice: no jobs in Redis at %s\n", where);
+        }
         code = 0;
         goto out;
     }
     sluice_job_status_t st;
     int rc = sluice_job_status(r, name, &st, err, sizeof(err));
     if (rc < 0) {
-        fprintf(stderr, "sluice job %s: %s\n", verb, err);
+        fprintf(stderr, "sluice: job %s: %s\n", verb, err);
         code = rc == SLUICE_EINVAL ? 2 : 3;
         goto out;
     }
@@ -145,7 +163,7 @@ int cli_job_main(int argc, char **argv) {
         goto out;
     }
     if (!st.exists) {
-        fprintf(stderr, "sluice job delete: no job %s\n", name);
+        fprintf(stderr, "sluice: job delete: no job %s\n", name);
         code = 1;
         goto out;
     }
@@ -153,12 +171,12 @@ int cli_job_main(int argc, char **argv) {
     if (!finished && !force) {
         if (st.total < 0)
             fprintf(stderr,
-                    "sluice job delete: job %s is still being fed (%llu lines so far, %llu "
+                    "sluice: job delete: job %s is still being fed (%llu lines so far, %llu "
                     "done); pass --force to delete it anyway\n",
                     name, (unsigned long long)st.fed, (unsigned long long)st.done);
         else
             fprintf(stderr,
-                    "sluice job delete: job %s is not finished (%llu of %lld lines done, %llu "
+                    "sluice: job delete: job %s is not finished (%llu of %lld lines done, %llu "
                     "results not yet written); pass --force to delete it anyway\n",
                     name, (unsigned long long)st.done, (long long)st.total,
                     (unsigned long long)st.unwritten);
@@ -166,7 +184,7 @@ int cli_job_main(int argc, char **argv) {
         goto out;
     }
     if (sluice_job_delete(r, name, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sluice job delete: %s\n", err);
+        fprintf(stderr, "sluice: job delete: %s\n", err);
         goto out;
     }
     printf("job %s deleted\n", name);

@@ -1,6 +1,7 @@
 /* sluice: the command. Dispatches to the subcommands; each lives in its own file. */
 #include "cli.h"
 #include "mock.h"
+#include "opts.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +49,12 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "sluice: unknown command '%s'; run 'sluice --help' for the list\n", cmd);
+    static const char *const cmds[] = {"run", "work", "job", "mock", "version", "help"};
+    char near[64];
+    opts_nearest(cmd, strlen(cmd), cmds, sizeof(cmds) / sizeof(cmds[0]), "", near, sizeof(near));
+    if (*near)
+        fprintf(stderr, "sluice: unknown command '%s'; did you mean '%s'?\n", cmd, near);
+    else
+        fprintf(stderr, "sluice: unknown command '%s'; 'sluice --help' lists the commands\n", cmd);
     return 2;
 }

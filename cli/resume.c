@@ -10,6 +10,8 @@
 
 #include <json-c/json.h>
 
+#include "paths.h"
+
 struct resume_set {
     uint64_t *slots; /* 0 marks an empty slot; a hash of 0 is stored as 1 */
     size_t cap, n;
@@ -89,6 +91,25 @@ static size_t count_lines(FILE *f) {
     return n;
 }
 
+int resume_output_lines(const char *path, uint64_t *lines, uint64_t *results) {
+    *lines = *results = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? 0 : -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        (*lines)++;
+        if (line[0] == '{' && memmem(line, (size_t)n, "\"custom_id\"", 11))
+            (*results)++;
+    }
+    int bad = ferror(f);
+    free(line);
+    fclose(f);
+    return bad ? -1 : 0;
+}
+
 int resume_skip(void *set, const char *custom_id) {
     return set_has(set, resume_hash(custom_id, strlen(custom_id)));
 }
@@ -162,7 +183,9 @@ static int load(struct resume_set **out, const char *path, int rewrite, char *er
             goto oom;
         snprintf(tmp, tl, "%s.resume-tmp", path);
         if (!(outf = fopen(tmp, "w"))) {
-            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+            char why[512];
+            paths_why_not(tmp, errno, why, sizeof(why));
+            snprintf(err, errlen, "cannot rewrite %s (through %s): %s", path, tmp, why);
             goto fail;
         }
     }

@@ -21,6 +21,13 @@ int resume_load(struct resume_set **out, const char *path, char *err, size_t err
 /* The same set, but OUTPUT is only read, never rewritten (--dry-run --resume). */
 int resume_peek(struct resume_set **out, const char *path, char *err, size_t errlen);
 
+/*
+ * What OUTPUT holds, without changing it, for the refusal to overwrite results without a word:
+ * its lines (a torn last line counts) and those of them that are result lines (objects that name a
+ * custom_id). A missing or empty OUTPUT is 0 and 0. Returns 0, or -1 with errno set.
+ */
+int resume_output_lines(const char *path, uint64_t *lines, uint64_t *results);
+
 /* The source's skip callback: nonzero when custom_id already succeeded. */
 int resume_skip(void *set, const char *custom_id);
 

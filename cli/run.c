@@ -11,6 +11,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sluice.h>
@@ -21,7 +22,9 @@
 #include "dryrun.h"
 #include "log.h"
 #include "metrics.h"
+#include "opts.h"
 #include "order.h"
+#include "paths.h"
 #include "writer.h"
 #include "resume.h"
 #include "status.h"
@@ -40,6 +43,7 @@ enum {
     OPT_BACKOFF_BASE,
     OPT_BACKOFF_CAP,
     OPT_RESUME,
+    OPT_OVERWRITE,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_CACERT,
@@ -86,6 +90,7 @@ static const struct option long_opts[] = {
     {"backoff-base", required_argument, NULL, OPT_BACKOFF_BASE},
     {"backoff-cap", required_argument, NULL, OPT_BACKOFF_CAP},
     {"resume", no_argument, NULL, OPT_RESUME},
+    {"overwrite", no_argument, NULL, OPT_OVERWRITE},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"cacert", required_argument, NULL, OPT_CACERT},
@@ -123,8 +128,7 @@ static int parse_num(const char *opt, const char *s, double min, double max, dou
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || v < min || v > max) {
-        fprintf(stderr, "sluice run: %s expects a number from %g to %g, got '%s'\n", opt, min, max,
-                s);
+        fprintf(stderr, "sluice: %s expects a number from %g to %g, got '%s'\n", opt, min, max, s);
         return -1;
     }
     *out = v;
@@ -148,6 +152,8 @@ struct run_ctx {
     struct metrics *metrics;   /* --metrics */
     FILE *log;                 /* --log */
     uint64_t t0_ns;            /* for --log times */
+    struct resume_set *done;   /* --resume: the ids OUTPUT holds as successes */
+    uint64_t skipped;          /* input lines --resume skipped: their ids were done */
     /* distributed mode */
     struct dist dist;
     sluice_job_t *job;
@@ -193,6 +199,14 @@ static int on_result(const sluice_result_t *res, void *ud) {
     return writer_result(c->writer, res);
 }
 
+/* --resume's skip callback, counting: "nothing to do" says how many ids were done already. */
+static int on_skip(void *ud, const char *custom_id) {
+    struct run_ctx *c = ud;
+    int skip = resume_skip(c->done, custom_id);
+    c->skipped += skip != 0;
+    return skip;
+}
+
 static void on_written(void *ud, size_t lines) {
     sluice_results_written(ud, lines);
 }
@@ -236,6 +250,19 @@ static int on_job_sync(void *ud) {
     return sluice_jsonl_sink_sync(c->sink);
 }
 
+/* The heartbeat's numbers, for `sluice job status`; `exited` once this process is done. */
+static void dist_info(struct run_ctx *c, int exited) {
+    sluice_stats_t st;
+    sluice_stats(c->eng, &st);
+    char info[200];
+    double done = (double)(st.succeeded + st.failed);
+    snprintf(info, sizeof(info), "{\"done\":%.0f,\"in_flight\":%llu,\"rate\":%.1f,\"pid\":%ld%s}",
+             done, exited ? 0ULL : (unsigned long long)st.in_flight,
+             st.wall_s > 0 ? done / st.wall_s : 0.0, (long)getpid(),
+             exited ? ",\"exited\":true" : "");
+    sluice_job_set_info(c->job, info);
+}
+
 /* Every half second: is Redis gone for too long? And the heartbeat's numbers. */
 static void on_dist_timer(uv_timer_t *t) {
     struct run_ctx *c = t->data;
@@ -271,21 +298,13 @@ static void on_dist_timer(uv_timer_t *t) {
         c->feed_failed = 1;
         c->feed_failed_at = uv_now(t->loop);
         status_clear(c->status);
-        fprintf(stderr, "sluice run: feeding %s into the job failed (%s); stopping\n", c->input,
+        fprintf(stderr, "sluice: feeding %s into the job failed (%s); stopping\n", c->input,
                 sluice_job_feed_error(c->job));
         sluice_stop(c->eng, SLUICE_STOP_DRAIN);
         return;
     }
-    if (c->job && c->eng) {
-        sluice_stats_t st;
-        sluice_stats(c->eng, &st);
-        char info[200];
-        double done = (double)(st.succeeded + st.failed);
-        snprintf(info, sizeof(info), "{\"done\":%.0f,\"in_flight\":%llu,\"rate\":%.1f,\"pid\":%ld}",
-                 done, (unsigned long long)st.in_flight, st.wall_s > 0 ? done / st.wall_s : 0.0,
-                 (long)getpid());
-        sluice_job_set_info(c->job, info);
-    }
+    if (c->job && c->eng)
+        dist_info(c, 0);
 }
 
 /* A job name from INPUT's file name: "batch.jsonl" -> "batch". */
@@ -345,12 +364,15 @@ static int output_lock(struct output_lock *l, const char *output) {
     snprintf(l->path, n, "%s.lock", output);
     l->fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (l->fd < 0) {
-        fprintf(stderr, "sluice run: cannot create %s: %s\n", l->path, strerror(errno));
+        /* The lock is ours, not the user's: say what is wrong with OUTPUT's directory. */
+        char why[2 * PATH_MAX + 64];
+        paths_why_not(l->path, errno, why, sizeof(why));
+        fprintf(stderr, "sluice: cannot write OUTPUT %s: %s\n", output, why);
         return -1;
     }
     if (flock(l->fd, LOCK_EX | LOCK_NB) != 0) {
         fprintf(stderr,
-                "sluice run: %s is being written by another sluice run (it holds %s); wait "
+                "sluice: %s is being written by another sluice run (it holds %s); wait "
                 "for it to finish or stop it first\n",
                 output, l->path);
         close(l->fd);
@@ -401,6 +423,21 @@ static char *read_key_file(const char *path) {
     return line;
 }
 
+/* 0, or -1 after saying which file the run would both read and write, or write twice, or
+   cannot write at all. */
+static int run_check_paths(const struct run_opts *o) {
+    const struct path_use uses[] = {
+        {"INPUT", o->input, 0, 0},
+        {"--prices", o->prices, -1, 0},
+        {"--api-key-file", o->key_file, -1, 0},
+        {"OUTPUT", o->output, 1, !o->dry_run}, /* --dry-run only reads it (--resume) */
+        {"--stats-json", o->stats_json, 1, 1},
+        {"--log", o->log, 2, 1},
+    };
+    size_t n = sizeof(uses) / sizeof(uses[0]);
+    return paths_check_distinct(uses, n) < 0 || paths_check_writable(uses, n) < 0 ? -1 : 0;
+}
+
 int cli_run_main(int argc, char **argv) {
     sluice_config_t cfg;
     sluice_config_init(&cfg);
@@ -426,7 +463,8 @@ int cli_run_main(int argc, char **argv) {
         cfg.http_fastpath = 0;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:H:c:h", long_opts, NULL)) != -1) {
+    opterr = 0; /* opts_say_error speaks instead, with a did-you-mean */
+    while ((opt = getopt_long(argc, argv, ":o:H:c:h", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'o':
             opts.output = optarg;
@@ -443,7 +481,7 @@ int cli_run_main(int argc, char **argv) {
             opts.dist.given |= DIST_GIVEN_PROVIDER;
             if (sluice_provider_parse(optarg, &cfg.provider) < 0) {
                 fprintf(stderr,
-                        "sluice run: unknown --provider '%s'; use openai, azure, "
+                        "sluice: unknown --provider '%s'; use openai, azure, "
                         "anthropic, gemini or none\n",
                         optarg);
                 return 2;
@@ -457,7 +495,7 @@ int cli_run_main(int argc, char **argv) {
             break;
         case 'H': {
             if (!strchr(optarg, ':')) {
-                fprintf(stderr, "sluice run: -H expects 'Name: value', got '%s'\n", optarg);
+                fprintf(stderr, "sluice: -H expects 'Name: value', got '%s'\n", optarg);
                 return 2;
             }
             const char **nh = realloc(opts.headers, (opts.n_headers + 1) * sizeof(*nh));
@@ -580,6 +618,9 @@ int cli_run_main(int argc, char **argv) {
         case OPT_RESUME:
             opts.resume = 1;
             break;
+        case OPT_OVERWRITE:
+            opts.overwrite = 1;
+            break;
         case OPT_PROGRESS:
             opts.progress = 1;
             break;
@@ -624,75 +665,146 @@ int cli_run_main(int argc, char **argv) {
                 cli_run_usage(stdout);
             free(opts.headers);
             return 0;
-        default:
+        default: /* '?' or ':' */
+            opts_say_error(stderr, opt, argc, argv, long_opts);
             goto usage_fail;
         }
     }
     if (worker) {
         if (optind != argc) {
-            fprintf(stderr, "sluice work: takes no INPUT (the job has it); got '%s'\n",
+            fprintf(stderr, "sluice: work takes no INPUT (the job has it); got '%s'\n",
                     argv[optind]);
             goto usage_fail;
         }
         if (!opts.dist.redis || !opts.dist.job) {
-            fprintf(stderr, "sluice work: --redis URL and --job NAME are required\n");
+            fprintf(stderr, "sluice: work needs --redis URL and --job NAME\n");
             goto usage_fail;
         }
-        if (opts.output || opts.resume || opts.ordered || opts.dry_run) {
-            fprintf(stderr, "sluice work: -o, --resume, --ordered and --dry-run belong to the "
-                            "`sluice run` that feeds the job\n");
+        if (opts.output || opts.resume || opts.overwrite || opts.ordered || opts.dry_run) {
+            fprintf(stderr, "sluice: -o, --resume, --overwrite, --ordered and --dry-run "
+                            "belong to the `sluice run` that feeds the job\n");
             goto usage_fail;
+        }
+        if (run_check_paths(&opts) < 0) {
+            free(opts.headers);
+            return 2;
         }
         cfg.headers = opts.headers;
         cfg.n_headers = opts.n_headers;
         return cli_run_job(&cfg, &opts);
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "sluice run: expected one INPUT (a file, or - for stdin)%s\n",
+        fprintf(stderr, "sluice: expected one INPUT (a file, or - for stdin)%s\n",
                 optind < argc - 1 ? ", got several" : "");
         goto usage_fail;
     }
+    if (opts.resume && opts.overwrite) {
+        fprintf(stderr, "sluice: --resume keeps OUTPUT's results and --overwrite throws them "
+                        "away: give one of them\n");
+        goto usage_fail;
+    }
     if (opts.resume && !opts.output) {
-        fprintf(stderr, "sluice run: --resume needs -o OUTPUT, the results to go on from\n");
+        fprintf(stderr, "sluice: --resume needs -o OUTPUT, the results to go on from\n");
         goto usage_fail;
     }
     if (!opts.output && !opts.dry_run) {
-        fprintf(stderr, "sluice run: -o/--output PATH is required (- for stdout)\n");
+        fprintf(stderr, "sluice: -o/--output PATH is required (- for stdout)\n");
         goto usage_fail;
     }
     if (opts.dist.follow) {
-        fprintf(stderr, "sluice run: --follow is for `sluice work`\n");
+        fprintf(stderr, "sluice: --follow is for `sluice work`\n");
         goto usage_fail;
     }
     if (opts.dist.redis &&
         (opts.resume || opts.ordered || (opts.output && strcmp(opts.output, "-") == 0))) {
-        fprintf(stderr, "sluice run: with --redis, OUTPUT must be a file and --resume/--ordered "
+        fprintf(stderr, "sluice: with --redis, OUTPUT must be a file and --resume/--ordered "
                         "do not apply: run the same command again and the job goes on where it "
                         "stopped\n");
         goto usage_fail;
     }
     if (!opts.dist.redis && (opts.dist.job || opts.dist.given & DIST_GIVEN_LIMIT_KEY)) {
-        fprintf(stderr, "sluice run: --job and --limit-key need --redis URL\n");
+        fprintf(stderr, "sluice: --job and --limit-key need --redis URL\n");
         goto usage_fail;
     }
     if (opts.resume && opts.output && strcmp(opts.output, "-") == 0) {
-        fprintf(stderr, "sluice run: --resume needs an output file, not stdout\n");
+        fprintf(stderr, "sluice: --resume needs an output file, not stdout\n");
         goto usage_fail;
     }
     if (strncmp(cfg.base_url, "http://", 7) != 0 && strncmp(cfg.base_url, "https://", 8) != 0) {
-        fprintf(stderr, "sluice run: --base-url must start with http:// or https://, got '%s'\n",
+        fprintf(stderr, "sluice: --base-url must start with http:// or https://, got '%s'\n",
                 cfg.base_url);
         goto usage_fail;
     }
+    opts.input = argv[optind];
+    if (run_check_paths(&opts) < 0) {
+        free(opts.headers);
+        return 2;
+    }
     cfg.headers = opts.headers;
     cfg.n_headers = opts.n_headers;
-    opts.input = argv[optind];
     return cli_run_job(&cfg, &opts);
 
 usage_fail:
     free(opts.headers);
-    fprintf(stderr, "run 'sluice %s --help' for the options\n", worker ? "work" : "run");
+    fprintf(stderr, "sluice: 'sluice %s --help' lists the options\n", worker ? "work" : "run");
     return 2;
+}
+
+/*
+ * OUTPUT's results were paid for: a run that would truncate them (no --resume) refuses unless
+ * told --overwrite. `job` names a distributed job that is not in Redis (a run of an existing
+ * job appends, so it never gets here). Returns 0 to go on, or -1 after saying why.
+ */
+static int output_check_fresh(const char *output, const char *job) {
+    struct stat st;
+    uint64_t lines, results;
+    if (stat(output, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+        return 0; /* missing (created), empty, or /dev/null and the like */
+    if (resume_output_lines(output, &lines, &results) < 0) {
+        fprintf(stderr, "sluice: cannot read %s: %s\n", output, strerror(errno));
+        return -1;
+    }
+    if (results == 0)
+        fprintf(stderr,
+                "sluice: OUTPUT %s is not empty (%llu line%s, none of them a result); give "
+                "another -o, or add --overwrite to replace it\n",
+                output, (unsigned long long)lines, lines == 1 ? "" : "s");
+    else if (job)
+        fprintf(stderr,
+                "sluice: OUTPUT %s has %llu result%s, and job %s is not in Redis (finished "
+                "and deleted, or another --job): give another -o, or add --overwrite to start "
+                "over\n",
+                output, (unsigned long long)results, results == 1 ? "" : "s", job);
+    else
+        fprintf(stderr,
+                "sluice: OUTPUT %s has %llu result%s; add --resume to continue, or "
+                "--overwrite to start over\n",
+                output, (unsigned long long)results, results == 1 ? "" : "s");
+    return -1;
+}
+
+/* --redis: OUTPUT is appended to when the job exists (the same command again goes on), and
+   written from scratch for a new job. 0 to go on, or the exit status after saying why. */
+static int dist_check_output(sluice_redis_t *r, const struct run_opts *o) {
+    sluice_job_status_t js;
+    char err[512];
+    if (!o->output)
+        return 0; /* `sluice work` */
+    if (sluice_job_status(r, o->dist.job, &js, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sluice: --job %s: %s\n", o->dist.job, err);
+        return 3;
+    }
+    if (js.exists && o->overwrite) {
+        fprintf(stderr,
+                "sluice: --overwrite: job %s is in Redis, and running the same command goes "
+                "on with it, keeping the results in %s; to start over, delete the job first "
+                "(sluice job delete --redis URL --job %s --force)\n",
+                o->dist.job, o->output, o->dist.job);
+        return 2;
+    }
+    if (!js.exists && !o->overwrite && output_check_fresh(o->output, o->dist.job) < 0)
+        return 2;
+    return 0;
 }
 
 /* Wires a distributed job: the shared limiter, the job's source, and for the run that feeds
@@ -741,7 +853,7 @@ static int dist_start(struct run_ctx *c, const sluice_config_t *cfg, const struc
         if (rc == 0)
             rc = sluice_job_output(c->job, on_job_line, on_job_sync, c);
         if (rc < 0) {
-            fprintf(stderr, "sluice run: feeding job %s in Redis at %s failed: %s\n", o->dist.job,
+            fprintf(stderr, "sluice: feeding job %s in Redis at %s failed: %s\n", o->dist.job,
                     where, sluice_strerror(rc));
             return -1;
         }
@@ -757,6 +869,7 @@ static int dist_start(struct run_ctx *c, const sluice_config_t *cfg, const struc
 }
 
 #define FEED_FAILED_WAIT_MS 10000 /* for the last commits after a failed feed */
+#define LAST_BEAT_WAIT_MS   2000  /* for the heartbeat that says a process is done */
 
 /* After the engine is done: the last commits, and for the run that feeds the job, the last
    results into OUTPUT. */
@@ -771,6 +884,23 @@ static void dist_finish(struct run_ctx *c, int rc) {
         int output = c->src && rc == 0 && c->sigints == 0 && sluice_job_output_done(c->job) == 0;
         if (!commits && !output)
             break;
+        uv_run(loop, UV_RUN_ONCE);
+    }
+    if (c->redis_gave_up || c->sigints >= 2)
+        return;
+    /* The last heartbeat says this process is done: nothing in flight any more. The one on
+       its way, if any, carries older numbers, so the new one follows it. Bounded: Redis may
+       have gone. */
+    uv_timer_stop(&c->dist_timer); /* its numbers would say nothing of exiting */
+    dist_info(c, 1);
+    uint64_t t0 = uv_now(loop);
+    int sent = 0;
+    while (uv_now(loop) - t0 < LAST_BEAT_WAIT_MS) {
+        if (!sluice_job_beating(c->job)) {
+            if (sent || sluice_job_beat(c->job) < 0)
+                break;
+            sent = 1;
+        }
         uv_run(loop, UV_RUN_ONCE);
     }
 }
@@ -790,11 +920,11 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     c.input = input;
 
     if (!(c.cost = cost_new())) {
-        fprintf(stderr, "sluice run: out of memory\n");
+        fprintf(stderr, "sluice: out of memory\n");
         goto out;
     }
     if (o->prices && cost_load_file(c.cost, o->prices, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sluice run: --prices: %s\n", err);
+        fprintf(stderr, "sluice: --prices: %s\n", err);
         goto out;
     }
     cost_set_fixed(c.cost, o->price_in, o->price_out);
@@ -806,7 +936,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     if (o->dist.redis) {
         if (!o->dist.job) {
             if (strcmp(input, "-") == 0) {
-                fprintf(stderr, "sluice run: reading stdin with --redis needs --job NAME\n");
+                fprintf(stderr, "sluice: reading stdin with --redis needs --job NAME\n");
                 goto out;
             }
             default_job_name(input, job_name, sizeof(job_name));
@@ -822,7 +952,8 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
             fprintf(stderr, "sluice: --redis: %s\n", err);
             goto out;
         }
-        if ((rc = dist_settings(&c.dist, cfg, &o->dist, &o->url, o->dist.worker)) != 0) {
+        if ((rc = dist_check_output(c.dist.redis, o)) != 0 ||
+            (rc = dist_settings(&c.dist, cfg, &o->dist, &o->url, o->dist.worker)) != 0) {
             exit_code = rc;
             goto out;
         }
@@ -832,7 +963,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     if (o->key_file) {
         key = read_key_file(o->key_file);
         if (!key) {
-            fprintf(stderr, "sluice run: cannot read the API key from %s: %s\n", o->key_file,
+            fprintf(stderr, "sluice: cannot read the API key from %s: %s\n", o->key_file,
                     strerror(errno));
             goto out;
         }
@@ -844,7 +975,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
             key = strdup(k);
         } else if (key_env) {
             fprintf(stderr,
-                    "sluice run: warning: $%s is not set; sending requests without an "
+                    "sluice: warning: $%s is not set; sending requests without an "
                     "API key (use --provider none to silence this)\n",
                     key_env);
         }
@@ -855,30 +986,35 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
        a run still going, would lose lines without a word. */
     if (output && strcmp(output, "-") != 0 && output_lock(&lock, output) < 0)
         goto out;
+    if (output && strcmp(output, "-") != 0 && !o->resume && !o->overwrite && !o->dist.redis &&
+        output_check_fresh(output, NULL) < 0)
+        goto out;
     if (o->resume) {
         if (resume_load(&done, output, err, sizeof(err)) < 0) {
-            fprintf(stderr, "sluice run: --resume: %s\n", err);
+            fprintf(stderr, "sluice: --resume: %s\n", err);
             goto out;
         }
+        c.done = done;
     }
     if (input &&
-        sluice_jsonl_source_open(&c.src, input, o->url, o->resume ? resume_skip : NULL, done) < 0) {
-        fprintf(stderr, "sluice run: cannot read %s: %s\n", input, strerror(errno));
+        sluice_jsonl_source_open(&c.src, input, o->url, o->resume ? on_skip : NULL, &c) < 0) {
+        fprintf(stderr, "sluice: cannot read %s: %s\n", input, strerror(errno));
         goto out;
     }
     /* A distributed run that goes on after a crash appends, writing no line twice. A worker
        only formats result lines (for Redis): its sink writes nowhere. */
     int append = o->resume || (o->dist.redis && output && !c.dist.created);
     if (append && o->dist.redis && dist_seen_load(&c.dist, output) < 0) {
-        fprintf(stderr, "sluice run: cannot read %s: %s\n", output, strerror(errno));
+        fprintf(stderr, "sluice: cannot read %s: %s\n", output, strerror(errno));
         goto out;
     }
     if (sluice_jsonl_sink_open(&c.sink, output ? output : "/dev/null", append) < 0) {
-        fprintf(stderr, "sluice run: cannot write %s: %s\n", output, strerror(errno));
+        paths_why_not(output, errno, err, sizeof(err));
+        fprintf(stderr, "sluice: cannot write OUTPUT %s: %s\n", output, err);
         goto out;
     }
     if ((rc = sluice_new(&c.eng, cfg, dist_loop)) < 0) {
-        fprintf(stderr, "sluice run: %s\n", sluice_strerror(rc));
+        fprintf(stderr, "sluice: %s\n", sluice_strerror(rc));
         goto out;
     }
     if (key) {
@@ -886,7 +1022,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     }
     c.writer = writer_new(c.sink, sluice_loop(c.eng), o->fsync_s);
     if (!c.writer) {
-        fprintf(stderr, "sluice run: out of memory\n");
+        fprintf(stderr, "sluice: out of memory\n");
         goto out;
     }
     sluice_source_t s;
@@ -917,7 +1053,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         sluice_source_t inner = s;
         c.order = order_new(&inner, c.sink, c.writer, window, &s);
         if (!c.order) {
-            fprintf(stderr, "sluice run: out of memory\n");
+            fprintf(stderr, "sluice: out of memory\n");
             goto out;
         }
         order_set_engine(c.order, c.eng);
@@ -928,13 +1064,14 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     if (o->max_cost > 0)
         sluice_set_admit_cb(c.eng, cost_admit, c.cost);
     if (o->log && !(c.log = log_open(o->log))) {
-        fprintf(stderr, "sluice run: cannot write --log %s: %s\n", o->log, strerror(errno));
+        paths_why_not(o->log, errno, err, sizeof(err));
+        fprintf(stderr, "sluice: cannot write --log %s: %s\n", o->log, err);
         goto out;
     }
     if (o->metrics) {
         if (metrics_start(&c.metrics, sluice_loop(c.eng), o->metrics, c.eng, c.cost, err,
                           sizeof(err)) < 0) {
-            fprintf(stderr, "sluice run: %s\n", err);
+            fprintf(stderr, "sluice: %s\n", err);
             goto out;
         }
         fprintf(stderr, "sluice: metrics at http://%.*s:%d/metrics\n",
@@ -993,10 +1130,17 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     const char *detail = NULL;
     sluice_stopped_t why = sluice_stopped(c.eng, &detail);
     cost_view(c.cost, &cv);
-    struct status_end end = {
-        .input = input, .output = output, .tally = &c.tally, .cost = &cv, .job = o->dist.job};
-    status_summary(stderr, &st, &end);
+    struct status_end end = {.input = input,
+                             .output = output,
+                             .tally = &c.tally,
+                             .cost = &cv,
+                             .job = o->dist.job,
+                             .skipped = c.skipped};
+    sluice_job_status_t js;
+    int job_said = 0;
 
+    /* Why the run stopped comes first, then the numbers: a summary that began "5 succeeded"
+       and "results in OUTPUT" read as success above a full disk's error. */
     if (c.redis_gave_up) {
         fprintf(stderr, "sluice: stopped: Redis unreachable; run the same command again when it "
                         "is back (the job keeps its place in Redis)\n");
@@ -1008,7 +1152,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         exit_code = 3;
     } else if (c.feed_failed) {
         fprintf(stderr,
-                "sluice run: stopped: %s could not be fed into the job (%s); the lines fed so "
+                "sluice: stopped: %s could not be fed into the job (%s); the lines fed so "
                 "far stay in Redis: fix the cause, then run the same command again\n",
                 input, sluice_job_feed_error(c.job));
         exit_code = 3;
@@ -1020,19 +1164,20 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         exit_code = 3;
     } else if (c.job && c.src && rc == 0 && sluice_job_output_done(c.job) != 1) {
         fprintf(stderr,
-                "sluice run: writing the job's results to %s failed (%s); run the same "
+                "sluice: writing the job's results to %s failed (%s); run the same "
                 "command again to finish\n",
                 output, werr_why ? werr_why : "interrupted");
         exit_code = 3;
     } else if (rc_src < 0) {
         fprintf(stderr,
-                "sluice run: reading %s failed: %s; results so far are in %s, run again "
+                "sluice: reading %s failed: %s; results so far are in %s, run again "
                 "with --resume\n",
                 input, strerror(errno), output);
         exit_code = 3;
     } else if (werr || rc == SLUICE_ENOSPC || rc == SLUICE_EIO || rc_close < 0) {
+        end.unwritten = unwritten;
         fprintf(stderr,
-                "sluice run: writing %s failed (%s): dispatch stopped%s; %zu finished results "
+                "sluice: writing %s failed (%s): dispatch stopped%s; %zu finished results "
                 "could not be written and will be requested again; free space, then run again "
                 "with --resume\n",
                 output, werr ? werr_why : sluice_strerror(rc < 0 ? rc : rc_close),
@@ -1040,17 +1185,19 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
                 unwritten);
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_AUTH) {
+        /* The provider's words go last and whole: they often end in a link to its docs. */
         fprintf(stderr,
-                "sluice run: stopped: the provider refused the API key (%s); check the "
-                "key in %s%s, then run again with --resume\n",
-                detail ? detail : "401/403", o->key_file || !key_env ? "" : "$",
+                "sluice: stopped: the provider refused the API key; check the key in %s%s, "
+                "then run again with --resume. It said: %s\n",
+                o->key_file || !key_env ? "" : "$",
                 o->key_file ? o->key_file
                 : key_env   ? key_env
-                            : "your provider settings (--provider none sends no key)");
+                            : "your provider settings (--provider none sends no key)",
+                detail ? detail : "401/403");
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_DOWN) {
         fprintf(stderr,
-                "sluice run: stopped: the provider is down (%s); results so far are in "
+                "sluice: stopped: the provider is down (%s); results so far are in "
                 "%s; run again with --resume when it is back (or raise --give-up-after)\n",
                 detail ? detail : "", output);
         exit_code = 3;
@@ -1063,63 +1210,67 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_TLS) {
         fprintf(stderr,
-                "sluice run: stopped: the TLS certificate of %s could not be verified "
+                "sluice: stopped: the TLS certificate of %s could not be verified "
                 "(%s); pass --cacert FILE with its CA, or --insecure to skip the check, "
                 "then run again with --resume\n",
                 cfg->base_url, detail ? detail : "");
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_QUOTA) {
         fprintf(stderr,
-                "sluice run: stopped: the provider says the quota is exhausted (%s); "
-                "raise the quota or wait for it to reset, then run again with --resume\n",
-                detail ? detail : "");
+                "sluice: stopped: the provider says the quota is exhausted; raise the quota or "
+                "wait for it to reset, then run again with --resume. It said: %s\n",
+                detail ? detail : "(nothing more)");
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_BUDGET && cv.refused_model) {
         fprintf(stderr,
-                "sluice run: stopped: --max-cost needs a price for model %s; pass --prices "
+                "sluice: stopped: --max-cost needs a price for model %s; pass --prices "
                 "FILE or --price-in and --price-out, then run again with --resume\n",
                 cv.refused_model);
         exit_code = 3;
     } else if (why == SLUICE_STOPPED_BUDGET) {
         fprintf(stderr,
-                "sluice run: stopped: the next request could take the cost past --max-cost "
+                "sluice: stopped: the next request could take the cost past --max-cost "
                 "$%g ($%.4f spent in this run); run again with --resume and --max-cost set to "
                 "what this next run may spend (--max-cost counts one run, not the results "
                 "already in OUTPUT)\n",
                 cv.max_usd, cv.spent_usd);
         exit_code = 3;
     } else if (rc == SLUICE_ESTOPPED && c.job && !c.src) {
-        fprintf(stderr, "sluice work: stopped early; the job goes on with its other workers "
+        fprintf(stderr, "sluice: stopped early; the job goes on with its other workers "
                         "(what this one held is taken over after --claim-idle)\n");
         exit_code = 3;
     } else if (rc == SLUICE_ESTOPPED && c.job) {
-        fprintf(stderr, "sluice run: stopped early; the job keeps its place in Redis: run the "
+        fprintf(stderr, "sluice: stopped early; the job keeps its place in Redis: run the "
                         "same command again (without --resume) to finish it\n");
         exit_code = 3;
     } else if (rc == SLUICE_ESTOPPED) {
-        fprintf(stderr, "sluice run: stopped early; run the same command with --resume to "
+        fprintf(stderr, "sluice: stopped early; run the same command with --resume to "
                         "finish the rest\n");
         exit_code = 3;
     } else if (rc < 0) {
-        fprintf(stderr, "sluice run: %s\n", sluice_strerror(rc));
+        fprintf(stderr, "sluice: %s\n", sluice_strerror(rc));
         exit_code = 3;
     } else {
         exit_code = st.failed > 0 ? 1 : 0;
-        sluice_job_status_t js;
+        end.finished = 1;
         if (c.job && c.src &&
             sluice_job_status(c.dist.redis, o->dist.job, &js, err, sizeof(err)) == 0) {
-            fprintf(stderr, "sluice: job %s: %lld lines, %llu results, %llu failed\n", o->dist.job,
-                    (long long)js.total, (unsigned long long)js.done,
-                    (unsigned long long)js.failed);
+            job_said = 1;
             exit_code = js.failed > 0 ? 1 : 0;
         }
     }
+    status_summary(stderr, &st, &end);
+    if (job_said)
+        fprintf(stderr, "sluice: job %s: %lld line%s, %llu result%s, %llu failed\n", o->dist.job,
+                (long long)js.total, js.total == 1 ? "" : "s", (unsigned long long)js.done,
+                js.done == 1 ? "" : "s", (unsigned long long)js.failed);
     if (log_close(c.log) < 0)
-        fprintf(stderr, "sluice run: writing --log %s failed: %s\n", o->log, strerror(errno));
+        fprintf(stderr, "sluice: writing --log %s failed: %s\n", o->log, strerror(errno));
     c.log = NULL;
-    if (o->stats_json && status_write_json(o->stats_json, &st, &end, exit_code) < 0)
-        fprintf(stderr, "sluice run: cannot write --stats-json %s: %s\n", o->stats_json,
-                strerror(errno));
+    if (o->stats_json && status_write_json(o->stats_json, &st, &end, exit_code) < 0) {
+        paths_why_not(o->stats_json, errno, err, sizeof(err));
+        fprintf(stderr, "sluice: cannot write --stats-json %s: %s\n", o->stats_json, err);
+    }
 out:
     metrics_close(c.metrics);
     log_close(c.log);

@@ -308,12 +308,52 @@ void status_tally_add(struct status_tally *t, const char *code) {
     t->other++;
 }
 
+/* A rate over less than this is mostly start-up and one round trip: not shown. */
+#define STATUS_RATE_MIN_S 1.0
+
+static const char *plural(uint64_t n) {
+    return n == 1 ? "" : "s";
+}
+
+/* A finished run that sent nothing: one line that says why, not six of zeros. */
+static void status_nothing(FILE *f, const struct status_end *e) {
+    if (e->job)
+        fprintf(f, "sluice: this process sent no requests%s%s\n", e->output ? "; results in " : "",
+                e->output ? e->output : "");
+    else if (e->skipped == 1)
+        fprintf(f, "sluice: nothing to do: the one id is already in %s\n", e->output);
+    else if (e->skipped)
+        fprintf(f, "sluice: nothing to do: all %llu ids are already in %s\n",
+                (unsigned long long)e->skipped, e->output);
+    else
+        fprintf(f, "sluice: nothing to do: %s has no requests\n",
+                strcmp(e->input, "-") == 0 ? "stdin" : e->input);
+}
+
 void status_summary(FILE *f, const sluice_stats_t *st, const struct status_end *e) {
     uint64_t done = st->succeeded + st->failed;
+    if (e->finished && done == 0 && st->attempts == 0) {
+        status_nothing(f, e);
+        return;
+    }
     double rps = st->wall_s > 0 ? (double)done / st->wall_s : 0;
-    fprintf(f, "sluice: %llu requests in %.1fs (%.1f req/s): %llu succeeded, %llu failed",
-            (unsigned long long)done, st->wall_s, rps, (unsigned long long)st->succeeded,
-            (unsigned long long)st->failed);
+    uint64_t unwritten = e->unwritten < done ? e->unwritten : done;
+    if (unwritten)
+        /* What OUTPUT holds is the news (the error above says why the rest is not there). */
+        fprintf(f,
+                "sluice: %llu request%s finished in %.1fs (%llu succeeded, %llu failed); %s "
+                "holds %llu of them",
+                (unsigned long long)done, plural(done), st->wall_s,
+                (unsigned long long)st->succeeded, (unsigned long long)st->failed, e->output,
+                (unsigned long long)(done - unwritten));
+    else {
+        fprintf(f, "sluice: %llu request%s in %.1fs", (unsigned long long)done, plural(done),
+                st->wall_s);
+        if (st->wall_s >= STATUS_RATE_MIN_S)
+            fprintf(f, " (%.1f req/s)", rps);
+        fprintf(f, ": %llu succeeded, %llu failed", (unsigned long long)st->succeeded,
+                (unsigned long long)st->failed);
+    }
     if (e->tally && e->tally->codes[0].n) {
         for (int i = 0; i < STATUS_CODES && e->tally->codes[i].n; i++)
             fprintf(f, "%s%s %llu", i ? ", " : " (", e->tally->codes[i].code,
@@ -322,10 +362,11 @@ void status_summary(FILE *f, const sluice_stats_t *st, const struct status_end *
             fprintf(f, ", other %llu", (unsigned long long)e->tally->other);
         fputc(')', f);
     }
-    fprintf(f, "\nsluice: %llu attempts, %llu retries, %llu rate-limited (429)",
-            (unsigned long long)st->attempts, (unsigned long long)st->retries,
-            (unsigned long long)st->rate_limited);
-    fprintf(f, ", %llu breaker trips", (unsigned long long)st->breaker_trips);
+    fprintf(f, "\nsluice: %llu attempt%s, %llu retr%s, %llu rate-limited (429)",
+            (unsigned long long)st->attempts, plural(st->attempts), (unsigned long long)st->retries,
+            st->retries == 1 ? "y" : "ies", (unsigned long long)st->rate_limited);
+    fprintf(f, ", %llu breaker trip%s", (unsigned long long)st->breaker_trips,
+            plural(st->breaker_trips));
     if (st->rpm_limit > 0 || st->tpm_limit > 0)
         fprintf(f, "; paced to %.0f rpm, %.0f tpm (0 = none; %s)", st->rpm_limit, st->tpm_limit,
                 st->rate_source ? st->rate_source : "none");
@@ -350,7 +391,10 @@ void status_summary(FILE *f, const sluice_stats_t *st, const struct status_end *
         fprintf(f, "\nsluice: results committed to job %s\n", e->job);
         return;
     }
-    fprintf(f, "\nsluice: results in %s\n", e->output);
+    fputc('\n', f);
+    if (unwritten)
+        return; /* where they are and what to do: the error above said it */
+    fprintf(f, "sluice: results in %s\n", e->output);
     if (st->failed && !e->job)
         fprintf(f,
                 "sluice: to retry the failed lines: sluice run %s -o %s --resume (same options)\n",
@@ -391,8 +435,9 @@ int status_write_json(const char *path, const sluice_stats_t *st, const struct s
         fputs("\"cost_usd\":null,", f);
     if (cv && cv->max_usd > 0)
         fprintf(f, "\"max_cost_usd\":%.6f,", cv->max_usd);
-    fprintf(f, "\"unpriced_tokens\":%llu,\"exit_code\":%d}\n",
-            (unsigned long long)(cv ? cv->unpriced_tokens : 0), exit_code);
+    fprintf(f, "\"unpriced_tokens\":%llu,\"unwritten\":%llu,\"exit_code\":%d}\n",
+            (unsigned long long)(cv ? cv->unpriced_tokens : 0), (unsigned long long)e->unwritten,
+            exit_code);
     if (f == stdout)
         return fflush(f) == 0 ? 0 : -1;
     return fclose(f) == 0 ? 0 : -1;

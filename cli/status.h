@@ -85,9 +85,13 @@ struct status_end {
     const struct status_tally *tally;
     const struct cost_view *cost; /* or NULL */
     const char *job;              /* a distributed job's name, or NULL */
+    size_t unwritten;             /* finished results OUTPUT could not take (a full disk) */
+    uint64_t skipped;             /* input lines --resume skipped: OUTPUT had their ids */
+    int finished;                 /* the whole input was done (not stopped early) */
 };
 
-/* The end summary, for people. */
+/* The end summary, for people. A finished run that sent nothing says so in one line ("nothing
+   to do: all 2000 ids are already in out.jsonl") instead of a summary of zeros. */
 void status_summary(FILE *f, const sluice_stats_t *st, const struct status_end *e);
 
 /* --stats-json: the summary as one JSON object. Returns 0, or -1 with errno set. */

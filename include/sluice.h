@@ -426,6 +426,13 @@ int sluice_job_settings(sluice_redis_t *r, const char *name, const char *const *
 
 /* Heartbeat text (a small JSON object) shown by `sluice job status`. Copied. */
 void sluice_job_set_info(sluice_job_t *j, const char *json);
+/* Sends the heartbeat now rather than at the next tick (a worker's last word before it exits,
+   so that status does not show what it had in flight a second before). Returns 0 when sent, 1
+   when one is already on its way (ask again once it is answered), SLUICE_EIO when Redis is not
+   reachable. */
+int sluice_job_beat(sluice_job_t *j);
+/* 1 while a heartbeat is on its way (sent, not yet answered). */
+int sluice_job_beating(const sluice_job_t *j);
 /* The consumer name in use. */
 const char *sluice_job_consumer(const sluice_job_t *j);
 /* Closes (after the engine is freed); results not yet committed are dropped: check

@@ -861,6 +861,87 @@ static void body_read(const char *body, size_t len, struct body_facts *f) {
     json_object_put(root);
 }
 
+/* The message member of an error body in any dialect; NULL when there is none. */
+static const char *body_message(struct json_object *root, size_t *len) {
+    struct json_object *top = root, *err;
+    *len = 0;
+    if (json_object_is_type(top, json_type_array) && json_object_array_length(top) > 0)
+        top = json_object_array_get_idx(top, 0);
+    if (!json_object_is_type(top, json_type_object))
+        return NULL;
+    if (!json_object_object_get_ex(top, "error", &err))
+        return member_str(top, "message", len);
+    if (json_object_is_type(err, json_type_string)) {
+        *len = (size_t)json_object_get_string_len(err);
+        return json_object_get_string(err);
+    }
+    return member_str(err, "message", len);
+}
+
+/* Copies text into out (n > 0) with white space and control bytes folded to single spaces.
+   Returns 1 when some of it did not fit. */
+static int fold_spaces(const char *text, size_t len, char *out, size_t n) {
+    size_t at = 0, i = 0;
+    int space = 1; /* drops leading white space */
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c <= ' ' || c == 0x7f) {
+            space = 1;
+            continue;
+        }
+        if (at + (space && at > 0) + 1 >= n)
+            break;
+        if (space && at > 0)
+            out[at++] = ' ';
+        out[at++] = (char)c;
+        space = 0;
+    }
+    out[at] = '\0';
+    return i < len;
+}
+
+void classify_error_text(const char *body, size_t len, char *out, size_t n) {
+    if (n == 0)
+        return;
+    out[0] = '\0';
+    if (!body || len == 0)
+        return;
+    const char *text = body;
+    size_t tlen = len;
+    struct json_object *root = NULL;
+    struct json_tokener *tok = json_tokener_new();
+    if (tok) {
+        root = json_tokener_parse_ex(tok, body, (int)(len > BODY_SCAN_MAX ? BODY_SCAN_MAX : len));
+        if (json_tokener_get_error(tok) != json_tokener_success) {
+            json_object_put(root);
+            root = NULL;
+        }
+        json_tokener_free(tok);
+    }
+    size_t mlen;
+    const char *msg = root ? body_message(root, &mlen) : NULL;
+    if (msg && mlen > 0) {
+        text = msg;
+        tlen = mlen;
+    }
+    if (fold_spaces(text, tlen, out, n)) {
+        /* Cut at the last space that leaves room for " ...": a word or a URL goes whole or
+           not at all. */
+        size_t len = strlen(out), cut = n > 5 ? n - 5 : 0;
+        if (cut > len)
+            cut = len;
+        while (cut > 0 && out[cut] != ' ')
+            cut--;
+        if (cut > 0)
+            memcpy(out + cut, " ...", 5);
+        else if (n > 3)
+            memcpy(out, "...", 4); /* not even the first word fits */
+        else
+            out[0] = '\0';
+    }
+    json_object_put(root);
+}
+
 /* ---- The verdict ------------------------------------------------------------------------- */
 
 /*

@@ -83,6 +83,14 @@ struct classify_verdict classify_answer(enum classify_transport tr, int status,
                                         const struct classify_hdrs *h, const char *body,
                                         size_t body_len);
 
+/*
+ * The provider's own words in an error body, for people: the message of any dialect's error
+ * object, else the body as text. Control characters and runs of white space become one space.
+ * When it does not fit in n bytes it is cut at a space, never inside a word or a URL, and
+ * ends in "...". Writes a string (possibly empty) into out.
+ */
+void classify_error_text(const char *body, size_t len, char *out, size_t n);
+
 /* "1s", "6m0s", "120ms", "1h2m3.5s" (OpenAI reset format) -> ms; -1 when malformed. */
 int64_t classify_parse_duration_ms(const char *s, size_t len);
 

@@ -819,9 +819,15 @@ void engine_on_done(struct xfer *x, void *ud) {
             snprintf(e->stop_detail, sizeof(e->stop_detail),
                      "HTTP %d from %s asks to wait %.0f s, more than --max-retry-after", x->status,
                      j->req->url, (double)v.retry_after_ms / 1000.0);
-        else
-            snprintf(e->stop_detail, sizeof(e->stop_detail), "HTTP %d from %s: %.200s", x->status,
-                     j->req->url, x->body ? x->body : "");
+        else {
+            /* The provider's own words, whole or cut between words: a link to its docs is
+               worth more than the JSON around it. */
+            int k = snprintf(e->stop_detail, sizeof(e->stop_detail), "HTTP %d from %s: ", x->status,
+                             j->req->url);
+            if (k > 0 && (size_t)k < sizeof(e->stop_detail))
+                classify_error_text(x->body, x->body ? x->body_len : 0, e->stop_detail + k,
+                                    sizeof(e->stop_detail) - (size_t)k);
+        }
         /* A server's words go to a terminal: no control characters (escape sequences). */
         for (char *p = e->stop_detail; *p; p++)
             if ((unsigned char)*p < 0x20 || *p == 0x7f)

@@ -94,7 +94,7 @@ struct sluice_s {
     int src_eof, src_wait, dispatching, stopping, finished, running;
     sluice_stop_t stop_how;
     sluice_stopped_t stopped;
-    char stop_detail[320];
+    char stop_detail[1024];
     int err;
     uint64_t started_ns;
     sluice_stats_t st;

@@ -474,8 +474,8 @@ static void on_beat(struct rconn *rc, redisReply *reply, void *ud) {
     job_call_back(j);
 }
 
-static void on_beat_tick(uv_timer_t *t) {
-    struct sluice_job_s *j = t->data;
+/* Sends the heartbeat with the info last set, unless one is on its way. */
+static void job_beat(struct sluice_job_s *j) {
     if (j->beating || !job_cmd_up(j))
         return;
     const char *argv[] = {j->k_workers, j->consumer, j->info ? j->info : "{}"};
@@ -483,6 +483,23 @@ static void on_beat_tick(uv_timer_t *t) {
     job_lens_of(argv, lens, 3);
     if (job_send_script(j, REDIS_JOB_SCRIPT_HEARTBEAT, on_beat, 1, 3, argv, lens) == 0)
         j->beating = 1;
+}
+
+static void on_beat_tick(uv_timer_t *t) {
+    job_beat(t->data);
+}
+
+int sluice_job_beat(sluice_job_t *j) {
+    if (!j || j->closed)
+        return SLUICE_EINVAL;
+    if (j->beating)
+        return 1;
+    job_beat(j);
+    return j->beating ? 0 : SLUICE_EIO;
+}
+
+int sluice_job_beating(const sluice_job_t *j) {
+    return j && j->beating;
 }
 
 /* ---- commits ---- */

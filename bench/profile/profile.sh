@@ -20,8 +20,9 @@ mock_start --latency 0
 make_input "$N_SYS" "$T/sys.jsonl"
 head -n "$N" "$T/sys.jsonl" >"$T/cg.jsonl"
 valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" -q \
-    "$SLUICE" run "$T/cg.jsonl" -o "$T/out.jsonl" --base-url "$MOCK_URL" --provider none \
-    -c "$CONC" --no-progress >/dev/null 2>"$T/cg.err" || { cat "$T/cg.err" >&2; exit 1; }
+    "$SLUICE" run "$T/cg.jsonl" -o "$T/out.jsonl" --overwrite --base-url "$MOCK_URL" \
+    --provider none -c "$CONC" --no-progress >/dev/null 2>"$T/cg.err" ||
+    { cat "$T/cg.err" >&2; exit 1; }
 total=$(callgrind_annotate "$OUT/callgrind.out" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done {
     gsub(",", "", $1); print $1; done = 1 }')
 echo "callgrind: $N requests, -c $CONC: $total instructions, $((total / N)) per request"
@@ -53,12 +54,13 @@ if perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
         ev="$ev,syscalls:sys_enter_$s"
     done
     perf stat -x, -o "$T/perf.csv" -e "$ev" "$SLUICE" run "$T/sys.jsonl" -o "$T/out.jsonl" \
-        --base-url "$MOCK_URL" --provider none -c "$CONC" --no-progress >/dev/null 2>"$T/err"
+        --overwrite --base-url "$MOCK_URL" --provider none -c "$CONC" --no-progress \
+        >/dev/null 2>"$T/err"
     echo "system calls per request (perf stat, $N_SYS requests, -c $CONC):"
     awk -F, -v n="$N_SYS" '$1 ~ /^[0-9]+$/ && $1 > 0 { name = $3; sub(/.*sys_enter_?/, "", name)
         printf "  %-12s %7.2f\n", (name == "" ? "all" : name), $1 / n }' "$T/perf.csv"
 else
-    strace -f -c -o "$T/strace.txt" "$SLUICE" run "$T/sys.jsonl" -o "$T/out.jsonl" \
+    strace -f -c -o "$T/strace.txt" "$SLUICE" run "$T/sys.jsonl" -o "$T/out.jsonl" --overwrite \
         --base-url "$MOCK_URL" --provider none -c "$CONC" --no-progress >/dev/null 2>"$T/err"
     echo "system calls per request (strace -c -f, $N_SYS requests, -c $CONC):"
     awk -v n="$N_SYS" '$NF ~ /^[a-z_0-9]+$/ && $(NF-1) ~ /^[0-9]+$/ && $4 ~ /^[0-9]+$/ {

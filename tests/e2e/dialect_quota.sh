@@ -1,8 +1,9 @@
 #!/bin/bash
 # Issue 9, quota exhausted: after 200 answers the mock says the quota is gone (OpenAI 429
 # insufficient_quota). sluice stops dispatch at once, writes what was in flight, leaves the
-# rest for --resume and exits 3 with one line naming the quota and what to do; --resume
-# against a provider with quota completes the rest exactly once.
+# rest for --resume and exits 3 with one line naming the quota and what to do, ending with the
+# provider's own words, whole; --resume against a provider with quota completes the rest
+# exactly once.
 . "$SRCDIR/tests/e2e/lib/common.sh"
 export OPENAI_API_KEY=dummy
 python3 "$SRCDIR/tests/e2e/lib/gen.py" 1000 >"$T/in.jsonl"
@@ -32,6 +33,12 @@ PY
 n=$(grep -ci 'quota' "$T/stderr" || true)
 [ "$n" = 1 ] || fail "stderr has $n lines about the quota, expected 1"
 grep -i 'quota' "$T/stderr" | grep -qi -- '--resume\|billing\|plan' || fail "the quota line says nothing of what to do"
+# Issue 17.15: the provider's words come whole, not cut inside its link (they were cut at 200
+# bytes of the JSON body, mid-URL).
+grep -i 'quota' "$T/stderr" |
+    grep -qF 'read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.' ||
+    fail "the quota line does not give the provider's link whole"
+! grep -i 'quota' "$T/stderr" | grep -q '{"error"' || fail "the quota line quotes raw JSON"
 sent=$(mock_stat "['requests']")
 quota=$(mock_stat "['faults']['quota']")
 [ "$quota" -ge 1 ] && [ "$quota" -le 16 ] || fail "$quota quota answers sent: dispatch did not stop"

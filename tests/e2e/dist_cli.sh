@@ -7,7 +7,8 @@
 start_redis
 start_mock
 python3 "$SRCDIR/tests/e2e/lib/gen.py" 20 >"$T/in.jsonl"
-RUN=(run "$T/in.jsonl" -o "$T/out.jsonl" --base-url "$MOCK_URL" --provider none --no-progress)
+# Each job writes an OUTPUT of its own: a new job over results another left is refused.
+RUN=(run "$T/in.jsonl" --base-url "$MOCK_URL" --provider none --no-progress)
 
 # expect_exit CODE NAME CMD...: runs CMD (bounded to 20 s), stderr to $T/NAME.err.
 expect_exit() {
@@ -19,15 +20,15 @@ expect_exit() {
 
 expect_exit 2 work-no-redis "$SLUICE" work --job j
 expect_exit 2 work-no-job "$SLUICE" work --redis "$REDIS_URL"
-expect_exit 2 run-resume "$SLUICE" "${RUN[@]}" --redis "$REDIS_URL" --resume
-expect_exit 2 run-ftp "$SLUICE" "${RUN[@]}" --redis ftp://x
+expect_exit 2 run-resume "$SLUICE" "${RUN[@]}" -o "$T/out.jsonl" --redis "$REDIS_URL" --resume
+expect_exit 2 run-ftp "$SLUICE" "${RUN[@]}" -o "$T/out.jsonl" --redis ftp://x
 expect_exit 2 work-ftp "$SLUICE" work --redis ftp://x --job j
 expect_exit 2 status-ftp "$SLUICE" job status --redis ftp://x --job j
 [ ! -e "$T/out.jsonl" ] || fail "a refused run created OUTPUT"
 
 # Nothing listens on a fresh free port: exit 3 at once, not after retries.
 closed="redis://127.0.0.1:$(free_port)"
-for cmd in "run:${RUN[*]}" "work:work --job j" "status:job status --job j" "list:job list"; do
+for cmd in "run:${RUN[*]} -o $T/out.jsonl" "work:work --job j" "status:job status --job j" "list:job list"; do
     name=${cmd%%:*}
     read -r -a argv <<<"${cmd#*:}"
     start=$(date +%s%3N)
@@ -38,7 +39,7 @@ for cmd in "run:${RUN[*]}" "work:work --job j" "status:job status --job j" "list
 done
 
 # A job to look at: the run creates it with --rpm 600 and completes it.
-"$SLUICE" "${RUN[@]}" --redis "$REDIS_URL" --job c1 --rpm 600 2>"$T/c1.err" ||
+"$SLUICE" "${RUN[@]}" -o "$T/out.jsonl" --redis "$REDIS_URL" --job c1 --rpm 600 2>"$T/c1.err" ||
     fail "run c1: exit $?: $(cat "$T/c1.err")"
 python3 "$SRCDIR/tests/e2e/lib/check_results.py" "$T/in.jsonl" "$T/out.jsonl" --all-success ||
     fail "c1 results"
@@ -72,7 +73,7 @@ left=$(rcli --scan --pattern 'sluice:job:{c1}:*')
 ! grep -qx "c1" "$T/list2" || fail "job list still shows c1 after delete"
 
 # delete refuses an unfinished job unless --force: a run paced to 6 rpm is killed mid-way.
-(exec "$SLUICE" "${RUN[@]}" --redis "$REDIS_URL" --job c2 --rpm 6 --limit-key c2 2>/dev/null) &
+(exec "$SLUICE" "${RUN[@]}" -o "$T/c2.jsonl" --redis "$REDIS_URL" --job c2 --rpm 6 --limit-key c2 2>/dev/null) &
 c2=$!
 for _ in $(seq 1 100); do
     [ "$(rcli hexists 'sluice:job:{c2}:meta' total)" = 1 ] && break
@@ -95,7 +96,7 @@ for _ in $(seq 1 50); do
 done
 grep -q "no job c3 in Redis yet; waiting" "$T/c3w.err" || fail "early worker: $(cat "$T/c3w.err")"
 [ "$(rcli exists 'sluice:job:{c3}:meta')" = 0 ] || fail "a waiting worker created the job"
-timeout 20 "$SLUICE" "${RUN[@]}" --redis "$REDIS_URL" --job c3 2>"$T/c3.err" ||
+timeout 20 "$SLUICE" "${RUN[@]}" -o "$T/c3.jsonl" --redis "$REDIS_URL" --job c3 2>"$T/c3.err" ||
     fail "run after an early worker: exit $?: $(cat "$T/c3.err")"
 rc=0
 wait "$c3w" || rc=$?
@@ -105,20 +106,20 @@ wait "$c3w" || rc=$?
 stop_redis
 REDIS_AUTH=s3cret
 start_redis --requirepass s3cret --unixsocket "$T/redis.sock" --unixsocketperm 700
-expect_exit 3 no-password "$SLUICE" "${RUN[@]}" --redis "$REDIS_URL" --job p1
+expect_exit 3 no-password "$SLUICE" "${RUN[@]}" -o "$T/p1.jsonl" --redis "$REDIS_URL" --job p1
 grep -q "requires a password" "$T/no-password.err" ||
     fail "no word of the password in: $(cat "$T/no-password.err")"
 expect_exit 3 wrong-password env SLUICE_REDIS_PASSWORD=wrong "$SLUICE" job list --redis "$REDIS_URL"
-SLUICE_REDIS_PASSWORD=s3cret "$SLUICE" "${RUN[@]}" --redis "$REDIS_URL" --job p1 2>"$T/p1.err" ||
+SLUICE_REDIS_PASSWORD=s3cret "$SLUICE" "${RUN[@]}" -o "$T/p1.jsonl" --redis "$REDIS_URL" --job p1 2>"$T/p1.err" ||
     fail "run with SLUICE_REDIS_PASSWORD: exit $?: $(cat "$T/p1.err")"
-python3 "$SRCDIR/tests/e2e/lib/check_results.py" "$T/in.jsonl" "$T/out.jsonl" --all-success ||
+python3 "$SRCDIR/tests/e2e/lib/check_results.py" "$T/in.jsonl" "$T/p1.jsonl" --all-success ||
     fail "p1 results"
 "$SLUICE" job list --redis "redis://:s3cret@127.0.0.1:$REDIS_PORT" >"$T/list3" ||
     fail "job list with the password in the URL: exit $?"
 grep -qx "p1" "$T/list3" || fail "job list (password in the URL) does not show p1"
-SLUICE_REDIS_PASSWORD=s3cret "$SLUICE" "${RUN[@]}" --redis "unix://$T/redis.sock" --job u1 \
+SLUICE_REDIS_PASSWORD=s3cret "$SLUICE" "${RUN[@]}" -o "$T/u1.jsonl" --redis "unix://$T/redis.sock" --job u1 \
     2>"$T/u1.err" || fail "run over unix://: exit $?: $(cat "$T/u1.err")"
-python3 "$SRCDIR/tests/e2e/lib/check_results.py" "$T/in.jsonl" "$T/out.jsonl" --all-success ||
+python3 "$SRCDIR/tests/e2e/lib/check_results.py" "$T/in.jsonl" "$T/u1.jsonl" --all-success ||
     fail "u1 results"
 [ "$(rcli exists 'sluice:job:{u1}:meta')" = 1 ] || fail "the unix:// run is not in the same Redis"
 SLUICE_REDIS_PASSWORD=s3cret "$SLUICE" job status --redis "unix://$T/redis.sock" --job u1 \

@@ -67,7 +67,7 @@ if command -v strace >/dev/null; then
     head -n 20 "$T/in.jsonl" >"$T/in20.jsonl"
     polls() { # LeakSanitizer cannot run under ptrace; the other runs check for leaks
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" SLUICE_HTTP=$1 strace -f -qq -e trace=poll,ppoll -o "$T/strace.$1" "$SLUICE" run \
-            "$T/in20.jsonl" -o "$T/poll.jsonl" --base-url "$MOCK_URL" --provider none \
+            "$T/in20.jsonl" -o "$T/poll.$1.jsonl" --base-url "$MOCK_URL" --provider none \
             -c 2 --no-progress 2>"$T/err" || fail "SLUICE_HTTP=$1: exit $?: $(cat "$T/err")"
         grep -c 'poll(' "$T/strace.$1" || true
     }

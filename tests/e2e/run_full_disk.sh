@@ -1,6 +1,7 @@
 #!/bin/bash
 # A full disk loses nothing: the output goes to a 64 KiB tmpfs that cannot hold 2000
-# results. sluice stops with exit 3 and a message to free space and --resume; the file holds
+# results. sluice stops with exit 3 and a message to free space and --resume, then a summary
+# that says how many results OUTPUT holds (issue 17.11); the file holds
 # only whole lines (no torn tail); after moving it somewhere roomy, --resume sends exactly
 # the requests it does not hold, and every id ends up there exactly once.
 # Needs to mount a tmpfs (root): skipped (77) otherwise.
@@ -16,6 +17,14 @@ timeout -k 5 30 "$SLUICE" run "$T/small.jsonl" -o /dev/full --base-url "$MOCK_UR
 [ "$rc" != 124 ] || fail "/dev/full -c 1: sluice still running after 30 s"
 [ "$rc" = 3 ] || fail "/dev/full -c 1: exit status $rc, expected 3: $(cat "$T/err.full")"
 grep -qi "free space" "$T/err.full" || fail "/dev/full: the message does not say to free space"
+# Issue 17.11: the error comes first, and the summary says what OUTPUT holds (nothing), never
+# "results in /dev/full".
+head -n1 "$T/err.full" | grep -q "writing /dev/full failed" ||
+    fail "/dev/full: the error is not the first line: $(cat "$T/err.full")"
+grep -q "/dev/full holds 0 of them" "$T/err.full" ||
+    fail "/dev/full: the summary does not say what OUTPUT holds: $(cat "$T/err.full")"
+! grep -q "results in /dev/full" "$T/err.full" ||
+    fail "/dev/full: the summary says the results are in /dev/full: $(cat "$T/err.full")"
 
 mkdir -p "$T/disk" "$T/big"
 mount -t tmpfs -o size=64k tmpfs "$T/disk" 2>/dev/null || {
@@ -61,6 +70,9 @@ PY
 echo "full disk: $kept whole lines kept of 2000" >&2
 [ "$kept" -gt 0 ] || fail "full disk: nothing was written (the test proves nothing)"
 [ "$kept" -lt 2000 ] || fail "full disk: everything fit (the disk was not full)"
+head -n1 "$T/err" | grep -q "writing $T/disk/out.jsonl failed" || fail "full disk: error not first"
+grep -q "out.jsonl holds $kept of them" "$T/err" ||
+    fail "full disk: the summary does not say OUTPUT holds the $kept lines it holds"
 
 # Somewhere roomy, --resume finishes, sending only what the file does not hold.
 cp "$T/disk/out.jsonl" "$T/big/out.jsonl"

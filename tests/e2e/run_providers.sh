@@ -10,7 +10,7 @@ check() { # provider, expected auth key in the mock's stats, then extra options
     shift 2
     start_mock
     "$SLUICE" run "$T/in.jsonl" -o "$T/out.$provider.jsonl" --base-url "$MOCK_URL" \
-        --provider "$provider" --no-progress --stats-json "$T/stats.$provider.json" "$@" \
+        --provider "$provider" --no-progress --stats-json "$T/stats.$provider.json" --overwrite "$@" \
         >"$T/stdout.$provider" 2>"$T/stderr.$provider" || fail "$provider: exit $?: $(cat "$T/stderr.$provider")"
     python3 "$SRCDIR/tests/e2e/lib/check_results.py" "$T/in.jsonl" "$T/out.$provider.jsonl" --all-success ||
         fail "$provider: results"

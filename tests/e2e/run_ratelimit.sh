@@ -8,8 +8,8 @@ check() { # name, max 429s, expected rate source, then mock options
     local name=$1 max429=$2 source=$3
     shift 3
     start_mock --latency 20 --rpm 6000 "$@"
-    "$SLUICE" run "$T/in.jsonl" -o "$T/out.jsonl" --base-url "$MOCK_URL" --provider none -c 64 \
-        --no-progress --stats-json "$T/stats.json" 2>"$T/err" || fail "$name: exit $?: $(cat "$T/err")"
+    "$SLUICE" run "$T/in.jsonl" -o "$T/out.jsonl" --overwrite --base-url "$MOCK_URL" \
+        --provider none -c 64 --no-progress --stats-json "$T/stats.json" 2>"$T/err" || fail "$name: exit $?: $(cat "$T/err")"
     python3 "$SRCDIR/tests/e2e/lib/check_results.py" "$T/in.jsonl" "$T/out.jsonl" --all-success ||
         fail "$name: results"
     python3 - "$T/stats.json" "$max429" "$source" "$(mock_stat "['rate_limited']")" <<'PY' || fail "$name"

@@ -1128,6 +1128,71 @@ static void test_class_names(void **state) {
     assert_string_equal(classify_class_name(CLASS__COUNT), "unknown");
 }
 
+/* ---- The provider's words for people (issue 17.15) ---- */
+
+static const char *error_text(const char *body, size_t n) {
+    static char out[1024];
+    assert_true(n <= sizeof(out));
+    classify_error_text(body, body ? strlen(body) : 0, out, n);
+    return out;
+}
+
+static void test_error_text_dialects(void **state) {
+    (void)state;
+    const char *openai =
+        "{\n  \"error\": {\n    \"message\": \"You exceeded your current quota, please check "
+        "your plan and billing details. For more information on this error, read the docs: "
+        "https://platform.openai.com/docs/guides/error-codes/api-errors.\",\n    \"type\": "
+        "\"insufficient_quota\",\n    \"param\": null,\n    \"code\": \"insufficient_quota\"\n  "
+        "}\n}";
+    assert_string_equal(error_text(openai, 1024),
+                        "You exceeded your current quota, please check your plan and billing "
+                        "details. For more information on this error, read the docs: "
+                        "https://platform.openai.com/docs/guides/error-codes/api-errors.");
+    assert_string_equal(
+        error_text("{\"type\":\"error\",\"error\":{\"type\":\"authentication_error\","
+                   "\"message\":\"invalid x-api-key\"}}",
+                   1024),
+        "invalid x-api-key");
+    assert_string_equal(error_text("[{\"error\":{\"code\":429,\"message\":\"Quota exceeded\","
+                                   "\"status\":\"RESOURCE_EXHAUSTED\"}}]",
+                                   1024),
+                        "Quota exceeded");
+    assert_string_equal(error_text("{\"error\":\"no credit\"}", 1024), "no credit");
+    assert_string_equal(error_text("{\"message\":\"Forbidden\"}", 1024), "Forbidden");
+    /* Not JSON: the text itself, white space and control bytes folded. */
+    assert_string_equal(error_text("<html>\r\n <b>429</b>\t\x1b[31m Too Many\n</html>\n", 1024),
+                        "<html> <b>429</b> [31m Too Many </html>");
+    assert_string_equal(error_text("", 1024), "");
+    assert_string_equal(error_text(NULL, 1024), "");
+}
+
+static void test_error_text_cut_between_words(void **state) {
+    (void)state;
+    const char *body = "{\"error\":{\"message\":\"Read the docs: "
+                       "https://platform.openai.com/docs/guides/error-codes/api-errors now\"}}";
+    const char *url = "https://platform.openai.com/docs/guides/error-codes/api-errors";
+    /* Every room from nothing to all of it: the URL is whole or absent, the text a prefix of
+       the message that ends between words, marked as cut. */
+    for (size_t n = 1; n <= 100; n++) {
+        const char *t = error_text(body, n);
+        assert_true(strlen(t) < n);
+        const char *u = strstr(t, "https://");
+        if (u)
+            assert_memory_equal(u, url, strlen(url));
+        if (strlen(t) > 0 && strcmp(t, "Read the docs: https://platform.openai.com/docs/guides/"
+                                       "error-codes/api-errors now") != 0) {
+            size_t len = strlen(t);
+            assert_true(strcmp(t, "...") == 0 || (len >= 4 && strcmp(t + len - 4, " ...") == 0));
+        }
+    }
+    assert_string_equal(error_text(body, 40), "Read the docs: ...");
+    /* One byte short of the whole message: the URL is dropped, not cut. */
+    assert_string_equal(error_text(body, 81), "Read the docs: ...");
+    assert_string_equal(error_text(body, 82), "Read the docs: https://platform.openai.com/docs/"
+                                              "guides/error-codes/api-errors now");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_openai_429_rate_limit_requests),
@@ -1206,6 +1271,8 @@ int main(void) {
         cmocka_unit_test(test_parse_rfc3339),
         cmocka_unit_test(test_parse_rfc3339_malformed),
         cmocka_unit_test(test_class_names),
+        cmocka_unit_test(test_error_text_dialects),
+        cmocka_unit_test(test_error_text_cut_between_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
