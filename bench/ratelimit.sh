@@ -19,12 +19,13 @@
 # --no-rate-headers, so the rate comes from 429s as with nginx). "headers" rows are not told
 # but the mock announces its limits.
 #
-# floor_s is the least time the limit allows: rate limiters with burst B (nginx's meaning: B
-# beyond the first at rest) admit B + 1 at once and then one per 1/rate: (N - 1 - B) / rate +
-# one answer. Window limiters count whole windows: ceil(N / Q) x S (a client that spends each
-# window's quota at its start can beat it; one paced evenly at Q/S meets it). Token buckets:
-# (tokens - token burst) / (TPM / 60) + one answer. No limit: ceil(N / c) answers.
-# Each cell has 20-30 s of floor and -c of rate x answer time x 4, at least 64.
+# floor_s is the time the limit's rate allows, the time of a client paced evenly at that rate
+# (what --rpm alone can tell a client): rate limiters (N - 1) / rate + one answer; window
+# limiters count whole windows, ceil(N / Q) x S; token buckets (tokens - the first request's)
+# / (TPM / 60) + one answer; no limit, ceil(N / c) answers. Bursts are not counted: a client
+# that spends one at the start, or each window's quota at its start, can beat the floor (by
+# B / rate: 0.1 s at 100 r/s burst 10, but 5 s at 2 r/s burst 10). Each cell has 25-30 s of
+# floor and -c of rate x answer time x 4, at least 64.
 #
 # attempts and refused are counted by the SERVER: nginx's access log (statuses of /v1
 # requests), the mock's GET /mock/stats (requests; refused = answers that were not 200). The
@@ -181,9 +182,8 @@ print(sum(t), t[0])
 PY
 }
 
-# Floors (see the top): rate limiter, window limiter, no limit.
-floor_rate() { awk -v n="$1" -v r="$2" -v b="$3" -v l="$4" 'BEGIN { x = n - 1 - b; if (x < 0) x = 0
-    printf "%.2f", x / r + l / 1000 }'; }
+# Floors (see the top): floor_rate N RATE LATENCY_MS, floor_win N Q S.
+floor_rate() { awk -v n="$1" -v r="$2" -v l="$3" 'BEGIN { printf "%.2f", (n - 1) / r + l / 1000 }'; }
 floor_win() { awk -v n="$1" -v q="$2" -v s="$3" 'BEGIN { printf "%.2f", int((n + q - 1) / q) * s }'; }
 conc() { awk -v r="$1" -v l="$2" 'BEGIN { c = int(r * l / 1000 * 4 + 0.999); print (c < 64 ? 64 : c) }'; }
 
@@ -312,7 +312,7 @@ mock_cell() {
 nginx_cell() {
     local name=$1 mode=$2 rate=$3 burst=$4 lat=$5 n=$6 floor in c t
     shift 6
-    floor=$(floor_rate "$n" "$rate" "$burst" "$lat")
+    floor=$(floor_rate "$n" "$rate" "$lat")
     selected "$name" "$mode" || return 0
     command -v nginx >/dev/null || { skip_row "$name" "$mode" "$floor" "nginx is not installed"; return 0; }
     in=$(input "$n")
@@ -336,7 +336,7 @@ nginx_cell() {
 dist_cell() {
     local name=$1 mode=$2 rate=$3 burst=$4 n=$5 floor in limit start pids="" k t _
     shift 5
-    floor=$(floor_rate "$n" "$rate" "$burst" "$LAT")
+    floor=$(floor_rate "$n" "$rate" "$LAT")
     selected "$name" "$mode" || return 0
     for k in nginx redis-server redis-cli; do
         command -v $k >/dev/null || { skip_row "$name" "$mode" "$floor" "$k is not installed"; return 0; }
@@ -385,8 +385,8 @@ rate_cells() {
     c=$(conc "$rate" "$LAT")
     case $kind in
     gcra | bucket | gemini)
-        n=$((rate * 25 + x + 1))
-        floor=$(floor_rate "$n" "$rate" "$x" "$LAT")
+        n=$((rate * 25 + 1))
+        floor=$(floor_rate "$n" "$rate" "$LAT")
         name="$kind $rate/s b$x"
         margs="--limiter ${kind/gemini/gcra} --burst $x"
         [ "$kind" = gemini ] && margs="$margs --provider gemini"
@@ -425,7 +425,7 @@ commit_of() {
 }
 echo "client: $SLUICE ($(commit_of "$SLUICE")); mock: $MOCK_BIN ($(commit_of "$MOCK_BIN"))"
 echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'); redis $(redis-server --version 2>/dev/null | sed 's/.*v=\([^ ]*\).*/\1/')"
-echo "CELLS='$CELLS' CAP=$CAP; answers take $LAT ms unless said; floor, targets: see the top of $0"
+echo "CELLS='$CELLS' CAP=$CAP; answers take $LAT ms unless said; floor, targets: see the top of bench/ratelimit.sh"
 echo
 # Printed by report (below) for each row; the TSV has the same columns without padding.
 COLS=(cell mode floor_s wall_s ratio attempts refused refused% verdict note)
@@ -435,15 +435,15 @@ if [ -n "$DATA" ]; then (IFS=$'\t' && echo "${COLS[*]}") >"$DATA"; fi
 # nginx limit_req (issue 16's server) ----------------------------------------------------------
 for rate in 2 20 100 500; do
     for burst in 1 10; do
-        n=$((rate * 25 + burst + 1))
+        n=$((rate * 25 + 1))
         nginx_cell "nginx $rate/s b$burst" told "$rate" "$burst" "$LAT" "$n" --rpm $((rate * 60))
         nginx_cell "nginx $rate/s b$burst" learned "$rate" "$burst" "$LAT" "$n"
     done
 done
-nginx_cell "nginx 100/s b10 1s answers" told 100 10 1000 2500 --rpm 6000
-nginx_cell "nginx 100/s b10 1s answers" learned 100 10 1000 2500
-dist_cell "dist nginx 100/s b10" told 100 10 2511 --rpm 6000
-dist_cell "dist nginx 100/s b10" learned 100 10 2511
+nginx_cell "nginx 100/s b10 1s answers" told 100 10 1000 2501 --rpm 6000
+nginx_cell "nginx 100/s b10 1s answers" learned 100 10 1000 2501
+dist_cell "dist nginx 100/s b10" told 100 10 2501 --rpm 6000
+dist_cell "dist nginx 100/s b10" learned 100 10 2501
 
 # the mock's limiter kinds ---------------------------------------------------------------------
 for kind in gcra bucket; do
@@ -465,21 +465,21 @@ rate_cells gemini 100 10
 # first request's.
 in=$(input 500 --prompt-bytes 2000 --max-tokens 100)
 read -r tok first <<<"$(tokens_of "$in")"
-floor=$(awk -v t="$tok" -v f="$first" 'BEGIN { printf "%.2f", (t - f - 6000) / 12000 + 0.05 }')
+floor=$(awk -v t="$tok" -v f="$first" 'BEGIN { printf "%.2f", (t - f) / 12000 + 0.05 }')
 margs="--limiter bucket --tpm 720000 --token-burst 6000 --latency $LAT"
 NOTE="$tok tokens" mock_cell "tpm bucket 12k tok/s b6000" told "$floor" "$in" 64 "$margs" --tpm 720000
 NOTE="$tok tokens" mock_cell "tpm bucket 12k tok/s b6000" learned "$floor" "$in" 64 "$margs --no-rate-headers"
 
 # Today's cells: the mock's default limiter (GCRA, --burst-s 1: 100 requests at once) --------
 in=$(input 3000)
-floor=$(floor_rate 3000 100 99 "$LAT")
+floor=$(floor_rate 3000 100 "$LAT")
 mock_cell "default 100/s burst-s 1" told "$floor" "$in" 64 "--rpm 6000 --latency $LAT" --rpm 6000
 mock_cell "default 100/s burst-s 1" headers "$floor" "$in" 64 "--rpm 6000 --latency $LAT"
 mock_cell "default 100/s burst-s 1" learned "$floor" "$in" 64 "--rpm 6000 --latency $LAT --no-rate-headers"
 # TPM-bound, announced in headers: 600 x ~600 tokens at 720k TPM (--burst-s 1: 12k tokens).
 in=$(input 600 --prompt-bytes 2000 --max-tokens 100)
 read -r tok first <<<"$(tokens_of "$in")"
-floor=$(awk -v t="$tok" 'BEGIN { printf "%.2f", (t - 12000) / 12000 + 0.05 }')
+floor=$(awk -v t="$tok" -v f="$first" 'BEGIN { printf "%.2f", (t - f) / 12000 + 0.05 }')
 NOTE="$tok tokens" mock_cell "default tpm 12k tok/s" headers "$floor" "$in" 64 \
     "--rpm 6000 --tpm 720000 --latency $LAT"
 # -c auto against a server that refuses beyond 40 in flight with 503 (refused: the 503s). Its
