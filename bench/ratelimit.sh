@@ -60,12 +60,15 @@ NGX_PID=""
 REDIS_PID=""
 REDIS_PORT=""
 SRV_PID="" # the mock of this cell (common.bash's MOCK_PID is not used: its mock is $SLUICE's)
+# The clients' `timeout`s. Each runs in the background and is waited for: `timeout` puts
+# itself in a process group of its own, which a Ctrl-C of the bench would not reach.
+CLIENT_PIDS=""
 
 servers_down() {
     local p
-    for p in $NGX_PID $REDIS_PID $SRV_PID; do kill "$p" 2>/dev/null || true; done
-    for p in $NGX_PID $REDIS_PID $SRV_PID; do wait "$p" 2>/dev/null || true; done
-    NGX_PID="" REDIS_PID="" SRV_PID=""
+    for p in $CLIENT_PIDS $NGX_PID $REDIS_PID $SRV_PID; do kill "$p" 2>/dev/null || true; done
+    for p in $CLIENT_PIDS $NGX_PID $REDIS_PID $SRV_PID; do wait "$p" 2>/dev/null || true; done
+    CLIENT_PIDS="" NGX_PID="" REDIS_PID="" SRV_PID=""
 }
 trap 'servers_down; bench_cleanup' EXIT
 
@@ -279,7 +282,10 @@ run_client() {
     start=$(now)
     CODE=0
     timeout -k 15 "$limit" "$SLUICE" run "$in" -o "$T/out.jsonl" --base-url "$url" --provider none \
-        -c "$c" --no-progress --stats-json "$T/stats.json" "$@" 2>"$T/client.err" || CODE=$?
+        -c "$c" --no-progress --stats-json "$T/stats.json" "$@" 2>"$T/client.err" &
+    CLIENT_PIDS=$!
+    wait "$CLIENT_PIDS" || CODE=$?
+    CLIENT_PIDS=""
     WALL=$(awk -v s="$start" -v e="$(now)" 'BEGIN { printf "%.2f", e - s }')
     DONE=$(done_lines "$T/out.jsonl")
 }
@@ -354,6 +360,7 @@ dist_cell() {
         --job rl --base-url "$NGX_URL" --provider none -c 64 --no-progress \
         --stats-json "$T/stats.json" "$@" 2>"$T/client.err" &
     local run=$!
+    CLIENT_PIDS=$run
     for _ in $(seq 1 200); do
         [ "$(redis-cli -p "$REDIS_PORT" exists 'sluice:job:{rl}:meta')" = 1 ] && break
         sleep 0.05
@@ -363,6 +370,7 @@ dist_cell() {
             --no-progress 2>"$T/work$k.err" &
         pids="$pids $!"
     done
+    CLIENT_PIDS="$run$pids"
     CODE=0
     wait "$run" || CODE=$?
     WALL=$(awk -v s="$start" -v e="$(now)" 'BEGIN { printf "%.2f", e - s }')
@@ -370,6 +378,7 @@ dist_cell() {
         [ "$CODE" = 0 ] || kill "$k" 2>/dev/null || true
         wait "$k" 2>/dev/null || true
     done
+    CLIENT_PIDS=""
     DONE=$(done_lines "$T/out.jsonl")
     read -r att ref other <<<"$(count_log "$NGX_LOG")"
     t=$(targets "dist-$mode")
