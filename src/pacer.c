@@ -15,7 +15,8 @@
 #define PROBE_GROWTH 0.10
 #define MIN_RPM      1.0
 /* After a refusal early in the run, the rate doubles this often until the next one. */
-#define FAST_DOUBLE_MS 250.0
+#define FAST_DOUBLE_MS    250.0
+#define FAST_DOUBLE_SENDS 2.0
 /* At most this share of JITTER_MIN_SENT or more requests sent between two refusals refused:
    arrivals' timing, not the rate (pacer_on_refusal). */
 #define JITTER_SHARE    0.02
@@ -345,7 +346,12 @@ int pacer_tick(struct pacer *p, int64_t now_ms) {
        or held back by the budget (a shared one, of which this process sends a part). */
     if (!p->budget_bound && pacer_send_rate(p, now_ms, 500) < 0.5 * p->rpm)
         return 0;
-    p->rpm *= exp2((double)dt / FAST_DOUBLE_MS);
+    /* A slow rate doubles no sooner than every FAST_DOUBLE_SENDS of its requests: at 2/s a
+       quarter second sees none go, and the doubling would outrun what the server can say. */
+    double period = FAST_DOUBLE_SENDS * 60000.0 / p->rpm;
+    if (period < FAST_DOUBLE_MS)
+        period = FAST_DOUBLE_MS;
+    p->rpm *= exp2((double)dt / period);
     return 1;
 }
 
