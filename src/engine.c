@@ -450,21 +450,20 @@ static void slow_start_end(struct sluice_s *e) {
     e->ss_slots = INT_MAX;
 }
 
-/* Doubles the slots when their time has come; returns when to look again (-1: never). */
-static int64_t slow_start_tick(struct sluice_s *e, int64_t now) {
+/* Doubles the slots when their time has come (the dispatch arms the timer for it). */
+static void slow_start_tick(struct sluice_s *e, int64_t now) {
     if (e->ss_slots == INT_MAX)
-        return -1;
+        return;
     if (e->ss_slots >= e->limit_max) {
         slow_start_end(e);
-        return -1;
+        return;
     }
     if (e->in_flight + e->unwritten < e->ss_slots)
-        return -1; /* not all in use: more would change nothing */
+        return; /* not all in use: more would change nothing */
     if (now - e->ss_doubled_ms >= SLOW_START_DOUBLE_MS) {
         e->ss_slots *= 2;
         e->ss_doubled_ms = now;
     }
-    return e->ss_doubled_ms + SLOW_START_DOUBLE_MS;
 }
 
 int engine_slots_full(const struct sluice_s *e) {
@@ -478,7 +477,7 @@ void engine_dispatch(struct sluice_s *e) {
     uv_update_time(e->loop);
     int64_t now = (int64_t)uv_now(e->loop);
     int64_t wake = -1;
-    int64_t ss_next = slow_start_tick(e, now);
+    slow_start_tick(e, now);
     e->invalid_run = 0;
     e->yield = 0;
     if (pacer_tick(&e->pacer, now))
@@ -557,9 +556,16 @@ void engine_dispatch(struct sluice_s *e) {
     }
     e->pacer.budget_bound = budget_bound;
     /* All the slow start's slots in use: look again when they double. */
-    if (!gated && !e->stopping && ss_next >= 0 && e->in_flight + e->unwritten >= slots &&
-        (wake < 0 || ss_next < wake))
-        wake = ss_next;
+    if (!gated && !e->stopping && e->ss_slots < INT_MAX &&
+        e->in_flight + e->unwritten >= e->ss_slots) {
+        /* Filled just now, or earlier: either way the slots double SLOW_START_DOUBLE_MS after
+           the last doubling, answers or not (answers may take seconds). */
+        int64_t t = e->ss_doubled_ms + SLOW_START_DOUBLE_MS;
+        if (t <= now)
+            t = now + 1;
+        if (wake < 0 || t < wake)
+            wake = t;
+    }
     if (e->yield && !e->stopping)
         wake = now; /* more invalid lines may follow: the next turn of the loop goes on */
     int64_t unreachable = reach_deadline(&e->reach);
