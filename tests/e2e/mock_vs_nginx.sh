@@ -129,7 +129,13 @@ if diff:
               f"nginx {int(got_nginx[j])} mock {int(got_mock[j])}")
 if got_nginx.count(False) < 30 or got_nginx.count(True) < 100:
     raise SystemExit("the trace did not press on the limit: nothing is compared")
-if len(diff) > MAX_DIFF:
-    raise SystemExit(f"{len(diff)} differences, at most {MAX_DIFF} allowed")
+# A machine that stalls (ASan, parallel tests) sends some requests late, and each can meet the
+# two servers a different ms apart: each such request may differ, on top of MAX_DIFF. On time,
+# a wrong model (another burst) differs by a dozen or more.
+stalled = sum(1 for s, t in zip(sent, times) if s - t > 3)
+allowed = MAX_DIFF + stalled
+if len(diff) > allowed:
+    raise SystemExit(f"{len(diff)} differences, at most {allowed} allowed "
+                     f"({MAX_DIFF} + {stalled} sent more than 3 ms late)")
 PY
 echo "PASS mock_vs_nginx"
