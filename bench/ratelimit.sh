@@ -11,6 +11,7 @@
 #   fixed,sliding `sluice mock --limiter KIND --window S`, Q = rate x S per window, S 1 and 10
 #   per-second  `sluice mock --limiter per-second` at 20 and 100 r/s
 #   gemini      gcra 100 r/s burst 10 in Gemini's dialect (the wait only in the 429's body)
+#   nginx-like  bucket 100 r/s burst 10 with --retry-after 1: nginx's limiter and hint, in the mock
 #   tpm bucket  a token bucket on tokens (--limiter bucket --tpm --token-burst)
 #   default     today's cells: mock's default limiter (--rpm 6000, --burst-s 1), TPM-bound
 #               with headers, -c auto against --max-concurrency 40 (503s)
@@ -193,7 +194,6 @@ conc() { awk -v r="$1" -v l="$2" 'BEGIN { c = int(r * l / 1000 * 4 + 0.999); pri
 now() { date +%s.%N; }
 missed=0
 
-
 # report NAME MODE FLOOR WALL TIMED_OUT EXIT N DONE ATTEMPTS REFUSED OTHER CLIENT_ATTEMPTS
 #        MAX_RATIO MAX_PCT MIN_ALLOWED NOTE: prints the row, appends it to $DATA, counts a miss.
 report() {
@@ -202,11 +202,17 @@ report() {
 import sys
 (name, mode, floor, wall, timed_out, code, n, done, att, ref, other, catt, max_ratio, max_pct,
  allow, note) = sys.argv[1:]
-floor, wall, n, done, att, ref, other = float(floor), float(wall), int(n), int(done), int(att), int(ref), int(other)
+notes = [note] if note else []
+if att == "-":  # the server is gone: no verdict on the client
+    notes.append("the server stopped answering")
+    print("%s\t%s\t%.1f\t%.1f\t-\t-\t-\t-\tn/a\t%s" % (name, mode, float(floor), float(wall),
+                                                       "; ".join(notes)))
+    sys.exit(0)
+floor, wall, n, done = float(floor), float(wall), int(n), int(done)
+att, ref, other = int(att), int(ref), int(other)
 timed_out = timed_out == "1"
 pct = 100.0 * ref / att if att else 0.0
 ratio = wall / floor
-notes = [note] if note else []
 if timed_out:
     pace = " (~%.1fx at that pace)" % (wall * n / done / floor) if done else ""
     notes.append("stopped at %.0f s: %d/%d done%s" % (wall, done, n, pace))
@@ -228,7 +234,7 @@ PY
     IFS=$'\t' read -r -a f <<<"$line"
     printf '%-30s %-8s %7s %7s %6s %8s %7s %8s  %-7s %s\n' "${f[@]}"
     [ -n "$DATA" ] && printf '%s\n' "$line" >>"$DATA"
-    [ "${f[8]}" = ok ] || missed=$((missed + 1))
+    case ${f[8]} in MISSED) missed=$((missed + 1)) ;; esac
     return 0
 }
 
@@ -257,13 +263,15 @@ count_log() {
         END { print n + 0, r + 0, o + 0 }' "$1"
 }
 
-# count_mock: "attempts refused other" from the mock's /mock/stats (refused: not 200).
+# count_mock: "attempts refused other" from the mock's /mock/stats (refused: not 200), or
+# "- - -" when the mock does not answer.
 count_mock() {
     curl -s --max-time 5 "$SRV_URL/mock/stats" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 ok = s["status"].get("200", 0)
-print(s["requests"], s["requests"] - ok, s["requests"] - ok - s["status"].get("429", 0))'
+print(s["requests"], s["requests"] - ok, s["requests"] - ok - s["status"].get("429", 0))' 2>/dev/null ||
+        echo - - -
 }
 
 done_lines() { grep -c '"error":null}$' "$1" 2>/dev/null || true; }
@@ -393,12 +401,15 @@ rate_cells() {
     local kind=$1 rate=$2 x=$3 n floor name margs c in
     c=$(conc "$rate" "$LAT")
     case $kind in
-    gcra | bucket | gemini)
+    gcra | bucket | gemini | nginx-like)
         n=$((rate * 25 + 1))
         floor=$(floor_rate "$n" "$rate" "$LAT")
         name="$kind $rate/s b$x"
-        margs="--limiter ${kind/gemini/gcra} --burst $x"
-        [ "$kind" = gemini ] && margs="$margs --provider gemini"
+        case $kind in
+        gemini) margs="--limiter gcra --burst $x --provider gemini" ;;
+        nginx-like) margs="--limiter bucket --burst $x --retry-after 1" ;;
+        *) margs="--limiter $kind --burst $x" ;;
+        esac
         ;;
     fixed | sliding) # 25 windows of 1 s, 3 of 10 s
         local q=$((rate * x))
@@ -468,6 +479,9 @@ done
 rate_cells per-second 20 1
 rate_cells per-second 100 1
 rate_cells gemini 100 10
+# nginx's own limiter (bucket) with nginx's fixed Retry-After: 1, in the mock: when its rows
+# match the nginx rows, a pacer can be debugged against the mock alone.
+rate_cells nginx-like 100 10
 
 # A token bucket on tokens: 500 requests of ~600 tokens (2,000-byte prompts + max_tokens 100)
 # at 720k TPM (12k tokens/s, 20 requests/s), 6,000 tokens (10 requests) of burst beyond the
