@@ -39,6 +39,6 @@ print("429s: %d (mock %d), attempts %d, limits %s" % (s["rate_limited"], mock429
 assert s["rate_limited"] == mock429, (s["rate_limited"], mock429)
 assert mock429 <= 8, mock429
 assert s["limits"]["rate_source"] == "learned", s["limits"]
-assert 150 <= s["limits"]["rpm"] <= 320, s["limits"]
+assert 150 <= s["limits"]["rpm"] <= 400, s["limits"]  # the quota, 200, probed a little above
 PY
 echo ok
