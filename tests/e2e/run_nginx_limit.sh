@@ -3,7 +3,9 @@
 # Retry-After: 1 and no rate headers), sluice completes every line with few refusals, both
 # told the rate (--rpm 3000) and not told (learned from the 429s). The refusals are counted
 # by nginx (its access log), not by sluice. Each run is stopped after 60 s; wall time against
-# the floor is bench/ratelimit.sh's job, tests do not time.
+# the floor is bench/ratelimit.sh's job, tests do not time. Learning costs a few refusals at
+# the start of so short a run (4.6-6.4% seen; the client before issue 16 had 14%, told 55%):
+# at most 10% learned, 2% told.
 . "$SRCDIR/tests/e2e/lib/common.sh"
 . "$SRCDIR/tests/e2e/lib/nginx.sh"
 N=350 # 7 s at 50 r/s
@@ -43,6 +45,6 @@ check() {
     return 0
 }
 check "told --rpm 3000" 2 --rpm 3000
-check "not told (learned)" 8
+check "not told (learned)" 10
 [ "$FAILED" = 0 ] || fail "$FAILED problem(s) above"
 echo ok
