@@ -620,27 +620,11 @@ static void retry_later(struct sluice_s *e, struct job *j, const struct classify
 }
 
 /*
- * Is a rate in force in the limiter? A shared limiter applies a rate only once Redis has it
- * (units leased while the budget was unlimited would all go at once before then), so the slow
- * start holds its slots until it does.
- */
-static int limiter_paces(const struct sluice_s *e) {
-    if (!e->lim->ops->rates)
-        return 1;
-    double rpm, tpm;
-    e->lim->ops->rates(e->lim, &rpm, &tpm);
-    return rpm > 0 || tpm > 0;
-}
-
-/*
  * The fraction of a budget's traffic this process sends: 1 alone; with a budget shared through
- * Redis, what it sent over the last second against the rate in force for everyone.
+ * Redis (rpm, the rate in force for everyone; 0 = none yet), what it sent over the last second
+ * against that rate.
  */
-static double traffic_share(struct sluice_s *e, int64_t now) {
-    if (!e->lim->ops->rates)
-        return 1;
-    double rpm, tpm;
-    e->lim->ops->rates(e->lim, &rpm, &tpm);
+static double traffic_share(struct sluice_s *e, int64_t now, double rpm) {
     if (rpm <= 0)
         return 1;
     double mine = pacer_send_rate(&e->pacer, now, 1000);
@@ -656,10 +640,15 @@ static double traffic_share(struct sluice_s *e, int64_t now) {
 static void learn(struct sluice_s *e, const struct job *j, const struct classify_verdict *v,
                   int64_t now, int64_t until) {
     int changed = 0;
+    /* A shared budget's rates in force: another process may have learned them. The slow start
+       holds its slots until one is in force (units leased while the budget was unlimited
+       would all go at once before then). A local limiter is always in force. */
+    double shared_rpm = 0, shared_tpm = 0;
+    int in_force = 1;
     if (e->lim->ops->rates) {
-        double rpm, tpm;
-        e->lim->ops->rates(e->lim, &rpm, &tpm);
-        pacer_adopt(&e->pacer, rpm);
+        e->lim->ops->rates(e->lim, &shared_rpm, &shared_tpm);
+        pacer_adopt(&e->pacer, shared_rpm);
+        in_force = shared_rpm > 0 || shared_tpm > 0;
     }
     if (j->x.tr == TRANSPORT_OK)
         changed |= pacer_on_headers(&e->pacer, &j->x.hdrs, now);
@@ -667,14 +656,15 @@ static void learn(struct sluice_s *e, const struct job *j, const struct classify
         /* A refusal says the server tolerates less burst than we allowed, whatever the rate. */
         if (e->lim->ops->no_burst)
             e->lim->ops->no_burst(e->lim, now);
-        changed |= pacer_on_refusal(&e->pacer, j->sent_ms, now, until, traffic_share(e, now));
+        changed |=
+            pacer_on_refusal(&e->pacer, j->sent_ms, now, until, traffic_share(e, now, shared_rpm));
     } else if (v->cls == CLASS_SUCCESS) {
         changed |= pacer_on_success(&e->pacer, j->sent_ms, now);
         if (e->ss_slots < INT_MAX)
             e->ss_slots++;
     }
     if (e->ss_slots < INT_MAX && (v->cls == CLASS_RATE_LIMITED || !pacer_searching(&e->pacer)) &&
-        limiter_paces(e))
+        in_force)
         slow_start_end(e); /* a rate is known, and in force: it paces the run from now on */
     if (changed)
         limiter_set_rates(e, now);

@@ -37,7 +37,6 @@ void pacer_init(struct pacer *p, double told_rpm, double told_tpm, int64_t now_m
     p->share = 1.0;
     p->told_tpm = told_tpm > 0 ? told_tpm : 0;
     p->at_ref_ms = -1;
-    p->first_ok_ms = -1;
     p->last_cut_ms = now_ms - 1; /* a request sent at once is news */
     p->last_raise_ms = now_ms;
     p->win_from_ms = now_ms;
@@ -45,7 +44,6 @@ void pacer_init(struct pacer *p, double told_rpm, double told_tpm, int64_t now_m
     p->hint_end_ms = p->hint_at_ms = -1;
     p->all_refused_end = -1;
     p->bucket0_ms = now_ms;
-    p->start_ms = now_ms;
 }
 
 /* Moves the window forward to now, clearing buckets that fell out of it. */
@@ -358,8 +356,6 @@ int pacer_tick(struct pacer *p, int64_t now_ms) {
 int pacer_on_success(struct pacer *p, int64_t sent_ms, int64_t now_ms) {
     window_advance(p, now_ms);
     p->oks[p->bucket]++;
-    if (p->first_ok_ms < 0)
-        p->first_ok_ms = now_ms;
     if (window_accept(p, sent_ms))
         return 1;
     int64_t dt = now_ms - p->last_raise_ms;

@@ -6,16 +6,17 @@
  * else the limits the provider announces in its rate-limit headers, else a rate learned from
  * refusals alone. It observes; the limiter enforces. Pure: every call takes the time.
  *
- * Learning from refusals. What the server accepted is the best measure of its limit, so a
- * refusal sets the rate from the answers accepted over the last second, not from how many of
- * an opening burst got through, and not by cutting a fraction off the rate: a server that
- * tolerates a burst accepts more than its rate for a moment, one that tolerates none may refuse
- * a request sent well under its rate, and neither says much about the rate. After a refusal the
- * rate is PACER_MARGIN of that measure (the reference); it climbs back to the reference over
- * about PACER_CRUISE_S, holds there PACER_HOLD_MS (or PACER_HOLD_REQUESTS, when that is
- * longer), and then probes upwards, faster the longer
- * nothing is refused, so that a reference measured too low (a slow start, a short sample) is
- * left behind within seconds. The next refusal measures again.
+ * Learning from refusals. What the server let through is the best measure of its limit, not
+ * how many of an opening burst got through, and not a fraction cut off the rate: a server
+ * that tolerates a burst accepts more than its rate for a moment, one that tolerates none may
+ * refuse a request sent well under its rate. The first refusal starts the rate at what passed
+ * (sent and not refused) in the last second and doubles it (pacer_tick) until the next one.
+ * Each later refusal measures what passed since the one before: a token bucket is empty at
+ * both, so that is its rate, whatever burst it allows. The rate is then PACER_MARGIN of that
+ * measure (the reference); it climbs back to the reference over about PACER_CRUISE_S, holds
+ * there PACER_HOLD_MS (or PACER_HOLD_REQUESTS, when that is longer), and then probes upwards,
+ * faster the longer nothing is refused, so that a reference measured too low is left behind
+ * within seconds. One refused in many keeps the rate (arrival timing, not the rate).
  *
  * A refusal that names the end of a window (a hint every process must honour, the engine
  * decides which: engine.c retry_later) is not proof that the rate is wrong: the window's
@@ -53,7 +54,6 @@ struct pacer {
     double share;        /* fraction of the announced limits used (cut by 429s) */
     double ref_rpm;      /* learned: the accepted rate measured at the last refusal */
     int64_t at_ref_ms;   /* learned: when the rate reached ref_rpm; -1 while below it */
-    int64_t first_ok_ms; /* the first accept; -1 none yet */
     int fast;            /* learned early in the run: doubling until the next refusal */
     int budget_bound;    /* the engine's last dispatch waited for the budget, not for slots */
     double shared_rpm;   /* a shared budget's rate as last adopted or written; 0 none */
@@ -74,7 +74,6 @@ struct pacer {
     uint32_t oks[PACER_BUCKETS];     /* answers that were not refusals, per bucket */
     uint32_t nos[PACER_BUCKETS];     /* refusals, per bucket */
     int64_t bucket0_ms;              /* start of the newest bucket */
-    int64_t start_ms;                /* pacer_init(): a young window covers less than 2 s */
     int bucket;                      /* index of the newest bucket */
 };
 
