@@ -25,6 +25,10 @@
 #define NO_PROBE_MS 30000
 /* Requests sent since the last change, every one refused, that pause everyone. */
 #define ALL_REFUSED_MIN 3
+/* The least a refusal takes off a rate that was not in use all along (pacer_on_refusal). */
+#define NOT_FULL_FLOOR 0.5
+/* The first refusal's rate when nothing at all passed: one a second. */
+#define FIRST_FLOOR_RPM 60.0
 /* The shortest span between two refusals whose passed requests measure a rate. */
 #define BETWEEN_MIN_MS 200
 
@@ -208,6 +212,23 @@ static double window_rate_now(const struct pacer *p, double share) {
     return (double)p->win_oks * 60000.0 / (double)(p->win_end_ms - p->win_from_ms) / share;
 }
 
+/*
+ * A refusal, during the fast climb, of a request sent within the second the first refusal
+ * measured and not yet answered then: that measure counted it as passed. Requests sent
+ * together are refused together (an opening of 4 against a burst of 1), so without this the
+ * climb starts from twice the limit. The climb keeps its progress.
+ */
+static int fast_recount(struct pacer *p, double share) {
+    double ref = p->ref_rpm - 60.0 / share;
+    if (ref < FIRST_FLOOR_RPM)
+        ref = FIRST_FLOOR_RPM;
+    if (ref >= p->ref_rpm)
+        return 0;
+    p->rpm *= ref / p->ref_rpm;
+    p->ref_rpm = ref;
+    return 1;
+}
+
 int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t window_end_ms,
                      double share) {
     if (share <= 0 || share > 1)
@@ -222,6 +243,8 @@ int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t w
     /* Sent no later than the last change, or refused soon after it (the server's budget was
        still spent): that change already answered it. A refusal ends a fast climb at once. */
     int64_t span = now_ms - p->last_cut_ms;
+    if (!window && p->fast && sent_ms <= p->last_cut_ms && sent_ms > p->last_cut_ms - 1000)
+        return fast_recount(p, share);
     if (!window && (sent_ms <= p->last_cut_ms ||
                     (p->rpm_source == PACER_LEARNED && !p->fast && span < BETWEEN_MIN_MS)))
         return 0;
@@ -300,13 +323,19 @@ int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t w
         /* The first refusal. Early in a run what passed in less than a second, counted over a
            second, is a floor of the limit, not a measure: start there, and double until the
            next refusal (pacer_tick). */
-        learn_rate(p, ref > 0 ? ref : 60, 1, now_ms);
+        learn_rate(p, ref > 0 ? ref : FIRST_FLOOR_RPM, 1, now_ms);
         return 1;
     }
     if (ref > p->rpm && ref > p->ref_rpm)
         ref = p->rpm; /* refused at this rate: the limit is not above it */
-    if ((p->fast || !full) && ref < BETA * p->rpm)
-        ref = BETA * p->rpm; /* a floor of a measure: the limit is not far below the rate */
+    /* A floor of a measure. In a fast climb the limit is not far below the rate. Sent less
+       than the rate allowed (a pause, slots, a probe that grew the rate), the measure may have
+       missed what the server would have let through, but not by more than half the rate:
+       the refusal says the rate was over the limit. */
+    if (p->fast && ref < BETA * p->rpm)
+        ref = BETA * p->rpm;
+    else if (!p->fast && !full && ref < NOT_FULL_FLOOR * p->rpm)
+        ref = NOT_FULL_FLOOR * p->rpm;
     if (ref <= 0)
         ref = p->rpm / 2;
     learn_rate(p, ref, 0, now_ms);
