@@ -307,6 +307,10 @@ int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t w
            to this one's end. A window's quota is spent whole, evenly: no margin. */
         learn_rate(p, window_rate_now(p, share), 0, now_ms);
         p->rpm = p->ref_rpm;
+        /* The quota is measured, and accepts in this window raise it (window_accept): probe
+           above it only after two whole windows. A sliding window refuses each request of a
+           probe until the requests of a window ago leave it, each with a wait of its own. */
+        p->probe_after_ms = p->win_end_ms + 2 * (p->win_end_ms - p->win_from_ms);
         return 1;
     }
     /* Else what the server let through over the last second: the requests sent and not refused

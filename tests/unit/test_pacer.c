@@ -392,6 +392,25 @@ static void test_window_spent_evenly(void **state) {
 }
 
 /* A refusal for the same window's end again changes nothing: the rate does not collapse. */
+/* A window's quota is a measure: nothing probes above it for two whole windows. A sliding
+   log refuses each request of a probe, one by one, until the requests of a window ago leave. */
+static void test_window_quota_not_probed(void **state) {
+    (void)state;
+    static struct sim s;
+    sim_init(&s, window(200, 10000), 0, 0, 64, 50, 2000);
+    sim_run(&s, 10500);
+    assert_int_equal(s.p.rpm_source, PACER_LEARNED);
+    double ref = s.p.ref_rpm;
+    int refused = s.refused;
+    assert_true(ref > 1200 * 0.9 && ref < 1200 * 1.1);
+    for (int64_t t = 11000; t <= 29500; t += 500) {
+        sim_run(&s, t);
+        assert_true(s.p.rpm <= ref * 1.001);
+    }
+    assert_int_equal(s.refused, refused);
+    sim_free(&s);
+}
+
 static void test_same_window_no_collapse(void **state) {
     (void)state;
     struct pacer p;
@@ -614,6 +633,7 @@ int main(void) {
         cmocka_unit_test(test_opening_refusals_recounted),
         cmocka_unit_test(test_low_estimate_recovers_quickly),
         cmocka_unit_test(test_window_spent_evenly),
+        cmocka_unit_test(test_window_quota_not_probed),
         cmocka_unit_test(test_same_window_no_collapse),
         cmocka_unit_test(test_share_scales_the_measure),
         cmocka_unit_test(test_shared_rate_adopted_once),
