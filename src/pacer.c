@@ -229,65 +229,42 @@ static int fast_recount(struct pacer *p, double share) {
     return 1;
 }
 
-int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t window_end_ms,
-                     double share) {
-    if (share <= 0 || share > 1)
-        share = 1;
-    window_advance(p, now_ms);
-    p->nos[p->bucket]++;
-    if (sent_ms >= p->last_cut_ms)
-        p->cut_nos++;
-    int window = window_end_ms > now_ms && window_end_ms > p->win_from_ms;
-    if (window && !window_named(p, window_end_ms))
-        return 0; /* that window's end is known: the refusal is no news */
-    /* Sent no later than the last change, or refused soon after it (the server's budget was
-       still spent): that change already answered it. A refusal ends a fast climb at once. */
-    int64_t span = now_ms - p->last_cut_ms;
-    if (!window && p->fast && sent_ms <= p->last_cut_ms && sent_ms > p->last_cut_ms - 1000)
-        return fast_recount(p, share);
-    if (!window && (sent_ms <= p->last_cut_ms ||
-                    (p->rpm_source == PACER_LEARNED && !p->fast && span < BETWEEN_MIN_MS)))
-        return 0;
-    /* What passed between the last refusal and this one: the requests sent since and not
-       refused. A token bucket was empty at both, so, when the rate was used all along, that
-       is its rate, whatever burst it allows. Sent less (a climb, a pause, slots), it is a
-       floor. */
-    double between = -1;
-    int full = 0;
-    if (p->rpm_source == PACER_LEARNED && span >= BETWEEN_MIN_MS) {
-        double sent = (double)(p->sends_total - p->cut_sends);
-        between = (sent - (double)p->cut_nos) * 60000.0 / (double)span;
-        full = sent >= 0.8 * p->rpm * (double)span / 60000.0;
-        /* One refused in many is the timing of arrivals (a server that counts time in whole
-           milliseconds, a loop that let two go close together), or a rate a hair over the
-           limit: the rate stays, and holds there before it probes again. */
-        if (sent >= JITTER_MIN_SENT && (double)p->cut_nos <= JITTER_SHARE * sent &&
-            p->rpm_source == PACER_LEARNED && !p->fast) {
-            p->last_cut_ms = now_ms;
-            p->cut_sends = p->sends_total;
-            p->cut_nos = 0;
-            p->ref_rpm = p->rpm;
-            p->at_ref_ms = now_ms;
-            return 0;
-        }
-    }
+/* Marks a refusal as the last change: what passes from now on measures the next one. */
+static void cut(struct pacer *p, int64_t now_ms) {
     p->last_cut_ms = now_ms;
     p->cut_sends = p->sends_total;
     p->cut_nos = 0;
-    p->last_raise_ms = now_ms;
-    if (p->rpm_source == PACER_TOLD && p->tpm_source == PACER_TOLD)
-        return 0; /* the user's budgets are the user's: the refused request waits its hint */
-    if (p->header_rpm > 0 || p->header_tpm > 0) {
-        /* The limits are known, yet a 429 came: someone else shares the key. Use less. */
-        p->share *= BETA;
-        if (p->share < SHARE_MIN)
-            p->share = SHARE_MIN;
-        apply_headers(p);
-        return 1;
-    }
-    if (p->rpm_source == PACER_TOLD)
+}
+
+/*
+ * What passed between the last refusal and this one (per minute, -1 when the span is too
+ * short): the requests sent since and not refused. A token bucket was empty at both, so, when
+ * the rate was used all along (*full), that is its rate, whatever burst it allows. Sent less
+ * (a climb, a pause, slots), it is a floor. Returns 1 when the refusal is one in many: the
+ * timing of arrivals (a server that counts time in whole milliseconds, a loop that let two go
+ * close together), or a rate a hair over the limit. The rate then stays, and holds there
+ * before it probes again.
+ */
+static int measure_between(struct pacer *p, int64_t now_ms, double *between, int *full) {
+    int64_t span = now_ms - p->last_cut_ms;
+    *between = -1;
+    *full = 0;
+    if (p->rpm_source != PACER_LEARNED || span < BETWEEN_MIN_MS)
         return 0;
-    if (window && window_end_ms == p->all_refused_end) {
+    double sent = (double)(p->sends_total - p->cut_sends);
+    *between = (sent - (double)p->cut_nos) * 60000.0 / (double)span;
+    *full = sent >= 0.8 * p->rpm * (double)span / 60000.0;
+    if (sent < JITTER_MIN_SENT || (double)p->cut_nos > JITTER_SHARE * sent || p->fast)
+        return 0;
+    cut(p, now_ms);
+    p->ref_rpm = p->rpm;
+    p->at_ref_ms = now_ms;
+    return 1;
+}
+
+/* A refusal that named a window's end, while learning. */
+static int learn_window(struct pacer *p, int64_t window_end_ms, int64_t now_ms, double share) {
+    if (window_end_ms == p->all_refused_end) {
         /* All refused, and a wait too coarse to measure a window by: the pause is the answer.
            The rate was at or over the limit: a fast climb stops; a probe goes back to the
            reference, and nothing probes above it again for a while. */
@@ -300,20 +277,22 @@ int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t w
             p->probe_after_ms = now_ms + NO_PROBE_MS;
         return 1;
     }
-    p->win_learned = window;
-    if (window) {
-        /* The quota of a window: what was accepted since the last window's end (or the run's
-           start, inside this window: an overestimate the next window corrects), over the time
-           to this one's end. A window's quota is spent whole, evenly: no margin. */
-        learn_rate(p, window_rate_now(p, share), 0, now_ms);
-        p->rpm = p->ref_rpm;
-        /* The quota is measured, and accepts in this window raise it (window_accept): probe
-           above it only after two whole windows. A sliding window refuses each request of a
-           probe until the requests of a window ago leave it, each with a wait of its own. */
-        p->probe_after_ms = p->win_end_ms + 2 * (p->win_end_ms - p->win_from_ms);
-        return 1;
-    }
-    /* Else what the server let through over the last second: the requests sent and not refused
+    /* The quota of a window: what was accepted since the last window's end (or the run's
+       start, inside this window: an overestimate the next window corrects), over the time to
+       this one's end. A window's quota is spent whole, evenly: no margin. */
+    p->win_learned = 1;
+    learn_rate(p, window_rate_now(p, share), 0, now_ms);
+    p->rpm = p->ref_rpm;
+    /* The quota is measured, and accepts in this window raise it (window_accept): probe above
+       it only after two whole windows. A sliding window refuses each request of a probe until
+       the requests of a window ago leave it, each with a wait of its own. */
+    p->probe_after_ms = p->win_end_ms + 2 * (p->win_end_ms - p->win_from_ms);
+    return 1;
+}
+
+/* A refusal without a window, while learning; `between` and `full`: see measure_between. */
+static int learn_refusal(struct pacer *p, double between, int full, int64_t now_ms, double share) {
+    /* What the server let through over the last second: the requests sent and not refused
        (servers refuse at once, and accept with the model's time, so accepts counted as they
        arrive lag by an answer's time), or the accepts, if more came. */
     double ref = pacer_accept_rate(p, now_ms, 1000);
@@ -323,6 +302,7 @@ int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t w
     if (between >= 0)
         ref = between;
     ref /= share;
+    p->win_learned = 0;
     if (p->rpm_source == PACER_NONE) {
         /* The first refusal. Early in a run what passed in less than a second, counted over a
            second, is a floor of the limit, not a measure: start there, and double until the
@@ -344,6 +324,47 @@ int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t w
         ref = p->rpm / 2;
     learn_rate(p, ref, 0, now_ms);
     return 1;
+}
+
+int pacer_on_refusal(struct pacer *p, int64_t sent_ms, int64_t now_ms, int64_t window_end_ms,
+                     double share) {
+    if (share <= 0 || share > 1)
+        share = 1;
+    window_advance(p, now_ms);
+    p->nos[p->bucket]++;
+    if (sent_ms >= p->last_cut_ms)
+        p->cut_nos++;
+    int window = window_end_ms > now_ms && window_end_ms > p->win_from_ms;
+    if (window && !window_named(p, window_end_ms))
+        return 0; /* that window's end is known: the refusal is no news */
+    /* Sent no later than the last change, or refused soon after it (the server's budget was
+       still spent): that change already answered it. A refusal ends a fast climb at once. */
+    int64_t span = now_ms - p->last_cut_ms;
+    if (!window && p->fast && sent_ms <= p->last_cut_ms && sent_ms > p->last_cut_ms - 1000)
+        return fast_recount(p, share);
+    if (!window && (sent_ms <= p->last_cut_ms ||
+                    (p->rpm_source == PACER_LEARNED && !p->fast && span < BETWEEN_MIN_MS)))
+        return 0;
+    double between;
+    int full;
+    if (measure_between(p, now_ms, &between, &full))
+        return 0;
+    cut(p, now_ms);
+    p->last_raise_ms = now_ms;
+    if (p->rpm_source == PACER_TOLD && p->tpm_source == PACER_TOLD)
+        return 0; /* the user's budgets are the user's: the refused request waits its hint */
+    if (p->header_rpm > 0 || p->header_tpm > 0) {
+        /* The limits are known, yet a 429 came: someone else shares the key. Use less. */
+        p->share *= BETA;
+        if (p->share < SHARE_MIN)
+            p->share = SHARE_MIN;
+        apply_headers(p);
+        return 1;
+    }
+    if (p->rpm_source == PACER_TOLD)
+        return 0;
+    return window ? learn_window(p, window_end_ms, now_ms, share)
+                  : learn_refusal(p, between, full, now_ms, share);
 }
 
 /* An accept, by the window of its request; returns 1 when it raised a window's quota. */
