@@ -163,6 +163,7 @@ struct run_ctx {
     int commit_gave_up;      /* Redis refused the commits for --give-up-after */
     int feed_failed;         /* feeding INPUT into the job failed: the run stops */
     uint64_t feed_failed_at; /* uv_now then */
+    char feed_why[256];      /* what was wrong with INPUT, when feeding it failed */
     char *line_buf;          /* a result line and its newline, for the writer */
     size_t line_cap;
 };
@@ -263,6 +264,15 @@ static void dist_info(struct run_ctx *c, int exited) {
     sluice_job_set_info(c->job, info);
 }
 
+/* Why feeding INPUT into the job failed: Redis's words, or what was wrong with INPUT. */
+static const char *feed_why(struct run_ctx *c) {
+    if (sluice_jsonl_source_error(c->src) < 0) {
+        paths_input_why(c->src, errno, c->feed_why, sizeof(c->feed_why));
+        return c->feed_why;
+    }
+    return sluice_job_feed_error(c->job);
+}
+
 /* Every half second: is Redis gone for too long? And the heartbeat's numbers. */
 static void on_dist_timer(uv_timer_t *t) {
     struct run_ctx *c = t->data;
@@ -299,7 +309,7 @@ static void on_dist_timer(uv_timer_t *t) {
         c->feed_failed_at = uv_now(t->loop);
         status_clear(c->status);
         fprintf(stderr, "sluice: feeding %s into the job failed (%s); stopping\n", c->input,
-                sluice_job_feed_error(c->job));
+                feed_why(c));
         sluice_stop(c->eng, SLUICE_STOP_DRAIN);
         return;
     }
@@ -933,6 +943,18 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         exit_code = dryrun_main(cfg, o, c.cost);
         goto out;
     }
+    /* INPUT first: a file that cannot be read, or gzip data that is cut short or corrupt, is
+       refused before Redis or OUTPUT is touched. */
+    if (input &&
+        sluice_jsonl_source_open(&c.src, input, o->url, o->resume ? on_skip : NULL, &c) < 0) {
+        fprintf(stderr, "sluice: cannot read %s: %s\n", input, strerror(errno));
+        goto out;
+    }
+    if (c.src && sluice_jsonl_source_verify(c.src) < 0) {
+        paths_input_why(c.src, errno, err, sizeof(err));
+        fprintf(stderr, "sluice: cannot read %s: %s; nothing was sent\n", input, err);
+        goto out;
+    }
     if (o->dist.redis) {
         if (!o->dist.job) {
             if (strcmp(input, "-") == 0) {
@@ -995,11 +1017,6 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
             goto out;
         }
         c.done = done;
-    }
-    if (input &&
-        sluice_jsonl_source_open(&c.src, input, o->url, o->resume ? on_skip : NULL, &c) < 0) {
-        fprintf(stderr, "sluice: cannot read %s: %s\n", input, strerror(errno));
-        goto out;
     }
     /* A distributed run that goes on after a crash appends, writing no line twice. A worker
        only formats result lines (for Redis): its sink writes nowhere. */
@@ -1154,7 +1171,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         fprintf(stderr,
                 "sluice: stopped: %s could not be fed into the job (%s); the lines fed so "
                 "far stay in Redis: fix the cause, then run the same command again\n",
-                input, sluice_job_feed_error(c.job));
+                input, feed_why(&c));
         exit_code = 3;
     } else if (c.job && sluice_job_uncommitted(c.job) > 0) {
         fprintf(stderr,
@@ -1167,6 +1184,13 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
                 "sluice: writing the job's results to %s failed (%s); run the same "
                 "command again to finish\n",
                 output, werr_why ? werr_why : "interrupted");
+        exit_code = 3;
+    } else if (rc_src == SLUICE_EPARSE) {
+        paths_input_why(c.src, errno, err, sizeof(err));
+        fprintf(stderr,
+                "sluice: reading %s failed: %s; the lines before that point ran and their "
+                "results are in %s: get the whole file, then run again with --resume\n",
+                input, err, output);
         exit_code = 3;
     } else if (rc_src < 0) {
         fprintf(stderr,

@@ -10,6 +10,8 @@ void cli_run_usage(FILE *f) {
         "\n"
         "Sends every request of a JSONL file (OpenAI Batch format, or bare bodies with --url)\n"
         "in parallel, as fast as the limits allow, and writes one result line per input line.\n"
+        "INPUT may be gzip-compressed (any name: its first bytes decide); a compressed file\n"
+        "is read through once first, and refused if it is cut short or corrupt.\n"
         "\n"
         "  -o, --output PATH        results file (required); '-' for stdout (no --resume)\n"
         "      --base-url URL       default $SLUICE_BASE_URL, else $OPENAI_BASE_URL,\n"
