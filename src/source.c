@@ -616,15 +616,31 @@ static const char *source_json_reason(struct sluice_jsonl_source_s *js, int err,
 }
 
 static uint64_t source_estimate_body(const char *body, size_t len, uint64_t *prompt,
-                                     struct util_span *model);
+                                     struct util_span *model, struct util_span *stream);
+static struct util_span source_member(struct util_span v, const char *key);
 
-/* The estimate and the body's "model" string (read here so no one parses the body again). */
+/*
+ * A streamed answer is a run of server-sent events, not the JSON a batch stores: its text would
+ * land in OUTPUT as one string, its usage unread, its tokens and cost counted as 0. Such a line
+ * is refused before anything is sent (assembling the events is the gateway's work).
+ */
+#define SOURCE_STREAM_REFUSED                                                                      \
+    "\"stream\": true is not supported in a batch (the answer would be stored as raw events, "     \
+    "with no usage or cost): remove \"stream\" from the body or set it to false"
+
+/* The estimate and the body's "model" string (read here so no one parses the body again), and
+   the refusal of a body that asks for a streamed answer. */
 static void source_read_body(struct sluice_jsonl_source_s *js, struct source_span body,
                              struct source_parts *pt) {
-    struct util_span model = {NULL, 0};
+    struct util_span model = {NULL, 0}, stream = {NULL, 0};
     if (js->check_only)
+        stream = source_member((struct util_span){body.p, body.n}, "stream");
+    else
+        pt->est_tokens = source_estimate_body(body.p, body.n, &pt->est_prompt, &model, &stream);
+    if (stream.n == 4 && memcmp(stream.p, "true", 4) == 0) {
+        pt->invalid = SOURCE_STREAM_REFUSED;
         return;
-    pt->est_tokens = source_estimate_body(body.p, body.n, &pt->est_prompt, &model);
+    }
     if (model.p && model.p[0] == '"')
         pt->model = source_string(js, (struct source_span){model.p, model.n});
 }
@@ -952,15 +968,15 @@ uint64_t source_estimate_tokens(const char *body, size_t len) {
 }
 
 uint64_t source_estimate_split(const char *body, size_t len, uint64_t *prompt) {
-    struct util_span model;
-    return source_estimate_body(body, len, prompt, &model);
+    struct util_span model, stream;
+    return source_estimate_body(body, len, prompt, &model, &stream);
 }
 
-/* One walk of the body's members for the estimate and the "model" member. */
+/* One walk of the body's members for the estimate, and the "model" and "stream" members. */
 static uint64_t source_estimate_body(const char *body, size_t len, uint64_t *prompt,
-                                     struct util_span *model) {
+                                     struct util_span *model, struct util_span *stream) {
     *prompt = 0;
-    *model = (struct util_span){NULL, 0};
+    *model = *stream = (struct util_span){NULL, 0};
     size_t pos = 0;
     if (!body || util_json_members(body, len, &pos) < 0)
         return 0;
@@ -988,6 +1004,8 @@ static uint64_t source_estimate_body(const char *body, size_t len, uint64_t *pro
             n_v = v;
         else if (SOURCE_KEY(t, "model"))
             *model = v;
+        else if (SOURCE_KEY(t, "stream"))
+            *stream = v;
     }
     source_each(messages, source_tally_message, &t);
     if (system.p)

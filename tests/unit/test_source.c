@@ -408,6 +408,54 @@ static void test_skip_callback(void **state) {
     assert_int_equal(calls, 3);
 }
 
+#define STREAM_REFUSED                                                                             \
+    "\"stream\": true is not supported in a batch (the answer would be stored as raw events, "     \
+    "with no usage or cost): remove \"stream\" from the body or set it to false"
+
+/* A body asking for a streamed answer is refused before it is sent; "stream" false, nested, or
+   not the literal true is left to the provider. */
+static void test_stream_refused(void **state) {
+    struct fx *fx = *state;
+    open_input(
+        fx,
+        "{\"custom_id\":\"s\",\"body\":{\"model\":\"m\",\"stream\":true},\"metadata\":{\"k\":1}}\n"
+        "{\"custom_id\":\"f\",\"body\":{\"stream\":false}}\n"
+        "{\"custom_id\":\"n\",\"body\":{\"x\":{\"stream\":true}}}\n"
+        "{\"custom_id\":\"t\",\"body\":{\"stream\" : true , \"max_tokens\":5}}\n"
+        "{\"custom_id\":\"e\",\"body\":{\"str\\u0065am\":true}}\n"
+        "{\"model\":\"m\",\"stream\":true}\n"
+        "{\"custom_id\":\"s\",\"body\":{}}\n",
+        "/u", NULL, NULL);
+    sluice_request_t *req = pull(fx);
+    assert_string_equal(req->invalid, STREAM_REFUSED);
+    assert_string_equal(req->metadata, "{\"k\":1}"); /* kept, as for any invalid line */
+    assert_null(req->body);
+    assert_null(req->model);
+    release(fx, req);
+    expect_valid(fx, 2, "f", "POST", "/u", "{\"stream\":false}");
+    expect_valid(fx, 3, "n", "POST", "/u", "{\"x\":{\"stream\":true}}");
+    expect_invalid(fx, 4, "t", STREAM_REFUSED);
+    expect_invalid(fx, 5, "e", STREAM_REFUSED);
+    expect_invalid(fx, 6, "line-6", STREAM_REFUSED); /* a bare body */
+    expect_invalid(fx, 7, "s", "duplicate custom_id \"s\"");
+    expect_eof(fx);
+}
+
+/* The feeder of a Redis job checks lines without estimating them: it refuses them too. */
+static void test_stream_refused_check_only(void **state) {
+    (void)state;
+    sluice_jsonl_source_t *js;
+    sluice_request_t *req;
+    const char *line = "{\"custom_id\":\"s\",\"body\":{\"stream\":true}}";
+    assert_int_equal(source_parser_new(&js, "x", "/u"), 0);
+    source_check_only(js);
+    assert_int_equal(source_parse(js, 3, line, strlen(line), &req), 1);
+    assert_string_equal(req->invalid, STREAM_REFUSED);
+    assert_int_equal(req->line, 3);
+    source_release_request(js, req);
+    sluice_jsonl_source_close(js);
+}
+
 static void test_numbers_preserved_exactly(void **state) {
     struct fx *fx = *state;
     const char *body = "{\"t\":1.10,\"big\":12345678901234567890,"
@@ -763,6 +811,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_escaped_values_are_decoded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_skip_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_refused, setup, teardown),
+        cmocka_unit_test(test_stream_refused_check_only),
         cmocka_unit_test_setup_teardown(test_numbers_preserved_exactly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_estimate_on_requests, setup, teardown),
         cmocka_unit_test(test_estimate_chat),
