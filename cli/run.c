@@ -20,6 +20,7 @@
 #include "cost.h"
 #include "count.h"
 #include "dryrun.h"
+#include "key.h"
 #include "log.h"
 #include "metrics.h"
 #include "opts.h"
@@ -423,14 +424,78 @@ static char *read_key_file(const char *path) {
     char *line = NULL;
     size_t cap = 0;
     ssize_t n = getline(&line, &cap, f);
+    int empty = n < 0 && feof(f); /* an empty file is no key, not a read error */
     fclose(f);
     if (n < 0) {
         free(line);
-        return NULL;
+        return empty ? strdup("") : NULL;
     }
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
         line[--n] = '\0';
     return line;
+}
+
+/*
+ * The API key: the first line of --api-key-file, else the variable --api-key-env names (by
+ * default the provider's). Returns it (the caller scrubs and frees it) or NULL (an empty key is
+ * none), with the variable looked at in *key_env (NULL for a key file, or --provider none
+ * without --api-key-env). Sets *bad after saying why --api-key-file cannot be read.
+ */
+static char *run_find_key(const sluice_config_t *cfg, const struct run_opts *o,
+                          const char **key_env, int *bad) {
+    char *key = NULL;
+    *key_env = NULL;
+    if (o->key_file) {
+        key = read_key_file(o->key_file);
+        if (!key) {
+            fprintf(stderr, "sluice: cannot read the API key from %s: %s\n", o->key_file,
+                    strerror(errno));
+            *bad = 1;
+            return NULL;
+        }
+    } else {
+        *key_env = o->key_env ? o->key_env : default_key_env(cfg->provider);
+        const char *k = *key_env ? getenv(*key_env) : NULL;
+        key = k ? strdup(k) : NULL;
+    }
+    if (key && !*key) {
+        free(key);
+        key = NULL;
+    }
+    return key;
+}
+
+/*
+ * No key was found. A real provider at an https:// URL refuses every request without one
+ * (key_required): say which variable to set and return -1 (a dry run, which sends nothing, only
+ * notes it). Otherwise 0, with a warning when a variable was looked for in vain.
+ */
+static int run_check_key(const sluice_config_t *cfg, const struct run_opts *o, const char *key_env,
+                         int dry_run) {
+    char where[160];
+    if (o->key_file)
+        snprintf(where, sizeof(where), "--api-key-file %s is empty", o->key_file);
+    else
+        snprintf(where, sizeof(where), "$%s is not set", key_env);
+    if (key_required(cfg)) {
+        char fix[160];
+        if (o->key_file)
+            snprintf(fix, sizeof(fix), "put the key on its first line");
+        else
+            snprintf(fix, sizeof(fix), "export %s=..., or pass --api-key-file FILE", key_env);
+        fprintf(stderr,
+                "sluice: %sno API key: %s needs one and %s; %s (--provider none for a server "
+                "that takes no key)%s\n",
+                dry_run ? "note: " : "", cfg->base_url, where, fix,
+                dry_run ? "; the run itself will refuse to start" : "; nothing was sent");
+        return dry_run ? 0 : -1;
+    }
+    if ((key_env || o->key_file) && !key_in_headers(cfg))
+        fprintf(stderr,
+                "sluice: warning: %s; sending requests without an API key (use --provider "
+                "none to silence this)\n",
+                where);
+    return 0;
 }
 
 /* 0, or -1 after saying which file the run would both read and write, or write twice, or
@@ -939,6 +1004,13 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     }
     cost_set_fixed(c.cost, o->price_in, o->price_out);
     cost_set_budget(c.cost, o->max_cost);
+    if (!o->dist.worker) {
+        /* A missing key stops the run before INPUT is read, Redis or OUTPUT touched. */
+        int bad = 0;
+        key = run_find_key(cfg, o, &key_env, &bad);
+        if (bad || (!key && run_check_key(cfg, o, key_env, o->dry_run) < 0))
+            goto out;
+    }
     if (o->dry_run) {
         exit_code = dryrun_main(cfg, o, c.cost);
         goto out;
@@ -982,25 +1054,12 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         c.give_up_s = cfg->give_up_after_s;
     }
 
-    if (o->key_file) {
-        key = read_key_file(o->key_file);
-        if (!key) {
-            fprintf(stderr, "sluice: cannot read the API key from %s: %s\n", o->key_file,
-                    strerror(errno));
+    if (o->dist.worker) {
+        /* Only now are the job's --base-url and --provider known. */
+        int bad = 0;
+        key = run_find_key(cfg, o, &key_env, &bad);
+        if (bad || (!key && run_check_key(cfg, o, key_env, 0) < 0))
             goto out;
-        }
-    } else {
-        if (!key_env)
-            key_env = default_key_env(cfg->provider);
-        const char *k = key_env ? getenv(key_env) : NULL;
-        if (k && *k) {
-            key = strdup(k);
-        } else if (key_env) {
-            fprintf(stderr,
-                    "sluice: warning: $%s is not set; sending requests without an "
-                    "API key (use --provider none to silence this)\n",
-                    key_env);
-        }
     }
     cfg->api_key = key;
 
