@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <uv.h>
+#include <zlib.h>
 
 #define COUNT_CHUNK ((size_t)1 << 20)
 
@@ -46,19 +47,46 @@ uint64_t count_lines(const char *p, size_t n, int *in_line) {
     return lines;
 }
 
+/* gzip input (the source reads it too, whatever its name) is counted through zlib: its lines
+   are those of the text inside. NULL for plain input, or when zlib cannot start. */
+static gzFile count_gz_open(int fd, int *failed) {
+    unsigned char magic[2];
+    *failed = 0;
+    if (pread(fd, magic, sizeof(magic), 0) != 2 || magic[0] != 0x1f || magic[1] != 0x8b)
+        return NULL;
+    int dup_fd = dup(fd); /* gzclose() closes it; count_free() closes fd */
+    gzFile gz = dup_fd >= 0 ? gzdopen(dup_fd, "rb") : NULL;
+    if (!gz) {
+        if (dup_fd >= 0)
+            close(dup_fd);
+        *failed = 1;
+        return NULL;
+    }
+    gzbuffer(gz, 128 << 10);
+    return gz;
+}
+
 static void count_thread(void *arg) {
     struct count *cn = arg;
     char *buf = malloc(COUNT_CHUNK);
     uint64_t lines = 0;
-    int in_line = 0;
+    int in_line = 0, failed;
     ssize_t n = -1;
-    while (buf && !atomic_load(&cn->stop)) {
-        n = read(cn->fd, buf, COUNT_CHUNK);
+    gzFile gz = count_gz_open(cn->fd, &failed);
+    while (buf && !failed && !atomic_load(&cn->stop)) {
+        n = gz ? gzread(gz, buf, (unsigned)COUNT_CHUNK) : read(cn->fd, buf, COUNT_CHUNK);
         if (n <= 0)
             break;
         lines += count_lines(buf, (size_t)n, &in_line);
     }
     free(buf);
+    if (gz) {
+        int zerr = Z_OK;
+        gzerror(gz, &zerr);
+        if (zerr != Z_OK)
+            n = -1; /* cut short or corrupt: the source says so, with no total */
+        gzclose(gz);
+    }
     if (n == 0) {
         atomic_store(&cn->lines, lines + (uint64_t)in_line); /* a last line without '\n' */
         atomic_store(&cn->done, 1);
@@ -95,6 +123,10 @@ int count_result(struct count *cn, uint64_t *lines) {
         return 0;
     *lines = atomic_load(&cn->lines);
     return 1;
+}
+
+int count_failed(struct count *cn) {
+    return cn && atomic_load(&cn->done) == -1;
 }
 
 void count_free(struct count *cn) {

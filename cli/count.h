@@ -3,7 +3,8 @@
 
 /*
  * The pre-count behind the status line's "done/total": the non-blank lines of a regular input
- * file, counted on a thread of its own so that a 10 GB input does not delay the first request.
+ * file (of the text inside, for gzip), counted on a thread of its own so that a 10 GB input
+ * does not delay the first request.
  * The thread touches nothing but the file and two atomics; the loop never waits for it.
  */
 #include <stddef.h>
@@ -18,6 +19,9 @@ struct count *count_start(const char *path);
 /* The number of non-blank lines once counted: returns 1 and *lines, or 0 while counting or
  * when counting failed. count may be NULL. */
 int count_result(struct count *cn, uint64_t *lines);
+
+/* 1 when counting failed (a read error, gzip data cut short or corrupt): no total will come. */
+int count_failed(struct count *cn);
 
 /* Stops the thread (it gives up within one read) and frees. count may be NULL. */
 void count_free(struct count *cn);

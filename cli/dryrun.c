@@ -104,6 +104,14 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
         resume_free(d.done);
         return 2;
     }
+    char why[512];
+    if (sluice_jsonl_source_verify(js) < 0) {
+        paths_input_why(js, errno, why, sizeof(why));
+        fprintf(stderr, "sluice: cannot read %s: %s\n", o->input, why);
+        sluice_jsonl_source_close(js);
+        resume_free(d.done);
+        return 2;
+    }
     sluice_jsonl_source_bind(js, &src);
     sluice_request_t *req;
     while ((rc = src.next(src.ud, &req)) == 0) {
@@ -128,8 +136,9 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
     }
     int exit_code = d.invalid ? 1 : 0;
     if (rc != SLUICE_EOF || sluice_jsonl_source_error(js) < 0) {
+        paths_input_why(js, errno, why, sizeof(why));
         fprintf(stderr, "sluice: reading %s failed: %s\n", o->input,
-                rc == SLUICE_EOF ? strerror(errno) : sluice_strerror(rc));
+                rc == SLUICE_EOF ? why : sluice_strerror(rc));
         exit_code = 2;
     }
     sluice_jsonl_source_close(js);

@@ -208,3 +208,17 @@ int paths_check_writable(const struct path_use *uses, size_t n) {
     }
     return 0;
 }
+
+void paths_input_why(const sluice_jsonl_source_t *js, int err, char *buf, size_t n) {
+    const char *why = NULL;
+    if (js && sluice_jsonl_source_gzip(js, &why) && why) {
+        if (strcmp(why, "unexpected end of file") == 0)
+            snprintf(buf, n,
+                     "its gzip data ends before its end mark: the file is cut short (an "
+                     "unfinished download or copy?) or corrupt");
+        else
+            snprintf(buf, n, "its gzip data is corrupt (zlib: %s)", why);
+        return;
+    }
+    snprintf(buf, n, "%s", strerror(err));
+}

@@ -10,6 +10,8 @@
  */
 #include <stddef.h>
 
+#include <sluice.h>
+
 struct path_use {
     const char *what; /* for messages: "INPUT", "OUTPUT", "--log", ... */
     const char *path; /* NULL: not given */
@@ -32,5 +34,12 @@ int paths_check_writable(const struct path_use *uses, size_t n);
  * Writes a phrase such as "directory a/b does not exist (mkdir -p a/b creates it)".
  */
 void paths_why_not(const char *path, int err, char *buf, size_t n);
+
+/*
+ * Why reading INPUT failed, given the errno of the failure: for gzip input that is cut short or
+ * corrupt, says so (and what zlib found); else strerror(err). Writes a phrase such as "its gzip
+ * data is corrupt (zlib: invalid block type)".
+ */
+void paths_input_why(const sluice_jsonl_source_t *js, int err, char *buf, size_t n);
 
 #endif

@@ -20,6 +20,7 @@
 #include "cost.h"
 #include "count.h"
 #include "dryrun.h"
+#include "key.h"
 #include "log.h"
 #include "metrics.h"
 #include "opts.h"
@@ -163,6 +164,7 @@ struct run_ctx {
     int commit_gave_up;      /* Redis refused the commits for --give-up-after */
     int feed_failed;         /* feeding INPUT into the job failed: the run stops */
     uint64_t feed_failed_at; /* uv_now then */
+    char feed_why[256];      /* what was wrong with INPUT, when feeding it failed */
     char *line_buf;          /* a result line and its newline, for the writer */
     size_t line_cap;
 };
@@ -263,6 +265,15 @@ static void dist_info(struct run_ctx *c, int exited) {
     sluice_job_set_info(c->job, info);
 }
 
+/* Why feeding INPUT into the job failed: Redis's words, or what was wrong with INPUT. */
+static const char *feed_why(struct run_ctx *c) {
+    if (sluice_jsonl_source_error(c->src) < 0) {
+        paths_input_why(c->src, errno, c->feed_why, sizeof(c->feed_why));
+        return c->feed_why;
+    }
+    return sluice_job_feed_error(c->job);
+}
+
 /* Every half second: is Redis gone for too long? And the heartbeat's numbers. */
 static void on_dist_timer(uv_timer_t *t) {
     struct run_ctx *c = t->data;
@@ -299,7 +310,7 @@ static void on_dist_timer(uv_timer_t *t) {
         c->feed_failed_at = uv_now(t->loop);
         status_clear(c->status);
         fprintf(stderr, "sluice: feeding %s into the job failed (%s); stopping\n", c->input,
-                sluice_job_feed_error(c->job));
+                feed_why(c));
         sluice_stop(c->eng, SLUICE_STOP_DRAIN);
         return;
     }
@@ -413,14 +424,78 @@ static char *read_key_file(const char *path) {
     char *line = NULL;
     size_t cap = 0;
     ssize_t n = getline(&line, &cap, f);
+    int empty = n < 0 && feof(f); /* an empty file is no key, not a read error */
     fclose(f);
     if (n < 0) {
         free(line);
-        return NULL;
+        return empty ? strdup("") : NULL;
     }
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
         line[--n] = '\0';
     return line;
+}
+
+/*
+ * The API key: the first line of --api-key-file, else the variable --api-key-env names (by
+ * default the provider's). Returns it (the caller scrubs and frees it) or NULL (an empty key is
+ * none), with the variable looked at in *key_env (NULL for a key file, or --provider none
+ * without --api-key-env). Sets *bad after saying why --api-key-file cannot be read.
+ */
+static char *run_find_key(const sluice_config_t *cfg, const struct run_opts *o,
+                          const char **key_env, int *bad) {
+    char *key = NULL;
+    *key_env = NULL;
+    if (o->key_file) {
+        key = read_key_file(o->key_file);
+        if (!key) {
+            fprintf(stderr, "sluice: cannot read the API key from %s: %s\n", o->key_file,
+                    strerror(errno));
+            *bad = 1;
+            return NULL;
+        }
+    } else {
+        *key_env = o->key_env ? o->key_env : default_key_env(cfg->provider);
+        const char *k = *key_env ? getenv(*key_env) : NULL;
+        key = k ? strdup(k) : NULL;
+    }
+    if (key && !*key) {
+        free(key);
+        key = NULL;
+    }
+    return key;
+}
+
+/*
+ * No key was found. A real provider at an https:// URL refuses every request without one
+ * (key_required): say which variable to set and return -1 (a dry run, which sends nothing, only
+ * notes it). Otherwise 0, with a warning when a variable was looked for in vain.
+ */
+static int run_check_key(const sluice_config_t *cfg, const struct run_opts *o, const char *key_env,
+                         int dry_run) {
+    char where[160];
+    if (o->key_file)
+        snprintf(where, sizeof(where), "--api-key-file %s is empty", o->key_file);
+    else
+        snprintf(where, sizeof(where), "$%s is not set", key_env);
+    if (key_required(cfg)) {
+        char fix[160];
+        if (o->key_file)
+            snprintf(fix, sizeof(fix), "put the key on its first line");
+        else
+            snprintf(fix, sizeof(fix), "export %s=..., or pass --api-key-file FILE", key_env);
+        fprintf(stderr,
+                "sluice: %sno API key: %s needs one and %s; %s (--provider none for a server "
+                "that takes no key)%s\n",
+                dry_run ? "note: " : "", cfg->base_url, where, fix,
+                dry_run ? "; the run itself will refuse to start" : "; nothing was sent");
+        return dry_run ? 0 : -1;
+    }
+    if ((key_env || o->key_file) && !key_in_headers(cfg))
+        fprintf(stderr,
+                "sluice: warning: %s; sending requests without an API key (use --provider "
+                "none to silence this)\n",
+                where);
+    return 0;
 }
 
 /* 0, or -1 after saying which file the run would both read and write, or write twice, or
@@ -929,8 +1004,27 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     }
     cost_set_fixed(c.cost, o->price_in, o->price_out);
     cost_set_budget(c.cost, o->max_cost);
+    if (!o->dist.worker) {
+        /* A missing key stops the run before INPUT is read, Redis or OUTPUT touched. */
+        int bad = 0;
+        key = run_find_key(cfg, o, &key_env, &bad);
+        if (bad || (!key && run_check_key(cfg, o, key_env, o->dry_run) < 0))
+            goto out;
+    }
     if (o->dry_run) {
         exit_code = dryrun_main(cfg, o, c.cost);
+        goto out;
+    }
+    /* INPUT first: a file that cannot be read, or gzip data that is cut short or corrupt, is
+       refused before Redis or OUTPUT is touched. */
+    if (input &&
+        sluice_jsonl_source_open(&c.src, input, o->url, o->resume ? on_skip : NULL, &c) < 0) {
+        fprintf(stderr, "sluice: cannot read %s: %s\n", input, strerror(errno));
+        goto out;
+    }
+    if (c.src && sluice_jsonl_source_verify(c.src) < 0) {
+        paths_input_why(c.src, errno, err, sizeof(err));
+        fprintf(stderr, "sluice: cannot read %s: %s; nothing was sent\n", input, err);
         goto out;
     }
     if (o->dist.redis) {
@@ -960,25 +1054,12 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         c.give_up_s = cfg->give_up_after_s;
     }
 
-    if (o->key_file) {
-        key = read_key_file(o->key_file);
-        if (!key) {
-            fprintf(stderr, "sluice: cannot read the API key from %s: %s\n", o->key_file,
-                    strerror(errno));
+    if (o->dist.worker) {
+        /* Only now are the job's --base-url and --provider known. */
+        int bad = 0;
+        key = run_find_key(cfg, o, &key_env, &bad);
+        if (bad || (!key && run_check_key(cfg, o, key_env, 0) < 0))
             goto out;
-        }
-    } else {
-        if (!key_env)
-            key_env = default_key_env(cfg->provider);
-        const char *k = key_env ? getenv(key_env) : NULL;
-        if (k && *k) {
-            key = strdup(k);
-        } else if (key_env) {
-            fprintf(stderr,
-                    "sluice: warning: $%s is not set; sending requests without an "
-                    "API key (use --provider none to silence this)\n",
-                    key_env);
-        }
     }
     cfg->api_key = key;
 
@@ -995,11 +1076,6 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
             goto out;
         }
         c.done = done;
-    }
-    if (input &&
-        sluice_jsonl_source_open(&c.src, input, o->url, o->resume ? on_skip : NULL, &c) < 0) {
-        fprintf(stderr, "sluice: cannot read %s: %s\n", input, strerror(errno));
-        goto out;
     }
     /* A distributed run that goes on after a crash appends, writing no line twice. A worker
        only formats result lines (for Redis): its sink writes nowhere. */
@@ -1154,7 +1230,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         fprintf(stderr,
                 "sluice: stopped: %s could not be fed into the job (%s); the lines fed so "
                 "far stay in Redis: fix the cause, then run the same command again\n",
-                input, sluice_job_feed_error(c.job));
+                input, feed_why(&c));
         exit_code = 3;
     } else if (c.job && sluice_job_uncommitted(c.job) > 0) {
         fprintf(stderr,
@@ -1167,6 +1243,13 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
                 "sluice: writing the job's results to %s failed (%s); run the same "
                 "command again to finish\n",
                 output, werr_why ? werr_why : "interrupted");
+        exit_code = 3;
+    } else if (rc_src == SLUICE_EPARSE) {
+        paths_input_why(c.src, errno, err, sizeof(err));
+        fprintf(stderr,
+                "sluice: reading %s failed: %s; the lines before that point ran and their "
+                "results are in %s: get the whole file, then run again with --resume\n",
+                input, err, output);
         exit_code = 3;
     } else if (rc_src < 0) {
         fprintf(stderr,

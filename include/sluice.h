@@ -446,6 +446,8 @@ void sluice_job_close(sluice_job_t *j);
  * lines (--url), or NULL to reject them. Lines up to 64 MiB; CRLF accepted; blank lines
  * skipped. `skip(ud, custom_id)` may be NULL; when it returns nonzero the line is not handed
  * out (--resume uses it for ids already done). Returns 0 and *out, or SLUICE_EIO (errno set).
+ * Input that starts with gzip's magic bytes (1f 8b), whatever its name, is read through zlib:
+ * lines and their numbers are those of the text inside.
  */
 int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path, const char *default_url,
                              int (*skip)(void *ud, const char *custom_id), void *skip_ud);
@@ -453,8 +455,23 @@ int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path, cons
 void sluice_jsonl_source_bind(sluice_jsonl_source_t *js, sluice_source_t *src);
 /* The input's name as given, for file:line messages. */
 const char *sluice_jsonl_source_name(const sluice_jsonl_source_t *js);
-/* 0, or SLUICE_EIO when reading failed (errno was saved). */
+/* 0, SLUICE_EIO when reading failed (errno was saved), or SLUICE_EPARSE when gzip input turned
+   out corrupt or cut short (errno EBADMSG; sluice_jsonl_source_gzip() says what). The lines
+   before that point were handed out; nothing after it was. */
 int sluice_jsonl_source_error(const sluice_jsonl_source_t *js);
+/* 1 when the input is gzip-compressed (known once its first bytes have been read), else 0.
+   *why (may be NULL) gets zlib's words for what is wrong with it ("unexpected end of file" when
+   it was cut short), or NULL. */
+int sluice_jsonl_source_gzip(const sluice_jsonl_source_t *js, const char **why);
+/*
+ * gzip checks its data only at the end of each member: until then corrupt data inflates to
+ * wrong text, which would be sent. For gzip input in a regular file, this reads it through once
+ * (from its read position, which stays where it was) and returns SLUICE_EPARSE when it is
+ * corrupt or cut short (sluice_jsonl_source_gzip() says what), SLUICE_EIO (errno set) or
+ * SLUICE_ENOMEM; 0 for a whole gzip file, plain input, or a pipe (which cannot be read twice:
+ * next() finds its corruption at the end of a member, and stops there). Call it before next().
+ */
+int sluice_jsonl_source_verify(sluice_jsonl_source_t *js);
 /*
  * Reads a pipe or terminal (stdin from a producer) on the engine's loop instead of with
  * blocking reads in next(): while no whole line has come, next() answers SLUICE_EAGAIN and

@@ -5,7 +5,7 @@
 # and the script exits 1, so `make` stops before a confusing compiler error.
 set -e
 profile=${1:-build}
-build="gcc make cmake pkg-config libcurl4-openssl-dev libuv1-dev libjson-c-dev libhttp-parser-dev libhiredis-dev"
+build="gcc make cmake pkg-config libcurl4-openssl-dev libuv1-dev libjson-c-dev libhttp-parser-dev libhiredis-dev zlib1g-dev"
 test="$build libcmocka-dev curl clang clang-format libclang-rt-14-dev tmux python3 openssl nginx redis-server strace faketime"
 bench="$test wrk python3-aiohttp python3-tenacity gnuplot-nox valgrind strace"
 case "$profile" in

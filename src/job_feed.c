@@ -180,13 +180,15 @@ static void on_backlog(struct rconn *rc, redisReply *reply, void *ud) {
         return;
     }
     int end = feed_fill(j, j->backlog - in_stream);
-    if (end < 0) {
+    /* The whole lines read before INPUT failed (gzip data cut short) are fed first; the next
+       round finds the failure again with nothing read, and stops. */
+    if (end < 0 && j->fb.n == 0) {
         j->feed_state = FEED_FAILED;
         j->feed_err = SLUICE_EIO;
         snprintf(j->feed_why, sizeof(j->feed_why), "reading the input failed");
         return;
     }
-    if (end)
+    if (end > 0)
         j->feed_state = FEED_TOTAL;
     if (j->fb.n > 0)
         send_feed(j);

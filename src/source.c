@@ -56,7 +56,14 @@ struct sluice_jsonl_source_s {
     int done;
     int err;
     int saved_errno;
-    int read_errno; /* the pipe's read failed with this, once what came before is used */
+    int read_errno;       /* the pipe's read failed with this, once what came before is used */
+    int sniffed;          /* the input's first bytes were looked at: gzip or not */
+    struct source_gz *gz; /* gzip input: the bytes read go there, rbuf gets them inflated */
+    int raw_eof;          /* gzip: the compressed input ended; raw_errno is why (0: its end) */
+    int raw_errno;
+    int gz_bad;         /* reading stopped at gzip data that is not right (read_errno is EBADMSG) */
+    int compressed;     /* the input is gzip (found by next() or sluice_jsonl_source_verify) */
+    const char *gz_why; /* zlib's words for what is wrong with it (static strings) */
     uint64_t line;
     struct source_pipe *pipe; /* sluice_jsonl_source_attach(): the loop reads, not next() */
 
@@ -99,7 +106,8 @@ static int source_buf_has_line(struct sluice_jsonl_source_s *js) {
     return 0;
 }
 
-int source_buf_room(sluice_jsonl_source_t *js, char **at, size_t *n) {
+/* Room at the end of rbuf for more input, as source_buf_room() says (source.h). */
+static int source_rbuf_room(struct sluice_jsonl_source_s *js, char **at, size_t *n) {
     if (js->pipe && js->rend - js->rstart >= SOURCE_MAX_BUF && !source_buf_has_line(js)) {
         /* Too long to hold, as source_read_line() decides when it reads for itself. */
         js->skipping = 1;
@@ -137,20 +145,73 @@ int source_buf_room(sluice_jsonl_source_t *js, char **at, size_t *n) {
     return 0;
 }
 
+/* The input ends here: with `err` (an errno; EBADMSG for gzip data that is not right, with
+   gz_bad set) once what came before is used. Returns 1 for source_gz_step(). */
+static int source_stop(struct sluice_jsonl_source_s *js, int err, int gz_bad) {
+    js->eof = 1;
+    js->read_errno = err;
+    js->gz_bad = gz_bad;
+    return 1;
+}
+
+/*
+ * Looks once at the first bytes of the input, in rbuf: gzip's magic bytes, whatever the file is
+ * called, turn it into compressed input, and the bytes move to source_gz.c. `at_end`: no more
+ * bytes come, decide with what there is.
+ */
+static void source_sniff(struct sluice_jsonl_source_s *js, int at_end) {
+    const char *p = js->rbuf + js->rstart;
+    size_t n = js->rend - js->rstart;
+    int magic = source_gz_magic(p, n);
+    if (magic < 0 && !at_end)
+        return;
+    js->sniffed = 1;
+    if (magic != 1)
+        return;
+    js->compressed = 1;
+    if (source_gz_new(&js->gz, p, n) < 0)
+        source_stop(js, ENOMEM, 0);
+    js->rstart = js->rend = js->scanned = 0;
+}
+
+int source_buf_room(sluice_jsonl_source_t *js, char **at, size_t *n) {
+    if (js->gz != NULL) {
+        source_gz_room(js->gz, at, n);
+        return 0;
+    }
+    return source_rbuf_room(js, at, n);
+}
+
 void source_buf_fill(sluice_jsonl_source_t *js, size_t n) {
+    if (js->gz != NULL) {
+        source_gz_fill(js->gz, n);
+        return;
+    }
     js->rend += n;
+    if (!js->sniffed)
+        source_sniff(js, 0);
 }
 
 void source_buf_end(sluice_jsonl_source_t *js, int err) {
-    js->eof = 1;
-    js->read_errno = err;
+    if (!js->sniffed)
+        source_sniff(js, 1);
+    if (js->gz != NULL) {
+        js->raw_eof = 1;
+        js->raw_errno = err;
+    } else if (!js->eof) {
+        source_stop(js, err, 0);
+    }
 }
 
 int source_buf_wants(sluice_jsonl_source_t *js) {
+    /* Compressed bytes that wait are inflated first: they may hold many lines. */
+    if (js->gz != NULL && (js->raw_eof || source_gz_pending(js->gz) > 0))
+        return 0;
     return !js->eof && (js->rend - js->rstart < SOURCE_CHUNK || !source_buf_has_line(js));
 }
 
-/* Reads more input at rend. Returns bytes read, 0 at end of input, or -1 (errno set). */
+/* Reads more input: into rbuf, or for gzip input its compressed bytes into source_gz.c.
+   Returns bytes read, 0 at end of input, or -1 (errno set). */
 static ssize_t source_fill(struct sluice_jsonl_source_s *js) {
     char *at;
     size_t room;
@@ -161,9 +222,46 @@ static ssize_t source_fill(struct sluice_jsonl_source_s *js) {
         if (n < 0 && errno == EINTR)
             continue;
         if (n > 0)
-            js->rend += (size_t)n;
+            source_buf_fill(js, (size_t)n);
+        else if (n == 0)
+            source_buf_end(js, 0);
         return n;
     }
+}
+
+/*
+ * gzip input: inflates the compressed bytes that wait into rbuf. Returns 1 when it made some, or
+ * when the input ended (js->eof set; read_errno too if it ended wrong), 0 when more compressed
+ * input must be read first.
+ */
+static int source_gz_step(struct sluice_jsonl_source_s *js) {
+    if (source_gz_pending(js->gz) > 0) {
+        char *at;
+        size_t room, got;
+        if (source_rbuf_room(js, &at, &room) < 0)
+            return source_stop(js, ENOMEM, 0);
+        int rc = source_gz_inflate(js->gz, at, room, &got);
+        js->rend += got;
+        if (rc == SLUICE_ENOMEM)
+            return source_stop(js, ENOMEM, 0);
+        /* Input waiting that inflates to nothing: zlib can make no sense of it. */
+        if (rc < 0 || (got == 0 && source_gz_pending(js->gz) > 0)) {
+            js->gz_why = source_gz_why(js->gz);
+            return source_stop(js, EBADMSG, 1);
+        }
+        if (got > 0)
+            return 1;
+    }
+    if (!js->raw_eof)
+        return 0;
+    if (js->raw_errno != 0)
+        return source_stop(js, js->raw_errno, 0);
+    if (source_gz_end(js->gz) < 0) {
+        js->gz_why = source_gz_why(js->gz);
+        return source_stop(js, EBADMSG, 1);
+    }
+    js->eof = 1;
+    return 1;
 }
 
 /*
@@ -199,13 +297,12 @@ static int source_read_line(struct sluice_jsonl_source_s *js, const char **line,
             js->skipping = 1;
             js->rstart = js->rend = js->scanned = 0;
         }
+        if (js->gz != NULL && source_gz_step(js))
+            continue;
         if (js->pipe)
             return 2; /* source_pipe.c reads, and says when more came */
-        ssize_t n = source_fill(js);
-        if (n < 0)
+        if (source_fill(js) < 0)
             return -1;
-        if (n == 0)
-            js->eof = 1;
     }
 }
 
@@ -338,8 +435,8 @@ static int source_seen_resize(struct sluice_jsonl_source_s *js, size_t cap) {
 static void source_seen_presize(struct sluice_jsonl_source_s *js, uint64_t size) {
     char head[1 << 16];
     ssize_t got = pread(js->fd, head, sizeof head, 0);
-    if (got <= 0)
-        return;
+    if (got <= 0 || source_gz_magic(head, (size_t)got) == 1)
+        return; /* compressed: its bytes say nothing of its lines */
     size_t lines = 0;
     for (const char *p = head; (p = memchr(p, '\n', (size_t)(head + got - p))) != NULL; p++)
         lines++;
@@ -519,15 +616,31 @@ static const char *source_json_reason(struct sluice_jsonl_source_s *js, int err,
 }
 
 static uint64_t source_estimate_body(const char *body, size_t len, uint64_t *prompt,
-                                     struct util_span *model);
+                                     struct util_span *model, struct util_span *stream);
+static struct util_span source_member(struct util_span v, const char *key);
 
-/* The estimate and the body's "model" string (read here so no one parses the body again). */
+/*
+ * A streamed answer is a run of server-sent events, not the JSON a batch stores: its text would
+ * land in OUTPUT as one string, its usage unread, its tokens and cost counted as 0. Such a line
+ * is refused before anything is sent (assembling the events is the gateway's work).
+ */
+#define SOURCE_STREAM_REFUSED                                                                      \
+    "\"stream\": true is not supported in a batch (the answer would be stored as raw events, "     \
+    "with no usage or cost): remove \"stream\" from the body or set it to false"
+
+/* The estimate and the body's "model" string (read here so no one parses the body again), and
+   the refusal of a body that asks for a streamed answer. */
 static void source_read_body(struct sluice_jsonl_source_s *js, struct source_span body,
                              struct source_parts *pt) {
-    struct util_span model = {NULL, 0};
+    struct util_span model = {NULL, 0}, stream = {NULL, 0};
     if (js->check_only)
+        stream = source_member((struct util_span){body.p, body.n}, "stream");
+    else
+        pt->est_tokens = source_estimate_body(body.p, body.n, &pt->est_prompt, &model, &stream);
+    if (stream.n == 4 && memcmp(stream.p, "true", 4) == 0) {
+        pt->invalid = SOURCE_STREAM_REFUSED;
         return;
-    pt->est_tokens = source_estimate_body(body.p, body.n, &pt->est_prompt, &model);
+    }
     if (model.p && model.p[0] == '"')
         pt->model = source_string(js, (struct source_span){model.p, model.n});
 }
@@ -855,15 +968,15 @@ uint64_t source_estimate_tokens(const char *body, size_t len) {
 }
 
 uint64_t source_estimate_split(const char *body, size_t len, uint64_t *prompt) {
-    struct util_span model;
-    return source_estimate_body(body, len, prompt, &model);
+    struct util_span model, stream;
+    return source_estimate_body(body, len, prompt, &model, &stream);
 }
 
-/* One walk of the body's members for the estimate and the "model" member. */
+/* One walk of the body's members for the estimate, and the "model" and "stream" members. */
 static uint64_t source_estimate_body(const char *body, size_t len, uint64_t *prompt,
-                                     struct util_span *model) {
+                                     struct util_span *model, struct util_span *stream) {
     *prompt = 0;
-    *model = (struct util_span){NULL, 0};
+    *model = *stream = (struct util_span){NULL, 0};
     size_t pos = 0;
     if (!body || util_json_members(body, len, &pos) < 0)
         return 0;
@@ -891,6 +1004,8 @@ static uint64_t source_estimate_body(const char *body, size_t len, uint64_t *pro
             n_v = v;
         else if (SOURCE_KEY(t, "model"))
             *model = v;
+        else if (SOURCE_KEY(t, "stream"))
+            *stream = v;
     }
     source_each(messages, source_tally_message, &t);
     if (system.p)
@@ -928,7 +1043,7 @@ static int source_next(void *ud, sluice_request_t **out) {
             return SLUICE_EAGAIN;
         }
         if (rc < 0) {
-            js->err = SLUICE_EIO;
+            js->err = js->gz_bad ? SLUICE_EPARSE : SLUICE_EIO;
             js->saved_errno = errno;
             js->done = 1;
             break;
@@ -1055,6 +1170,83 @@ int sluice_jsonl_source_error(const sluice_jsonl_source_t *js) {
     return js->err;
 }
 
+int sluice_jsonl_source_gzip(const sluice_jsonl_source_t *js, const char **why) {
+    if (why != NULL)
+        *why = js->gz_why;
+    return js->compressed;
+}
+
+/*
+ * Reads compressed input from its read position to its end with pread (next() still starts
+ * there), counting its lines to size the duplicate-id set. Returns 0, SLUICE_EPARSE (why in
+ * js->gz_why) or SLUICE_EIO.
+ */
+static int source_verify_gz(struct sluice_jsonl_source_s *js, off_t off, const char *head,
+                            size_t n) {
+    struct source_gz *g;
+    char *out = malloc(SOURCE_CHUNK);
+    uint64_t lines = 0;
+    int rc = SLUICE_ENOMEM;
+    if (out == NULL || source_gz_new(&g, head, n) < 0) {
+        free(out);
+        return rc;
+    }
+    off += (off_t)n;
+    for (;;) {
+        if (source_gz_pending(g) > 0) {
+            size_t got;
+            rc = source_gz_inflate(g, out, SOURCE_CHUNK, &got);
+            if (rc < 0 || (got == 0 && source_gz_pending(g) > 0)) {
+                rc = rc < 0 ? rc : SLUICE_EPARSE;
+                break;
+            }
+            for (const char *p = out; (p = memchr(p, '\n', (size_t)(out + got - p))) != NULL; p++)
+                lines++;
+            continue;
+        }
+        char *at;
+        size_t room;
+        source_gz_room(g, &at, &room);
+        ssize_t r = pread(js->fd, at, room, off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = SLUICE_EIO;
+            break;
+        }
+        if (r == 0) {
+            rc = source_gz_end(g);
+            break;
+        }
+        source_gz_fill(g, (size_t)r);
+        off += r;
+    }
+    if (rc == 0 && js->seen_cap == 0 && lines < ((uint64_t)1 << 34))
+        source_seen_resize(js, (size_t)(lines + lines / 4 + 16));
+    int saved = rc == SLUICE_EIO ? errno : rc == SLUICE_ENOMEM ? ENOMEM : EBADMSG;
+    if (rc == SLUICE_EPARSE)
+        js->gz_why = source_gz_why(g) ? source_gz_why(g) : "invalid compressed data";
+    source_gz_free(g);
+    free(out);
+    errno = saved;
+    return rc;
+}
+
+int sluice_jsonl_source_verify(sluice_jsonl_source_t *js) {
+    struct stat st;
+    char head[2];
+    if (js == NULL || js->parser || js->fd < 0 || js->sniffed)
+        return js == NULL ? SLUICE_EINVAL : 0;
+    if (fstat(js->fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0; /* a pipe cannot be read twice: its corruption shows at the end of a member */
+    off_t off = lseek(js->fd, 0, SEEK_CUR);
+    ssize_t n = off < 0 ? -1 : pread(js->fd, head, sizeof head, off);
+    if (n < (ssize_t)sizeof head || source_gz_magic(head, (size_t)n) != 1)
+        return 0;
+    js->compressed = 1;
+    return source_verify_gz(js, off, head, (size_t)n);
+}
+
 size_t source_memory(const sluice_jsonl_source_t *js) {
     return js->rcap + js->seen_cap * sizeof *js->seen + js->msg.cap;
 }
@@ -1084,6 +1276,7 @@ void sluice_jsonl_source_close(sluice_jsonl_source_t *js) {
         js->free_list = r->next;
         free(r);
     }
+    source_gz_free(js->gz);
     buf_free(&js->msg);
     buf_free(&js->dec);
     free(js->seen);

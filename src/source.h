@@ -69,6 +69,28 @@ void source_buf_end(sluice_jsonl_source_t *js, int err);
 int source_buf_wants(sluice_jsonl_source_t *js);
 
 /*
+ * gzip-compressed input (source_gz.c). source_gz_magic(): 1 when p[0..n) starts with the gzip
+ * magic bytes 1f 8b, 0 when it does not, -1 when too few bytes came to tell.
+ * source_gz_new() starts with the n compressed bytes at `first` (copied). source_gz_room()
+ * gives where more compressed bytes go and how many fit (0 only while source_gz_pending()
+ * says bytes wait: inflate them first); source_gz_fill() says n came there.
+ * source_gz_inflate() inflates pending bytes into out[0..room), *got of them; returns 0 (*got
+ * may be 0: more input is needed), SLUICE_EPARSE for data that is not gzip, or SLUICE_ENOMEM.
+ * source_gz_end(): the compressed input ended; 0 when it ended after a whole member, else
+ * SLUICE_EPARSE. After SLUICE_EPARSE, source_gz_why() has zlib's words (else NULL).
+ */
+struct source_gz;
+int source_gz_magic(const char *p, size_t n);
+int source_gz_new(struct source_gz **out, const char *first, size_t n);
+void source_gz_free(struct source_gz *g);
+void source_gz_room(struct source_gz *g, char **at, size_t *n);
+void source_gz_fill(struct source_gz *g, size_t n);
+size_t source_gz_pending(const struct source_gz *g);
+int source_gz_inflate(struct source_gz *g, char *out, size_t room, size_t *got);
+int source_gz_end(struct source_gz *g);
+const char *source_gz_why(const struct source_gz *g);
+
+/*
  * A pipe or terminal read by the engine's loop (source_pipe.c). While no whole line is
  * buffered, next() answers SLUICE_EAGAIN and the pipe tells the engine (sluice_source_ready)
  * when input came; reading stops while a chunk of input waits, so memory stays bounded.

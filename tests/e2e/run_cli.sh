@@ -9,7 +9,7 @@ for o in --output --base-url --url --provider --api-key-env --header --concurren
     grep -q -- "$o" "$T/help" || fail "--help does not mention $o"
 done
 grep -q "default 64" "$T/help" || fail "--help does not give the concurrency default"
-rc=0; "$SLUICE" run "$T/nope.jsonl" -o "$T/o" 2>"$T/err" || rc=$?
+rc=0; "$SLUICE" run "$T/nope.jsonl" -o "$T/o" --provider none 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] || fail "unreadable input: exit $rc, expected 2"
 grep -q "nope.jsonl" "$T/err" || fail "unreadable input: message does not name the file"
 rc=0; "$SLUICE" run "$T/nope.jsonl" 2>"$T/err" || rc=$?
@@ -21,7 +21,7 @@ rc=0; "$SLUICE" run x -o y --provider nope 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] || fail "bad --provider: exit $rc"
 rc=0; "$SLUICE" run x -o y --max-cost lots 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] || fail "bad --max-cost: exit $rc"
-rc=0; "$SLUICE" run "$SRCDIR/README.md" -o "$T/o" --metrics nowhere 2>"$T/err" || rc=$?
+rc=0; "$SLUICE" run "$SRCDIR/README.md" -o "$T/o" --provider none --metrics nowhere 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "HOST:PORT" "$T/err" || fail "bad --metrics: exit $rc: $(cat "$T/err")"
 rc=0; "$SLUICE" frobnicate 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] || fail "unknown command: exit $rc"

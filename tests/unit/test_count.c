@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "count.h"
 
@@ -65,11 +66,47 @@ static void test_file(void **state) {
     assert_null(count_start("/nonexistent/input.jsonl"));
 }
 
+/* gzip input is counted as the text inside (whatever the file is called); a file cut short
+   gives no total rather than a wrong one. */
+static void test_gzip_file(void **state) {
+    (void)state;
+    char path[] = "/tmp/test_count_gz.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    gzFile gz = gzdopen(fd, "wb");
+    assert_non_null(gz);
+    for (int i = 0; i < 30000; i++)
+        gzprintf(gz, "{\"custom_id\":\"r%d\",\"body\":{\"pad\":\"%040d\"}}\n%s", i, i,
+                 i % 100 == 0 ? "\n" : "");
+    assert_int_equal(gzclose(gz), Z_OK);
+    struct count *cn = count_start(path);
+    assert_non_null(cn);
+    uint64_t lines = 0;
+    while (!count_result(cn, &lines) && !count_failed(cn))
+        ;
+    assert_int_equal(lines, 30000);
+    count_free(cn);
+
+    /* Cut short: no total. */
+    FILE *f = fopen(path, "r+");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    assert_int_equal(ftruncate(fileno(f), ftell(f) / 2), 0);
+    fclose(f);
+    cn = count_start(path);
+    assert_non_null(cn);
+    while (!count_failed(cn))
+        assert_false(count_result(cn, &lines));
+    count_free(cn);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines),
         cmocka_unit_test(test_split_anywhere),
         cmocka_unit_test(test_file),
+        cmocka_unit_test(test_gzip_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

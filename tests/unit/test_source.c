@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "gz_fixture.h"
 #include "source.h"
 #include "util.h"
 
@@ -407,6 +408,54 @@ static void test_skip_callback(void **state) {
     assert_int_equal(calls, 3);
 }
 
+#define STREAM_REFUSED                                                                             \
+    "\"stream\": true is not supported in a batch (the answer would be stored as raw events, "     \
+    "with no usage or cost): remove \"stream\" from the body or set it to false"
+
+/* A body asking for a streamed answer is refused before it is sent; "stream" false, nested, or
+   not the literal true is left to the provider. */
+static void test_stream_refused(void **state) {
+    struct fx *fx = *state;
+    open_input(
+        fx,
+        "{\"custom_id\":\"s\",\"body\":{\"model\":\"m\",\"stream\":true},\"metadata\":{\"k\":1}}\n"
+        "{\"custom_id\":\"f\",\"body\":{\"stream\":false}}\n"
+        "{\"custom_id\":\"n\",\"body\":{\"x\":{\"stream\":true}}}\n"
+        "{\"custom_id\":\"t\",\"body\":{\"stream\" : true , \"max_tokens\":5}}\n"
+        "{\"custom_id\":\"e\",\"body\":{\"str\\u0065am\":true}}\n"
+        "{\"model\":\"m\",\"stream\":true}\n"
+        "{\"custom_id\":\"s\",\"body\":{}}\n",
+        "/u", NULL, NULL);
+    sluice_request_t *req = pull(fx);
+    assert_string_equal(req->invalid, STREAM_REFUSED);
+    assert_string_equal(req->metadata, "{\"k\":1}"); /* kept, as for any invalid line */
+    assert_null(req->body);
+    assert_null(req->model);
+    release(fx, req);
+    expect_valid(fx, 2, "f", "POST", "/u", "{\"stream\":false}");
+    expect_valid(fx, 3, "n", "POST", "/u", "{\"x\":{\"stream\":true}}");
+    expect_invalid(fx, 4, "t", STREAM_REFUSED);
+    expect_invalid(fx, 5, "e", STREAM_REFUSED);
+    expect_invalid(fx, 6, "line-6", STREAM_REFUSED); /* a bare body */
+    expect_invalid(fx, 7, "s", "duplicate custom_id \"s\"");
+    expect_eof(fx);
+}
+
+/* The feeder of a Redis job checks lines without estimating them: it refuses them too. */
+static void test_stream_refused_check_only(void **state) {
+    (void)state;
+    sluice_jsonl_source_t *js;
+    sluice_request_t *req;
+    const char *line = "{\"custom_id\":\"s\",\"body\":{\"stream\":true}}";
+    assert_int_equal(source_parser_new(&js, "x", "/u"), 0);
+    source_check_only(js);
+    assert_int_equal(source_parse(js, 3, line, strlen(line), &req), 1);
+    assert_string_equal(req->invalid, STREAM_REFUSED);
+    assert_int_equal(req->line, 3);
+    source_release_request(js, req);
+    sluice_jsonl_source_close(js);
+}
+
 static void test_numbers_preserved_exactly(void **state) {
     struct fx *fx = *state;
     const char *body = "{\"t\":1.10,\"big\":12345678901234567890,"
@@ -626,6 +675,124 @@ static void test_many_lines_bounded_memory(void **state) {
     assert_true(peak == first);
 }
 
+/* ---- gzip input (src/source_gz.c inflates; these check the source reading through it) ---- */
+
+static void open_gz(struct fx *fx, const void *data, size_t len) {
+    write_input(fx, data, len);
+    open_input(fx, NULL, "/u", NULL, NULL);
+}
+
+static void test_gzip_reads_gzip(void **state) {
+    struct fx *fx = *state;
+    size_t len;
+    /* Numbers count the text's lines: a blank line and a bad one in between. */
+    unsigned char *data = gz_two("{\"custom_id\":\"a\",\"body\":{}}\n\nnot json\n",
+                                 "{\"custom_id\":\"b\",\"body\":{}}", &len);
+    open_gz(fx, data, len);
+    assert_int_equal(sluice_jsonl_source_verify(fx->js), 0);
+    expect_valid(fx, 1, "a", "POST", "/u", "{}");
+    expect_invalid(fx, 3, "line-3", "not valid JSON (unexpected character at column 2)");
+    expect_valid(fx, 4, "b", "POST", "/u", "{}");
+    expect_eof(fx);
+    const char *why = "x";
+    assert_int_equal(sluice_jsonl_source_gzip(fx->js, &why), 1);
+    assert_null(why);
+    free(data);
+}
+
+static void test_gzip_empty_gzip(void **state) {
+    struct fx *fx = *state;
+    size_t len;
+    unsigned char *data = gz_of("", 0, &len);
+    open_gz(fx, data, len);
+    expect_eof(fx);
+    assert_int_equal(sluice_jsonl_source_gzip(fx->js, NULL), 1);
+    free(data);
+}
+
+/* Cut short: the whole lines before are handed out, the cut one is not, and the source says
+   why it stopped. */
+static void test_gzip_cut_short(void **state) {
+    struct fx *fx = *state;
+    char text[4096] = "";
+    for (int i = 0; i < 60; i++)
+        snprintf(text + strlen(text), sizeof(text) - strlen(text),
+                 "{\"custom_id\":\"r%d\",\"body\":{\"n\":%d}}\n", i, i * 7919 % 1000);
+    size_t len;
+    unsigned char *data = gz_of(text, strlen(text), &len);
+    open_gz(fx, data, len - 20); /* the trailer and the last bytes of data */
+    errno = 0;
+    assert_int_equal(sluice_jsonl_source_verify(fx->js), SLUICE_EPARSE);
+    assert_int_equal(errno, EBADMSG);
+    const char *why = NULL;
+    assert_int_equal(sluice_jsonl_source_gzip(fx->js, &why), 1);
+    assert_string_equal(why, "unexpected end of file");
+    /* Read anyway (as from a pipe, which cannot be verified): every line handed out is whole. */
+    sluice_request_t *req;
+    int n = 0;
+    while (fx->src.next(fx->src.ud, &req) == 0) {
+        assert_null(req->invalid);
+        fx->src.release(fx->src.ud, req);
+        n++;
+    }
+    assert_true(n > 0 && n < 60);
+    errno = 0;
+    assert_int_equal(sluice_jsonl_source_error(fx->js), SLUICE_EPARSE);
+    assert_int_equal(errno, EBADMSG);
+    free(data);
+}
+
+static void test_gzip_bad_checksum(void **state) {
+    struct fx *fx = *state;
+    const char *text = "{\"custom_id\":\"a\",\"body\":{}}\n";
+    size_t len;
+    unsigned char *data = gz_of(text, strlen(text), &len);
+    data[len - 8] ^= 0xff; /* the CRC-32 */
+    open_gz(fx, data, len);
+    assert_int_equal(sluice_jsonl_source_verify(fx->js), SLUICE_EPARSE);
+    const char *why = NULL;
+    sluice_jsonl_source_gzip(fx->js, &why);
+    assert_string_equal(why, "incorrect data check");
+    free(data);
+}
+
+/* Plain input is not touched by verify, and a lone 0x1f is plain text (an invalid line). */
+static void test_gzip_plain(void **state) {
+    struct fx *fx = *state;
+    open_gz(fx, "\x1f", 1);
+    assert_int_equal(sluice_jsonl_source_verify(fx->js), 0);
+    expect_invalid(fx, 1, "line-1", "not valid JSON (unexpected character at column 1)");
+    expect_eof(fx);
+    assert_int_equal(sluice_jsonl_source_gzip(fx->js, NULL), 0);
+}
+
+/* verify reads from stdin's read position, and leaves it there for next(). */
+static void test_gzip_verify_keeps_position(void **state) {
+    struct fx *fx = *state;
+    const char *text = "{\"custom_id\":\"a\",\"body\":{}}\n";
+    size_t len;
+    unsigned char *data = gz_of(text, strlen(text), &len);
+    FILE *f = fopen(fx->path, "wb");
+    assert_non_null(f);
+    fputs("skipped by the caller\n", f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
+    int fd = open(fx->path, O_RDONLY), saved = dup(0);
+    assert_true(fd >= 0 && saved >= 0);
+    assert_int_equal(lseek(fd, 22, SEEK_SET), 22);
+    assert_int_equal(dup2(fd, 0), 0);
+    close(fd);
+    assert_int_equal(sluice_jsonl_source_open(&fx->js, "-", "/u", NULL, NULL), 0);
+    sluice_jsonl_source_bind(fx->js, &fx->src);
+    assert_int_equal(sluice_jsonl_source_verify(fx->js), 0);
+    assert_int_equal(sluice_jsonl_source_gzip(fx->js, NULL), 1);
+    expect_valid(fx, 1, "a", "POST", "/u", "{}");
+    expect_eof(fx);
+    assert_int_equal(dup2(saved, 0), 0);
+    close(saved);
+    free(data);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_batch_lines, setup, teardown),
@@ -644,6 +811,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_escaped_values_are_decoded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_skip_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_refused, setup, teardown),
+        cmocka_unit_test(test_stream_refused_check_only),
         cmocka_unit_test_setup_teardown(test_numbers_preserved_exactly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_estimate_on_requests, setup, teardown),
         cmocka_unit_test(test_estimate_chat),
@@ -656,6 +825,12 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_lines_bounded_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gzip_reads_gzip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gzip_empty_gzip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gzip_cut_short, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gzip_bad_checksum, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gzip_plain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gzip_verify_keeps_position, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
