@@ -22,7 +22,12 @@ void cli_run_usage(FILE *f) {
         "      --api-key-env NAME   variable holding the key (default OPENAI_API_KEY,\n"
         "                           AZURE_OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY)\n"
         "      --api-key-file PATH  read the key from a file instead (first line)\n"
-        "  -H, --header 'K: V'      extra request header, repeatable\n"
+        "  -H, --header 'K: V'      extra request header, repeatable. Those that carry a\n"
+        "                           credential (Authorization, Proxy-Authorization, api-key,\n"
+        "                           x-api-key, x-goog-api-key, Cookie, --secret-header) are\n"
+        "                           never stored in Redis nor printed\n"
+        "      --secret-header NAME one more header name that carries a credential\n"
+        "                           (repeatable)\n"
         "  -c, --concurrency N|auto most requests in flight (default 64); auto adapts the\n"
         "                           limit (starts at 16, between 1 and 1024): cut by 20%%\n"
         "                           on overload answers\n"
@@ -141,7 +146,10 @@ void cli_dist_usage(FILE *f, int worker) {
             worker ? "required" : "default: INPUT's file name without extension");
     if (worker)
         fprintf(f, "      --follow             when the job is done, wait for more lines instead "
-                   "of exiting\n");
+                   "of exiting\n"
+                   "      --allow-origin URL   one more origin (http(s)://host[:port]) this "
+                   "worker may\n"
+                   "                           send its API key to (repeatable)\n");
     else
         fprintf(f, "      --backlog N          most lines waiting in Redis at once (default "
                    "10000)\n");
@@ -156,11 +164,18 @@ void cli_work_usage(FILE *f) {
             "and commits each result to Redis (the run writes OUTPUT). Exits when every line of\n"
             "the job has its result. The job's request settings (--base-url, --provider, --url,\n"
             "-H, --rpm, --tpm, --burst, --max-attempts, --timeout, --limit-key, --claim-idle,\n"
-            "--max-deliveries) come from the job; given here they must match. The API key is\n"
-            "never stored: each worker reads its own (--api-key-env, --api-key-file).\n"
+            "--max-deliveries) come from the job; given here they must match. The API key and\n"
+            "credential headers are never stored: each worker reads its own key (--api-key-env,\n"
+            "--api-key-file) and is given its own -H 'Authorization: ...' and the like. A worker\n"
+            "sends them only to the origin of its own --base-url (or $SLUICE_BASE_URL,\n"
+            "$OPENAI_BASE_URL), of the provider's API (api.openai.com, api.anthropic.com,\n"
+            "generativelanguage.googleapis.com) or of an --allow-origin: a job whose base URL\n"
+            "is elsewhere is refused (exit 2), as anyone who can write the job in Redis could\n"
+            "point it at their own server.\n"
             "\n"
             "  -c, --concurrency N|auto this worker's requests in flight (default 64)\n"
-            "      --api-key-env NAME, --api-key-file PATH, --cacert PATH, --insecure,\n"
+            "      --api-key-env NAME, --api-key-file PATH, -H 'K: V', --secret-header NAME,\n"
+            "      --base-url URL, --cacert PATH, --insecure,\n"
             "      --connect-timeout S, --connect-grace S, --give-up-after S (also: Redis\n"
             "                           unreachable, or refusing the commits, this long stops\n"
             "                           the worker, exit 3),\n"
