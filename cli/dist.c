@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "paths.h"
+
 /* ---- credentials ---- */
 
 /* Headers that carry a credential, in lower case. Never stored in Redis nor printed: whoever
@@ -478,9 +480,62 @@ int dist_check_origin(const struct dist *dist, const sluice_config_t *cfg,
     return 2;
 }
 
+/* ---- the Redis URL ---- */
+
+/* 1 when a Redis URL carries a password ("redis://[user]:password@host"). */
+static int url_has_password(const char *url) {
+    const char *p = strstr(url, "://");
+    if (!p)
+        return 0;
+    p += 3;
+    const char *at = strrchr(p, '@');
+    if (!at)
+        return 0;
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    return colon && colon + 1 < at;
+}
+
+int dist_redis_url(const char *given, const char *file, int env_ok, const char **url,
+                   char **owned) {
+    *url = NULL;
+    *owned = NULL;
+    if (given && file) {
+        fprintf(stderr, "sluice: give --redis or --redis-url-file, not both\n");
+        return 2;
+    }
+    if (given) {
+        if (url_has_password(given))
+            fprintf(stderr, "sluice: warning: the password in --redis can be read by every user "
+                            "of this machine (ps); put the URL in $REDIS_URL or a file "
+                            "(--redis-url-file), or the password in $SLUICE_REDIS_PASSWORD\n");
+        *url = given;
+        return 0;
+    }
+    if (file) {
+        char *line = paths_read_line(file);
+        if (!line || !*line) {
+            fprintf(stderr, "sluice: cannot read the Redis URL from --redis-url-file %s: %s\n",
+                    file, line ? "the file is empty" : strerror(errno));
+            free(line);
+            return 2;
+        }
+        *url = *owned = line;
+        return 0;
+    }
+    const char *env = getenv("REDIS_URL");
+    if (env_ok && env && *env)
+        *url = env;
+    return 0;
+}
+
 void dist_opts_free(struct dist_opts *d) {
+    if (d->redis_owned) {
+        memset(d->redis_owned, 0, strlen(d->redis_owned));
+        free(d->redis_owned);
+    }
     free(d->secret);
     free(d->allow);
+    d->redis_owned = NULL;
     d->secret = d->allow = NULL;
     d->n_secret = d->n_allow = 0;
 }

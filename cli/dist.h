@@ -23,24 +23,27 @@ enum {
 
 /* The distributed options of `run` and `work`. */
 struct dist_opts {
-    const char *redis;     /* --redis URL; NULL: not distributed */
-    const char *job;       /* --job NAME */
-    const char *limit_key; /* --limit-key */
-    double backlog;        /* --backlog (10000) */
-    double claim_idle_s;   /* --claim-idle (60) */
-    int max_deliveries;    /* --max-deliveries (5) */
-    int follow;            /* work --follow */
-    int worker;            /* `sluice work` */
-    unsigned given;        /* DIST_GIVEN_* */
-    const char *own_base;  /* the base URL this process was given (--base-url, else
-                              $SLUICE_BASE_URL or $OPENAI_BASE_URL), or NULL */
-    const char **secret;   /* --secret-header names */
+    const char *redis;      /* --redis URL, --redis-url-file's or $REDIS_URL; NULL: not
+                               distributed */
+    const char *redis_file; /* --redis-url-file */
+    char *redis_owned;      /* the URL read from it */
+    const char *job;        /* --job NAME */
+    const char *limit_key;  /* --limit-key */
+    double backlog;         /* --backlog (10000) */
+    double claim_idle_s;    /* --claim-idle (60) */
+    int max_deliveries;     /* --max-deliveries (5) */
+    int follow;             /* work --follow */
+    int worker;             /* `sluice work` */
+    unsigned given;         /* DIST_GIVEN_* */
+    const char *own_base;   /* the base URL this process was given (--base-url, else
+                               $SLUICE_BASE_URL or $OPENAI_BASE_URL), or NULL */
+    const char **secret;    /* --secret-header names */
     size_t n_secret;
     const char **allow; /* work --allow-origin */
     size_t n_allow;
 };
 
-/* Frees what the options own (the lists). */
+/* Frees what the options own (the lists and the URL read from a file). */
 void dist_opts_free(struct dist_opts *d);
 
 struct dist {
@@ -86,6 +89,14 @@ int dist_check_origin(const struct dist *dist, const sluice_config_t *cfg,
  * scheme, an empty or odd host (spaces, control bytes) or a bad port.
  */
 int dist_origin(const char *url, char *buf, size_t size);
+
+/*
+ * The Redis URL of a command: `given` (--redis), else the first line of `file`
+ * (--redis-url-file), else $REDIS_URL when env_ok; *url stays NULL when there is none. A
+ * password in `given` is visible to every user in ps: says so once (never the password).
+ * Hands the file's text over in *owned. Returns 0, or 2 after saying why.
+ */
+int dist_redis_url(const char *given, const char *file, int env_ok, const char **url, char **owned);
 
 /* The shared budget's key: --limit-key, else the base URL and a hash of the API key. */
 void dist_limit_key(const sluice_config_t *cfg, const char *given, char *buf, size_t size);

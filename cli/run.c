@@ -73,6 +73,7 @@ enum {
     OPT_FOLLOW,
     OPT_SECRET_HEADER,
     OPT_ALLOW_ORIGIN,
+    OPT_REDIS_URL_FILE,
 };
 
 static const struct option long_opts[] = {
@@ -122,6 +123,7 @@ static const struct option long_opts[] = {
     {"follow", no_argument, NULL, OPT_FOLLOW},
     {"secret-header", required_argument, NULL, OPT_SECRET_HEADER},
     {"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
+    {"redis-url-file", required_argument, NULL, OPT_REDIS_URL_FILE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -409,24 +411,6 @@ static const char *default_key_env(sluice_provider_t p) {
     }
 }
 
-/* Reads the first line of a key file into a malloc'd string (the caller scrubs and frees). */
-static char *read_key_file(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, f);
-    fclose(f);
-    if (n < 0) {
-        free(line);
-        return NULL;
-    }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
-        line[--n] = '\0';
-    return line;
-}
-
 /* 0, or -1 after saying which file the run would both read and write, or write twice, or
    cannot write at all. */
 static int run_check_paths(const struct run_opts *o) {
@@ -434,6 +418,7 @@ static int run_check_paths(const struct run_opts *o) {
         {"INPUT", o->input, 0, 0},
         {"--prices", o->prices, -1, 0},
         {"--api-key-file", o->key_file, -1, 0},
+        {"--redis-url-file", o->dist.redis_file, -1, 0},
         {"OUTPUT", o->output, 1, !o->dry_run}, /* --dry-run only reads it (--resume) */
         {"--stats-json", o->stats_json, 1, 1},
         {"--log", o->log, 2, 1},
@@ -646,6 +631,9 @@ int cli_run_main(int argc, char **argv) {
                 goto usage_fail;
             break;
         }
+        case OPT_REDIS_URL_FILE:
+            opts.dist.redis_file = optarg;
+            break;
         case OPT_RESUME:
             opts.resume = 1;
             break;
@@ -702,6 +690,10 @@ int cli_run_main(int argc, char **argv) {
             goto usage_fail;
         }
     }
+    /* $REDIS_URL is for the commands that need Redis: a worker, or a run told its --job. */
+    if (dist_redis_url(opts.dist.redis, opts.dist.redis_file, worker || opts.dist.job != NULL,
+                       &opts.dist.redis, &opts.dist.redis_owned) != 0)
+        goto usage_fail;
     if (worker) {
         if (optind != argc) {
             fprintf(stderr, "sluice: work takes no INPUT (the job has it); got '%s'\n",
@@ -709,7 +701,8 @@ int cli_run_main(int argc, char **argv) {
             goto usage_fail;
         }
         if (!opts.dist.redis || !opts.dist.job) {
-            fprintf(stderr, "sluice: work needs --redis URL and --job NAME\n");
+            fprintf(stderr, "sluice: work needs --redis URL (or $REDIS_URL, "
+                            "--redis-url-file) and --job NAME\n");
             goto usage_fail;
         }
         if (opts.output || opts.resume || opts.overwrite || opts.ordered || opts.dry_run) {
@@ -754,7 +747,8 @@ int cli_run_main(int argc, char **argv) {
         goto usage_fail;
     }
     if (!opts.dist.redis && (opts.dist.job || opts.dist.given & DIST_GIVEN_LIMIT_KEY)) {
-        fprintf(stderr, "sluice: --job and --limit-key need --redis URL\n");
+        fprintf(stderr, "sluice: --job and --limit-key need --redis URL (or $REDIS_URL, or "
+                        "--redis-url-file)\n");
         goto usage_fail;
     }
     if (opts.resume && opts.output && strcmp(opts.output, "-") == 0) {
@@ -992,7 +986,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     }
 
     if (o->key_file) {
-        key = read_key_file(o->key_file);
+        key = paths_read_line(o->key_file);
         if (!key) {
             fprintf(stderr, "sluice: cannot read the API key from %s: %s\n", o->key_file,
                     strerror(errno));

@@ -127,8 +127,12 @@ void cli_dist_usage(FILE *f, int worker) {
             "Several processes, several machines (Redis 7; see README \"Running on several "
             "machines\"):\n"
             "      --redis URL          redis://[[user]:password@]host[:port][/db] or\n"
-            "                           unix:///path[?db=n]; the password may come from\n"
-            "                           $SLUICE_REDIS_PASSWORD.%s\n"
+            "                           unix:///path[?db=n]; default $REDIS_URL%s. A\n"
+            "                           password on the command line can be read by every\n"
+            "                           user (ps): put the URL in $REDIS_URL or a file, or\n"
+            "                           the password in $SLUICE_REDIS_PASSWORD.%s\n"
+            "      --redis-url-file PATH\n"
+            "                           read the Redis URL from the file's first line\n"
             "      --job NAME           the job's name in Redis\n"
             "                           (%s)\n"
             "      --limit-key KEY      processes naming the same KEY share one rate budget, even\n"
@@ -138,6 +142,7 @@ void cli_dist_usage(FILE *f, int worker) {
             "                           (default 60)\n"
             "      --max-deliveries N   an entry delivered more often is written as failed\n"
             "                           (default 5)\n",
+            worker ? "" : " (with --job)",
             worker ? ""
                    : "\n                           The job lives in Redis: this run feeds INPUT\n"
                      "                           into it, works on it and writes every result to\n"
