@@ -4,13 +4,45 @@
  * writer's duplicate check after a crash, and the wait for the last commits.
  */
 #include "dist.h"
+#include "key.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+
+#include "paths.h"
+
+/* ---- credentials ---- */
+
+/* 1 when the comma-separated `list` holds name[0..n) (without case). */
+static int name_listed(const char *list, const char *name, size_t n) {
+    while (list && *list) {
+        size_t len = strcspn(list, ",");
+        if (len == n && n > 0 && strncasecmp(list, name, n) == 0)
+            return 1;
+        list += len + (list[len] == ',');
+    }
+    return 0;
+}
+
+int dist_header_secret(const struct dist *dist, const struct dist_opts *d, const char *h) {
+    const char *name;
+    size_t n = key_header_name(h, &name);
+    if (key_header_is_credential(h))
+        return 1;
+    for (size_t i = 0; d && i < d->n_secret; i++) {
+        const char *s;
+        size_t sn = key_header_name(d->secret[i], &s);
+        if (sn == n && strncasecmp(s, name, n) == 0)
+            return 1;
+    }
+    return dist && name_listed(dist->job_secret, name, n);
+}
 
 /* ---- settings ---- */
 
@@ -24,14 +56,16 @@ static void fmt_num(char *buf, size_t n, double v) {
 struct setting {
     const char *key;
     const char *flag; /* the option, for messages */
-    int given_bit;
+    int given_bit;    /* 0: see dist_settings */
 };
+
+enum { S_HEADERS = 3, S_SECRET = 12 };
 
 static const struct setting settings[] = {
     {"base_url", "--base-url", DIST_GIVEN_BASE_URL},
     {"provider", "--provider", DIST_GIVEN_PROVIDER},
     {"url", "--url", DIST_GIVEN_URL},
-    {"headers", "-H", DIST_GIVEN_HEADERS},
+    {"headers", "-H", 0}, /* S_HEADERS: those that carry no credential */
     {"rpm", "--rpm", DIST_GIVEN_RPM},
     {"tpm", "--tpm", DIST_GIVEN_TPM},
     {"burst", "--burst", DIST_GIVEN_BURST},
@@ -40,29 +74,57 @@ static const struct setting settings[] = {
     {"limit_key", "--limit-key", DIST_GIVEN_LIMIT_KEY},
     {"max_deliveries", "--max-deliveries", DIST_GIVEN_MAX_DELIVERIES},
     {"claim_idle", "--claim-idle", DIST_GIVEN_CLAIM_IDLE},
+    {"secret_headers", "--secret-header", 0}, /* S_SECRET: names only, never compared */
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
-/* This process's value of each setting. */
-static int values_of(const sluice_config_t *cfg, const struct dist_opts *d, const char *url,
-                     char vals[N_SETTINGS][512], char **headers_out) {
+/* This process's headers that carry no credential, one per line (malloc'd), or NULL. */
+static char *plain_headers(const struct dist *dist, const struct dist_opts *d,
+                           const sluice_config_t *cfg) {
     size_t hl = 1;
     for (size_t i = 0; i < cfg->n_headers; i++)
         hl += strlen(cfg->headers[i]) + 1;
     char *h = malloc(hl);
     if (!h)
-        return -1;
+        return NULL;
     h[0] = '\0';
     for (size_t i = 0; i < cfg->n_headers; i++) {
-        strcat(h, cfg->headers[i]);
-        if (i + 1 < cfg->n_headers)
+        if (dist_header_secret(dist, d, cfg->headers[i]))
+            continue;
+        if (h[0])
             strcat(h, "\n");
+        strcat(h, cfg->headers[i]);
     }
-    *headers_out = h;
+    return h;
+}
+
+/* The --secret-header names, "a,b" in lower case (malloc'd), or NULL. */
+static char *secret_names(const struct dist_opts *d) {
+    size_t l = 1;
+    for (size_t i = 0; i < d->n_secret; i++)
+        l += strlen(d->secret[i]) + 1;
+    char *s = malloc(l), *p = s;
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < d->n_secret; i++) {
+        const char *name;
+        size_t n = key_header_name(d->secret[i], &name);
+        if (p != s)
+            *p++ = ',';
+        for (size_t k = 0; k < n; k++)
+            *p++ = (char)tolower((unsigned char)name[k]);
+    }
+    *p = '\0';
+    return s;
+}
+
+/* This process's value of each setting but the two lists, which are passed apart. */
+static void values_of(const sluice_config_t *cfg, const struct dist_opts *d, const char *url,
+                      char vals[N_SETTINGS][512]) {
     snprintf(vals[0], 512, "%s", cfg->base_url);
     snprintf(vals[1], 512, "%s", provider_names[cfg->provider]);
     snprintf(vals[2], 512, "%s", url ? url : "");
-    vals[3][0] = '\0'; /* headers: passed apart, they may be long */
+    vals[S_HEADERS][0] = '\0';
     fmt_num(vals[4], 512, cfg->rpm);
     fmt_num(vals[5], 512, cfg->tpm);
     fmt_num(vals[6], 512, cfg->burst_s);
@@ -71,6 +133,37 @@ static int values_of(const sluice_config_t *cfg, const struct dist_opts *d, cons
     snprintf(vals[9], 512, "%s", d->limit_key ? d->limit_key : "");
     snprintf(vals[10], 512, "%d", d->max_deliveries);
     fmt_num(vals[11], 512, d->claim_idle_s);
+    vals[S_SECRET][0] = '\0';
+}
+
+/*
+ * The job's headers (one per line) for a worker that gave none of its own without a
+ * credential: its own credential headers first, then the job's.
+ */
+static int adopt_headers(struct dist *dist, const char *v, sluice_config_t *cfg) {
+    size_t n = *v ? 1 : 0, own = cfg->n_headers;
+    for (const char *p = v; *p; p++)
+        n += *p == '\n';
+    char *copy = strdup(v);
+    const char **hs = calloc(own + n + 1, sizeof(*hs));
+    if (!copy || !hs) {
+        free(copy);
+        free(hs);
+        return -1;
+    }
+    size_t k = 0;
+    for (; k < own; k++)
+        hs[k] = cfg->headers[k];
+    for (char *p = copy; n && p;) {
+        hs[k++] = p;
+        p = strchr(p, '\n');
+        if (p)
+            *p++ = '\0';
+    }
+    dist->headers_copy = copy;
+    dist->headers = hs;
+    cfg->headers = hs;
+    cfg->n_headers = k;
     return 0;
 }
 
@@ -88,31 +181,8 @@ static int adopt(struct dist *dist, size_t i, const char *v, sluice_config_t *cf
     case 2:
         *url = *v ? v : NULL;
         break;
-    case 3: {
-        /* One header per line. */
-        size_t n = *v ? 1 : 0;
-        for (const char *p = v; *p; p++)
-            n += *p == '\n';
-        char *copy = strdup(v);
-        const char **hs = calloc(n + 1, sizeof(*hs));
-        if (!copy || !hs) {
-            free(copy);
-            free(hs);
-            return -1;
-        }
-        size_t k = 0;
-        for (char *p = copy; n && p;) {
-            hs[k++] = p;
-            p = strchr(p, '\n');
-            if (p)
-                *p++ = '\0';
-        }
-        dist->headers_copy = copy;
-        dist->headers = hs;
-        cfg->headers = hs;
-        cfg->n_headers = k;
-        break;
-    }
+    case S_HEADERS:
+        return adopt_headers(dist, v, cfg);
     case 4:
         cfg->rpm = strtod(v, NULL);
         break;
@@ -141,16 +211,118 @@ static int adopt(struct dist *dist, size_t i, const char *v, sluice_config_t *cf
     return 0;
 }
 
+/*
+ * Drops the credential headers from the job's stored headers (*stored, replaced): a job
+ * written by an older sluice, or by hand, may hold some. Their names go to `dropped`.
+ */
+static int drop_secret_headers(const struct dist *dist, const struct dist_opts *d, char **stored,
+                               char *dropped, size_t size) {
+    char *out = malloc(strlen(*stored) + 1), *o = out;
+    if (!out)
+        return -1;
+    dropped[0] = '\0';
+    for (const char *p = *stored; *p;) {
+        size_t n = strcspn(p, "\n");
+        char line[1024];
+        snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ? n : sizeof(line) - 1), p);
+        if (dist_header_secret(dist, d, line)) {
+            const char *name;
+            size_t nl = key_header_name(line, &name), at = strlen(dropped);
+            snprintf(dropped + at, size - at, "%s%.*s", at ? ", " : "", (int)nl, name);
+        } else {
+            if (o != out)
+                *o++ = '\n';
+            memcpy(o, p, n);
+            o += n;
+        }
+        p += n + (p[n] == '\n');
+    }
+    *o = '\0';
+    free(*stored);
+    *stored = out;
+    return 0;
+}
+
+/* A stored or given value in a message: one line, no control bytes (a header list's line
+   ends read as "; "). */
+static void put_value(FILE *f, const char *v) {
+    for (; *v; v++) {
+        if (*v == '\n')
+            fputs("; ", f);
+        else
+            putc((unsigned char)*v < 0x20 || *v == 0x7f ? '?' : *v, f);
+    }
+}
+
+/* Checks the settings read back against this process's; a worker adopts what it did not give.
+   Returns 0 or 2 after saying why. */
+static int settings_match(struct dist *dist, sluice_config_t *cfg, struct dist_opts *d,
+                          const char **url, int worker, char **got, const char *const *v) {
+    char dropped[256];
+    if (got[S_HEADERS] &&
+        drop_secret_headers(dist, d, &got[S_HEADERS], dropped, sizeof(dropped)) < 0) {
+        fprintf(stderr, "sluice: out of memory\n");
+        return 2;
+    }
+    if (got[S_HEADERS] && dropped[0])
+        fprintf(stderr,
+                "sluice: warning: job %s holds credential headers in Redis (%s), written by an "
+                "older sluice or by hand: they are ignored, each process sends its own; "
+                "delete the job once it is finished\n",
+                d->job, dropped);
+    /* Only the headers that carry no credential are compared (or adopted): the ones left when
+       the job's credential names are known too. */
+    char *mine = plain_headers(dist, d, cfg);
+    if (!mine) {
+        fprintf(stderr, "sluice: out of memory\n");
+        return 2;
+    }
+    int bad = 0;
+    for (size_t i = 0; i < N_SETTINGS && !bad; i++) {
+        const char *own = i == S_HEADERS ? mine : v[i];
+        if (!got[i] || i == S_SECRET || strcmp(got[i], own) == 0)
+            continue;
+        int gave = i == S_HEADERS ? own[0] != '\0' : (d->given & settings[i].given_bit) != 0;
+        if (worker && !gave) {
+            if (adopt(dist, i, got[i], cfg, d, url) < 0) {
+                fprintf(stderr, "sluice: job %s has a bad stored %s '", d->job, settings[i].key);
+                put_value(stderr, got[i]);
+                fputs("'\n", stderr);
+                bad = 1;
+            }
+            continue;
+        }
+        fprintf(stderr, "sluice: job %s was created with %s '", d->job, settings[i].flag);
+        put_value(stderr, got[i]);
+        fprintf(stderr, "', this %s says '", worker ? "worker" : "run");
+        put_value(stderr, own);
+        fprintf(stderr,
+                "': give the same options as the job (or none, for a worker%s), or use "
+                "another --job\n",
+                i == S_HEADERS ? "; credential headers are not compared" : "");
+        bad = 1;
+    }
+    free(mine);
+    return bad ? 2 : 0;
+}
+
 int dist_settings(struct dist *dist, sluice_config_t *cfg, struct dist_opts *d, const char **url,
                   int worker) {
     char vals[N_SETTINGS][512], err[512];
-    char *headers = NULL;
     const char *keys[N_SETTINGS], *v[N_SETTINGS];
-    if (values_of(cfg, d, *url, vals, &headers) < 0)
-        return -1;
+    char *headers = plain_headers(NULL, d, cfg), *secret = secret_names(d);
+    if (!headers || !secret) {
+        free(headers);
+        free(secret);
+        fprintf(stderr, "sluice: out of memory\n");
+        return 2;
+    }
+    values_of(cfg, d, *url, vals);
+    /* A worker never creates the job, so its values are not stored: its headers are not even
+       sent (the job may name more of them credentials than this process knows yet). */
     for (size_t i = 0; i < N_SETTINGS; i++) {
         keys[i] = settings[i].key;
-        v[i] = i == 3 ? headers : vals[i];
+        v[i] = i == S_HEADERS ? (worker ? "" : headers) : i == S_SECRET ? secret : vals[i];
     }
     int created = 0, said = 0;
     char **got = NULL;
@@ -165,36 +337,190 @@ int dist_settings(struct dist *dist, sluice_config_t *cfg, struct dist_opts *d, 
                     d->job, d->job);
         sleep(1);
     }
+    free(secret);
     if (rc < 0) {
         free(headers);
         fprintf(stderr, "sluice: --job %s: %s\n", d->job, err);
         return rc == SLUICE_EIO ? 3 : 2;
     }
     dist->created = created;
-    int bad = 0;
-    for (size_t i = 0; got && i < N_SETTINGS && !bad; i++) {
-        if (!got[i])
-            continue;
-        if (strcmp(got[i], v[i]) == 0)
-            continue;
-        if (worker && !(d->given & settings[i].given_bit)) {
-            if (adopt(dist, i, got[i], cfg, d, url) < 0) {
-                fprintf(stderr, "sluice: job %s has a bad stored %s '%s'\n", d->job,
-                        settings[i].key, got[i]);
-                bad = 1;
-            }
-            continue;
-        }
-        fprintf(stderr,
-                "sluice: job %s was created with %s '%s', this %s says '%s': give the same "
-                "options as the job (or none, for a worker), or use another --job\n",
-                d->job, settings[i].flag, got[i], worker ? "worker" : "run", v[i]);
-        bad = 1;
-    }
-    free(headers);
     dist->stored = got;
     dist->n_stored = got ? N_SETTINGS : 0;
-    return bad ? 2 : 0;
+    if (got)
+        dist->job_secret = got[S_SECRET];
+    rc = got ? settings_match(dist, cfg, d, url, worker, got, v) : 0;
+    free(headers);
+    return rc;
+}
+
+/* ---- whom a worker trusts with its key ---- */
+
+int dist_origin(const char *url, char *buf, size_t size) {
+    const char *scheme, *p;
+    long port;
+    if (strncasecmp(url, "http://", 7) == 0) {
+        scheme = "http";
+        port = 80;
+        p = url + 7;
+    } else if (strncasecmp(url, "https://", 8) == 0) {
+        scheme = "https";
+        port = 443;
+        p = url + 8;
+    } else {
+        return -1;
+    }
+    const char *end = p + strcspn(p, "/?#"), *host = p, *hend;
+    for (const char *q = p; q < end; q++)
+        if (*q == '@')
+            host = q + 1; /* user info ends at the authority's last '@' */
+    if (*host == '[') {
+        hend = memchr(host, ']', (size_t)(end - host));
+        if (!hend)
+            return -1;
+        hend++;
+    } else {
+        hend = memchr(host, ':', (size_t)(end - host));
+        if (!hend)
+            hend = end;
+    }
+    if (hend == host)
+        return -1;
+    if (hend < end) {
+        if (*hend != ':')
+            return -1;
+        if (hend + 1 < end) { /* "host:" is the default port (RFC 3986 §3.2.3) */
+            port = 0;
+            for (const char *q = hend + 1; q < end; q++) {
+                if (*q < '0' || *q > '9' || port > 65535)
+                    return -1;
+                port = port * 10 + (*q - '0');
+            }
+            if (port < 1 || port > 65535)
+                return -1;
+        }
+    }
+    size_t hl = (size_t)(hend - host);
+    if ((size_t)snprintf(buf, size, "%s://%.*s:%ld", scheme, (int)hl, host, port) >= size)
+        return -1;
+    for (char *q = buf + strlen(scheme) + 3; q < buf + strlen(scheme) + 3 + hl; q++) {
+        if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f)
+            return -1;
+        *q = (char)tolower((unsigned char)*q);
+    }
+    return 0;
+}
+
+/* The API host a provider's key is for, when there is one for every user (not Azure's). */
+static const char *provider_origin(sluice_provider_t p) {
+    switch (p) {
+    case SLUICE_PROVIDER_OPENAI:
+        return "https://api.openai.com:443";
+    case SLUICE_PROVIDER_ANTHROPIC:
+        return "https://api.anthropic.com:443";
+    case SLUICE_PROVIDER_GEMINI:
+        return "https://generativelanguage.googleapis.com:443";
+    default:
+        return NULL;
+    }
+}
+
+/* 1 when `url` is on `origin` (normalized). */
+static int same_origin(const char *url, const char *origin) {
+    char o[300];
+    return url && dist_origin(url, o, sizeof(o)) == 0 && strcmp(o, origin) == 0;
+}
+
+int dist_check_origin(const struct dist *dist, const sluice_config_t *cfg,
+                      const struct dist_opts *d) {
+    char job[300];
+    if (dist_origin(cfg->base_url, job, sizeof(job)) < 0) {
+        fprintf(stderr,
+                "sluice: job %s: its base URL is not an http:// or https:// URL with a host; "
+                "this worker will not send requests there (give it --base-url)\n",
+                d->job);
+        return 2;
+    }
+    int sends = cfg->api_key && cfg->api_key[0] && cfg->provider != SLUICE_PROVIDER_NONE;
+    for (size_t i = 0; i < cfg->n_headers && !sends; i++)
+        sends = dist_header_secret(dist, d, cfg->headers[i]);
+    /* With nothing to give away, the job's host is the job's business: whoever can write the
+       job in Redis can read its requests and write its results anyway. */
+    if (!sends)
+        return 0;
+    const char *def = provider_origin(cfg->provider);
+    if (same_origin(d->own_base, job) || (def && strcmp(def, job) == 0))
+        return 0;
+    for (size_t i = 0; i < d->n_allow; i++)
+        if (same_origin(d->allow[i], job))
+            return 0;
+    fprintf(stderr,
+            "sluice: job %s sends its requests to %s, which this worker was not given: it sends "
+            "its API key and credential headers only to its own --base-url ($SLUICE_BASE_URL, "
+            "$OPENAI_BASE_URL)%s%s%s or an --allow-origin, as whoever can write the job in Redis "
+            "chooses its base URL. If that server is yours, give this worker the job's "
+            "--base-url, or --allow-origin %s\n",
+            d->job, job, def ? ", " : "", def ? def : "", def ? " (the provider's)" : "", job);
+    return 2;
+}
+
+/* ---- the Redis URL ---- */
+
+/* 1 when a Redis URL carries a password ("redis://[user]:password@host"). */
+static int url_has_password(const char *url) {
+    const char *p = strstr(url, "://");
+    if (!p)
+        return 0;
+    p += 3;
+    const char *at = strrchr(p, '@');
+    if (!at)
+        return 0;
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    return colon && colon + 1 < at;
+}
+
+int dist_redis_url(const char *given, const char *file, int env_ok, const char **url,
+                   char **owned) {
+    *url = NULL;
+    *owned = NULL;
+    if (given && file) {
+        fprintf(stderr, "sluice: give --redis or --redis-url-file, not both\n");
+        return 2;
+    }
+    if (given) {
+        if (url_has_password(given))
+            fprintf(stderr, "sluice: warning: the password in --redis can be read by every user "
+                            "of this machine (ps); put the URL in $REDIS_URL or a file "
+                            "(--redis-url-file), or the password in $SLUICE_REDIS_PASSWORD\n");
+        *url = given;
+        return 0;
+    }
+    if (file) {
+        char *line = paths_read_line(file);
+        if (!line || !*line) {
+            fprintf(stderr, "sluice: cannot read the Redis URL from --redis-url-file %s: %s\n",
+                    file, line ? "the file is empty" : strerror(errno));
+            free(line);
+            return 2;
+        }
+        *url = *owned = line;
+        return 0;
+    }
+    const char *env = getenv("REDIS_URL");
+    if (env_ok && env && *env)
+        *url = env;
+    return 0;
+}
+
+void dist_opts_free(struct dist_opts *d) {
+    if (d->redis_owned) {
+        memset(d->redis_owned, 0, strlen(d->redis_owned));
+        free(d->redis_owned);
+    }
+    free(d->secret);
+    free(d->allow);
+    d->redis_owned = NULL;
+    d->secret = d->allow = NULL;
+    d->n_secret = d->n_allow = 0;
 }
 
 /* FNV-1a, 64 bits. */

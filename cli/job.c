@@ -20,7 +20,9 @@ static void job_usage(FILE *f) {
                "delete: removes a job's keys; refuses a job that is not finished unless --force\n"
                "\n"
                "--redis URL: redis://[[user]:password@]host[:port][/db] or unix:///path;\n"
-               "the password may come from $SLUICE_REDIS_PASSWORD.\n"
+               "default $REDIS_URL. A password on the command line can be read by every user\n"
+               "(ps): put the URL in $REDIS_URL or in a file (--redis-url-file PATH, its first\n"
+               "line), or the password in $SLUICE_REDIS_PASSWORD.\n"
                "Exit status: 0 done; 1 (status) the job does not exist; 2 bad usage; 3 Redis "
                "unreachable.\n");
 }
@@ -63,11 +65,16 @@ static void print_status(const char *name, const sluice_job_status_t *st, int js
 
 int cli_job_main(int argc, char **argv) {
     static const struct option opts[] = {
-        {"redis", required_argument, NULL, 'r'}, {"job", required_argument, NULL, 'j'},
-        {"json", no_argument, NULL, 'J'},        {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"redis", required_argument, NULL, 'r'},
+        {"job", required_argument, NULL, 'j'},
+        {"json", no_argument, NULL, 'J'},
+        {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {"redis-url-file", required_argument, NULL, 'F'},
+        {NULL, 0, NULL, 0},
     };
-    const char *url = NULL, *name = NULL, *verb = NULL;
+    const char *url = NULL, *name = NULL, *verb = NULL, *url_file = NULL;
+    char *url_owned = NULL;
     int json = 0, force = 0, opt;
     if (argc >= 2 && argv[1][0] != '-') {
         verb = argv[1];
@@ -80,6 +87,9 @@ int cli_job_main(int argc, char **argv) {
         switch (opt) {
         case 'r':
             url = optarg;
+            break;
+        case 'F':
+            url_file = optarg;
             break;
         case 'j':
             name = optarg;
@@ -114,9 +124,12 @@ int cli_job_main(int argc, char **argv) {
         fprintf(stderr, "sluice: 'sluice job --help' lists the options\n");
         return 2;
     }
+    if (dist_redis_url(url, url_file, 1, &url, &url_owned) != 0)
+        return 2;
     if (!url || (strcmp(verb, "list") != 0 && !name)) {
-        fprintf(stderr, "sluice: job %s: --redis URL%s required\n", verb,
+        fprintf(stderr, "sluice: job %s: --redis URL (or $REDIS_URL)%s required\n", verb,
                 strcmp(verb, "list") != 0 ? " and --job NAME are" : " is");
+        free(url_owned);
         return 2;
     }
     uv_loop_t loop;
@@ -190,6 +203,7 @@ int cli_job_main(int argc, char **argv) {
     printf("job %s deleted\n", name);
     code = 0;
 out:
+    free(url_owned);
     sluice_redis_close(r);
     for (int i = 0; i < 100 && uv_loop_close(&loop) == UV_EBUSY; i++)
         uv_run(&loop, UV_RUN_NOWAIT);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -221,4 +222,24 @@ void paths_input_why(const sluice_jsonl_source_t *js, int err, char *buf, size_t
         return;
     }
     snprintf(buf, n, "%s", strerror(err));
+}
+
+char *paths_read_line(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    errno = 0;
+    ssize_t n = getline(&line, &cap, f);
+    int saved = errno;
+    fclose(f);
+    if (n < 0) {
+        free(line);
+        errno = saved;
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+        line[--n] = '\0';
+    return line;
 }

@@ -42,4 +42,9 @@ void paths_why_not(const char *path, int err, char *buf, size_t n);
  */
 void paths_input_why(const sluice_jsonl_source_t *js, int err, char *buf, size_t n);
 
+/* The first line of a file (an API key, a Redis URL) in a malloc'd string, its line end and
+   trailing spaces cut; NULL with errno set when it cannot be read (an empty file: errno 0).
+   The caller scrubs and frees it. */
+char *paths_read_line(const char *path);
+
 #endif

@@ -72,6 +72,9 @@ enum {
     OPT_CLAIM_IDLE,
     OPT_MAX_DELIVERIES,
     OPT_FOLLOW,
+    OPT_SECRET_HEADER,
+    OPT_ALLOW_ORIGIN,
+    OPT_REDIS_URL_FILE,
 };
 
 static const struct option long_opts[] = {
@@ -119,6 +122,9 @@ static const struct option long_opts[] = {
     {"claim-idle", required_argument, NULL, OPT_CLAIM_IDLE},
     {"max-deliveries", required_argument, NULL, OPT_MAX_DELIVERIES},
     {"follow", no_argument, NULL, OPT_FOLLOW},
+    {"secret-header", required_argument, NULL, OPT_SECRET_HEADER},
+    {"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
+    {"redis-url-file", required_argument, NULL, OPT_REDIS_URL_FILE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -416,23 +422,11 @@ static const char *default_key_env(sluice_provider_t p) {
     }
 }
 
-/* Reads the first line of a key file into a malloc'd string (the caller scrubs and frees). */
+/* Reads the first line of a key file into a malloc'd string (the caller scrubs and frees); an
+   empty file is no key (""), not a read error. */
 static char *read_key_file(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, f);
-    int empty = n < 0 && feof(f); /* an empty file is no key, not a read error */
-    fclose(f);
-    if (n < 0) {
-        free(line);
-        return empty ? strdup("") : NULL;
-    }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
-        line[--n] = '\0';
-    return line;
+    char *key = paths_read_line(path);
+    return key || errno != 0 ? key : strdup("");
 }
 
 /*
@@ -505,12 +499,23 @@ static int run_check_paths(const struct run_opts *o) {
         {"INPUT", o->input, 0, 0},
         {"--prices", o->prices, -1, 0},
         {"--api-key-file", o->key_file, -1, 0},
+        {"--redis-url-file", o->dist.redis_file, -1, 0},
         {"OUTPUT", o->output, 1, !o->dry_run}, /* --dry-run only reads it (--resume) */
         {"--stats-json", o->stats_json, 1, 1},
         {"--log", o->log, 2, 1},
     };
     size_t n = sizeof(uses) / sizeof(uses[0]);
     return paths_check_distinct(uses, n) < 0 || paths_check_writable(uses, n) < 0 ? -1 : 0;
+}
+
+/* Appends s to a growing list of option values; -1 when out of memory. */
+static int list_add(const char ***list, size_t *n, const char *s) {
+    const char **nl = realloc(*list, (*n + 1) * sizeof(*nl));
+    if (!nl)
+        return -1;
+    nl[(*n)++] = s;
+    *list = nl;
+    return 0;
 }
 
 int cli_run_main(int argc, char **argv) {
@@ -530,7 +535,7 @@ int cli_run_main(int argc, char **argv) {
     if (!env_base || !*env_base)
         env_base = getenv("OPENAI_BASE_URL");
     if (env_base && *env_base)
-        cfg.base_url = env_base;
+        cfg.base_url = opts.dist.own_base = env_base;
     /* SLUICE_HTTP=curl: every request through libcurl, as before the fast path existed (to
        compare, or to get around a server the fast path does not get on with). */
     const char *env_http = getenv("SLUICE_HTTP");
@@ -545,7 +550,7 @@ int cli_run_main(int argc, char **argv) {
             opts.output = optarg;
             break;
         case OPT_BASE_URL:
-            cfg.base_url = optarg;
+            cfg.base_url = opts.dist.own_base = optarg;
             opts.dist.given |= DIST_GIVEN_BASE_URL;
             break;
         case OPT_URL:
@@ -570,15 +575,12 @@ int cli_run_main(int argc, char **argv) {
             break;
         case 'H': {
             if (!strchr(optarg, ':')) {
-                fprintf(stderr, "sluice: -H expects 'Name: value', got '%s'\n", optarg);
-                return 2;
-            }
-            const char **nh = realloc(opts.headers, (opts.n_headers + 1) * sizeof(*nh));
-            if (!nh)
+                /* Not quoted: it may be a key pasted without its name. */
+                fprintf(stderr, "sluice: -H expects 'Name: value' (this one has no ':')\n");
                 goto usage_fail;
-            opts.headers = nh;
-            opts.headers[opts.n_headers++] = optarg;
-            opts.dist.given |= DIST_GIVEN_HEADERS;
+            }
+            if (list_add(&opts.headers, &opts.n_headers, optarg) < 0)
+                goto usage_fail;
             break;
         }
         case 'c':
@@ -690,6 +692,29 @@ int cli_run_main(int argc, char **argv) {
         case OPT_FOLLOW:
             opts.dist.follow = 1;
             break;
+        case OPT_SECRET_HEADER:
+            if (!*optarg || optarg[strcspn(optarg, ":, \t")]) {
+                fprintf(stderr, "sluice: --secret-header expects a header's name, such as "
+                                "X-Team-Token, without ':' or a value\n");
+                goto usage_fail;
+            }
+            if (list_add(&opts.dist.secret, &opts.dist.n_secret, optarg) < 0)
+                goto usage_fail;
+            break;
+        case OPT_ALLOW_ORIGIN: {
+            char origin[300];
+            if (dist_origin(optarg, origin, sizeof(origin)) < 0) {
+                fprintf(stderr, "sluice: --allow-origin expects http(s)://host[:port], got '%s'\n",
+                        optarg);
+                goto usage_fail;
+            }
+            if (list_add(&opts.dist.allow, &opts.dist.n_allow, optarg) < 0)
+                goto usage_fail;
+            break;
+        }
+        case OPT_REDIS_URL_FILE:
+            opts.dist.redis_file = optarg;
+            break;
         case OPT_RESUME:
             opts.resume = 1;
             break;
@@ -739,12 +764,17 @@ int cli_run_main(int argc, char **argv) {
             else
                 cli_run_usage(stdout);
             free(opts.headers);
+            dist_opts_free(&opts.dist);
             return 0;
         default: /* '?' or ':' */
             opts_say_error(stderr, opt, argc, argv, long_opts);
             goto usage_fail;
         }
     }
+    /* $REDIS_URL is for the commands that need Redis: a worker, or a run told its --job. */
+    if (dist_redis_url(opts.dist.redis, opts.dist.redis_file, worker || opts.dist.job != NULL,
+                       &opts.dist.redis, &opts.dist.redis_owned) != 0)
+        goto usage_fail;
     if (worker) {
         if (optind != argc) {
             fprintf(stderr, "sluice: work takes no INPUT (the job has it); got '%s'\n",
@@ -752,7 +782,8 @@ int cli_run_main(int argc, char **argv) {
             goto usage_fail;
         }
         if (!opts.dist.redis || !opts.dist.job) {
-            fprintf(stderr, "sluice: work needs --redis URL and --job NAME\n");
+            fprintf(stderr, "sluice: work needs --redis URL (or $REDIS_URL, "
+                            "--redis-url-file) and --job NAME\n");
             goto usage_fail;
         }
         if (opts.output || opts.resume || opts.overwrite || opts.ordered || opts.dry_run) {
@@ -760,10 +791,8 @@ int cli_run_main(int argc, char **argv) {
                             "belong to the `sluice run` that feeds the job\n");
             goto usage_fail;
         }
-        if (run_check_paths(&opts) < 0) {
-            free(opts.headers);
-            return 2;
-        }
+        if (run_check_paths(&opts) < 0)
+            goto fail;
         cfg.headers = opts.headers;
         cfg.n_headers = opts.n_headers;
         return cli_run_job(&cfg, &opts);
@@ -786,8 +815,9 @@ int cli_run_main(int argc, char **argv) {
         fprintf(stderr, "sluice: -o/--output PATH is required (- for stdout)\n");
         goto usage_fail;
     }
-    if (opts.dist.follow) {
-        fprintf(stderr, "sluice: --follow is for `sluice work`\n");
+    if (opts.dist.follow || opts.dist.n_allow) {
+        fprintf(stderr, "sluice: %s is for `sluice work`\n",
+                opts.dist.follow ? "--follow" : "--allow-origin");
         goto usage_fail;
     }
     if (opts.dist.redis &&
@@ -798,7 +828,8 @@ int cli_run_main(int argc, char **argv) {
         goto usage_fail;
     }
     if (!opts.dist.redis && (opts.dist.job || opts.dist.given & DIST_GIVEN_LIMIT_KEY)) {
-        fprintf(stderr, "sluice: --job and --limit-key need --redis URL\n");
+        fprintf(stderr, "sluice: --job and --limit-key need --redis URL (or $REDIS_URL, or "
+                        "--redis-url-file)\n");
         goto usage_fail;
     }
     if (opts.resume && opts.output && strcmp(opts.output, "-") == 0) {
@@ -811,17 +842,17 @@ int cli_run_main(int argc, char **argv) {
         goto usage_fail;
     }
     opts.input = argv[optind];
-    if (run_check_paths(&opts) < 0) {
-        free(opts.headers);
-        return 2;
-    }
+    if (run_check_paths(&opts) < 0)
+        goto fail;
     cfg.headers = opts.headers;
     cfg.n_headers = opts.n_headers;
     return cli_run_job(&cfg, &opts);
 
 usage_fail:
-    free(opts.headers);
     fprintf(stderr, "sluice: 'sluice %s --help' lists the options\n", worker ? "work" : "run");
+fail:
+    free(opts.headers);
+    dist_opts_free(&opts.dist);
     return 2;
 }
 
@@ -1062,6 +1093,10 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
             goto out;
     }
     cfg->api_key = key;
+    if (o->dist.worker && (rc = dist_check_origin(&c.dist, cfg, &o->dist)) != 0) {
+        exit_code = rc;
+        goto out;
+    }
 
     /* One writer per OUTPUT: a second sluice appending to it, or a --resume rewriting it under
        a run still going, would lose lines without a word. */
@@ -1389,6 +1424,7 @@ out:
         free(key);
     }
     free(o->headers);
+    dist_opts_free(&o->dist);
     output_unlock(&lock);
     return exit_code;
 }

@@ -307,7 +307,7 @@ int sluice_redis_open(sluice_redis_t **out, uv_loop_t *loop, const char *url, ch
 int sluice_redis_up(const sluice_redis_t *r);
 /* Seconds Redis has been unreachable (0 while up). */
 double sluice_redis_down_s(const sluice_redis_t *r);
-/* The URL without its password, for messages. */
+/* The URL for messages, its password shown as "***" ("redis://:***@host:6379/0"). */
 void sluice_redis_describe(const sluice_redis_t *r, char *buf, size_t size);
 /* Close after everything that uses it is freed; run the loop to finish closing. */
 void sluice_redis_close(sluice_redis_t *r);

@@ -43,7 +43,8 @@ struct redis_url {
  * password).
  */
 int redis_url_parse(const char *url, struct redis_url *out, char *err, size_t errlen);
-/* The URL without its password, for messages: "redis://host:port/db" or "unix:///path". */
+/* The URL for messages, its password shown as "***": "redis://:***@host:port/db",
+   "redis://user@host:port/db", "unix:///path". */
 void redis_url_describe(const struct redis_url *u, char *buf, size_t size);
 void redis_url_free(struct redis_url *u);
 

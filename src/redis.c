@@ -125,8 +125,9 @@ redisContext *redis_sync(sluice_redis_t *r, char *err, size_t errlen) {
         freeReplyObject(rep);
         if (noauth) {
             snprintf(err, errlen,
-                     "Redis at %s requires a password (NOAUTH): put it in the URL "
-                     "(redis://:PASSWORD@host:port) or in $SLUICE_REDIS_PASSWORD",
+                     "Redis at %s requires a password (NOAUTH): put the URL with it "
+                     "(redis://:PASSWORD@host:port) in $REDIS_URL or --redis-url-file, or the "
+                     "password in $SLUICE_REDIS_PASSWORD",
                      where);
             goto fail;
         }

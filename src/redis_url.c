@@ -1,7 +1,8 @@
 /*
  * Redis URLs (rconn.h): redis://[[user]:password@]host[:port][/db] and unix:///path[?db=n],
  * the password from SLUICE_REDIS_PASSWORD when the URL has none. No message quotes the URL:
- * with a forgotten '@' the password reads as a host.
+ * with a forgotten '@' the password reads as a host. Messages name the server with
+ * redis_url_describe(), which shows a password as "***".
  */
 #include "rconn.h"
 
@@ -219,17 +220,21 @@ fail:
 void redis_url_describe(const struct redis_url *u, char *buf, size_t size) {
     if (!buf || size == 0)
         return;
+    /* "[user]:***@" when there is a password, "user@" when only a user. */
+    char who[160];
+    snprintf(who, sizeof(who), "%s%s%s", u->user ? u->user : "", u->password ? ":***" : "",
+             u->user || u->password ? "@" : "");
     if (u->path) {
         if (u->db)
-            snprintf(buf, size, "unix://%s?db=%d", u->path, u->db);
+            snprintf(buf, size, "unix://%s%s?db=%d", who, u->path, u->db);
         else
-            snprintf(buf, size, "unix://%s", u->path);
+            snprintf(buf, size, "unix://%s%s", who, u->path);
         return;
     }
     const char *host = u->host ? u->host : "";
     int v6 = strchr(host, ':') != NULL;
-    snprintf(buf, size, "redis://%s%s%s%s%s:%d/%d", u->user ? u->user : "", u->user ? "@" : "",
-             v6 ? "[" : "", host, v6 ? "]" : "", u->port, u->db);
+    snprintf(buf, size, "redis://%s%s%s%s:%d/%d", who, v6 ? "[" : "", host, v6 ? "]" : "", u->port,
+             u->db);
 }
 
 void redis_url_free(struct redis_url *u) {

@@ -18,7 +18,7 @@ expect_exit() {
     [ "$rc" = "$want" ] || fail "$name: exit $rc, expected $want: $(cat "$T/$name.err")"
 }
 
-expect_exit 2 work-no-redis "$SLUICE" work --job j
+expect_exit 2 work-no-redis env -u REDIS_URL "$SLUICE" work --job j
 expect_exit 2 work-no-job "$SLUICE" work --redis "$REDIS_URL"
 expect_exit 2 run-resume "$SLUICE" "${RUN[@]}" -o "$T/out.jsonl" --redis "$REDIS_URL" --resume
 expect_exit 2 run-ftp "$SLUICE" "${RUN[@]}" -o "$T/out.jsonl" --redis ftp://x

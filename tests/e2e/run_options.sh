@@ -36,7 +36,7 @@ refused 2 "sluice: -c/--concurrency expects a number from 1 to 100000, got 'zero
 refused 2 "sluice: -o/--output PATH is required (- for stdout)" run "$T/in.jsonl"
 refused 2 "sluice: OUTPUT and INPUT are both $T/in.jsonl: writing OUTPUT would destroy INPUT; give OUTPUT another path" \
     run "$T/in.jsonl" -o "$T/in.jsonl"
-refused 2 "sluice: work needs --redis URL and --job NAME" work
+REDIS_URL= refused 2 "sluice: work needs --redis URL (or \$REDIS_URL, --redis-url-file) and --job NAME" work
 "$SLUICE" run "$T/in.jsonl" -o "$T/out.jsonl" --base-url "$MOCK_URL" 2>"$T/err" ||
     fail "a run: exit $?: $(cat "$T/err")"
 ! grep -v '^sluice: ' "$T/err" || fail "a run: a line without the prefix: $(cat "$T/err")"

@@ -399,10 +399,10 @@ static void test_url_describe(void **state) {
     static const struct {
         const char *url, *want;
     } cases[] = {
-        {"redis://:secret@h:6380/2", "redis://h:6380/2"},
-        {"redis://alice:secret@h", "redis://alice@h:6379/0"},
+        {"redis://:secret@h:6380/2", "redis://:***@h:6380/2"},
+        {"redis://alice:secret@h", "redis://alice:***@h:6379/0"},
         {"redis://[::1]:7000/1", "redis://[::1]:7000/1"},
-        {"unix://:secret@/tmp/r.sock?db=3", "unix:///tmp/r.sock?db=3"},
+        {"unix://:secret@/tmp/r.sock?db=3", "unix://:***@/tmp/r.sock?db=3"},
         {"unix:///tmp/r.sock", "unix:///tmp/r.sock"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
