@@ -58,7 +58,8 @@ const char *sluice_version(void);
 typedef struct sluice_request_s {
     const char *custom_id; /* NUL-terminated; unique within a job */
     const char *method;    /* "POST", "GET", ... */
-    const char *url;       /* a path joined to the base URL, or an absolute http(s) URL */
+    const char *url;       /* a path joined to the base URL (docs/DESIGN.md "Where a request
+                              goes"), or an absolute http(s) URL on the base URL's origin */
     const char *body;      /* request body, raw JSON text as read (not re-serialised) */
     size_t body_len;
     const char *metadata; /* raw JSON text copied to the result line, or NULL */
@@ -123,7 +124,8 @@ typedef enum sluice_provider_e {
 int sluice_provider_parse(const char *name, sluice_provider_t *out);
 
 typedef struct sluice_config_s {
-    const char *base_url; /* "https://api.openai.com"; copied */
+    const char *base_url; /* "https://api.openai.com"; with a path ("https://api.openai.com/v1"),
+                             the requests' leading "/v1" is dropped, as the SDKs do; copied */
     sluice_provider_t provider;
     const char *api_key;        /* copied; never printed, logged or written */
     const char *const *headers; /* extra "Name: value" lines; copied */

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <limits.h>
@@ -22,6 +21,7 @@
 #include "backoff.h"
 #include "classify.h"
 #include "sink.h"
+#include "url.h"
 #include "util.h"
 
 /* ---- the retry heap: jobs waiting for their retry time, earliest first ---- */
@@ -306,48 +306,24 @@ static void on_wake(uv_timer_t *t) {
     engine_dispatch(t->data);
 }
 
-/* Joins the base URL and a request's path, unless the request names an absolute URL. */
-/* Length of "scheme://host[:port]" at the start of an absolute URL. */
-static size_t origin_len(const char *u) {
-    const char *p = strstr(u, "://");
-    if (!p)
-        return 0;
-    p += 3;
-    return (size_t)(p - u) + strcspn(p, "/?#");
-}
-
 /*
- * Joins the base URL and a request's path. An absolute URL in the input is accepted only on
- * the base URL's own origin: the API key goes with every request, and a line from someone
- * else's file must not send it to another host (or in clear text over http://). Returns NULL
- * for such a URL (with *refused set) or when out of memory.
+ * The URL of j's request in j->url (a buffer kept for the job's next attempts), built by
+ * url_join(): NULL with *refused set for an absolute url on another origin than the base URL's
+ * (the API key goes only there), or NULL when out of memory.
  */
 static const char *job_url(struct sluice_s *e, struct job *j, int *refused) {
-    const char *u = j->req->url;
-    *refused = 0;
-    if (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0) {
-        size_t ol = origin_len(e->base_url);
-        if (origin_len(u) == ol && strncasecmp(u, e->base_url, ol) == 0)
-            return u;
-        *refused = 1;
+    long n = url_join(j->url, j->url_cap, e->base_url, j->req->url);
+    *refused = n == URL_ELSEWHERE;
+    if (n < 0)
         return NULL;
-    }
-    size_t bl = strlen(e->base_url), ul = strlen(u);
-    while (bl > 0 && e->base_url[bl - 1] == '/')
-        bl--;
-    int slash = ul == 0 || u[0] != '/';
-    size_t need = bl + (size_t)slash + ul + 1;
-    if (need > j->url_cap) {
-        char *nu = realloc(j->url, need);
+    if ((size_t)n >= j->url_cap) {
+        char *nu = realloc(j->url, (size_t)n + 1);
         if (!nu)
             return NULL;
         j->url = nu;
-        j->url_cap = need;
+        j->url_cap = (size_t)n + 1;
+        url_join(j->url, j->url_cap, e->base_url, j->req->url);
     }
-    memcpy(j->url, e->base_url, bl);
-    if (slash)
-        j->url[bl] = '/';
-    memcpy(j->url + bl + slash, u, ul + 1);
     return j->url;
 }
 
