@@ -312,7 +312,9 @@ mock_cell() {
         servers_down
         return 0
     fi
-    run_client "$(limit_of "$floor")" "$SRV_URL" "$in" "$c" "$@"
+    local base=$SRV_URL
+    case " $margs " in *" --provider gemini "*) base=$SRV_URL/v1beta/openai ;; esac # its only paths
+    run_client "$(limit_of "$floor")" "$base" "$in" "$c" "$@"
     read -r att ref other <<<"$(count_mock)"
     t=$(targets "$mode")
     # shellcheck disable=SC2086

@@ -2,25 +2,6 @@
 
 #include <string.h>
 
-enum mock_endpoint mock_endpoint_of(const char *path, size_t len) {
-    static const struct {
-        const char *path;
-        enum mock_endpoint ep;
-    } routes[] = {
-        {"/v1/chat/completions", MOCK_EP_CHAT},
-        {"/v1/completions", MOCK_EP_COMPLETIONS},
-        {"/v1/embeddings", MOCK_EP_EMBEDDINGS},
-        {"/v1/messages", MOCK_EP_MESSAGES},
-        /* Gemini's OpenAI-compatible endpoint, under its base URL .../v1beta/openai */
-        {"/v1beta/openai/chat/completions", MOCK_EP_CHAT},
-        {"/v1beta/openai/embeddings", MOCK_EP_EMBEDDINGS},
-    };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (strlen(routes[i].path) == len && memcmp(routes[i].path, path, len) == 0)
-            return routes[i].ep;
-    return MOCK_EP_NONE;
-}
-
 static uint64_t fnv1a(const char *p, size_t n) {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < n; i++) {

@@ -12,7 +12,7 @@
 
 enum mock_endpoint {
     MOCK_EP_NONE,
-    MOCK_EP_CHAT,        /* POST /v1/chat/completions */
+    MOCK_EP_CHAT,        /* POST /v1/chat/completions (each provider's paths: mock_dialect.h) */
     MOCK_EP_COMPLETIONS, /* POST /v1/completions */
     MOCK_EP_EMBEDDINGS,  /* POST /v1/embeddings */
     MOCK_EP_MESSAGES     /* POST /v1/messages (Anthropic) */
@@ -22,8 +22,6 @@ enum mock_endpoint {
 #define MOCK_DEFAULT_MAX_TOKENS 16
 /* Embedding width when the request names no "dimensions". */
 #define MOCK_DEFAULT_DIMENSIONS 8
-
-enum mock_endpoint mock_endpoint_of(const char *path, size_t len);
 
 /* What the limiter, the stats and the body writer need to know about one request. */
 struct mock_request {

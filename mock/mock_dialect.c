@@ -17,6 +17,73 @@ const char *mock_provider_name(enum mock_provider p) {
     return (unsigned)p < sizeof PROVIDERS / sizeof PROVIDERS[0] ? PROVIDERS[p] : "?";
 }
 
+/* The OpenAI-shaped operations under a prefix: "chat/completions", "completions",
+ * "embeddings"; `rest` is what follows the prefix. */
+static enum mock_endpoint openai_operation(const char *rest, size_t n) {
+    static const struct {
+        const char *name;
+        enum mock_endpoint ep;
+    } ops[] = {{"chat/completions", MOCK_EP_CHAT},
+               {"completions", MOCK_EP_COMPLETIONS},
+               {"embeddings", MOCK_EP_EMBEDDINGS}};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strlen(ops[i].name) == n && memcmp(ops[i].name, rest, n) == 0)
+            return ops[i].ep;
+    return MOCK_EP_NONE;
+}
+
+/* Strips `prefix` from path[0..*n): the rest, or NULL when path does not start with it. */
+static const char *after(const char *path, size_t *n, const char *prefix) {
+    size_t pl = strlen(prefix);
+    if (*n < pl || memcmp(path, prefix, pl) != 0)
+        return NULL;
+    *n -= pl;
+    return path + pl;
+}
+
+/* A non-empty api-version=... among the query's parameters. */
+static int has_api_version(const char *q) {
+    while (*q) {
+        size_t n = strcspn(q, "&");
+        if (n > 12 && strncmp(q, "api-version=", 12) == 0)
+            return 1;
+        q += n + (q[n] == '&');
+    }
+    return 0;
+}
+
+enum mock_endpoint mock_dialect_route(enum mock_provider p, const char *path, size_t len,
+                                      const char *query) {
+    size_t n = len;
+    const char *rest;
+    switch (p) {
+    case MOCK_OPENAI:
+        rest = after(path, &n, "/v1/");
+        return rest ? openai_operation(rest, n) : MOCK_EP_NONE;
+    case MOCK_ANTHROPIC:
+        rest = after(path, &n, "/v1/");
+        if (rest && n == 8 && memcmp(rest, "messages", 8) == 0)
+            return MOCK_EP_MESSAGES;
+        return rest && openai_operation(rest, n) == MOCK_EP_CHAT ? MOCK_EP_CHAT : MOCK_EP_NONE;
+    case MOCK_GEMINI:
+        rest = after(path, &n, "/v1beta/openai/");
+        if (!rest || openai_operation(rest, n) == MOCK_EP_COMPLETIONS)
+            return MOCK_EP_NONE;
+        return openai_operation(rest, n);
+    case MOCK_AZURE: {
+        if ((rest = after(path, &n, "/openai/v1/")) != NULL)
+            return openai_operation(rest, n);
+        if ((rest = after(path, &n, "/openai/deployments/")) == NULL || !has_api_version(query))
+            return MOCK_EP_NONE;
+        const char *slash = memchr(rest, '/', n);
+        if (!slash || slash == rest)
+            return MOCK_EP_NONE;
+        return openai_operation(slash + 1, n - (size_t)(slash + 1 - rest));
+    }
+    }
+    return MOCK_EP_NONE;
+}
+
 size_t mock_proto_duration(int64_t ms, char *out, size_t n) {
     if (ms < 0)
         ms = 0;
@@ -415,7 +482,9 @@ void mock_dialect_error(enum mock_provider p, const struct mock_err *e, struct m
     h->rate_headers = 1;
     switch (e->kind) {
     case MOCK_ERR_PLAIN:
-        if (p == MOCK_ANTHROPIC) {
+        if (p == MOCK_AZURE && e->status == 404) {
+            put_azure(body, 404, "Resource not found"); /* whatever is wrong in the URL */
+        } else if (p == MOCK_ANTHROPIC) {
             put_anthropic(body, e->an_type, e->message, e);
         } else if (p == MOCK_GEMINI) {
             gemini_open(body, e, e->status, e->message);

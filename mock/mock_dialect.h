@@ -18,6 +18,7 @@
 #ifndef MOCK_DIALECT_H
 #define MOCK_DIALECT_H
 
+#include "mock_answer.h"
 #include "mock_buf.h"
 #include "mock_limiter.h"
 
@@ -29,6 +30,21 @@ enum mock_provider { MOCK_OPENAI, MOCK_AZURE, MOCK_ANTHROPIC, MOCK_GEMINI };
 /* "openai", "azure", "anthropic" or "gemini"; -1 for any other name. */
 int mock_provider_parse(const char *name);
 const char *mock_provider_name(enum mock_provider p);
+
+/*
+ * The endpoint a POST to `path` (len bytes, no query) reaches at provider p, or MOCK_EP_NONE
+ * where the provider answers 404. `query` is what follows the '?' ("" for none). Each provider
+ * serves its own paths only, so that a client that joins its URLs wrongly sees the 404 the
+ * provider would give (issue 17):
+ *   openai     /v1/chat/completions, /v1/completions, /v1/embeddings
+ *   azure      /openai/deployments/NAME/{chat/completions,completions,embeddings} with an
+ *              api-version in the query (without one Azure says 404 "Resource not found"),
+ *              and the v1 API's /openai/v1/{chat/completions,completions,embeddings}
+ *   anthropic  /v1/messages, and /v1/chat/completions (its OpenAI SDK compatibility)
+ *   gemini     /v1beta/openai/chat/completions, /v1beta/openai/embeddings
+ */
+enum mock_endpoint mock_dialect_route(enum mock_provider p, const char *path, size_t len,
+                                      const char *query);
 
 enum mock_err_kind {
     MOCK_ERR_PLAIN,       /* 400, 404, 413, 5xx: the status and message given by the caller */

@@ -3,7 +3,8 @@
  *   1. /mock/... admin requests (not counted in the stats)
  *   2. outage: every API request gets a 503 while POST /mock/outage is in force
  *   3. --auth-fail: every API request gets a 401
- *   4. unknown path or method: 404; body over MOCK_BODY_MAX: 413; body not JSON: 400
+ *   4. a path the provider does not serve (mock_dialect_route) or a method other than
+ *      POST: 404; body over MOCK_BODY_MAX: 413; body not JSON: 400
  *   5. concurrency: beyond --max-concurrency, a 429 (or --overload-status); beyond
  *      --concurrency-429, the dialect's concurrency 429
  *   6. --quota-after: once that many requests were admitted, the quota-exhausted answer
@@ -307,7 +308,8 @@ void mock_handle_request(struct mock_conn *c) {
     mock_stats_count_auth(&m->stats, c->auth);
     mock_stats_count_path(&m->stats, path, plen);
     int api = (plen >= 4 && memcmp(path, "/v1/", 4) == 0) ||
-              (plen >= 8 && memcmp(path, "/v1beta/", 8) == 0);
+              (plen >= 8 && memcmp(path, "/v1beta/", 8) == 0) ||
+              (plen >= 8 && memcmp(path, "/openai/", 8) == 0);
     if (api && (int64_t)uv_now(m->loop) < m->outage_until_ms) {
         m->stats.outage++;
         r.status = 503;
@@ -323,7 +325,7 @@ void mock_handle_request(struct mock_conn *c) {
     }
     enum mock_endpoint ep = MOCK_EP_NONE;
     if (c->parser.method == HTTP_POST && !c->url_too_long)
-        ep = mock_endpoint_of(path, plen);
+        ep = mock_dialect_route(m->cfg.provider, path, plen, query);
     if (ep == MOCK_EP_NONE) {
         char msg[160];
         snprintf(msg, sizeof msg, "Unknown request URL: %s %.*s. Please check the URL.",

@@ -9,7 +9,7 @@ python3 "$SRCDIR/tests/e2e/lib/gen.py" 30 >"$T/in.jsonl"
 start_mock --provider gemini --rpm 600
 t0=$(date +%s%N)
 # No backoff of its own: only the body's retryDelay can keep sluice from retrying at once.
-timeout 60 "$SLUICE" run "$T/in.jsonl" -o "$T/out.jsonl" --base-url "$MOCK_URL" \
+timeout 60 "$SLUICE" run "$T/in.jsonl" -o "$T/out.jsonl" --base-url "$MOCK_URL/v1beta/openai" \
     --backoff-base 0 --backoff-cap 0 --no-progress --stats-json "$T/stats.json" 2>"$T/err" || fail "exit $?: $(cat "$T/err")"
 ms=$((($(date +%s%N) - t0) / 1000000))
 python3 "$SRCDIR/tests/e2e/lib/check_results.py" "$T/in.jsonl" "$T/out.jsonl" --all-success ||

@@ -8,28 +8,48 @@ stats() { curl -s "$MOCK_URL/mock/stats" >"$T/b"; }
 
 CHAT='{"model":"m","max_tokens":3,"messages":[{"role":"user","content":"hi"}]}'
 MSG='{"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}'
+# Each provider's chat path (the mock serves no other: a 404, as the provider gives).
+AZURE_CHAT='/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21'
+GEMINI_CHAT=/v1beta/openai/chat/completions
+path_of() {
+    case $1 in
+    openai) echo /v1/chat/completions ;;
+    azure) echo "$AZURE_CHAT" ;;
+    anthropic) echo /v1/messages ;;
+    gemini) echo "$GEMINI_CHAT" ;;
+    esac
+}
 
 # Azure: only x-ratelimit-remaining-*, -1 for a budget it does not know; 429 with
 # retry-after-ms and retry-after and its own {"error":{"code":"429",...}}.
 start_mock --provider azure --rpm 60
-[ "$(post /v1/chat/completions "$CHAT")" = 200 ] || fail "azure: first status"
+[ "$(post "$AZURE_CHAT" "$CHAT")" = 200 ] || fail "azure: first status"
 [ "$(header x-ratelimit-remaining-requests)" = 59 ] || fail "azure: remaining-requests"
 [ "$(header x-ratelimit-remaining-tokens)" = -1 ] || fail "azure: remaining-tokens"
 ! grep -qi '^x-ratelimit-limit\|^x-ratelimit-reset' "$T/h" || fail "azure: limit/reset headers sent"
-[ "$(post /v1/chat/completions "$CHAT")" = 429 ] || fail "azure: second status"
+[ "$(post "$AZURE_CHAT" "$CHAT")" = 429 ] || fail "azure: second status"
 ms=$(header retry-after-ms)
 [[ "$ms" =~ ^[0-9]+$ ]] && [ "$ms" -ge 1 ] && [ "$ms" -le 1000 ] || fail "azure: retry-after-ms '$ms'"
 [ "$(header retry-after)" = 1 ] || fail "azure: retry-after '$(header retry-after)'"
 check 'e["code"] == "429"' '"Please retry after 1 seconds" in e["message"]'
+# Only Azure's paths: OpenAI's, and a deployment's without an api-version, are Azure's 404.
+for u in /v1/chat/completions /openai/deployments/gpt-4o-mini/chat/completions; do
+    [ "$(post "$u" "$CHAT")" = 404 ] || fail "azure: $u not a 404"
+    check 'e["code"] == "404"' 'e["message"] == "Resource not found"'
+done
+start_mock --provider azure
+[ "$(post /openai/v1/chat/completions "$CHAT")" = 200 ] || fail "azure: the v1 API"
+[ "$(post '/openai/deployments/d/embeddings?api-version=2024-10-21' '{"input":"x"}')" = 200 ] ||
+    fail "azure: embeddings"
 
 # Gemini: no rate headers and no Retry-After; RESOURCE_EXHAUSTED with RetryInfo in the body;
-# every second error wrapped in an array. Its OpenAI-compatible path answers too.
+# every second error wrapped in an array. Only its OpenAI-compatible paths answer.
 start_mock --provider gemini --rpm 60
-[ "$(post /v1beta/openai/chat/completions "$CHAT")" = 200 ] || fail "gemini: first status"
+[ "$(post "$GEMINI_CHAT" "$CHAT")" = 200 ] || fail "gemini: first status"
 check 'd["object"] == "chat.completion"'
 ! grep -qi '^x-ratelimit\|^anthropic-ratelimit\|^retry-after' "$T/h" || fail "gemini: rate headers"
 for i in 1 2; do
-    [ "$(post /v1/chat/completions "$CHAT")" = 429 ] || fail "gemini: 429 #$i"
+    [ "$(post "$GEMINI_CHAT" "$CHAT")" = 429 ] || fail "gemini: 429 #$i"
     ! grep -qi '^retry-after' "$T/h" || fail "gemini: retry-after header"
     check 'e["status"] == "RESOURCE_EXHAUSTED"' 'e["code"] == 429' \
         '[x for x in e["details"] if x["@type"].endswith("RetryInfo")][0]["retryDelay"].endswith("s")' \
@@ -37,8 +57,10 @@ for i in 1 2; do
         '"PerMinute" in e["details"][0]["violations"][0]["quotaId"]'
 done
 check 'isinstance(d, list)' # the second error
-[ "$(post /v1/nothing "$CHAT")" = 404 ] || fail "gemini: 404"
-check 'e["status"] == "NOT_FOUND"'
+for u in /v1/nothing /v1/chat/completions /v1beta/openai/v1/chat/completions; do
+    [ "$(post "$u" "$CHAT")" = 404 ] || fail "gemini: $u not a 404"
+    check 'e["status"] == "NOT_FOUND"'
+done
 
 # Anthropic: requests, tokens, input-tokens, output-tokens headers; token counts rounded to
 # thousands.
@@ -52,6 +74,12 @@ done
 [ "$(header anthropic-ratelimit-tokens-remaining)" = 50000 ] || fail "anthropic: tokens rounded"
 [ "$(header anthropic-ratelimit-input-tokens-limit)" = 40000 ] || fail "anthropic: input limit"
 [ "$(header anthropic-ratelimit-output-tokens-remaining)" = 8000 ] || fail "anthropic: output"
+start_mock --provider anthropic
+[ "$(post /v1/chat/completions "$CHAT")" = 200 ] || fail "anthropic: OpenAI SDK compatibility"
+[ "$(post /v1/embeddings '{"input":"x"}')" = 404 ] || fail "anthropic: embeddings"
+# And OpenAI has no /v1/messages.
+start_mock
+[ "$(post /v1/messages "$MSG")" = 404 ] || fail "openai: /v1/messages"
 
 # --quota-after: after N admitted requests, each dialect's quota answer.
 quota() { # provider path body status python-checks...
@@ -74,17 +102,17 @@ quota() { # provider path body status python-checks...
 quota openai /v1/chat/completions "$CHAT" 429 'e["code"] == "insufficient_quota"' \
     'e["type"] == "insufficient_quota"'
 [ "$(header x-should-retry)" = false ] || fail "openai quota: x-should-retry"
-quota azure /v1/chat/completions "$CHAT" 429 'e["code"] == "insufficient_quota"'
+quota azure "$AZURE_CHAT" "$CHAT" 429 'e["code"] == "insufficient_quota"'
 quota anthropic /v1/messages "$MSG" 400 'd["type"] == "error"' \
     'e["type"] == "invalid_request_error"' \
     '"credit balance is too low" in e["message"] or "API usage limits" in e["message"]'
-quota gemini /v1/chat/completions "$CHAT" 429 'e["status"] == "RESOURCE_EXHAUSTED"' \
+quota gemini "$GEMINI_CHAT" "$CHAT" 429 'e["status"] == "RESOURCE_EXHAUSTED"' \
     '"PerDay" in e["details"][0]["violations"][0]["quotaId"]'
 
 # --overloaded-rate 1: 529 overloaded_error (anthropic), 503 saying overloaded (the others).
 for p in openai azure anthropic gemini; do
     start_mock --provider "$p" --overloaded-rate 1 --rpm 60
-    code=$(post /v1/messages "$MSG")
+    code=$(post "$(path_of "$p")" "$MSG")
     if [ "$p" = anthropic ]; then
         [ "$code" = 529 ] || fail "$p overloaded: status $code"
         check 'e["type"] == "overloaded_error"'
@@ -94,7 +122,7 @@ for p in openai azure anthropic gemini; do
         check '"overloaded" in e["message"]'
     fi
     ! grep -qi 'ratelimit' "$T/h" || fail "$p overloaded: rate headers"
-    post /v1/messages "$MSG" >/dev/null # charged nothing: the budget of 1 is still there
+    post "$(path_of "$p")" "$MSG" >/dev/null # charged nothing: the budget of 1 is still there
     stats
     check 'd["faults"]["overloaded"] == 2' 'd["rate_limited"] == 0'
 done
@@ -111,7 +139,7 @@ for p in anthropic openai; do
     start_mock --provider "$p" --concurrency-429 2 --latency 1500
     pids=""
     for i in 1 2 3 4; do
-        curl -s -o "$T/c$i" -D "$T/ch$i" -w '%{http_code}\n' "$MOCK_URL/v1/messages" -d "$MSG" \
+        curl -s -o "$T/c$i" -D "$T/ch$i" -w '%{http_code}\n' "$MOCK_URL$(path_of "$p")" -d "$MSG" \
             >"$T/code$i" &
         pids="$pids $!"
     done
@@ -132,7 +160,7 @@ done
 # --auth-fail: every API request a 401 in the dialect's shape, before anything else.
 for p in openai azure anthropic gemini; do
     start_mock --provider "$p" --auth-fail
-    [ "$(post /v1/chat/completions "$CHAT")" = 401 ] || fail "$p auth: status"
+    [ "$(post "$(path_of "$p")" "$CHAT")" = 401 ] || fail "$p auth: status"
     case $p in
     openai) check 'e["code"] == "invalid_api_key"' ;;
     azure) check 'e["code"] == "401"' ;;

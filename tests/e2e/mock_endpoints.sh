@@ -53,7 +53,12 @@ check 'd["object"] == "list"' 'd["model"] == "text-embedding-3-small"' 'len(d["d
     'd["usage"]["prompt_tokens"] == 3' 'd["usage"]["total_tokens"] == 3' \
     '"id" in d and "created" in d'
 
-# messages (Anthropic): system + text blocks count; stop_reason; usage names.
+# messages (Anthropic, whose mock serves it): system + text blocks count; stop_reason; usage
+# names. OpenAI has no /v1/messages.
+code=$(post /v1/messages '{"model":"claude-3-5-haiku","max_tokens":5,"messages":[]}')
+[ "$code" = 404 ] || fail "messages at openai: status $code"
+OPENAI_MOCK=$MOCK_URL
+start_mock --provider anthropic
 code=$(post /v1/messages '{"model":"claude-3-5-haiku","max_tokens":5,"system":"Be brief.","messages":[{"role":"user","content":[{"type":"text","text":"Hello!!"}]}]}')
 [ "$code" = 200 ] || fail "messages: status $code"
 check 'd["type"] == "message"' 'd["role"] == "assistant"' 'd["id"].startswith("msg_")' \
@@ -61,6 +66,7 @@ check 'd["type"] == "message"' 'd["role"] == "assistant"' 'd["id"].startswith("m
     'len(d["content"][0]["text"].split()) == d["usage"]["output_tokens"]' \
     'd["usage"]["input_tokens"] == 4' '1 <= d["usage"]["output_tokens"] <= 5' \
     'd["stop_reason"] in ("end_turn", "max_tokens")'
+MOCK_URL=$OPENAI_MOCK
 
 # 404 for an unknown path and for the wrong method; both JSON.
 code=$(post /v1/nothing '{}')
@@ -110,8 +116,8 @@ check 'd["usage"]["prompt_tokens"] == 1048576'
 curl -s "$MOCK_URL/mock/stats" >"$T/b"
 check 'sorted(d) == sorted(["requests","status","rate_limited","faults","max_concurrency","in_flight","tokens","auth","by_path"])' \
     'sorted(d["faults"]) == sorted(["fail","reset","hang","slow","bad_json","outage","quota","overloaded","concurrency_429","auth"])' \
-    'd["requests"] == 21' 'd["status"]["404"] == 3' 'd["status"]["400"] == 5' \
-    'd["status"]["200"] == 13' 'd["in_flight"] == 0' 'd["max_concurrency"] >= 1' \
+    'd["requests"] == 21' 'd["status"]["404"] == 4' 'd["status"]["400"] == 5' \
+    'd["status"]["200"] == 12' 'd["in_flight"] == 0' 'd["max_concurrency"] >= 1' \
     'd["by_path"]["/v1/chat/completions"] == 11' 'd["by_path"]["/v1/embeddings"] == 6' \
     'd["by_path"]["/v1/nope"] == 1' 'd["tokens"]["prompt"] >= 1048576' \
     'set(d["tokens"]) == {"prompt","completion"}' 'd["rate_limited"] == 0'

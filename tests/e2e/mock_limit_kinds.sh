@@ -16,11 +16,11 @@ SLIDING=$MOCK_URL
 start_mock --limiter per-second --rpm 180
 PERSEC=$MOCK_URL
 start_mock --limiter bucket --rpm 60 --burst 1 --provider gemini
-GEMINI=$MOCK_URL
+GEMINI=$MOCK_URL/v1beta/openai # Gemini's base URL: its mock serves only its own paths
 start_mock --limiter bucket --rpm 60 --retry-after 5
 FIXED_HINT=$MOCK_URL
 start_mock --limiter fixed --rpm 2 --window 30 --retry-after 3 --provider gemini
-GEMINI_HINT=$MOCK_URL
+GEMINI_HINT=$MOCK_URL/v1beta/openai
 start_mock --limiter bucket --tpm 6000 --token-burst 40
 TOKENS=$MOCK_URL
 start_mock --limiter sliding --rpm 60 --window 2 --no-rate-headers
@@ -47,9 +47,10 @@ class Client:
     def __init__(self, url):
         u = urllib.parse.urlparse(url)
         self.c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        self.path = (u.path or "/v1") + "/chat/completions"  # the SDKs' base URL convention
 
     def ask(self, body=CHAT):
-        self.c.request("POST", "/v1/chat/completions", body, {"content-type": "application/json"})
+        self.c.request("POST", self.path, body, {"content-type": "application/json"})
         r = self.c.getresponse()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
 

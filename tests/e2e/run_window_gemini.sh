@@ -7,7 +7,7 @@
 export OPENAI_API_KEY=dummy
 python3 "$SRCDIR/tests/e2e/lib/gen.py" 40 >"$T/in.jsonl"
 start_mock --provider gemini --limiter fixed --rpm 200 --window 3 --latency 20
-timeout 60 "$SLUICE" run "$T/in.jsonl" -o "$T/out.jsonl" --base-url "$MOCK_URL" -c 64 \
+timeout 60 "$SLUICE" run "$T/in.jsonl" -o "$T/out.jsonl" --base-url "$MOCK_URL/v1beta/openai" -c 64 \
     --no-progress --log "$T/log.jsonl" --stats-json "$T/stats.json" 2>"$T/err" ||
     fail "exit $?: $(cat "$T/err")"
 python3 "$SRCDIR/tests/e2e/lib/check_results.py" "$T/in.jsonl" "$T/out.jsonl" --all-success ||

@@ -236,9 +236,70 @@ static void test_plain_shapes(void **state) {
     assert_true(has(&a, "{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\""));
     assert_true(has(&a, "\"request_id\":\"req_0123\""));
     answer_free(&a);
+    /* Azure's 404, whatever is wrong in the URL (a path, a deployment, no api-version). */
+    answer(&a, MOCK_AZURE, e);
+    assert_true(has(&a, "{\"error\":{\"code\":\"404\",\"message\":\"Resource not found\"}}"));
+    assert_int_equal(a.v.cls, CLASS_FINAL);
+    answer_free(&a);
+    e.status = 400;
     answer(&a, MOCK_AZURE, e);
     assert_true(has(&a, "\"code\":\"unknown_url\""));
     answer_free(&a);
+}
+
+/* Each provider serves its own paths only (issue 17: the mock took /v1/... in Azure mode,
+   which hid that sluice sent Azure requests there). */
+static void test_routes(void **state) {
+    (void)state;
+    static const struct {
+        enum mock_provider p;
+        const char *url;
+        enum mock_endpoint ep;
+    } cases[] = {
+        {MOCK_OPENAI, "/v1/chat/completions", MOCK_EP_CHAT},
+        {MOCK_OPENAI, "/v1/completions", MOCK_EP_COMPLETIONS},
+        {MOCK_OPENAI, "/v1/embeddings?x=1", MOCK_EP_EMBEDDINGS},
+        {MOCK_OPENAI, "/v1/v1/chat/completions", MOCK_EP_NONE},
+        {MOCK_OPENAI, "/chat/completions", MOCK_EP_NONE},
+        {MOCK_OPENAI, "/v1/messages", MOCK_EP_NONE},
+        {MOCK_OPENAI, "/v1beta/openai/chat/completions", MOCK_EP_NONE},
+
+        {MOCK_ANTHROPIC, "/v1/messages", MOCK_EP_MESSAGES},
+        {MOCK_ANTHROPIC, "/v1/chat/completions", MOCK_EP_CHAT},
+        {MOCK_ANTHROPIC, "/v1/embeddings", MOCK_EP_NONE},
+        {MOCK_ANTHROPIC, "/v1/v1/messages", MOCK_EP_NONE},
+
+        {MOCK_GEMINI, "/v1beta/openai/chat/completions", MOCK_EP_CHAT},
+        {MOCK_GEMINI, "/v1beta/openai/embeddings", MOCK_EP_EMBEDDINGS},
+        {MOCK_GEMINI, "/v1beta/openai/completions", MOCK_EP_NONE},
+        {MOCK_GEMINI, "/v1beta/openai/v1/chat/completions", MOCK_EP_NONE},
+        {MOCK_GEMINI, "/v1/chat/completions", MOCK_EP_NONE},
+
+        {MOCK_AZURE, "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21",
+         MOCK_EP_CHAT},
+        {MOCK_AZURE, "/openai/deployments/d/embeddings?a=b&api-version=1", MOCK_EP_EMBEDDINGS},
+        {MOCK_AZURE, "/openai/deployments/d/completions?api-version=1&a=b", MOCK_EP_COMPLETIONS},
+        /* No api-version, an empty one, no deployment or no operation: Azure's 404. */
+        {MOCK_AZURE, "/openai/deployments/d/chat/completions", MOCK_EP_NONE},
+        {MOCK_AZURE, "/openai/deployments/d/chat/completions?api-version=", MOCK_EP_NONE},
+        {MOCK_AZURE, "/openai/deployments/d/chat/completions?xapi-version=1", MOCK_EP_NONE},
+        {MOCK_AZURE, "/openai/deployments//chat/completions?api-version=1", MOCK_EP_NONE},
+        {MOCK_AZURE, "/openai/deployments/d?api-version=1", MOCK_EP_NONE},
+        {MOCK_AZURE, "/openai/deployments/d/x/chat/completions?api-version=1", MOCK_EP_NONE},
+        /* The v1 API needs no api-version. */
+        {MOCK_AZURE, "/openai/v1/chat/completions", MOCK_EP_CHAT},
+        {MOCK_AZURE, "/openai/v1/embeddings?api-version=preview", MOCK_EP_EMBEDDINGS},
+        {MOCK_AZURE, "/v1/chat/completions", MOCK_EP_NONE},
+        {MOCK_AZURE, "/openai/v1/v1/chat/completions", MOCK_EP_NONE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *u = cases[i].url;
+        size_t n = strcspn(u, "?");
+        enum mock_endpoint ep = mock_dialect_route(cases[i].p, u, n, u[n] ? u + n + 1 : "");
+        if (ep != cases[i].ep)
+            fail_msg("%s at %s: endpoint %d, expected %d", u, mock_provider_name(cases[i].p),
+                     (int)ep, (int)cases[i].ep);
+    }
 }
 
 /* The header lines of `p` for `l` at time 0, as one string. */
@@ -342,6 +403,7 @@ int main(void) {
         cmocka_unit_test(test_auth_every_dialect),
         cmocka_unit_test(test_too_large_every_dialect),
         cmocka_unit_test(test_plain_shapes),
+        cmocka_unit_test(test_routes),
         cmocka_unit_test(test_rate_headers),
         cmocka_unit_test(test_anthropic_headers),
         cmocka_unit_test(test_io_budgets),
