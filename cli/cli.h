@@ -16,7 +16,7 @@ int cli_job_main(int argc, char **argv);
 /* `sluice run` options that are the command's, not the engine's. */
 struct run_opts {
     const char *input, *output;
-    const char *url;            /* --url, for bare bodies */
+    const char *url;            /* --url: every request's, over the lines' own */
     const char *key_env;        /* --api-key-env */
     const char *key_file;       /* --api-key-file */
     const char *stats_json;     /* --stats-json */

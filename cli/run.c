@@ -934,7 +934,7 @@ static int dist_start(struct run_ctx *c, const sluice_config_t *cfg, const struc
     jc.claim_idle_s = o->dist.claim_idle_s;
     jc.max_deliveries = o->dist.max_deliveries;
     jc.follow = o->dist.follow;
-    jc.default_url = o->url;
+    jc.request_url = o->url;
     /* Two rounds of slots per read: the next batch arrives before the engine runs dry. */
     jc.batch = cfg->concurrency < 16 ? 32 : cfg->concurrency > 256 ? 512 : 2 * cfg->concurrency;
     char consumer[128];

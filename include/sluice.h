@@ -341,7 +341,7 @@ typedef struct sluice_job_config_s {
     double claim_idle_s;     /* take over entries idle this long with another worker (60) */
     int max_deliveries;      /* an entry delivered more often fails instead (default 5) */
     int follow;              /* 1: the source waits for more when the job is done */
-    const char *default_url; /* path for bare-body lines (--url), or NULL */
+    const char *request_url; /* every request's url (--url), over the lines' own; NULL: theirs */
     double heartbeat_s;      /* (default 1) */
     int recover;             /* 1: first take back what this consumer (a fixed name) left
                                 pending when it died, before reading new entries */
@@ -444,14 +444,15 @@ void sluice_job_close(sluice_job_t *j);
 /* ---- the JSONL source (docs/DESIGN.md "File formats") ---- */
 
 /*
- * Opens `path` ("-" for stdin) as a lazy JSONL source. `default_url` is the path for bare-body
- * lines (--url), or NULL to reject them. Lines up to 64 MiB; CRLF accepted; blank lines
- * skipped. `skip(ud, custom_id)` may be NULL; when it returns nonzero the line is not handed
- * out (--resume uses it for ids already done). Returns 0 and *out, or SLUICE_EIO (errno set).
- * Input that starts with gzip's magic bytes (1f 8b), whatever its name, is read through zlib:
- * lines and their numbers are those of the text inside.
+ * Opens `path` ("-" for stdin) as a lazy JSONL source. `url` (--url) is every request's url,
+ * over the lines' own, and that of bare-body lines; NULL: each line's own url, and bare lines
+ * are invalid. Lines up to 64 MiB; CRLF accepted; blank lines skipped. `skip(ud, custom_id)`
+ * may be NULL; when it returns nonzero the line is not handed out (--resume uses it for ids
+ * already done). Returns 0 and *out, or SLUICE_EIO (errno set). Input that starts with gzip's
+ * magic bytes (1f 8b), whatever its name, is read through zlib: lines and their numbers are
+ * those of the text inside.
  */
-int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path, const char *default_url,
+int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path, const char *url,
                              int (*skip)(void *ud, const char *custom_id), void *skip_ud);
 /* Fills *src with the functions that pull from this reader. */
 void sluice_jsonl_source_bind(sluice_jsonl_source_t *js, sluice_source_t *src);

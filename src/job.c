@@ -649,7 +649,7 @@ int sluice_job_source(sluice_job_t *j, sluice_t *eng, sluice_source_t *src) {
     if (!j || !eng || !src)
         return SLUICE_EINVAL;
     if (!j->parser) {
-        int rc = source_parser_new(&j->parser, j->name, j->default_url);
+        int rc = source_parser_new(&j->parser, j->name, j->url);
         if (rc < 0)
             return rc;
         rc = redis_connect_extra(j->r, "sluice-read", on_rd_state, j, &j->rd);
@@ -714,10 +714,10 @@ int sluice_job_open(sluice_job_t **out, sluice_redis_t *r, const sluice_job_conf
     redis_job_key(j->k_lost, KEY_LEN, c->name, "lost");
     redis_job_key(j->k_workers, KEY_LEN, c->name, "workers");
     j->name = strdup(c->name);
-    j->default_url = c->default_url ? strdup(c->default_url) : NULL;
-    if (!j->name || (c->default_url && !j->default_url)) {
+    j->url = c->request_url ? strdup(c->request_url) : NULL;
+    if (!j->name || (c->request_url && !j->url)) {
         free(j->name);
-        free(j->default_url);
+        free(j->url);
         free(j);
         return SLUICE_ENOMEM;
     }
@@ -777,7 +777,7 @@ static void job_maybe_free(struct sluice_job_s *j) {
     sluice_jsonl_source_close(j->parser);
     free(j->info);
     free(j->name);
-    free(j->default_url);
+    free(j->url);
     free(j);
 }
 

@@ -60,7 +60,7 @@ enum { FEED_OFF = 0, FEED_RUNNING, FEED_TOTAL, FEED_DONE, FEED_FAILED };
 struct sluice_job_s {
     sluice_redis_t *r;
     sluice_job_config_t cfg;
-    char *name, *default_url;
+    char *name, *url; /* url: --url (every request's), or NULL */
     char consumer[128];
     char k_in[KEY_LEN], k_done[KEY_LEN], k_out[KEY_LEN], k_meta[KEY_LEN], k_lost[KEY_LEN],
         k_workers[KEY_LEN];

@@ -42,7 +42,7 @@ struct source_req {
 
 struct sluice_jsonl_source_s {
     char *name;
-    char *default_url;
+    char *url; /* --url: every request's, over the line's own; NULL: the line's */
     int fd;
     int own_fd;
     int (*skip)(void *ud, const char *custom_id);
@@ -648,7 +648,7 @@ static void source_read_body(struct sluice_jsonl_source_s *js, struct source_spa
 /* A bare line (no custom_id, no body): the whole object is the body of a POST to --url. */
 static int source_check_bare(struct sluice_jsonl_source_s *js, struct source_span whole,
                              struct source_parts *pt) {
-    if (js->default_url == NULL) {
+    if (js->url == NULL) {
         pt->invalid = "bare request body needs --url";
         return 0;
     }
@@ -662,8 +662,8 @@ static int source_check_bare(struct sluice_jsonl_source_s *js, struct source_spa
     }
     pt->method = "POST";
     pt->method_len = 4;
-    pt->url = js->default_url;
-    pt->url_len = strlen(js->default_url);
+    pt->url = js->url;
+    pt->url_len = strlen(js->url);
     pt->body = whole;
     source_read_body(js, whole, pt);
     return 0;
@@ -704,10 +704,14 @@ static void source_check_rest(struct sluice_jsonl_source_s *js, const struct sou
         }
         pt->url = v.p;
         pt->url_len = v.n;
-    } else if (js->default_url != NULL) {
-        pt->url = js->default_url;
-        pt->url_len = strlen(js->default_url);
-    } else {
+    }
+    /* --url names every request's url, over the line's own: the README's Azure and Anthropic
+     * examples point Batch lines written for OpenAI at another path, and a line's url that won
+     * over it sent them where the user had not asked. */
+    if (js->url != NULL) {
+        pt->url = js->url;
+        pt->url_len = strlen(js->url);
+    } else if (!m->url.p) {
         pt->invalid = "no \"url\" on the line and no --url";
         return;
     }
@@ -1064,7 +1068,7 @@ static int source_next(void *ud, sluice_request_t **out) {
     return SLUICE_EOF;
 }
 
-int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path, const char *default_url,
+int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path, const char *url,
                              int (*skip)(void *ud, const char *custom_id), void *skip_ud) {
     struct sluice_jsonl_source_s *js = NULL;
     struct stat st;
@@ -1083,7 +1087,7 @@ int sluice_jsonl_source_open(sluice_jsonl_source_t **out, const char *path, cons
     js->name = strdup(path);
     if (js->name == NULL)
         goto fail;
-    if (default_url != NULL && (js->default_url = strdup(default_url)) == NULL)
+    if (url != NULL && (js->url = strdup(url)) == NULL)
         goto fail;
     js->rbuf = malloc(SOURCE_CHUNK);
     if (js->rbuf == NULL)
@@ -1116,7 +1120,7 @@ fail:;
     return rc;
 }
 
-int source_parser_new(sluice_jsonl_source_t **out, const char *name, const char *default_url) {
+int source_parser_new(sluice_jsonl_source_t **out, const char *name, const char *url) {
     struct sluice_jsonl_source_s *js = calloc(1, sizeof *js);
     *out = NULL;
     if (js == NULL)
@@ -1125,8 +1129,7 @@ int source_parser_new(sluice_jsonl_source_t **out, const char *name, const char 
     js->parser = 1;
     js->done = 1;
     js->name = strdup(name ? name : "redis");
-    if (js->name == NULL ||
-        (default_url != NULL && (js->default_url = strdup(default_url)) == NULL)) {
+    if (js->name == NULL || (url != NULL && (js->url = strdup(url)) == NULL)) {
         sluice_jsonl_source_close(js);
         return SLUICE_ENOMEM;
     }
@@ -1281,7 +1284,7 @@ void sluice_jsonl_source_close(sluice_jsonl_source_t *js) {
     buf_free(&js->dec);
     free(js->seen);
     free(js->rbuf);
-    free(js->default_url);
+    free(js->url);
     free(js->name);
     free(js);
 }

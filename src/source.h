@@ -43,7 +43,7 @@ size_t source_memory(const sluice_jsonl_source_t *js);
  * the lines the feeder put in Redis with it (the feeder, a real source, checked duplicates).
  * `name` is for messages. Close with sluice_jsonl_source_close().
  */
-int source_parser_new(sluice_jsonl_source_t **out, const char *name, const char *default_url);
+int source_parser_new(sluice_jsonl_source_t **out, const char *name, const char *url);
 /* Parses one input line (without its newline) as line number `line`: returns 1 with *out (give
    it back with source_release_request), 0 for a blank line, or SLUICE_ENOMEM. */
 int source_parse(sluice_jsonl_source_t *js, uint64_t line, const char *s, size_t len,

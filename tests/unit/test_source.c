@@ -64,11 +64,11 @@ static void write_input(struct fx *fx, const char *data, size_t len) {
     assert_int_equal(fclose(f), 0);
 }
 
-static void open_input(struct fx *fx, const char *text, const char *default_url,
+static void open_input(struct fx *fx, const char *text, const char *url,
                        int (*skip)(void *, const char *), void *skip_ud) {
     if (text != NULL)
         write_input(fx, text, strlen(text));
-    assert_int_equal(sluice_jsonl_source_open(&fx->js, fx->path, default_url, skip, skip_ud), 0);
+    assert_int_equal(sluice_jsonl_source_open(&fx->js, fx->path, url, skip, skip_ud), 0);
     sluice_jsonl_source_bind(fx->js, &fx->src);
 }
 
@@ -144,14 +144,19 @@ static void test_batch_lines(void **state) {
     expect_eof(fx);
 }
 
+/* --url is every request's url, over the line's own (issue 17: the README's Azure example
+   sent Batch lines to their /v1/chat/completions); a line whose url is wrong stays invalid. */
 static void test_default_method_and_url(void **state) {
     struct fx *fx = *state;
     open_input(fx,
                "{\"custom_id\":\"a\",\"body\":{}}\n"
-               "{\"custom_id\":\"b\",\"body\":{},\"url\":\"/own\"}\n",
+               "{\"custom_id\":\"b\",\"body\":{},\"url\":\"/own\"}\n"
+               "{\"custom_id\":\"c\",\"body\":{},\"url\":5}\n",
                "/v1/default", NULL, NULL);
     expect_valid(fx, 1, "a", "POST", "/v1/default", "{}");
-    expect_valid(fx, 2, "b", "POST", "/own", "{}");
+    expect_valid(fx, 2, "b", "POST", "/v1/default", "{}");
+    expect_invalid(fx, 3, "c",
+                   "url must be a non-empty string without spaces or control characters");
     expect_eof(fx);
 }
 
