@@ -314,15 +314,16 @@ static int util_json_scan_literal(const char *s, size_t len, size_t *pos, const 
     return 0;
 }
 
-static int util_json_scan_value(const char *s, size_t len, size_t *pos, int depth);
+static int util_json_scan_value(const char *s, size_t len, size_t *pos, int levels);
 
-/* An array or object at s[*pos]; `close` is ']' or '}'. An object's members are reported to
-   fn (when not NULL) as each value is found valid. */
-static int util_json_scan_container(const char *s, size_t len, size_t *pos, int depth, char close,
+/* An array or object at s[*pos]; `close` is ']' or '}'; `levels` is how many containers may
+   still nest, this one included. An object's members are reported to fn (when not NULL) as
+   each value is found valid. */
+static int util_json_scan_container(const char *s, size_t len, size_t *pos, int levels, char close,
                                     util_json_member_cb fn, void *ud) {
     size_t i = *pos;
     int err;
-    if (depth >= UTIL_JSON_MAX_DEPTH) {
+    if (levels <= 0) {
         err = UTIL_JSON_EDEPTH;
         goto fail;
     }
@@ -351,13 +352,13 @@ static int util_json_scan_container(const char *s, size_t len, size_t *pos, int 
             if (fn) {
                 util_json_skip_ws(s, len, &i);
                 size_t v = i;
-                if ((err = util_json_scan_value(s, len, &i, depth + 1)) != 0)
+                if ((err = util_json_scan_value(s, len, &i, levels - 1)) != 0)
                     goto fail;
                 fn(&(struct util_span){s + k, k_end - k}, &(struct util_span){s + v, i - v}, ud);
                 goto next;
             }
         }
-        if ((err = util_json_scan_value(s, len, &i, depth + 1)) != 0)
+        if ((err = util_json_scan_value(s, len, &i, levels - 1)) != 0)
             goto fail;
     next:
         util_json_skip_ws(s, len, &i);
@@ -378,15 +379,15 @@ fail:
     return err;
 }
 
-static int util_json_scan_value(const char *s, size_t len, size_t *pos, int depth) {
+static int util_json_scan_value(const char *s, size_t len, size_t *pos, int levels) {
     util_json_skip_ws(s, len, pos);
     if (*pos >= len)
         return UTIL_JSON_EEND;
     switch (s[*pos]) {
     case '{':
-        return util_json_scan_container(s, len, pos, depth, '}', NULL, NULL);
+        return util_json_scan_container(s, len, pos, levels, '}', NULL, NULL);
     case '[':
-        return util_json_scan_container(s, len, pos, depth, ']', NULL, NULL);
+        return util_json_scan_container(s, len, pos, levels, ']', NULL, NULL);
     case '"':
         return util_json_scan_string(s, len, pos);
     case 't':
@@ -403,7 +404,7 @@ static int util_json_scan_value(const char *s, size_t len, size_t *pos, int dept
 }
 
 int util_json_scan(const char *s, size_t len, size_t *pos) {
-    return util_json_scan_value(s, len, pos, 0);
+    return util_json_scan_value(s, len, pos, UTIL_JSON_MAX_DEPTH);
 }
 
 /* Past the string token whose opening quote is at s[i]. The text is valid: the closing quote
@@ -567,13 +568,18 @@ int util_json_validate(const char *s, size_t len, size_t *err_pos) {
 
 int util_json_validate_members(const char *s, size_t len, size_t *err_pos, util_json_member_cb fn,
                                void *ud) {
+    return util_json_validate_members_depth(s, len, UTIL_JSON_MAX_DEPTH, err_pos, fn, ud);
+}
+
+int util_json_validate_members_depth(const char *s, size_t len, int max_depth, size_t *err_pos,
+                                     util_json_member_cb fn, void *ud) {
     size_t pos = 0;
     int err;
     util_json_skip_ws(s, len, &pos);
     if (fn && pos < len && s[pos] == '{')
-        err = util_json_scan_container(s, len, &pos, 0, '}', fn, ud);
+        err = util_json_scan_container(s, len, &pos, max_depth, '}', fn, ud);
     else
-        err = util_json_scan(s, len, &pos);
+        err = util_json_scan_value(s, len, &pos, max_depth);
     if (err == 0) {
         util_json_skip_ws(s, len, &pos);
         if (pos < len)

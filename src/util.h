@@ -83,6 +83,10 @@ typedef void (*util_json_member_cb)(const struct util_span *key, const struct ut
  */
 int util_json_validate_members(const char *s, size_t len, size_t *err_pos, util_json_member_cb fn,
                                void *ud);
+/* The same with nesting allowed max_depth deep instead of UTIL_JSON_MAX_DEPTH: for text that
+   wraps values checked at that depth in further levels (a result line around its body). */
+int util_json_validate_members_depth(const char *s, size_t len, int max_depth, size_t *err_pos,
+                                     util_json_member_cb fn, void *ud);
 /* Advances *pos past JSON whitespace (space, tab, CR, LF). */
 void util_json_skip_ws(const char *s, size_t len, size_t *pos);
 /* Words for a util_json_err: "unexpected character", ... */
