@@ -51,6 +51,7 @@ enum {
     OPT_SEED,
     OPT_GIVE_UP_AFTER,
     OPT_CONNECT_GRACE,
+    OPT_MAX_RESPONSE_BYTES,
     OPT_FSYNC,
     OPT_MAX_RETRY_AFTER,
     OPT_DRAIN_TIMEOUT,
@@ -98,6 +99,7 @@ static const struct option long_opts[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"give-up-after", required_argument, NULL, OPT_GIVE_UP_AFTER},
     {"connect-grace", required_argument, NULL, OPT_CONNECT_GRACE},
+    {"max-response-bytes", required_argument, NULL, OPT_MAX_RESPONSE_BYTES},
     {"fsync", required_argument, NULL, OPT_FSYNC},
     {"max-retry-after", required_argument, NULL, OPT_MAX_RETRY_AFTER},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
@@ -653,6 +655,18 @@ int cli_run_main(int argc, char **argv) {
             if (parse_num("--connect-grace", optarg, 0, 31536000, &cfg.connect_grace_s) < 0)
                 goto usage_fail;
             break;
+        case OPT_MAX_RESPONSE_BYTES: {
+            uint64_t max;
+            if (opts_parse_size(optarg, (uint64_t)1 << 40, &max) < 0) {
+                fprintf(stderr,
+                        "sluice: --max-response-bytes expects a size from 1 byte to 1T, such "
+                        "as 64M or 1G, got '%s'\n",
+                        optarg);
+                goto usage_fail;
+            }
+            cfg.max_response_bytes = (size_t)max;
+            break;
+        }
         case OPT_SEED:
             if (parse_num("--seed", optarg, 0, 9007199254740992.0, &v) < 0)
                 goto usage_fail;

@@ -39,6 +39,11 @@ void cli_run_usage(FILE *f) {
         "                           none); the first 429 takes it away\n"
         "      --max-attempts N     attempts before a request is written as failed (default 8)\n"
         "      --timeout SECONDS    per attempt (default 600)\n"
+        "      --max-response-bytes SIZE\n"
+        "                           an answer larger than SIZE, or whose text body takes more\n"
+        "                           than SIZE escaped in its result line, fails its request\n"
+        "                           at once as response_too_large, without a retry (default\n"
+        "                           64M; K, M and G are powers of 1024)\n"
         "      --connect-timeout S  (default 10)\n"
         "      --backoff-base S     first retry delay ceiling, full jitter (default 1)\n"
         "      --backoff-cap S      largest retry delay (default 60)\n"
@@ -164,7 +169,7 @@ void cli_work_usage(FILE *f) {
             "      --connect-timeout S, --connect-grace S, --give-up-after S (also: Redis\n"
             "                           unreachable, or refusing the commits, this long stops\n"
             "                           the worker, exit 3),\n"
-            "                           --progress, --no-progress,\n"
+            "                           --progress, --no-progress, --max-response-bytes SIZE,\n"
             "      --stats-json PATH, --metrics HOST:PORT, --log FILE: as for sluice run\n");
     cli_dist_usage(f, 1);
 }

@@ -151,6 +151,10 @@ typedef struct sluice_config_s {
                                  through sluice's own HTTP/1.1 client, not libcurl (whose cost
                                  per request is several times that of the rest); 0: libcurl
                                  for everything */
+
+    /* An answer larger than this, or whose body takes more than this in a result line (a text
+       body's escapes), fails its request for good as "response_too_large" (default 64 MiB). */
+    size_t max_response_bytes;
 } sluice_config_t;
 
 /* Fills *cfg with the defaults above. */

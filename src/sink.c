@@ -18,6 +18,8 @@
 #include "util.h"
 
 #define SINK_TAIL_CHUNK ((size_t)16 << 10)
+/* A line buffer grown past this for one large result is freed before the next. */
+#define SINK_LINE_KEEP ((size_t)1 << 20)
 
 struct sluice_jsonl_sink_s {
     int fd;
@@ -245,6 +247,8 @@ int sluice_jsonl_sink_format(sluice_jsonl_sink_t *sk, const sluice_result_t *res
                              size_t *len) {
     if (sk == NULL || res == NULL || res->req == NULL)
         return SLUICE_EINVAL;
+    if (sk->line.cap > SINK_LINE_KEEP)
+        buf_free(&sk->line);
     buf_reset(&sk->line);
     int rc = sink_format(&sk->line, res);
     if (rc != 0)

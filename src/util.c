@@ -168,6 +168,26 @@ fail:
     return SLUICE_ENOMEM;
 }
 
+size_t util_json_string_size(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t size = 2, i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c < 0x80) {
+            size += c == '"' || c == '\\' ? 2 : 1;
+            i++;
+        } else if (c < 0x20) {
+            size += c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t' ? 2 : 6;
+            i++;
+        } else {
+            size_t ul = util_utf8_len(p + i, n - i);
+            size += ul ? ul : 3; /* an invalid byte becomes U+FFFD */
+            i += ul ? ul : 1;
+        }
+    }
+    return size;
+}
+
 /* ---- strict JSON scanning ---- */
 
 void util_json_skip_ws(const char *s, size_t len, size_t *pos) {

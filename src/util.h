@@ -40,6 +40,8 @@ int buf_append_u64(struct buf *b, uint64_t v);
  * so the output is always valid JSON whatever the input bytes.
  */
 int buf_append_json_string(struct buf *b, const char *s, size_t n);
+/* The bytes buf_append_json_string() appends for s[0..n), quotes included. */
+size_t util_json_string_size(const char *s, size_t n);
 
 /* Errors of util_json_scan() / util_json_validate(). */
 enum util_json_err {

@@ -10,6 +10,7 @@ usage: h1_server.py MODE STATS_FILE
   nested      every answer's JSON holds a value nested 100 levels deep
   big:N       a request whose body holds the word BIG gets N bytes of JSON (a long string)
   bigtext:N   a request whose body holds the word BIG gets N control bytes as text/plain
+              (big:N:close, bigtext:N:close: without Content-Length, ended by closing)
   header:H    every answer carries the header line H ("x-ratelimit-limit-tokens: 1")
 
 Prints "listening on http://127.0.0.1:PORT" first; after each request it rewrites STATS_FILE
@@ -44,11 +45,13 @@ def answer_body(n):
     return json.dumps(a).encode()
 
 
-def send_big(s, kind, n):
+def send_big(s, kind, arg):
     """N bytes of body, sent in pieces so that the server never holds them all."""
+    n, _, close = arg.partition(":")
+    n = int(n)
     ctype = b"application/json" if kind == "big" else b"text/plain"
-    s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype +
-              b"\r\nContent-Length: %d\r\n\r\n" % n)
+    length = b"Connection: close" if close else b"Content-Length: %d" % n
+    s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype + b"\r\n" + length + b"\r\n\r\n")
     piece = bytes(range(32)) * 2048
     if kind == "big":
         s.sendall(b'{"x":"')
@@ -91,9 +94,12 @@ class Handler(socketserver.BaseRequestHandler):
             bump("requests")
             if KIND in ("big", "bigtext") and b"BIG" in req:
                 try:
-                    send_big(s, KIND, int(ARG))
+                    send_big(s, KIND, ARG)
                 except OSError:
                     return  # the client gave up on it
+                if ARG.endswith(":close"):
+                    s.close()
+                    return
                 continue
             body = answer_body(counts["requests"])
             hdr = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-request-id: req_h1\r\n"
