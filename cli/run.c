@@ -28,6 +28,7 @@
 #include "writer.h"
 #include "resume.h"
 #include "status.h"
+#include "term.h"
 
 enum {
     OPT_BASE_URL = 256,
@@ -190,11 +191,13 @@ static int on_result(const sluice_result_t *res, void *ud) {
         return rc < 0 ? rc : sluice_job_commit(c->job, res, line, len - 1);
     }
     if (res->error_code && strcmp(res->error_code, "invalid_request") == 0) {
+        char safe[TERM_SAFE_MSG]; /* it may quote the line's custom_id */
         status_clear(c->status);
         fprintf(stderr,
                 "%s:%llu: %s; written as failed (invalid_request): fix the line, then "
                 "run again with --resume\n",
-                c->input, (unsigned long long)res->req->line, res->error_message);
+                c->input, (unsigned long long)res->req->line,
+                term_safe(res->error_message ? res->error_message : "", safe, sizeof(safe)));
     }
     if (c->order)
         return order_result(c->order, res);
@@ -216,11 +219,12 @@ static void on_written(void *ud, size_t lines) {
 /* The feeder rejected a line: say where and why (a worker writes its failed result). */
 static void on_reject(void *ud, uint64_t line, const char *reason) {
     struct run_ctx *c = ud;
+    char safe[TERM_SAFE_MSG];
     status_clear(c->status);
     fprintf(stderr,
             "%s:%llu: %s; written as failed (invalid_request): fix the line and run it "
             "again in a new job\n",
-            c->input, (unsigned long long)line, reason);
+            c->input, (unsigned long long)line, term_safe(reason, safe, sizeof(safe)));
 }
 
 /* The OUTPUT writer of a distributed job: lines OUTPUT held before a crash are not written
@@ -1143,6 +1147,9 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     sluice_stats(c.eng, &st);
     const char *detail = NULL;
     sluice_stopped_t why = sluice_stopped(c.eng, &detail);
+    char detail_safe[TERM_SAFE_MSG]; /* a server's words, a request's url */
+    if (detail)
+        detail = term_safe(detail, detail_safe, sizeof(detail_safe));
     cost_view(c.cost, &cv);
     struct status_end end = {.input = input,
                              .output = output,

@@ -69,11 +69,7 @@ int buf_append_u64(struct buf *b, uint64_t v) {
     return buf_append(b, tmp + i, sizeof tmp - i);
 }
 
-/*
- * Length of the valid UTF-8 sequence at p[0..n), or 0 when it is not one: overlong forms,
- * surrogates (U+D800..DFFF) and code points above U+10FFFF are invalid (RFC 3629 §4).
- */
-static size_t util_utf8_len(const unsigned char *p, size_t n) {
+size_t util_utf8_len(const unsigned char *p, size_t n) {
     unsigned char c = p[0];
     if (c < 0x80)
         return 1;

@@ -35,6 +35,11 @@ int buf_append_char(struct buf *b, char c);
 /* Decimal digits of v. */
 int buf_append_u64(struct buf *b, uint64_t v);
 /*
+ * Length of the valid UTF-8 sequence at p[0..n) (n > 0), or 0 when it is not one: overlong
+ * forms, surrogates (U+D800..DFFF) and code points above U+10FFFF are invalid (RFC 3629 §4).
+ */
+size_t util_utf8_len(const unsigned char *p, size_t n);
+/*
  * Appends s[0..n) as a quoted JSON string: quotes, backslashes and control characters are
  * escaped (\n, \t, ... or \u00XX) and each byte that is not part of valid UTF-8 becomes U+FFFD,
  * so the output is always valid JSON whatever the input bytes.
