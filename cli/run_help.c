@@ -58,7 +58,8 @@ void cli_run_usage(FILE *f) {
         "                           status line redrawn in place, or none (default: redrawn\n"
         "                           on a terminal, else a plain progress line every 10 s)\n"
         "      --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics while\n"
-        "                           the run goes on (default: off; port 0 picks one)\n"
+        "                           the run goes on (default: off; port 0 picks one); at\n"
+        "                           most 16 connections, each closed after 5 s\n"
         "      --log FILE           one JSON line per attempt: id, attempt, status, latency,\n"
         "                           wait (default: off; never keys or headers)\n");
     fprintf(
