@@ -544,16 +544,23 @@ void engine_dispatch(struct sluice_s *e) {
         if (!j)
             break;
         double cost = (double)j->req->est_tokens;
-        double whole = pacer_token_budget(&e->pacer);
-        if (whole > 0 && cost > whole) {
-            /* It can never fit: waiting would stall the run forever. Final for it alone. */
+        if (e->pacer.told_tpm > 0 && cost > e->pacer.told_tpm) {
+            /* It can never fit the user's budget: waiting would stall the run forever. Final
+               for it alone. */
             char msg[200];
             snprintf(msg, sizeof(msg),
-                     "estimated %.0f tokens, more than the whole budget of %.0f tokens per minute;"
-                     " shorten the request or lower max_tokens",
-                     cost, whole);
+                     "estimated %.0f tokens, more than the whole budget of %.0f tokens per minute "
+                     "(--tpm); raise it, shorten the request or lower max_tokens",
+                     cost, e->pacer.told_tpm);
             emit_answer(e, j, "request_too_large", msg);
             continue;
+        }
+        if (e->pacer.header_tpm > 0 && cost > e->pacer.header_tpm) {
+            /* A budget the provider announces that cannot hold this request says more about
+               the header (a proxy's, a placeholder) than about the request: it goes without a
+               token charge, and the provider judges it (a real limit answers 429, "request
+               too large"). Every other request is paced as before. */
+            cost = 0;
         }
         int64_t w = e->lim->ops->wait(e->lim, now, cost);
         if (w > 0) {
@@ -772,7 +779,8 @@ void engine_on_done(struct xfer *x, void *ud) {
         e->st.rate_limited++;
     int64_t until = pacer_pause_all_until(&e->pacer, &v, now);
     learn(e, j, &v, now, until);
-    if (v.cls == CLASS_SUCCESS && j->tokens_in > 0 && j->req->est_prompt_tokens > 0) {
+    if (v.cls == CLASS_SUCCESS && j->charged > 0 && j->tokens_in > 0 &&
+        j->req->est_prompt_tokens > 0) {
         /* Providers charge a request's budget at admission with its max_tokens (OpenAI
            documents this), so only the prompt part of the estimate is corrected by usage. */
         double actual = j->charged - (double)j->req->est_prompt_tokens + (double)j->tokens_in;
