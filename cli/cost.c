@@ -10,6 +10,8 @@
 
 #include <json-c/json.h>
 
+#include "term.h"
+
 #define COST_MODEL_MAX 128
 
 struct price {
@@ -274,7 +276,7 @@ int cost_admit(const sluice_request_t *req, void *ud) {
         return 0;
     if (estimate(c, req, model, sizeof(model), &est) < 0) {
         /* A budget cannot be kept for a model whose price is unknown: stop, and say so. */
-        snprintf(c->refused_model, sizeof(c->refused_model), "%s", *model ? model : "(none)");
+        term_safe(*model ? model : "(none)", c->refused_model, sizeof(c->refused_model));
         return 1;
     }
     if (c->spent + c->reserved + est > c->max_usd)
@@ -302,8 +304,7 @@ void cost_on_result(struct cost *c, const sluice_result_t *res) {
     } else {
         c->unpriced_tokens += res->tokens_in + res->tokens_out;
         if (!c->unpriced_model[0])
-            snprintf(c->unpriced_model, sizeof(c->unpriced_model), "%s",
-                     *model ? model : "(no model)");
+            term_safe(*model ? model : "(no model)", c->unpriced_model, sizeof(c->unpriced_model));
     }
 }
 

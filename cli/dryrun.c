@@ -6,6 +6,7 @@
 
 #include "paths.h"
 #include "resume.h"
+#include "term.h"
 
 double dryrun_min_minutes(uint64_t n, uint64_t tokens, double rpm, double tpm) {
     double m = -1;
@@ -118,7 +119,9 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
         d.lines++;
         if (req->invalid) {
             d.invalid++;
-            fprintf(stderr, "%s:%llu: %s\n", o->input, (unsigned long long)req->line, req->invalid);
+            char safe[TERM_SAFE_MSG]; /* it may quote the line's custom_id */
+            fprintf(stderr, "%s:%llu: %s\n", o->input, (unsigned long long)req->line,
+                    term_safe(req->invalid, safe, sizeof(safe)));
         } else {
             double usd;
             d.valid++;
@@ -126,10 +129,11 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
             d.completion += req->est_tokens - req->est_prompt_tokens;
             if (cost_estimate(cost, req, &usd) == 0) {
                 d.usd += usd;
-            } else if (d.unpriced++ == 0 &&
-                       cost_model_of(req->body, req->body_len, d.unpriced_model,
-                                     sizeof(d.unpriced_model)) < 0) {
-                snprintf(d.unpriced_model, sizeof(d.unpriced_model), "(none)");
+            } else if (d.unpriced++ == 0) {
+                char model[128];
+                if (cost_model_of(req->body, req->body_len, model, sizeof(model)) < 0)
+                    snprintf(model, sizeof(model), "(none)");
+                term_safe(model, d.unpriced_model, sizeof(d.unpriced_model));
             }
         }
         src.release(src.ud, req);

@@ -2,6 +2,9 @@
  * The --metrics endpoint. One scrape is one connection: read the request head, answer GET
  * /metrics with the exposition (anything else 404), close. Prometheus scrapes every 15 s or
  * so, so there is nothing to gain from keep-alive, and closing keeps the state to one buffer.
+ * Connections that say nothing must not use up the process's descriptors, which the API
+ * requests need: at most METRICS_CLIENTS are open (a new one closes the oldest), and each is
+ * closed METRICS_IDLE_MS after it came, answered or not.
  * Text format: https://prometheus.io/docs/instrumenting/exposition_formats/ (0.0.4).
  */
 #include "metrics.h"
@@ -10,6 +13,8 @@
 #include <string.h>
 
 #define METRICS_HEAD_MAX 8192 /* a request head longer than this is answered 431 */
+#define METRICS_CLIENTS  16   /* scrapers at once; a scrape takes milliseconds */
+#define METRICS_IDLE_MS  5000 /* a connection's whole life: reading, answering, writing */
 
 static const double bounds[METRICS_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                1,     2.5,  5,     10,   30,  60,   120};
@@ -85,6 +90,7 @@ struct client {
     char *out; /* the whole answer, from open_memstream */
     size_t out_len;
     int answered;
+    uint64_t since; /* uv_now() when it came */
 };
 
 struct metrics {
@@ -92,8 +98,10 @@ struct metrics {
     sluice_t *eng;
     const struct cost *cost;
     struct metrics_hist hist;
-    struct client *clients;
-    int open; /* handles not yet closed */
+    struct client *clients; /* the newest first */
+    int n_clients;          /* clients not yet closing */
+    uv_timer_t idle;        /* closes clients past METRICS_IDLE_MS */
+    int open;               /* handles not yet closed */
     int closing;
     int port;
 };
@@ -118,8 +126,31 @@ static void on_client_closed(uv_handle_t *h) {
 }
 
 static void client_close(struct client *c) {
-    if (!uv_is_closing((uv_handle_t *)&c->tcp))
+    if (!uv_is_closing((uv_handle_t *)&c->tcp)) {
+        c->m->n_clients--;
         uv_close((uv_handle_t *)&c->tcp, on_client_closed);
+    }
+}
+
+/* Once a second: clients that have had their time go, whatever they are doing. */
+static void on_idle_check(uv_timer_t *t) {
+    struct metrics *m = t->data;
+    uint64_t now = uv_now(t->loop);
+    for (struct client *c = m->clients; c; c = c->next)
+        if (now - c->since >= METRICS_IDLE_MS)
+            client_close(c);
+}
+
+/* Room for one more client: the oldest one still open goes when all are taken. */
+static void clients_make_room(struct metrics *m) {
+    if (m->n_clients < METRICS_CLIENTS)
+        return;
+    struct client *oldest = NULL;
+    for (struct client *c = m->clients; c; c = c->next)
+        if (!uv_is_closing((uv_handle_t *)&c->tcp))
+            oldest = c;
+    if (oldest)
+        client_close(oldest);
 }
 
 static void on_written(uv_write_t *w, int status) {
@@ -212,14 +243,17 @@ static void on_connection(uv_stream_t *server, int status) {
     struct metrics *m = server->data;
     if (status < 0 || m->closing)
         return;
+    clients_make_room(m);
     struct client *c = calloc(1, sizeof(*c));
     if (!c)
         return;
     c->m = m;
+    c->since = uv_now(server->loop);
     uv_tcp_init(server->loop, &c->tcp);
     c->tcp.data = c;
     uv_unref((uv_handle_t *)&c->tcp);
     m->open++;
+    m->n_clients++;
     c->next = m->clients;
     if (m->clients)
         m->clients->prev = c;
@@ -229,7 +263,7 @@ static void on_connection(uv_stream_t *server, int status) {
         client_close(c);
 }
 
-static void on_server_closed(uv_handle_t *h) {
+static void on_handle_closed(uv_handle_t *h) {
     metrics_unhold(h->data);
 }
 
@@ -275,6 +309,11 @@ int metrics_start(struct metrics **out, uv_loop_t *loop, const char *hostport, s
     if (uv_tcp_getsockname(&m->server, (struct sockaddr *)&bound, &len) == 0)
         m->port = ntohs(bound.sin_port);
     uv_unref((uv_handle_t *)&m->server);
+    uv_timer_init(loop, &m->idle);
+    m->idle.data = m;
+    m->open++;
+    uv_timer_start(&m->idle, on_idle_check, 1000, 1000);
+    uv_unref((uv_handle_t *)&m->idle);
     *out = m;
     return 0;
 }
@@ -293,5 +332,7 @@ void metrics_close(struct metrics *m) {
     m->closing = 1;
     for (struct client *c = m->clients; c; c = c->next)
         client_close(c);
-    uv_close((uv_handle_t *)&m->server, on_server_closed);
+    if (m->idle.data == m) /* started (metrics_start may fail before) */
+        uv_close((uv_handle_t *)&m->idle, on_handle_closed);
+    uv_close((uv_handle_t *)&m->server, on_handle_closed);
 }

@@ -1,5 +1,8 @@
 #include "opts.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define OPTS_MAX_NAMES 64 /* more than any of our commands has */
@@ -145,4 +148,31 @@ void opts_say_error(FILE *f, int ret, int argc, char **argv, const struct option
         fprintf(f, "sluice: unknown option -%c (in %s); did you mean %s?\n", optopt, arg, near);
     else
         fprintf(f, "sluice: unknown option -%c\n", optopt ? optopt : '?');
+}
+
+int opts_parse_size(const char *s, uint64_t max, uint64_t *out) {
+    static const char units[] = "BKMG";
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v >= 0) || !isdigit((unsigned char)s[0]) || strpbrk(s, "xX"))
+        return -1; /* no hexadecimal, infinity or NaN, which strtod takes */
+    double scale = 1;
+    if (*end) {
+        const char *u = strchr(units, toupper((unsigned char)*end));
+        if (!u)
+            return -1;
+        for (const char *k = units; k < u; k++)
+            scale *= 1024;
+        end++;
+        if (u > units && (*end == 'i' || *end == 'I'))
+            end++;
+        if (u > units && (*end == 'b' || *end == 'B'))
+            end++;
+    }
+    v *= scale;
+    if (*end || v < 1 || v > (double)max)
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
 }

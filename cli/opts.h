@@ -10,6 +10,7 @@
  */
 #include <getopt.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* After getopt_long() returned '?' or ':' (`ret`), prints one line to f saying what was wrong
@@ -25,5 +26,10 @@ size_t opts_distance(const char *a, size_t na, const char *b, size_t nb);
    Returns buf. */
 const char *opts_nearest(const char *word, size_t len, const char *const *names, size_t n,
                          const char *lead, char *buf, size_t size);
+
+/* A size in bytes: a number, optionally with a suffix K, M or G (powers of 1024, case
+   ignored; "KB", "KiB" alike) or B: "64M", "1.5G", "65536". Returns 0, or -1 when s is none,
+   or its value is below 1 byte or above `max`. */
+int opts_parse_size(const char *s, uint64_t max, uint64_t *out);
 
 #endif

@@ -8,9 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "paths.h"
+#include "sluice.h"
 
 struct resume_set {
     uint64_t *slots; /* 0 marks an empty slot; a hash of 0 is stored as 1 */
@@ -129,23 +128,6 @@ void resume_free(struct resume_set *s) {
     free(s);
 }
 
-/* A success line: a JSON object with a string custom_id and "error": null. */
-static const char *line_success_id(json_tokener *tok, const char *line, size_t len,
-                                   json_object **keep) {
-    json_tokener_reset(tok);
-    json_object *o = json_tokener_parse_ex(tok, line, (int)len);
-    json_object *id, *error;
-    if (!o || !json_object_is_type(o, json_type_object) ||
-        !json_object_object_get_ex(o, "custom_id", &id) ||
-        !json_object_is_type(id, json_type_string) ||
-        !json_object_object_get_ex(o, "error", &error) || error != NULL) {
-        json_object_put(o);
-        return NULL;
-    }
-    *keep = o;
-    return json_object_get_string(id);
-}
-
 static int load(struct resume_set **out, const char *path, int rewrite, char *err, size_t errlen);
 
 int resume_load(struct resume_set **out, const char *path, char *err, size_t errlen) {
@@ -158,9 +140,9 @@ int resume_peek(struct resume_set **out, const char *path, char *err, size_t err
 
 static int load(struct resume_set **out, const char *path, int rewrite, char *err, size_t errlen) {
     struct resume_set *s = calloc(1, sizeof(*s));
-    char *tmp = NULL, *line = NULL;
+    char *tmp = NULL, *line = NULL, *id = NULL;
+    size_t id_cap = 0;
     FILE *in = NULL, *outf = NULL;
-    json_tokener *tok = NULL;
     if (!s)
         goto oom;
     *out = s;
@@ -173,9 +155,6 @@ static int load(struct resume_set **out, const char *path, int rewrite, char *er
     }
     size_t lines = count_lines(in);
     if (set_resize(s, lines + lines / 8 + 16) < 0)
-        goto oom;
-    tok = json_tokener_new();
-    if (!tok)
         goto oom;
     if (rewrite) { /* the rewrite goes through a temp file and a rename */
         size_t tl = strlen(path) + 16;
@@ -197,12 +176,14 @@ static int load(struct resume_set **out, const char *path, int rewrite, char *er
     while ((n = getline(&line, &cap, in)) > 0) {
         if (line[n - 1] != '\n')
             break; /* a torn last line from a crash: dropped, its id runs again */
-        json_object *o = NULL;
-        const char *id = line_success_id(tok, line, (size_t)n - 1, &o);
-        if (!id)
+        /* The sink's own reader knows every line the sink can write, however deep its body
+           nests, and builds nothing however long it is. */
+        int ok = sluice_jsonl_read_success(line, (size_t)n - 1, &id, &id_cap);
+        if (ok < 0)
+            goto oom;
+        if (ok == 0)
             continue; /* failed or unreadable: dropped, its id runs again */
         uint64_t h = resume_hash(id, strlen(id));
-        json_object_put(o);
         if (set_has(s, h))
             continue; /* a second success for one id: keep the first only */
         if (set_add(s, h) < 0)
@@ -231,7 +212,7 @@ done:
     fclose(in);
     free(line);
     free(tmp);
-    json_tokener_free(tok);
+    free(id);
     return 0;
 write_fail:
     snprintf(err, errlen, "writing %s failed: %s", tmp, strerror(errno));
@@ -247,7 +228,7 @@ fail:
         fclose(in);
     free(line);
     free(tmp);
-    json_tokener_free(tok);
+    free(id);
     resume_free(s);
     *out = NULL;
     return -1;

@@ -29,6 +29,7 @@
 #include "writer.h"
 #include "resume.h"
 #include "status.h"
+#include "term.h"
 
 enum {
     OPT_BASE_URL = 256,
@@ -52,6 +53,7 @@ enum {
     OPT_SEED,
     OPT_GIVE_UP_AFTER,
     OPT_CONNECT_GRACE,
+    OPT_MAX_RESPONSE_BYTES,
     OPT_FSYNC,
     OPT_MAX_RETRY_AFTER,
     OPT_DRAIN_TIMEOUT,
@@ -102,6 +104,7 @@ static const struct option long_opts[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"give-up-after", required_argument, NULL, OPT_GIVE_UP_AFTER},
     {"connect-grace", required_argument, NULL, OPT_CONNECT_GRACE},
+    {"max-response-bytes", required_argument, NULL, OPT_MAX_RESPONSE_BYTES},
     {"fsync", required_argument, NULL, OPT_FSYNC},
     {"max-retry-after", required_argument, NULL, OPT_MAX_RETRY_AFTER},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
@@ -196,11 +199,13 @@ static int on_result(const sluice_result_t *res, void *ud) {
         return rc < 0 ? rc : sluice_job_commit(c->job, res, line, len - 1);
     }
     if (res->error_code && strcmp(res->error_code, "invalid_request") == 0) {
+        char safe[TERM_SAFE_MSG]; /* it may quote the line's custom_id */
         status_clear(c->status);
         fprintf(stderr,
                 "%s:%llu: %s; written as failed (invalid_request): fix the line, then "
                 "run again with --resume\n",
-                c->input, (unsigned long long)res->req->line, res->error_message);
+                c->input, (unsigned long long)res->req->line,
+                term_safe(res->error_message ? res->error_message : "", safe, sizeof(safe)));
     }
     if (c->order)
         return order_result(c->order, res);
@@ -222,11 +227,12 @@ static void on_written(void *ud, size_t lines) {
 /* The feeder rejected a line: say where and why (a worker writes its failed result). */
 static void on_reject(void *ud, uint64_t line, const char *reason) {
     struct run_ctx *c = ud;
+    char safe[TERM_SAFE_MSG];
     status_clear(c->status);
     fprintf(stderr,
             "%s:%llu: %s; written as failed (invalid_request): fix the line and run it "
             "again in a new job\n",
-            c->input, (unsigned long long)line, reason);
+            c->input, (unsigned long long)line, term_safe(reason, safe, sizeof(safe)));
 }
 
 /* The OUTPUT writer of a distributed job: lines OUTPUT held before a crash are not written
@@ -753,6 +759,18 @@ int cli_run_main(int argc, char **argv) {
             if (parse_num("--connect-grace", optarg, 0, 31536000, &cfg.connect_grace_s) < 0)
                 goto usage_fail;
             break;
+        case OPT_MAX_RESPONSE_BYTES: {
+            uint64_t max;
+            if (opts_parse_size(optarg, (uint64_t)1 << 40, &max) < 0) {
+                fprintf(stderr,
+                        "sluice: --max-response-bytes expects a size from 1 byte to 1T, such "
+                        "as 64M or 1G, got '%s'\n",
+                        optarg);
+                goto usage_fail;
+            }
+            cfg.max_response_bytes = (size_t)max;
+            break;
+        }
         case OPT_SEED:
             if (parse_num("--seed", optarg, 0, 9007199254740992.0, &v) < 0)
                 goto usage_fail;
@@ -1240,6 +1258,9 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     sluice_stats(c.eng, &st);
     const char *detail = NULL;
     sluice_stopped_t why = sluice_stopped(c.eng, &detail);
+    char detail_safe[TERM_SAFE_MSG]; /* a server's words, a request's url */
+    if (detail)
+        detail = term_safe(detail, detail_safe, sizeof(detail_safe));
     cost_view(c.cost, &cv);
     struct status_end end = {.input = input,
                              .output = output,

@@ -56,6 +56,11 @@ void cli_run_usage(FILE *f) {
            "                           none); the first 429 takes it away\n"
            "      --max-attempts N     attempts before a request is written as failed (default 8)\n"
            "      --timeout SECONDS    per attempt (default 600)\n"
+           "      --max-response-bytes SIZE\n"
+           "                           an answer larger than SIZE, or whose text body takes more\n"
+           "                           than SIZE escaped in its result line, fails its request\n"
+           "                           at once as response_too_large, without a retry (default\n"
+           "                           64M; K, M and G are powers of 1024)\n"
            "      --connect-timeout S  (default 10)\n"
            "      --backoff-base S     first retry delay ceiling, full jitter (default 1)\n"
            "      --backoff-cap S      largest retry delay (default 60)\n"
@@ -70,7 +75,8 @@ void cli_run_usage(FILE *f) {
            "                           status line redrawn in place, or none (default: redrawn\n"
            "                           on a terminal, else a plain progress line every 10 s)\n"
            "      --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics while\n"
-           "                           the run goes on (default: off; port 0 picks one)\n"
+           "                           the run goes on (default: off; port 0 picks one); at\n"
+           "                           most 16 connections, each closed after 5 s\n"
            "      --log FILE           one JSON line per attempt: id, attempt, status, latency,\n"
            "                           wait (default: off; never keys or headers)\n");
     fprintf(
@@ -197,7 +203,7 @@ void cli_work_usage(FILE *f) {
             "      --connect-timeout S, --connect-grace S, --give-up-after S (also: Redis\n"
             "                           unreachable, or refusing the commits, this long stops\n"
             "                           the worker, exit 3),\n"
-            "                           --progress, --no-progress,\n"
+            "                           --progress, --no-progress, --max-response-bytes SIZE,\n"
             "      --stats-json PATH, --metrics HOST:PORT, --log FILE: as for sluice run\n");
     cli_dist_usage(f, 1);
 }

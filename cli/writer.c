@@ -170,7 +170,15 @@ int writer_line(struct writer *w, const char *line, size_t len) {
     /* Order is kept: once a line waits, the ones after it wait behind it. */
     if (w->n_kept != w->first_kept)
         return keep(w, line, len);
-    if (w->timers) {
+    if (w->timers && len >= WRITER_BATCH) {
+        /* A long line (a large answer) goes out on its own, after the queued ones, from the
+           caller's buffer: a copy would make it cost its size once more. */
+        int rc = pend_write(w);
+        if (rc != 0) {
+            int k = keep(w, line, len);
+            return k < 0 ? k : rc;
+        }
+    } else if (w->timers) {
         /* With a loop: batched, written when this loop iteration ends (on_batch). */
         if (w->pend_len + len > w->pend_cap) {
             size_t cap = w->pend_cap ? w->pend_cap : 4096;

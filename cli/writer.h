@@ -4,7 +4,8 @@
 /*
  * Durable output: result lines go to the JSONL sink in whole lines. With a loop, the lines of
  * one loop iteration are written together with one write(2) just before the loop waits again
- * (or at 64 KiB): at -c 64 that is one write per ~50 results instead of one each, still whole
+ * (or at 64 KiB; a longer line is written on its own, after them, without a copy): at -c 64
+ * that is one write per ~50 results instead of one each, still whole
  * lines only, so a crash leaves at most a torn last line; results not yet written when the
  * process dies are sent again by --resume, like requests in flight. When a write fails (a full
  * disk, EIO), the file is left as it was before it, its lines are kept in memory instead, the

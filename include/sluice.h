@@ -153,6 +153,10 @@ typedef struct sluice_config_s {
                                  through sluice's own HTTP/1.1 client, not libcurl (whose cost
                                  per request is several times that of the rest); 0: libcurl
                                  for everything */
+
+    /* An answer larger than this, or whose body takes more than this in a result line (a text
+       body's escapes), fails its request for good as "response_too_large" (default 64 MiB). */
+    size_t max_response_bytes;
 } sluice_config_t;
 
 /* Fills *cfg with the defaults above. */
@@ -506,6 +510,14 @@ int sluice_jsonl_sink_format(sluice_jsonl_sink_t *sk, const sluice_result_t *res
 /* Writes formatted lines (one, or several whole ones) with one write(2); on a failure a
    regular file is cut back to its size before. Returns 0, SLUICE_ENOSPC or SLUICE_EIO. */
 int sluice_jsonl_sink_write_line(sluice_jsonl_sink_t *sk, const char *line, size_t len);
+/*
+ * Reads back one line the sink wrote (without its '\n'), as --resume does. Returns 1 when it is
+ * a success: one valid JSON object, nested as deep as any line the sink writes, with a string
+ * custom_id and "error": null. Then *id holds the custom_id, decoded and NUL-terminated, in a
+ * buffer of *id_cap bytes that grows with realloc as getline(3)'s does (the caller frees it).
+ * Returns 0 for any other line (a failure, a torn or edited line), or SLUICE_ENOMEM.
+ */
+int sluice_jsonl_read_success(const char *line, size_t len, char **id, size_t *id_cap);
 /* fsync(2)s what was written (a regular file); returns 0 or SLUICE_EIO. */
 int sluice_jsonl_sink_sync(sluice_jsonl_sink_t *sk);
 /* Flushes and closes; returns 0 or SLUICE_EIO. */

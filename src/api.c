@@ -75,6 +75,7 @@ void sluice_config_init(sluice_config_t *cfg) {
     cfg->give_up_after_s = 900;
     cfg->connect_grace_s = 10;
     cfg->max_retry_after_s = 600;
+    cfg->max_response_bytes = (size_t)64 << 20;
     cfg->http_fastpath = 1;
 }
 
@@ -147,7 +148,8 @@ static void on_handle_closed(uv_handle_t *h) {
 }
 
 int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
-    if (!out || !cfg || !cfg->base_url || cfg->concurrency < 1 || cfg->max_attempts < 1)
+    if (!out || !cfg || !cfg->base_url || cfg->concurrency < 1 || cfg->max_attempts < 1 ||
+        cfg->max_response_bytes < 1)
         return SLUICE_EINVAL;
     static int curl_ready;
     if (!curl_ready) {
@@ -181,6 +183,7 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
     s->ss_slots = cfg->rpm > 0 || cfg->tpm > 0 ? INT_MAX : SLOW_START_SLOTS;
     s->ss_doubled_ms = (int64_t)uv_now(loop);
     s->max_retry_after_ms = (int64_t)(cfg->max_retry_after_s * 1000);
+    s->max_response_bytes = cfg->max_response_bytes;
     if (cfg->concurrency_auto) {
         s->auto_conc = 1;
         adaptive_init(&s->adapt, 16, 1, cfg->concurrency, (int64_t)uv_now(loop));
@@ -198,6 +201,7 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
         .cacert = cfg->cacert,
         .insecure = cfg->insecure,
         .max_connections = cfg->concurrency,
+        .max_body = cfg->max_response_bytes,
         .fastpath = cfg->http_fastpath,
     };
     pacer_init(&s->pacer, cfg->rpm, cfg->tpm, (int64_t)uv_now(loop));

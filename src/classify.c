@@ -74,6 +74,8 @@ static const struct rule RULES[] = {
     {TRANSPORT_CONNECT, 0, 0, 0, CLASS_RETRY, "connection_failed"},
     {TRANSPORT_RESET, 0, 0, 0, CLASS_RETRY, "connection_reset"},
     {TRANSPORT_OTHER, 0, 0, 0, CLASS_RETRY, "transport_error"},
+    /* An answer did come: the same request would get the same one, so it is final. */
+    {TRANSPORT_TOO_LARGE, 0, 0, 0, CLASS_FINAL, "response_too_large"},
     /* 2xx is success, whatever the headers or the body say (RFC 9110 §15.3). */
     {TRANSPORT_OK, 200, 299, 0, CLASS_SUCCESS, NULL},
     /* The key is wrong or lacks the right: every request will fail alike, stop the run

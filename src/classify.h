@@ -52,11 +52,12 @@ void classify_header(struct classify_hdrs *h, const char *line, size_t len, int6
 
 /* Transport-level failures the classifier must tell apart (the transport maps curl codes). */
 enum classify_transport {
-    TRANSPORT_OK = 0,  /* an HTTP answer arrived whole */
-    TRANSPORT_TIMEOUT, /* per-attempt or connect timeout */
-    TRANSPORT_CONNECT, /* could not connect / resolve */
-    TRANSPORT_RESET,   /* connection closed or broken mid-answer */
-    TRANSPORT_OTHER    /* any other transport failure (TLS, protocol) */
+    TRANSPORT_OK = 0,   /* an HTTP answer arrived whole */
+    TRANSPORT_TIMEOUT,  /* per-attempt or connect timeout */
+    TRANSPORT_CONNECT,  /* could not connect / resolve */
+    TRANSPORT_RESET,    /* connection closed or broken mid-answer */
+    TRANSPORT_OTHER,    /* any other transport failure (TLS, protocol) */
+    TRANSPORT_TOO_LARGE /* an answer came, larger than the caller takes (max_response_bytes) */
 };
 
 /* Where a retry hint came from: the scheduler treats them differently (engine.c retry_later). */

@@ -103,6 +103,7 @@ static struct job *job_take(struct sluice_s *e, sluice_request_t *req) {
 }
 
 static void job_give(struct sluice_s *e, struct job *j) {
+    xfer_trim(&j->x); /* a free job does not keep a large answer's buffer */
     e->src.release(e->src.ud, j->req);
     j->req = NULL;
     j->live = 0;
@@ -263,13 +264,40 @@ static int body_inspect(const struct xfer *x, uint64_t *tin, uint64_t *tout) {
     return 1;
 }
 
+/*
+ * A body that is not JSON goes into the result line as a JSON string, whose escapes can make
+ * it six times as long (control bytes as \u00XX): max_response_bytes bounds that too, so that
+ * an attempt's memory (the body, then its line) stays within about twice it. A body over it
+ * turns the attempt into TRANSPORT_TOO_LARGE, with x->err saying why.
+ */
+static void text_check_size(const struct sluice_s *e, struct xfer *x) {
+    size_t max = e->max_response_bytes;
+    if (max >= 2 && x->body_len <= (max - 2) / 6)
+        return; /* however escaped, it fits */
+    size_t n = util_json_string_size(x->body, x->body_len);
+    if (n <= max)
+        return;
+    x->tr = TRANSPORT_TOO_LARGE;
+    snprintf(x->err, sizeof(x->err),
+             "the answer's %zu bytes of text take %zu escaped in the result line, more than the "
+             "%zu allowed (--max-response-bytes)",
+             x->body_len, n, max);
+}
+
+/* An HTTP answer came, whether or not it was kept. */
+static int answered(enum classify_transport tr) {
+    return tr == TRANSPORT_OK || tr == TRANSPORT_TOO_LARGE;
+}
+
 static void emit_answer(struct sluice_s *e, struct job *j, const char *code, const char *msg) {
     sluice_result_t res = {0};
     res.req = j->req;
     res.status_code = j->x.status;
     res.request_id = j->x.hdrs.request_id[0] ? j->x.hdrs.request_id : NULL;
-    res.body = j->x.status ? j->x.body : NULL;
-    res.body_len = j->x.status ? j->x.body_len : 0;
+    /* a body too large to keep is not written: its status and request id are */
+    int body = j->x.status && j->x.tr == TRANSPORT_OK;
+    res.body = body ? j->x.body : NULL;
+    res.body_len = body ? j->x.body_len : 0;
     res.body_is_json = j->body_is_json;
     res.error_code = code;
     res.error_message = msg;
@@ -492,16 +520,23 @@ void engine_dispatch(struct sluice_s *e) {
         if (!j)
             break;
         double cost = (double)j->req->est_tokens;
-        double whole = pacer_token_budget(&e->pacer);
-        if (whole > 0 && cost > whole) {
-            /* It can never fit: waiting would stall the run forever. Final for it alone. */
+        if (e->pacer.told_tpm > 0 && cost > e->pacer.told_tpm) {
+            /* It can never fit the user's budget: waiting would stall the run forever. Final
+               for it alone. */
             char msg[200];
             snprintf(msg, sizeof(msg),
-                     "estimated %.0f tokens, more than the whole budget of %.0f tokens per minute;"
-                     " shorten the request or lower max_tokens",
-                     cost, whole);
+                     "estimated %.0f tokens, more than the whole budget of %.0f tokens per minute "
+                     "(--tpm); raise it, shorten the request or lower max_tokens",
+                     cost, e->pacer.told_tpm);
             emit_answer(e, j, "request_too_large", msg);
             continue;
+        }
+        if (e->pacer.header_tpm > 0 && cost > e->pacer.header_tpm) {
+            /* A budget the provider announces that cannot hold this request says more about
+               the header (a proxy's, a placeholder) than about the request: it goes without a
+               token charge, and the provider judges it (a real limit answers 429, "request
+               too large"). Every other request is paced as before. */
+            cost = 0;
         }
         int64_t w = e->lim->ops->wait(e->lim, now, cost);
         if (w > 0) {
@@ -626,7 +661,7 @@ static void learn(struct sluice_s *e, const struct job *j, const struct classify
         pacer_adopt(&e->pacer, shared_rpm);
         in_force = shared_rpm > 0 || shared_tpm > 0;
     }
-    if (j->x.tr == TRANSPORT_OK)
+    if (answered(j->x.tr))
         changed |= pacer_on_headers(&e->pacer, &j->x.hdrs, now);
     if (v->cls == CLASS_RATE_LIMITED) {
         /* A refusal says the server tolerates less burst than we allowed, whatever the rate. */
@@ -697,12 +732,14 @@ void engine_on_done(struct xfer *x, void *ud) {
     /* Every attempt, answered or not: attempts that time out are what the tail is for. */
     hist_record(&e->latency, x->latency_ms);
     reach_record(&e->reach, now, x->tr);
-    if (x->tr != TRANSPORT_OK) {
+    if (!answered(x->tr)) {
         snprintf(e->st.last_error, sizeof(e->st.last_error), "%s", x->err);
         e->st.last_error_s = (double)(uv_hrtime() - e->started_ns) / 1e9;
     }
-    struct classify_verdict v = classify_answer(x->tr, x->status, &x->hdrs, x->body, x->body_len);
     j->body_is_json = x->tr == TRANSPORT_OK ? body_inspect(x, &j->tokens_in, &j->tokens_out) : 0;
+    if (x->tr == TRANSPORT_OK && x->body && !j->body_is_json)
+        text_check_size(e, x);
+    struct classify_verdict v = classify_answer(x->tr, x->status, &x->hdrs, x->body, x->body_len);
     if (v.cls == CLASS_SUCCESS && x->body_is_json_type && !j->body_is_json) {
         /* The server said JSON and sent something else: a truncated or corrupt answer. */
         v.cls = CLASS_RETRY;
@@ -718,7 +755,8 @@ void engine_on_done(struct xfer *x, void *ud) {
         e->st.rate_limited++;
     int64_t until = pacer_pause_all_until(&e->pacer, &v, now);
     learn(e, j, &v, now, until);
-    if (v.cls == CLASS_SUCCESS && j->tokens_in > 0 && j->req->est_prompt_tokens > 0) {
+    if (v.cls == CLASS_SUCCESS && j->charged > 0 && j->tokens_in > 0 &&
+        j->req->est_prompt_tokens > 0) {
         /* Providers charge a request's budget at admission with its max_tokens (OpenAI
            documents this), so only the prompt part of the estimate is corrected by usage. */
         double actual = j->charged - (double)j->req->est_prompt_tokens + (double)j->tokens_in;
@@ -735,7 +773,7 @@ void engine_on_done(struct xfer *x, void *ud) {
         return;
     }
     /* The breaker hears every answer: 5xx and transport failures say the provider is down. */
-    enum breaker_outcome bo = x->tr == TRANSPORT_OK && x->status < 500 ? BREAKER_OK : BREAKER_FAIL;
+    enum breaker_outcome bo = answered(x->tr) && x->status < 500 ? BREAKER_OK : BREAKER_FAIL;
     breaker_record(&e->br, now, j->ticket, bo);
     int closed = breaker_state(&e->br, now) == BREAKER_CLOSED;
     if (j->fault_in_flight) {

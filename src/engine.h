@@ -78,6 +78,7 @@ struct sluice_s {
     int auto_conc;
     int limit_max;              /* the configured concurrency: no limit goes above it */
     int64_t max_retry_after_ms; /* a longer retry hint is treated as an exhausted quota */
+    size_t max_response_bytes;  /* an answer, or its body in a result line, may take this much */
     int ss_slots;               /* slow start: most in flight until a rate is known (engine.c) */
     int64_t ss_doubled_ms;      /* when the slow start last doubled its slots */
     int readahead;

@@ -72,7 +72,15 @@ static int on_headers_complete(http_parser *p) {
     line_flush(k);
     if (!k->interim)
         k->status = p->status_code;
-    return k->is_head ? 1 : 0;
+    if (k->is_head)
+        return 1;
+    /* An answer that announces more than the caller takes is refused before its body. */
+    if (!k->interim && !(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX &&
+        xfer_body_length(k->x, p->content_length) < 0) {
+        k->body_err = 1;
+        return -1;
+    }
+    return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t n) {
@@ -118,7 +126,13 @@ static void conn_parse(struct h1_conn *k, const char *data, size_t len) {
         return;
     }
     if (k->body_err) {
-        h1_conn_report(k, TRANSPORT_OTHER, "Failure writing output to destination");
+        if (k->x->too_large) {
+            char msg[sizeof(k->x->err)]; /* the report copies it into x->err */
+            snprintf(msg, sizeof(msg), "%s", k->x->err);
+            h1_conn_report(k, TRANSPORT_TOO_LARGE, msg);
+        } else {
+            h1_conn_report(k, TRANSPORT_OTHER, "Failure writing output to destination");
+        }
         return;
     }
     if (len == 0) {

@@ -138,7 +138,7 @@ void h1_conn_finish(struct h1_conn *k, enum classify_transport tr) {
     k->x = NULL;
     x->h1 = NULL;
     x->tr = tr;
-    x->status = tr == TRANSPORT_OK ? k->status : 0;
+    x->status = tr == TRANSPORT_OK || tr == TRANSPORT_TOO_LARGE ? k->status : 0;
     x->latency_ms = (double)(uv_hrtime() - x->started_ns) / 1e6;
     int keep = tr == TRANSPORT_OK && k->keep && !k->writing && k->state == CONN_BUSY &&
                c->n_idle < c->o.max_connections && !c->freeing;

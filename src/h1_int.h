@@ -87,7 +87,7 @@ struct h1_conn {
     int interim; /* the message being parsed is a 1xx */
     int complete;
     int keep;     /* the server lets the connection be reused */
-    int body_err; /* max_body passed (or out of memory) */
+    int body_err; /* max_body passed (x->too_large), or out of memory */
     char line[H1_LINE_MAX + 2];
     size_t line_len;
     int in_value;

@@ -461,7 +461,3 @@ int pacer_on_success(struct pacer *p, int64_t sent_ms, int64_t now_ms) {
     p->rpm *= 1 + growth * secs;
     return 1;
 }
-
-double pacer_token_budget(const struct pacer *p) {
-    return p->told_tpm > 0 ? p->told_tpm : p->header_tpm;
-}

@@ -50,11 +50,11 @@ struct pacer {
     double rpm, tpm; /* current pacing, per minute; 0 = unlimited */
     enum pacer_source rpm_source, tpm_source;
     double header_rpm, header_tpm; /* last limits announced by the provider, 0 if none */
-    double told_tpm;
-    double share;        /* fraction of the announced limits used (cut by 429s) */
-    double ref_rpm;      /* learned: the accepted rate measured at the last refusal */
-    int64_t at_ref_ms;   /* learned: when the rate reached ref_rpm; -1 while below it */
-    int fast;            /* learned early in the run: doubling until the next refusal */
+    double told_tpm;               /* --tpm: a request estimated above it can never go */
+    double share;                  /* fraction of the announced limits used (cut by 429s) */
+    double ref_rpm;                /* learned: the accepted rate measured at the last refusal */
+    int64_t at_ref_ms;             /* learned: when the rate reached ref_rpm; -1 while below it */
+    int fast;                      /* learned early in the run: doubling until the next refusal */
     int budget_bound;    /* the engine's last dispatch waited for the budget, not for slots */
     double shared_rpm;   /* a shared budget's rate as last adopted or written; 0 none */
     int64_t last_cut_ms; /* a refusal for a request sent before this is not news */
@@ -136,10 +136,6 @@ void pacer_shared(struct pacer *p);
 
 /* 1 while the rate is to be learned and no refusal has come yet (the engine's slow start). */
 int pacer_searching(const struct pacer *p);
-
-/* The whole per-minute token budget (told, or announced), 0 when unknown: a request whose
-   estimate is larger can never be served. */
-double pacer_token_budget(const struct pacer *p);
 
 /* Time passes (call before each dispatch): after a refusal early in the run the rate doubles
    every FAST_DOUBLE_MS while it is in use, whether answers come or not. Returns 1 when the

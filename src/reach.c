@@ -9,7 +9,7 @@ void reach_init(struct reach *r, int64_t grace_ms) {
 void reach_record(struct reach *r, int64_t now_ms, enum classify_transport tr) {
     if (r->answered)
         return;
-    if (tr == TRANSPORT_OK) {
+    if (tr == TRANSPORT_OK || tr == TRANSPORT_TOO_LARGE) {
         r->answered = 1;
         r->failing_since = -1;
     } else if (tr == TRANSPORT_CONNECT) {

@@ -16,6 +16,8 @@
 
 #define FIRST_CHUNK 1024
 #define MAX_CHUNK   ((size_t)256 << 10)
+/* Room for an array's first elements; then it doubles (a power of two). */
+#define FIRST_ELEMENTS 16
 
 struct chunk {
     struct chunk *next;
@@ -64,6 +66,30 @@ static struct root *root_of_reply(void *obj) {
 
 static void free_object(void *obj);
 
+/*
+ * Puts child o at index idx of its parent's element array, which grows as the elements arrive
+ * rather than being sized by the count the header announces: 13 bytes (`*2147483647\r\n`)
+ * must not make the process resident 16 GB before any element exists. Elements arrive in
+ * order, so the room is known from idx alone: FIRST_ELEMENTS, then doubling at each power of
+ * two, never beyond the announced count. An outgrown array stays in the arena (with the
+ * doubling, the arrays of a reply add up to less than twice its last). Returns 0 or -1.
+ */
+static int element_put(struct root *r, redisReply *parent, size_t idx, redisReply *o) {
+    if (idx == 0 || (idx >= FIRST_ELEMENTS && (idx & (idx - 1)) == 0)) {
+        size_t room = idx == 0 ? FIRST_ELEMENTS : 2 * idx;
+        if (room > parent->elements)
+            room = parent->elements;
+        redisReply **e = arena_alloc(r, room * sizeof(*e), 0);
+        if (!e)
+            return -1;
+        if (idx > 0)
+            memcpy(e, parent->element, idx * sizeof(*e));
+        parent->element = e;
+    }
+    parent->element[idx] = o;
+    return 0;
+}
+
 /* A new object for `task`: the root of a new arena, or a child placed in its parent. */
 static redisReply *object_new(const redisReadTask *task, int type, struct root **rootp) {
     const redisReadTask *t = task;
@@ -85,8 +111,8 @@ static redisReply *object_new(const redisReadTask *task, int type, struct root *
         r = root_of_reply(t->obj);
         if (!(o = arena_alloc(r, sizeof(*o), 1)))
             return NULL;
-        redisReply *parent = task->parent->obj;
-        parent->element[task->idx] = o;
+        if (element_put(r, task->parent->obj, (size_t)task->idx, o) != 0)
+            return NULL;
     }
     o->type = type;
     *rootp = r;
@@ -114,12 +140,7 @@ static void *create_array(const redisReadTask *task, int elements) {
     redisReply *o = object_new(task, REDIS_REPLY_ARRAY, &r);
     if (!o)
         return NULL;
-    o->elements = elements > 0 ? (size_t)elements : 0;
-    if (o->elements > 0 && !(o->element = arena_alloc(r, o->elements * sizeof(redisReply *), 1))) {
-        if (!task->parent)
-            free_object(o);
-        return NULL;
-    }
+    o->elements = elements > 0 ? (size_t)elements : 0; /* element: none until they come */
     return o;
 }
 
@@ -134,6 +155,15 @@ static void *create_integer(const redisReadTask *task, long long value) {
 static void *create_nil(const redisReadTask *task) {
     struct root *r;
     return object_new(task, REDIS_REPLY_NIL, &r);
+}
+
+size_t rreply_bytes(const void *obj) {
+    const struct root *r =
+        (const struct root *)(const void *)((const char *)obj - offsetof(struct root, reply));
+    size_t n = 0;
+    for (const struct chunk *c = r->chunks; c; c = c->next)
+        n += sizeof(*c) + c->cap;
+    return n;
 }
 
 static void free_object(void *obj) {

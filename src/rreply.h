@@ -13,4 +13,7 @@
 
 extern redisReplyObjectFunctions rreply_fns;
 
+/* The bytes a reply's arena holds, whole or still being read (its root object); for tests. */
+size_t rreply_bytes(const void *reply);
+
 #endif

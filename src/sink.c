@@ -18,6 +18,8 @@
 #include "util.h"
 
 #define SINK_TAIL_CHUNK ((size_t)16 << 10)
+/* A line buffer grown past this for one large result is freed before the next. */
+#define SINK_LINE_KEEP ((size_t)1 << 20)
 
 struct sluice_jsonl_sink_s {
     int fd;
@@ -245,6 +247,8 @@ int sluice_jsonl_sink_format(sluice_jsonl_sink_t *sk, const sluice_result_t *res
                              size_t *len) {
     if (sk == NULL || res == NULL || res->req == NULL)
         return SLUICE_EINVAL;
+    if (sk->line.cap > SINK_LINE_KEEP)
+        buf_free(&sk->line);
     buf_reset(&sk->line);
     int rc = sink_format(&sk->line, res);
     if (rc != 0)
@@ -265,6 +269,51 @@ int sluice_jsonl_sink_write_line(sluice_jsonl_sink_t *sk, const char *line, size
     if (sk == NULL || line == NULL)
         return SLUICE_EINVAL;
     return sink_write_line(sk, line, len);
+}
+
+/* A result line nests a body checked at UTIL_JSON_MAX_DEPTH two levels down: in the line and in
+   its response. */
+#define SINK_LINE_DEPTH (UTIL_JSON_MAX_DEPTH + 2)
+
+/* The members of a result line that say whether it is a success, as raw JSON text. The sink
+   writes its keys without escapes, so they are compared as tokens; the last of repeated keys
+   wins, as in the source. */
+struct sink_read {
+    struct util_span id, error;
+};
+
+static void sink_read_member(const struct util_span *k, const struct util_span *v, void *ud) {
+    struct sink_read *r = ud;
+    if (k->n == sizeof("\"custom_id\"") - 1 && memcmp(k->p, "\"custom_id\"", k->n) == 0)
+        r->id = *v;
+    else if (k->n == sizeof("\"error\"") - 1 && memcmp(k->p, "\"error\"", k->n) == 0)
+        r->error = *v;
+}
+
+/*
+ * The strict scanner reads the whole line once (so a line edited into something else is not
+ * taken for a result), but builds nothing: the memory is the id's, whatever the body holds.
+ */
+int sluice_jsonl_read_success(const char *line, size_t len, char **id, size_t *id_cap) {
+    struct sink_read r = {{NULL, 0}, {NULL, 0}};
+    if (line == NULL || id == NULL || id_cap == NULL)
+        return SLUICE_EINVAL;
+    if (util_json_validate_members_depth(line, len, SINK_LINE_DEPTH, NULL, sink_read_member, &r) !=
+            UTIL_JSON_OK ||
+        r.id.p == NULL || r.id.p[0] != '"' || r.error.p == NULL || r.error.n != 4 ||
+        memcmp(r.error.p, "null", 4) != 0)
+        return 0;
+    /* decoding never grows a string: the token's length is room enough, with the NUL */
+    if (*id == NULL || *id_cap < r.id.n) {
+        char *p = realloc(*id, r.id.n);
+        if (p == NULL)
+            return SLUICE_ENOMEM;
+        *id = p;
+        *id_cap = r.id.n;
+    }
+    size_t n = util_json_unescape(r.id.p, r.id.n, *id);
+    (*id)[n] = '\0';
+    return 1;
 }
 
 int sluice_jsonl_sink_sync(sluice_jsonl_sink_t *sk) {

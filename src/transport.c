@@ -16,6 +16,7 @@
 #include "transport.h"
 #include "h1.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -213,8 +214,27 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
     return 0;
 }
 
+/* A body buffer larger than this is freed after its answer (xfer_trim). */
+#define XFER_BODY_KEEP ((size_t)1 << 20)
+
+/* The attempt's answer is larger than the caller takes: say so, in bytes and by the flag's
+   name, since that is what a user can change. */
+static int xfer_too_large(struct xfer *x) {
+    x->too_large = 1;
+    snprintf(x->err, sizeof(x->err),
+             "the answer is larger than the %zu bytes allowed (--max-response-bytes)",
+             x->owner->o.max_body);
+    return -1;
+}
+
+int xfer_body_length(struct xfer *x, uint64_t len) {
+    return len > x->owner->o.max_body ? xfer_too_large(x) : 0;
+}
+
 int xfer_body_append(struct xfer *x, const char *data, size_t len) {
     /* A JSON API answer larger than max_body is a fault, not something to buffer. */
+    if (len > x->owner->o.max_body - x->body_len)
+        return xfer_too_large(x);
     if (x->body_len + len + 1 > x->body_cap) {
         /* Start small: with 10,000 requests in flight, 4 KiB each for answers of a few hundred
            bytes was 40 MB of a 200 MB budget. It doubles as needed and is reused. */
@@ -223,8 +243,6 @@ int xfer_body_append(struct xfer *x, const char *data, size_t len) {
             cap *= 2;
         if (cap > x->owner->o.max_body + 1)
             cap = x->owner->o.max_body + 1;
-        if (x->body_len + len + 1 > cap)
-            return -1;
         char *nb = realloc(x->body, cap);
         if (!nb)
             return -1;
@@ -370,6 +388,8 @@ int transport_send(struct transport *t, struct xfer *x, const char *method, cons
     x->tr = TRANSPORT_OK;
     x->err[0] = '\0';
     x->tls_unverified = 0;
+    x->too_large = 0;
+    xfer_trim(x);
     x->body_len = 0;
     x->body_is_json_type = 0;
     classify_hdrs_init(&x->hdrs);
@@ -403,6 +423,8 @@ int transport_send(struct transport *t, struct xfer *x, const char *method, cons
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
         }
     }
+    /* An answer that announces more than max_body is refused before its body is read. */
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->o.max_body);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -478,8 +500,12 @@ static void check_done(struct transport *t) {
         curl_multi_remove_handle(t->multi, e);
         t->active--;
         x->tr = map_curl(rc);
+        if (rc == CURLE_FILESIZE_EXCEEDED || (rc == CURLE_WRITE_ERROR && x->too_large)) {
+            xfer_too_large(x); /* in place of curl's words */
+            x->tr = TRANSPORT_TOO_LARGE;
+        }
         x->tls_unverified = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE;
-        x->status = x->tr == TRANSPORT_OK ? (int)code : 0;
+        x->status = x->tr == TRANSPORT_OK || x->tr == TRANSPORT_TOO_LARGE ? (int)code : 0;
         if (x->tr != TRANSPORT_OK && x->err[0] == '\0')
             snprintf(x->err, sizeof(x->err), "%s", curl_easy_strerror(rc));
         x->latency_ms = (double)(uv_hrtime() - x->started_ns) / 1e6;
@@ -505,6 +531,11 @@ void transport_cancel(struct transport *t, struct xfer *x) {
 
 int transport_active(const struct transport *t) {
     return t->active;
+}
+
+void xfer_trim(struct xfer *x) {
+    if (x->body_cap > XFER_BODY_KEEP)
+        xfer_release(x);
 }
 
 void xfer_release(struct xfer *x) {

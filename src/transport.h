@@ -34,6 +34,7 @@ struct xfer {
     int body_is_json_type;      /* Content-Type was application/json or +json */
     char err[CURL_ERROR_SIZE];  /* curl's words for a transport failure */
     int tls_unverified;         /* the failure was the peer's certificate */
+    int too_large;              /* the answer would pass max_body (TRANSPORT_TOO_LARGE) */
     uint64_t started_ns;        /* uv_hrtime() when sent */
     double latency_ms;          /* when done */
     void *ud;                   /* the caller's */
@@ -48,7 +49,7 @@ struct transport_opts {
     const char *cacert; /* or NULL */
     int insecure;
     int max_connections; /* size of curl's connection cache */
-    size_t max_body;     /* answers larger than this fail the attempt */
+    size_t max_body;     /* answers larger than this fail the attempt: TRANSPORT_TOO_LARGE */
     int fastpath;        /* 1: plain http:// through h1.c when no proxy applies */
 };
 
@@ -75,12 +76,24 @@ void xfer_release(struct xfer *x);
  *   xfer_answer_begin() at each status line (forgets the headers of a 1xx or earlier answer,
  *   reads the wall clock once for the classifier's dates);
  *   xfer_header() per raw header line "Name: value\r\n" (Content-Type, then the classifier);
+ *   xfer_body_length() when the answer announces its length (Content-Length): 0, or -1 when
+ *   it passes max_body, before any of it is read;
  *   xfer_body_append() per piece of body: 0, or -1 when it would pass max_body or memory ran
- *   out (the attempt then fails as TRANSPORT_OTHER).
+ *   out.
+ * After a -1, the attempt fails as TRANSPORT_TOO_LARGE when x->too_large is set (x->err then
+ * says so), else as TRANSPORT_OTHER.
  */
 void xfer_answer_begin(struct xfer *x);
 void xfer_header(struct xfer *x, const char *line, size_t len);
+int xfer_body_length(struct xfer *x, uint64_t len);
 int xfer_body_append(struct xfer *x, const char *data, size_t len);
+
+/*
+ * Frees a body buffer that one large answer grew past what answers usually need, so that an
+ * xfer waiting for its next attempt, or for none, does not keep it. Call it only once the body
+ * has been used.
+ */
+void xfer_trim(struct xfer *x);
 
 /* Attempts on the wire now. */
 int transport_active(const struct transport *t);

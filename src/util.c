@@ -69,11 +69,7 @@ int buf_append_u64(struct buf *b, uint64_t v) {
     return buf_append(b, tmp + i, sizeof tmp - i);
 }
 
-/*
- * Length of the valid UTF-8 sequence at p[0..n), or 0 when it is not one: overlong forms,
- * surrogates (U+D800..DFFF) and code points above U+10FFFF are invalid (RFC 3629 §4).
- */
-static size_t util_utf8_len(const unsigned char *p, size_t n) {
+size_t util_utf8_len(const unsigned char *p, size_t n) {
     unsigned char c = p[0];
     if (c < 0x80)
         return 1;
@@ -166,6 +162,26 @@ fail:
     b->len = old;
     b->data[old] = '\0';
     return SLUICE_ENOMEM;
+}
+
+size_t util_json_string_size(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t size = 2, i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c < 0x80) {
+            size += c == '"' || c == '\\' ? 2 : 1;
+            i++;
+        } else if (c < 0x20) {
+            size += c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t' ? 2 : 6;
+            i++;
+        } else {
+            size_t ul = util_utf8_len(p + i, n - i);
+            size += ul ? ul : 3; /* an invalid byte becomes U+FFFD */
+            i += ul ? ul : 1;
+        }
+    }
+    return size;
 }
 
 /* ---- strict JSON scanning ---- */
@@ -314,15 +330,16 @@ static int util_json_scan_literal(const char *s, size_t len, size_t *pos, const 
     return 0;
 }
 
-static int util_json_scan_value(const char *s, size_t len, size_t *pos, int depth);
+static int util_json_scan_value(const char *s, size_t len, size_t *pos, int levels);
 
-/* An array or object at s[*pos]; `close` is ']' or '}'. An object's members are reported to
-   fn (when not NULL) as each value is found valid. */
-static int util_json_scan_container(const char *s, size_t len, size_t *pos, int depth, char close,
+/* An array or object at s[*pos]; `close` is ']' or '}'; `levels` is how many containers may
+   still nest, this one included. An object's members are reported to fn (when not NULL) as
+   each value is found valid. */
+static int util_json_scan_container(const char *s, size_t len, size_t *pos, int levels, char close,
                                     util_json_member_cb fn, void *ud) {
     size_t i = *pos;
     int err;
-    if (depth >= UTIL_JSON_MAX_DEPTH) {
+    if (levels <= 0) {
         err = UTIL_JSON_EDEPTH;
         goto fail;
     }
@@ -351,13 +368,13 @@ static int util_json_scan_container(const char *s, size_t len, size_t *pos, int 
             if (fn) {
                 util_json_skip_ws(s, len, &i);
                 size_t v = i;
-                if ((err = util_json_scan_value(s, len, &i, depth + 1)) != 0)
+                if ((err = util_json_scan_value(s, len, &i, levels - 1)) != 0)
                     goto fail;
                 fn(&(struct util_span){s + k, k_end - k}, &(struct util_span){s + v, i - v}, ud);
                 goto next;
             }
         }
-        if ((err = util_json_scan_value(s, len, &i, depth + 1)) != 0)
+        if ((err = util_json_scan_value(s, len, &i, levels - 1)) != 0)
             goto fail;
     next:
         util_json_skip_ws(s, len, &i);
@@ -378,15 +395,15 @@ fail:
     return err;
 }
 
-static int util_json_scan_value(const char *s, size_t len, size_t *pos, int depth) {
+static int util_json_scan_value(const char *s, size_t len, size_t *pos, int levels) {
     util_json_skip_ws(s, len, pos);
     if (*pos >= len)
         return UTIL_JSON_EEND;
     switch (s[*pos]) {
     case '{':
-        return util_json_scan_container(s, len, pos, depth, '}', NULL, NULL);
+        return util_json_scan_container(s, len, pos, levels, '}', NULL, NULL);
     case '[':
-        return util_json_scan_container(s, len, pos, depth, ']', NULL, NULL);
+        return util_json_scan_container(s, len, pos, levels, ']', NULL, NULL);
     case '"':
         return util_json_scan_string(s, len, pos);
     case 't':
@@ -403,7 +420,7 @@ static int util_json_scan_value(const char *s, size_t len, size_t *pos, int dept
 }
 
 int util_json_scan(const char *s, size_t len, size_t *pos) {
-    return util_json_scan_value(s, len, pos, 0);
+    return util_json_scan_value(s, len, pos, UTIL_JSON_MAX_DEPTH);
 }
 
 /* Past the string token whose opening quote is at s[i]. The text is valid: the closing quote
@@ -567,13 +584,18 @@ int util_json_validate(const char *s, size_t len, size_t *err_pos) {
 
 int util_json_validate_members(const char *s, size_t len, size_t *err_pos, util_json_member_cb fn,
                                void *ud) {
+    return util_json_validate_members_depth(s, len, UTIL_JSON_MAX_DEPTH, err_pos, fn, ud);
+}
+
+int util_json_validate_members_depth(const char *s, size_t len, int max_depth, size_t *err_pos,
+                                     util_json_member_cb fn, void *ud) {
     size_t pos = 0;
     int err;
     util_json_skip_ws(s, len, &pos);
     if (fn && pos < len && s[pos] == '{')
-        err = util_json_scan_container(s, len, &pos, 0, '}', fn, ud);
+        err = util_json_scan_container(s, len, &pos, max_depth, '}', fn, ud);
     else
-        err = util_json_scan(s, len, &pos);
+        err = util_json_scan_value(s, len, &pos, max_depth);
     if (err == 0) {
         util_json_skip_ws(s, len, &pos);
         if (pos < len)

@@ -35,11 +35,18 @@ int buf_append_char(struct buf *b, char c);
 /* Decimal digits of v. */
 int buf_append_u64(struct buf *b, uint64_t v);
 /*
+ * Length of the valid UTF-8 sequence at p[0..n) (n > 0), or 0 when it is not one: overlong
+ * forms, surrogates (U+D800..DFFF) and code points above U+10FFFF are invalid (RFC 3629 §4).
+ */
+size_t util_utf8_len(const unsigned char *p, size_t n);
+/*
  * Appends s[0..n) as a quoted JSON string: quotes, backslashes and control characters are
  * escaped (\n, \t, ... or \u00XX) and each byte that is not part of valid UTF-8 becomes U+FFFD,
  * so the output is always valid JSON whatever the input bytes.
  */
 int buf_append_json_string(struct buf *b, const char *s, size_t n);
+/* The bytes buf_append_json_string() appends for s[0..n), quotes included. */
+size_t util_json_string_size(const char *s, size_t n);
 
 /* Errors of util_json_scan() / util_json_validate(). */
 enum util_json_err {
@@ -83,6 +90,10 @@ typedef void (*util_json_member_cb)(const struct util_span *key, const struct ut
  */
 int util_json_validate_members(const char *s, size_t len, size_t *err_pos, util_json_member_cb fn,
                                void *ud);
+/* The same with nesting allowed max_depth deep instead of UTIL_JSON_MAX_DEPTH: for text that
+   wraps values checked at that depth in further levels (a result line around its body). */
+int util_json_validate_members_depth(const char *s, size_t len, int max_depth, size_t *err_pos,
+                                     util_json_member_cb fn, void *ud);
 /* Advances *pos past JSON whitespace (space, tab, CR, LF). */
 void util_json_skip_ws(const char *s, size_t len, size_t *pos);
 /* Words for a util_json_err: "unexpected character", ... */

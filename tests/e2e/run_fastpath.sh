@@ -3,21 +3,6 @@
 # server that closes kept-alive connections, a refused connection; and SLUICE_HTTP=curl.
 . "$SRCDIR/tests/e2e/lib/common.sh"
 
-# start_h1 MODE: the raw server of tests/e2e/lib/h1_server.py; sets H1_URL.
-start_h1() {
-    local out="$T/h1.$1.out"
-    timeout 600 python3 "$SRCDIR/tests/e2e/lib/h1_server.py" "$1" "$T/h1.$1.stats" >"$out" 2>&1 &
-    _PIDS="$_PIDS $!"
-    local i
-    for i in $(seq 1 100); do
-        H1_URL=$(sed -n 's/^listening on //p' "$out" 2>/dev/null | head -n1)
-        [ -n "$H1_URL" ] && return 0
-        sleep 0.05
-    done
-    cat "$out" >&2
-    fail "h1_server.py $1 did not start"
-}
-
 python3 "$SRCDIR/tests/e2e/lib/gen.py" 60 >"$T/in.jsonl"
 CHECK="$SRCDIR/tests/e2e/lib/check_results.py"
 
@@ -34,7 +19,7 @@ for line in open(sys.argv[1]):
     assert r["body"]["usage"]["completion_tokens"] == 40, r
     assert r["body"]["choices"][0]["message"]["content"] == "chunk " * 40, r
 PY
-read -r conns reqs <"$T/h1.chunked.stats"
+read -r conns reqs <"$H1_STATS"
 [ "$reqs" = 60 ] || fail "chunked: the server saw $reqs requests, not 60"
 [ "$conns" -le 4 ] || fail "chunked: $conns connections for -c 4: not kept alive"
 
@@ -44,7 +29,7 @@ start_h1 close-idle
 "$SLUICE" run "$T/in.jsonl" -o "$T/close.jsonl" --base-url "$H1_URL" --provider none \
     -c 4 --max-attempts 1 --no-progress 2>"$T/err" || fail "close-idle: exit $?: $(cat "$T/err")"
 python3 "$CHECK" "$T/in.jsonl" "$T/close.jsonl" --all-success || fail "close-idle: results"
-read -r conns reqs <"$T/h1.close-idle.stats"
+read -r conns reqs <"$H1_STATS"
 [ "$reqs" = 60 ] && [ "$conns" = 60 ] || fail "close-idle: $conns connections, $reqs requests"
 
 # A refused connection is "connection_failed", as through curl.

@@ -9,12 +9,8 @@ python3 "$SRCDIR/tests/e2e/lib/gen.py" 120 >"$T/in.jsonl"
     --backoff-base 0.05 --metrics 127.0.0.1:0 --no-progress 2>"$T/err" &
 RUN_PID=$!
 _PIDS="$_PIDS $RUN_PID"
-for i in $(seq 1 100); do
-    grep -q "metrics at http://" "$T/err" 2>/dev/null && break
-    sleep 0.05
-done
-URL=$(sed -n 's|^sluice: metrics at \(http://[^ ]*\)$|\1|p' "$T/err")
-[ -n "$URL" ] || fail "no metrics address on stderr: $(cat "$T/err")"
+metrics_url "$T/err"
+URL=$METRICS_URL
 for i in 1 2 3; do
     sleep 0.7
     curl -s -D "$T/head.$i" "$URL" >"$T/scrape.$i" || fail "scrape $i failed"

@@ -310,6 +310,18 @@ static void test_row_transport_other(void **state) {
     EXPECT(classify_answer(TRANSPORT_TIMEOUT, 0, NULL, NULL, 0), CLASS_RETRY, "timeout", -1);
 }
 
+static void test_row_transport_too_large(void **state) {
+    (void)state;
+    /* An answer came and was too large to keep: the same request gets the same one, so it is
+       final, whatever its headers ask. */
+    EXPECT(transport(TRANSPORT_TOO_LARGE), CLASS_FINAL, "response_too_large", -1);
+    struct classify_hdrs h;
+    classify_hdrs_init(&h);
+    hdr(&h, "x-should-retry: true\r\n");
+    EXPECT(classify_answer(TRANSPORT_TOO_LARGE, 200, &h, NULL, 0), CLASS_FINAL,
+           "response_too_large", -1);
+}
+
 static void test_unknown_transport(void **state) {
     (void)state;
     /* Not a value of the enum: final, so a caller's bug cannot retry forever. */
@@ -1216,6 +1228,7 @@ int main(void) {
         cmocka_unit_test(test_row_transport_connect),
         cmocka_unit_test(test_row_transport_reset),
         cmocka_unit_test(test_row_transport_other),
+        cmocka_unit_test(test_row_transport_too_large),
         cmocka_unit_test(test_unknown_transport),
         cmocka_unit_test(test_row_success_2xx),
         cmocka_unit_test(test_row_auth_401),

@@ -441,13 +441,29 @@ static void test_timeout(void **state) {
     run_free(&fast);
 }
 
+/* An answer larger than max_body: TRANSPORT_TOO_LARGE with its status, whether its length is
+   announced (refused before the body) or it ends with the connection (refused on the way). */
 static void test_max_body(void **state) {
     (void)state;
     struct srv t = {.mode = SRV_ANSWER, .answer = JSON_ANSWER};
     struct run ref, fast;
     struct srv sref, sfast;
     both(&t, 1, 0, 5000, 4, &ref, &sref, &fast, &sfast);
-    assert_int_equal(fast.x[0].tr, TRANSPORT_OTHER);
+    assert_int_equal(fast.x[0].tr, TRANSPORT_TOO_LARGE);
+    assert_int_equal(fast.x[0].status, 200);
+    assert_int_equal(fast.x[0].too_large, 1);
+    assert_non_null(strstr(fast.x[0].err, "larger than the 4 bytes allowed"));
+    assert_string_equal(ref.x[0].err, fast.x[0].err);
+    run_free(&ref);
+    run_free(&fast);
+    struct srv c = {.mode = SRV_ANSWER,
+                    .close_after = 1,
+                    .answer = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                              "0123456789abcdefghijklmnopqrstuvwxyz"};
+    both(&c, 1, 0, 5000, 16, &ref, &sref, &fast, &sfast);
+    assert_int_equal(fast.x[0].tr, TRANSPORT_TOO_LARGE);
+    assert_int_equal(fast.x[0].status, 200);
+    assert_string_equal(ref.x[0].err, fast.x[0].err);
     run_free(&ref);
     run_free(&fast);
 }

@@ -48,10 +48,36 @@ static void test_nearest(void **state) {
     assert_int_equal(strlen(small), sizeof(small) - 1); /* cut, never overrun */
 }
 
+static uint64_t size_of(const char *s) {
+    uint64_t v = 0;
+    return opts_parse_size(s, (uint64_t)1 << 40, &v) == 0 ? v : 0;
+}
+
+static void test_parse_size(void **state) {
+    (void)state;
+    assert_int_equal(size_of("65536"), 65536);
+    assert_int_equal(size_of("64M"), 64u << 20);
+    assert_int_equal(size_of("64m"), 64u << 20);
+    assert_int_equal(size_of("64MiB"), 64u << 20);
+    assert_int_equal(size_of("64MB"), 64u << 20);
+    assert_int_equal(size_of("1G"), 1u << 30);
+    assert_int_equal(size_of("1.5K"), 1536);
+    assert_int_equal(size_of("100k"), 102400);
+    assert_int_equal(size_of("7B"), 7);
+    assert_int_equal(size_of("1T"), 0); /* past max, and no such suffix */
+    assert_int_equal(size_of("1025G"), 0);
+    const char *bad[] = {"",     "M",    "0",    "0.2", "-1",  "64Q",
+                         "64MM", "64 M", "0x40", "inf", "nan", "1e"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (size_of(bad[i]) != 0)
+            fail_msg("'%s' was taken for a size", bad[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_distance),
         cmocka_unit_test(test_nearest),
+        cmocka_unit_test(test_parse_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

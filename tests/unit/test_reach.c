@@ -34,6 +34,12 @@ static void test_answered_once(void **state) {
     assert_int_equal(reach_deadline(&r), -1);
     reach_record(&r, 20000, TRANSPORT_CONNECT); /* an outage now: the breaker's */
     assert_false(reach_gave_up(&r, 1000000));
+    /* an answer too large to keep is an answer all the same */
+    reach_init(&r, 10000);
+    reach_record(&r, 0, TRANSPORT_CONNECT);
+    reach_record(&r, 9000, TRANSPORT_TOO_LARGE);
+    reach_record(&r, 20000, TRANSPORT_CONNECT);
+    assert_int_equal(reach_deadline(&r), -1);
 }
 
 /* A timeout or a reset says something is there (or may be): the count starts over. */

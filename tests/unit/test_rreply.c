@@ -9,8 +9,12 @@
 #include <cmocka.h>
 
 #include <hiredis/hiredis.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "rreply.h"
 
@@ -126,11 +130,95 @@ static void test_cut_short(void **state) {
     redisReaderFree(r);
 }
 
+/* The process's address space now, in bytes (ASan's shadow included). */
+static size_t vm_bytes(void) {
+    unsigned long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* In the child: a header that announces 2^31-1 elements, then three. 0 when the partial
+   reply holds a few KiB, else what went wrong. */
+static int huge_count_child(void) {
+    redisReader *r = reader();
+    const char *s = "*2147483647\r\n$3\r\none\r\n:2\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n";
+    void *reply = NULL;
+    if (redisReaderFeed(r, s, strlen(s)) != REDIS_OK || redisReaderGetReply(r, &reply) != REDIS_OK)
+        return 2;
+    redisReply *root = r->rstack[0].obj;
+    if (reply || !root || root->elements != 2147483647u)
+        return 3;
+    if (rreply_bytes(root) > 64 << 10)
+        return 4;
+    if (strcmp(root->element[0]->str, "one") || root->element[1]->integer != 2 ||
+        strcmp(root->element[2]->element[1]->str, "b"))
+        return 5;
+    redisReaderFree(r);
+    return 0;
+}
+
+/* A multibulk header is a count, not memory: the element array grows as elements arrive. The
+   child gets 1 GiB of address space beyond what it has, so even a version that takes 16 GB
+   for the header fails here rather than taking the machine's memory. */
+static void test_huge_count_takes_no_memory(void **state) {
+    (void)state;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        size_t limit = vm_bytes() + ((size_t)1 << 30);
+        struct rlimit rl = {limit, limit};
+        _exit(setrlimit(RLIMIT_AS, &rl) == 0 ? huge_count_child() : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("the child %s %d", WIFEXITED(st) ? "exited" : "was killed by signal",
+                 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
+/* Growing across many doublings keeps every element in its place, in nested arrays too. */
+static void test_elements_grow_in_place(void **state) {
+    (void)state;
+    const int n = 70000;
+    char *s = malloc((size_t)n * 24 + 64), *p = s;
+    assert_non_null(s);
+    p += sprintf(p, "*2\r\n*%d\r\n", n);
+    for (int k = 0; k < n; k++)
+        p += sprintf(p, ":%d\r\n", k);
+    p += sprintf(p, "*17\r\n");
+    for (int k = 0; k < 17; k++)
+        p += sprintf(p, "$1\r\n%c\r\n", 'a' + k);
+    for (int bytewise = 0; bytewise <= 1; bytewise++) {
+        redisReader *r = reader();
+        redisReply *x = parse(r, s, (size_t)(p - s), bytewise);
+        assert_int_equal(x->elements, 2);
+        assert_int_equal(x->element[0]->elements, (size_t)n);
+        for (int k = 0; k < n; k++)
+            assert_int_equal(x->element[0]->element[k]->integer, k);
+        assert_int_equal(x->element[1]->elements, 17);
+        for (int k = 0; k < 17; k++)
+            assert_int_equal(x->element[1]->element[k]->str[0], 'a' + k);
+        /* the arrays' outgrown copies cost less than the last ones again */
+        assert_true(rreply_bytes(x) < (size_t)n * (sizeof(redisReply) + 2 * sizeof(void *)) * 2);
+        rreply_fns.freeObject(x);
+        redisReaderFree(r);
+    }
+    free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream_entries),
         cmocka_unit_test(test_big_and_many),
         cmocka_unit_test(test_cut_short),
+        cmocka_unit_test(test_huge_count_takes_no_memory),
+        cmocka_unit_test(test_elements_grow_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -475,6 +475,43 @@ static void test_many_lines_one_write_each(void **state) {
     free(got);
 }
 
+/* The reader --resume uses: successes only, ids decoded, and nothing deeper than a line can be. */
+static void test_read_success(void **state) {
+    (void)state;
+    char *id = NULL;
+    size_t cap = 0;
+    const char *ok = "{\"custom_id\":\"a\\u00e9\\n\",\"response\":{\"body\":[\"\\\"\"]},"
+                     "\"error\":null }";
+    assert_int_equal(sluice_jsonl_read_success(ok, strlen(ok), &id, &cap), 1);
+    assert_string_equal(id, "a\xC3\xA9\n");
+    const char *no[] = {
+        "{\"custom_id\":\"a\",\"error\":{\"code\":\"x\"}}",
+        "{\"custom_id\":\"a\"}",
+        "{\"custom_id\":7,\"error\":null}",
+        "{\"custom_id\":\"a\",\"error\":null",
+        "{\"custom_id\":\"a\",\"error\":null} x",
+        "{\"custom_id\":\"a\",\"error\":nul}",
+        "[{\"custom_id\":\"a\",\"error\":null}]",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        assert_int_equal(sluice_jsonl_read_success(no[i], strlen(no[i]), &id, &cap), 0);
+    /* a body of UTIL_JSON_MAX_DEPTH inside the line and its response, and one level more */
+    struct buf b = {0};
+    for (int extra = 0; extra < 2; extra++) {
+        buf_reset(&b);
+        assert_int_equal(buf_append_lit(&b, "{\"custom_id\":\"d\",\"response\":{\"body\":"), 0);
+        for (int i = 0; i < UTIL_JSON_MAX_DEPTH + extra; i++)
+            assert_int_equal(buf_append_char(&b, '['), 0);
+        for (int i = 0; i < UTIL_JSON_MAX_DEPTH + extra; i++)
+            assert_int_equal(buf_append_char(&b, ']'), 0);
+        assert_int_equal(buf_append_lit(&b, "},\"error\":null}"), 0);
+        assert_int_equal(sluice_jsonl_read_success(b.data, b.len, &id, &cap), !extra);
+    }
+    buf_free(&b);
+    free(id);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_success_line, setup, teardown),
@@ -494,6 +531,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_stdout, setup, teardown),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test_setup_teardown(test_many_lines_one_write_each, setup, teardown),
+        cmocka_unit_test(test_read_success),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -106,6 +106,44 @@ static void test_json_escape_roundtrips_through_json_c(void **state) {
     free(out);
 }
 
+/* util_json_string_size() is what buf_append_json_string() appends, byte for byte: every byte
+   value, valid and broken UTF-8, and random mixes. */
+static void test_json_string_size(void **state) {
+    (void)state;
+    char raw[4096];
+    for (int i = 0; i < 256; i++)
+        raw[i] = (char)i;
+    const char *cases[] = {"",
+                           "plain",
+                           "q\"b\\",
+                           "\n\t\r\b\f\x01\x1f\x7f",
+                           "h\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80",
+                           "\x80|\xE2\x82|\xC0\xAF|\xED\xA0\x80"};
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        char *out = escape(cases[c], strlen(cases[c]));
+        assert_int_equal(util_json_string_size(cases[c], strlen(cases[c])), strlen(out));
+        free(out);
+    }
+    char *out = escape(raw, 256);
+    assert_int_equal(util_json_string_size(raw, 256), strlen(out));
+    free(out);
+    unsigned seed = 7;
+    for (int round = 0; round < 200; round++) {
+        size_t n = (size_t)(round * 20);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            /* mostly ASCII, some controls, some bytes of multibyte sequences */
+            unsigned r = (seed >> 16) % 10;
+            raw[i] = (char)(r < 6   ? 'a' + (seed >> 8) % 26
+                            : r < 8 ? (seed >> 8) % 32
+                                    : 0x80 | (seed >> 8));
+        }
+        out = escape(raw, n);
+        assert_int_equal(util_json_string_size(raw, n), strlen(out));
+        free(out);
+    }
+}
+
 static int validate(const char *s, size_t *pos) {
     return util_json_validate(s, strlen(s), pos);
 }
@@ -378,6 +416,7 @@ int main(void) {
         cmocka_unit_test(test_json_escape_specials),
         cmocka_unit_test(test_json_escape_utf8),
         cmocka_unit_test(test_json_escape_roundtrips_through_json_c),
+        cmocka_unit_test(test_json_string_size),
         cmocka_unit_test(test_json_validate_accepts),
         cmocka_unit_test(test_json_validate_rejects),
         cmocka_unit_test(test_json_validate_depth),

@@ -29,13 +29,32 @@ static void line_of(char *buf, int i) {
     buf[100] = '\0';
 }
 
+/* A writer of a fresh file named for `tag`, on `loop` (NULL: none); its sink in *sk. */
+static struct writer *open_writer(const char *tag, uv_loop_t *loop, sluice_jsonl_sink_t **sk) {
+    snprintf(path, sizeof(path), "/tmp/sluice-writer%s-%d.jsonl", tag, (int)getpid());
+    if (loop)
+        uv_loop_init(loop);
+    assert_int_equal(sluice_jsonl_sink_open(sk, path, 0), 0);
+    struct writer *w = writer_new(*sk, loop, 0);
+    assert_non_null(w);
+    return w;
+}
+
+/* Closes the writer, runs its loop (if any) to the end, and frees them and the sink. */
+static void close_writer(struct writer *w, sluice_jsonl_sink_t *sk, uv_loop_t *loop) {
+    writer_close(w);
+    if (loop) {
+        uv_run(loop, UV_RUN_DEFAULT);
+        assert_int_equal(uv_loop_close(loop), 0);
+    }
+    writer_free(w);
+    assert_int_equal(sluice_jsonl_sink_close(sk), 0);
+}
+
 static void test_keeps_refused_lines_in_order(void **state) {
     (void)state;
-    snprintf(path, sizeof(path), "/tmp/sluice-writer-%d.jsonl", (int)getpid());
     sluice_jsonl_sink_t *sk;
-    assert_int_equal(sluice_jsonl_sink_open(&sk, path, 0), 0);
-    struct writer *w = writer_new(sk, NULL, 0);
-    assert_non_null(w);
+    struct writer *w = open_writer("", NULL, &sk);
     /* A disk that holds 3 lines: the file size limit makes the 4th write fail (EFBIG). */
     struct rlimit old, lim;
     getrlimit(RLIMIT_FSIZE, &old);
@@ -62,9 +81,7 @@ static void test_keeps_refused_lines_in_order(void **state) {
     /* Space again: the kept lines go out, in order, after the first three. */
     assert_int_equal(writer_flush(w), 0);
     assert_int_equal(writer_kept(w), 0);
-    writer_close(w);
-    writer_free(w);
-    assert_int_equal(sluice_jsonl_sink_close(sk), 0);
+    close_writer(w, sk, NULL);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     char got[128];
@@ -86,13 +103,9 @@ static void on_alive(uv_timer_t *t) {
    file as it was, its lines are kept in order, and the next line says the run must stop. */
 static void test_batches_per_loop_iteration(void **state) {
     (void)state;
-    snprintf(path, sizeof(path), "/tmp/sluice-writer-b-%d.jsonl", (int)getpid());
     uv_loop_t loop;
-    uv_loop_init(&loop);
     sluice_jsonl_sink_t *sk;
-    assert_int_equal(sluice_jsonl_sink_open(&sk, path, 0), 0);
-    struct writer *w = writer_new(sk, &loop, 0);
-    assert_non_null(w);
+    struct writer *w = open_writer("-b", &loop, &sk);
     /* The writer's handles do not keep a loop alive; in a run, the engine's do. */
     uv_timer_t alive;
     uv_timer_init(&loop, &alive);
@@ -129,12 +142,8 @@ static void test_batches_per_loop_iteration(void **state) {
     assert_int_equal(writer_kept(w), 4);
     setrlimit(RLIMIT_FSIZE, &old);
     assert_int_equal(writer_flush(w), 0);
-    writer_close(w);
     uv_close((uv_handle_t *)&alive, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    writer_free(w);
-    assert_int_equal(sluice_jsonl_sink_close(sk), 0);
+    close_writer(w, sk, &loop);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     char got[128];
@@ -168,13 +177,9 @@ static void refill_on_written(void *ud, size_t lines) {
    written before it waits: nothing else might wake it (with --fsync 0 there is no timer). */
 static void test_writes_what_its_callback_queued(void **state) {
     (void)state;
-    snprintf(path, sizeof(path), "/tmp/sluice-writer-r-%d.jsonl", (int)getpid());
     uv_loop_t loop;
-    uv_loop_init(&loop);
     sluice_jsonl_sink_t *sk;
-    assert_int_equal(sluice_jsonl_sink_open(&sk, path, 0), 0);
-    struct writer *w = writer_new(sk, &loop, 0);
-    assert_non_null(w);
+    struct writer *w = open_writer("-r", &loop, &sk);
     struct refill r = {w, 3};
     writer_on_written(w, refill_on_written, &r);
     uv_timer_t alive;
@@ -187,12 +192,55 @@ static void test_writes_what_its_callback_queued(void **state) {
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_size, 400);
-    writer_close(w);
     uv_close((uv_handle_t *)&alive, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    writer_free(w);
-    assert_int_equal(sluice_jsonl_sink_close(sk), 0);
+    close_writer(w, sk, &loop);
+    unlink(path);
+}
+
+static size_t written_lines;
+
+static void count_written(void *ud, size_t lines) {
+    (void)ud;
+    written_lines += lines;
+}
+
+/* A long line (a large answer) is not copied into the batch: it is written at once, after the
+   lines queued before it, and each is reported written. */
+static void test_long_line_goes_on_its_own(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    sluice_jsonl_sink_t *sk;
+    struct writer *w = open_writer("-l", &loop, &sk);
+    written_lines = 0;
+    writer_on_written(w, count_written, NULL);
+    size_t big = (size_t)1 << 20, total = 300 + big;
+    char *want = malloc(total), *got = malloc(total + 1);
+    assert_non_null(want);
+    assert_non_null(got);
+    line_of(want, 0);
+    line_of(want + 100, 1);
+    memset(want + 200, 'y', big - 1);
+    want[200 + big - 1] = '\n';
+    line_of(got, 2); /* (line_of writes a NUL past the line) */
+    memcpy(want + 200 + big, got, 100);
+    assert_int_equal(writer_line(w, want, 100), 0);
+    assert_int_equal(writer_line(w, want + 100, 100), 0);
+    assert_int_equal(writer_line(w, want + 200, big), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 200 + big); /* without the loop's turn */
+    assert_int_equal(written_lines, 3);
+    assert_int_equal(writer_line(w, want + 200 + big, 100), 0); /* batched again */
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 200 + big);
+    close_writer(w, sk, &loop);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_int_equal(fread(got, 1, total + 1, f), total);
+    fclose(f);
+    assert_memory_equal(got, want, total);
+    free(want);
+    free(got);
     unlink(path);
 }
 
@@ -201,6 +249,7 @@ int main(void) {
         cmocka_unit_test(test_keeps_refused_lines_in_order),
         cmocka_unit_test(test_batches_per_loop_iteration),
         cmocka_unit_test(test_writes_what_its_callback_queued),
+        cmocka_unit_test(test_long_line_goes_on_its_own),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,3 +42,33 @@ start_mock() {
 mock_stat() {
     curl -s "$MOCK_URL/mock/stats" | python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"
 }
+
+# metrics_url ERR: waits for the "metrics at URL" line a run with --metrics writes to the file
+# ERR (its stderr), and sets METRICS_URL (http://127.0.0.1:PORT/metrics) and METRICS_PORT.
+metrics_url() {
+    local i
+    for i in $(seq 1 100); do
+        grep -q "metrics at http://" "$1" 2>/dev/null && break
+        sleep 0.05
+    done
+    METRICS_URL=$(sed -n 's|^sluice: metrics at \(http://[^ ]*\)$|\1|p' "$1")
+    [ -n "$METRICS_URL" ] || fail "no metrics address on stderr: $(cat "$1")"
+    METRICS_PORT=$(echo "$METRICS_URL" | sed -n 's|^http://[^:]*:\([0-9]*\)/.*|\1|p')
+}
+
+# start_h1 MODE: the raw server of tests/e2e/lib/h1_server.py (MODE: see its usage); sets H1_URL,
+# and H1_STATS, the file where it counts "connections requests". Call it directly, as start_mock.
+start_h1() {
+    local out="$T/h1.$RANDOM.out"
+    H1_STATS="$out.stats"
+    timeout 600 python3 "$SRCDIR/tests/e2e/lib/h1_server.py" "$1" "$H1_STATS" >"$out" 2>&1 &
+    _PIDS="$_PIDS $!"
+    local i
+    for i in $(seq 1 100); do
+        H1_URL=$(sed -n 's/^listening on //p' "$out" 2>/dev/null | head -n1)
+        [ -n "$H1_URL" ] && return 0
+        sleep 0.05
+    done
+    cat "$out" >&2
+    fail "h1_server.py $1 did not start"
+}
