@@ -19,7 +19,9 @@ max429, source, mock429 = int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 assert s["rate_limited"] == mock429, (s["rate_limited"], mock429)
 assert s["rate_limited"] <= max429, "%d 429s, at most %d expected" % (s["rate_limited"], max429)
 assert s["limits"]["rate_source"] == source, s["limits"]
-assert 0 < s["limits"]["rpm"] <= 6000 * 1.15, s["limits"]  # AIMD probes a little above
+# The rate when the run ends: a probe above the limit may be under way (it grows faster the
+# longer nothing is refused, and a loaded machine delays the refusal that ends it).
+assert 0 < s["limits"]["rpm"] <= 6000 * 1.3, s["limits"]
 PY
     echo "$name: $(mock_stat "['rate_limited']") 429s"
 }
