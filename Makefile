@@ -36,7 +36,7 @@ bench:
 	@for b in bench/*.sh; do echo "== $$b"; SLUICE=$(BUILD)/sluice $$b || exit 1; done
 
 format:
-	clang-format -i include/*.h src/*.[ch] cli/*.[ch] mock/*.[ch] tests/unit/*.[ch]
+	clang-format -i include/*.h src/*.[ch] src/*/*.[ch] cli/*.[ch] mock/*.[ch] tests/unit/*.[ch] tests/unit/*/*.[ch]
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

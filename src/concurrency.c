@@ -1,4 +1,4 @@
-#include "adaptive.h"
+#include "concurrency.h"
 
 #include <string.h>
 

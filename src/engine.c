@@ -21,7 +21,7 @@
 #include "backoff.h"
 #include "classify.h"
 #include "sink.h"
-#include "url.h"
+#include "http/url.h"
 #include "util.h"
 
 /* ---- the retry heap: jobs waiting for their retry time, earliest first ---- */

@@ -5,14 +5,14 @@
 #include <sluice.h>
 
 #include "backoff.h"
-#include "adaptive.h"
+#include "concurrency.h"
 #include "breaker.h"
 #include "limiter.h"
 #include "pacer.h"
 #include "reach.h"
 #include "retry_budget.h"
-#include "stats.h"
-#include "transport.h"
+#include "histogram.h"
+#include "http/transport.h"
 
 /* Results handed over in a row that hold a slot until written, or that do not (engine.c). */
 struct held_run {

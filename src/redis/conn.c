@@ -1,5 +1,5 @@
 /*
- * The asynchronous Redis connection: see rconn.h for the contract.
+ * The asynchronous Redis connection: see conn.h for the contract.
  *
  * Pieces, from the outside in:
  *   struct rconn  lives as long as the caller wants it: the URL, the options, the commands in
@@ -25,7 +25,7 @@
  * The down transition (state callback, backoff) is handled once the poll handle has closed, on
  * the loop, so the state callback "down" never runs inside hiredis.
  */
-#include "rconn.h"
+#include "conn.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -39,7 +39,7 @@
 #include <hiredis/async.h>
 
 #include "backoff.h"
-#include "rreply.h"
+#include "reply.h"
 #include "sluice.h"
 
 /* ---- the connection ---- */
@@ -444,7 +444,7 @@ static void link_connect(struct rlink *l, const char *ip) {
     /* hiredis frees its read buffer whenever it empties past 16 KiB: a batch of entries or
        results is larger, so that was a free and a malloc of the whole buffer per reply. */
     ac->c.reader->maxbuf = 0;
-    ac->c.reader->fn = &rreply_fns; /* a reply's objects in one arena (rreply.h) */
+    ac->c.reader->fn = &rreply_fns; /* a reply's objects in one arena (reply.h) */
     /* TCP keepalive (hiredis: 15 s idle) finds a peer gone without a word while nothing is
        outstanding, where no deadline can. Not on unix sockets: it would fail and set c->err. */
     if (!rc->url.path && redisEnableKeepAlive(&ac->c) != REDIS_OK) {

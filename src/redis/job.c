@@ -1,6 +1,6 @@
 /*
  * A job in Redis, driven from the engine's loop (sluice.h "A job in Redis"; docs/DESIGN.md
- * "Distributed mode"; the keys and scripts are redis_job.h's).
+ * "Distributed mode"; the keys and scripts are queue.h's).
  *
  * Worker: a source over the consumer group. Entries are read in batches (XREADGROUP BLOCK on a
  * connection of their own, so commands never wait behind a blocking read), turned into

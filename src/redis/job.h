@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "redis.h"
-#include "redis_job.h"
+#include "queue.h"
 #include "source.h"
 
 #define KEY_LEN         (REDIS_JOB_NAME_MAX + 48)
@@ -138,7 +138,7 @@ int job_call_back(struct sluice_job_s *j);
 /* The status script (after: an ID of :out, or ""), and its reply: total (-1 while feeding) and
    {XLEN in, SCARD lost, SCARD done, more results after `after`}. */
 int job_send_status(struct sluice_job_s *j, rconn_reply_cb cb, const char *after);
-/* One of redis_job.c's scripts on the command connection, holding a reference. */
+/* One of queue.c's scripts on the command connection, holding a reference. */
 int job_send_script(struct sluice_job_s *j, int which, rconn_reply_cb cb, int nkeys, int argc,
                     const char **argv, const size_t *lens);
 int job_parse_status(const redisReply *r, int64_t *total, uint64_t v[4]);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "redis.h"
-#include "redis_job.h"
+#include "queue.h"
 
 #define KEY_LEN (REDIS_JOB_NAME_MAX + 48)
 

@@ -1,6 +1,6 @@
 /*
- * The shared limiter over an asynchronous Redis connection: see redis_lease.h for the lease
- * cache and redis_limiter.h for the rules of leasing and the pacing they give.
+ * The shared limiter over an asynchronous Redis connection: see lease.h for the lease
+ * cache and shared_limiter.h for the rules of leasing and the pacing they give.
  *
  * One call at a time. A limiter has at most one script call in flight (init, pause, rates,
  * lease or a lone reconcile, in that order of precedence) and one timer, armed for the next
@@ -16,7 +16,7 @@
  * the close callback and the last reply comes last frees it. A dead limiter's reply touches
  * nothing but the counter, never the Redis handle.
  */
-#include "redis_lease.h"
+#include "lease.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -26,7 +26,7 @@
 
 #include "limiter.h"
 #include "redis.h"
-#include "redis_limiter.h"
+#include "shared_limiter.h"
 #include "sluice.h"
 
 #define EPS 1e-6
@@ -653,7 +653,7 @@ static void lease_free(struct sluice_limiter_s *base) {
     uv_close((uv_handle_t *)&l->timer, on_timer_close);
 }
 
-/* no_burst: NULL, the shared budget paces its leases itself (redis_limiter.h). */
+/* no_burst: NULL, the shared budget paces its leases itself (shared_limiter.h). */
 static const struct limiter_ops lease_ops = {lease_wait,      lease_take, lease_reconcile,
                                              lease_set_rates, lease_free, lease_pause,
                                              lease_rates,     NULL};

@@ -3,19 +3,19 @@
 
 /*
  * The shared limiter the engine uses in distributed mode (sluice_redis_limiter_new): the limiter
- * interface of limiter.h over an asynchronous Redis connection (rconn.h), drawing from the
- * budget that redis_limiter.h describes (one Lua script, Redis's clock). The rules of leasing
- * are in redis_limiter.h's header comment; this file holds the local side of them.
+ * interface of limiter.h over an asynchronous Redis connection (conn.h), drawing from the
+ * budget that shared_limiter.h describes (one Lua script, Redis's clock). The rules of leasing
+ * are in shared_limiter.h's header comment; this file holds the local side of them.
  *
  * The lease cache below is pure arithmetic on a clock passed in (uv_now in the limiter, a
  * virtual one in the tests): what is held, when it may be used, what to ask for next. The
- * limiter in redis_lease.c only moves its questions and answers to and from Redis.
+ * limiter in lease.c only moves its questions and answers to and from Redis.
  */
 #include <stdint.h>
 
 /*
  * Units one lease granted and not yet used: requests, or tokens. A lease's units hold consecutive
- * slots in the shared schedule (redis_limiter.h), so a run needs only where its next slot starts;
+ * slots in the shared schedule (shared_limiter.h), so a run needs only where its next slot starts;
  * each unit used moves it on by one interval of the budget's current rate.
  */
 struct lease_run {

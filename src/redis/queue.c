@@ -1,5 +1,5 @@
 /*
- * The job queue on a Redis stream (see redis_job.h for the key layout and the contracts).
+ * The job queue on a Redis stream (see queue.h for the key layout and the contracts).
  *
  * Writes that must happen together (commit, claim, batch feed, heartbeat) are Lua scripts, run
  * with EVALSHA and their SHA-1 known at compile time (a unit test checks it against SCRIPT
@@ -13,7 +13,7 @@
  * feeds stops with Redis's reason. (With "#!lua" they would all be refused up front.)
  * test_redis_job/test_oom_commit_claim_trim_run_whole checks it.
  */
-#include "redis_job.h"
+#include "queue.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -199,7 +199,7 @@ struct redis_job_status {
 int redis_job_status(redisContext *c, const char *job, struct redis_job_status *st);
 void redis_job_status_free(struct redis_job_status *st);
 
-/* ---- the pieces, for the asynchronous callers (src/job.c) ---- */
+/* ---- the pieces, for the asynchronous callers (src/redis/job.c) ---- */
 
 /* Arguments of a script call: keys then arguments, pointing into text (owned). */
 struct redis_job_args {

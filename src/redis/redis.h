@@ -7,7 +7,7 @@
  * the feeder and the OUTPUT writer all pipeline on, and tells each of them when Redis comes
  * and goes.
  */
-#include "rconn.h"
+#include "conn.h"
 #include "sluice.h"
 
 #define REDIS_MAX_LISTENERS 8

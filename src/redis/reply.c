@@ -1,11 +1,11 @@
 /*
- * Arena-backed reply objects (see rreply.h). The root object of a reply sits behind a header
+ * Arena-backed reply objects (see reply.h). The root object of a reply sits behind a header
  * holding the reply's chunk list; every object, element array and string of the reply is cut
  * from those chunks, found through the read task's chain of parents. Freeing the root frees
  * the chunks. hiredis frees only roots: after the callback, and a partial reply when the reader
  * goes away.
  */
-#include "rreply.h"
+#include "reply.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "redis_limiter.h"
+#include "shared_limiter.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -28,7 +28,7 @@
  * so a lease costs one command whatever the rate, and the token reconciliation of past
  * requests rides along in the next lease's call.
  *
- * The engine's limiter (redis_lease.c, asynchronous) applies these rules:
+ * The engine's limiter (lease.c, asynchronous) applies these rules:
  *   - wait() says 0 when a request unit (and, while tpm is limited, the request's tokens) is
  *     held and its slot has started: the request unit's, and the first token's (of the later
  *     lease, when its tokens span two). A burst, when one is given, lets a unit go that much
@@ -97,7 +97,7 @@
  * burst builds up again only with rest after the pause.
  *
  * The functions below are synchronous, over a blocking hiredis context (tests, tools); the
- * engine uses redis_lease.c, which shares the script and its argument and reply formats (the
+ * engine uses lease.c, which shares the script and its argument and reply formats (the
  * last section of this header). Return codes are the library's: 0 or 1 on success, SLUICE_EIO when
  * Redis could not be reached or did not answer (the outcome is unknown), SLUICE_EPARSE when it
  * answered with an error or with something that is not the script's reply, SLUICE_EINVAL for bad
@@ -132,7 +132,7 @@ struct redis_limiter *redis_limiter_new(redisContext *c, const char *key, double
 int redis_limiter_lease(struct redis_limiter *l, int n_requests, double tokens, int64_t *wait_ms);
 
 /*
- * A lease with a hold (the call redis_lease.c makes). First charges `tokens_delta` (reconciliation
+ * A lease with a hold (the call lease.c makes). First charges `tokens_delta` (reconciliation
  * of earlier requests: actual - estimated, may be negative), then leases as redis_limiter_lease()
  * but also grants a lease that is usable within `max_wait_ms`: it returns 1 with *wait_ms the time
  * the caller must still hold the lease before its first unit may go. Returns 0 when even that is
@@ -172,7 +172,7 @@ int redis_limiter_lease_size(double per_minute);
 
 void redis_limiter_free(struct redis_limiter *l);
 
-/* ---- the script's calls, shared with the asynchronous limiter (redis_lease.c) ---- */
+/* ---- the script's calls, shared with the asynchronous limiter (lease.c) ---- */
 
 /* The script's body, and its SHA-1 (known at compile time; a unit test checks it against SCRIPT
    LOAD) in *sha when sha is not NULL. */

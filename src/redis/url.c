@@ -1,10 +1,10 @@
 /*
- * Redis URLs (rconn.h): redis://[[user]:password@]host[:port][/db] and unix:///path[?db=n],
+ * Redis URLs (conn.h): redis://[[user]:password@]host[:port][/db] and unix:///path[?db=n],
  * the password from SLUICE_REDIS_PASSWORD when the URL has none. No message quotes the URL:
  * with a forgotten '@' the password reads as a host. Messages name the server with
  * redis_url_describe(), which shows a password as "***".
  */
-#include "rconn.h"
+#include "conn.h"
 
 #include <ctype.h>
 #include <limits.h>

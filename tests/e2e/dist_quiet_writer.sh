@@ -24,7 +24,7 @@ python3 "$SRCDIR/tests/e2e/lib/check_results.py" "$T/in.jsonl" "$T/out.jsonl" --
     fail "results"
 sleep 0.5 # MONITOR's output may lag behind
 kill "$mon" 2>/dev/null || true
-# The status script's own text: "local more = 0" (src/job.c status_script). Its last
+# The status script's own text: "local more = 0" (src/redis/job.c status_script). Its last
 # argument is "" when the worker asks whether the job is over, an ID when the writer asks.
 grep 'local more = 0' "$T/monitor" >"$T/asks" || true
 worker=$(grep -c ' ""$' "$T/asks" || true)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The plain-HTTP/1.1 fast path (src/h1.c) on what the mock does not do: chunked answers, a
+# The plain-HTTP/1.1 fast path (src/http/h1.c) on what the mock does not do: chunked answers, a
 # server that closes kept-alive connections, a refused connection; and SLUICE_HTTP=curl.
 . "$SRCDIR/tests/e2e/lib/common.sh"
 

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "adaptive.h"
+#include "concurrency.h"
 
 /* A server that refuses at once beyond `cap` in flight and answers in `rtt` ms otherwise. A
    closed loop: the client keeps `limit` requests out. Returns the share refused. */

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "stats.h"
+#include "histogram.h"
 
 static void test_empty(void **state) {
     (void)state;

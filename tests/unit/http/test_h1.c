@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "h1.h"
-#include "transport.h"
+#include "http/h1.h"
+#include "http/transport.h"
 
 /* ---- pure helpers ---- */
 

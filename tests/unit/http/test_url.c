@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "url.h"
+#include "http/url.h"
 
 struct join_case {
     const char *base, *u, *want;

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "redis_fixture.h"
-#include "rconn.h"
+#include "redis/conn.h"
 #include "sluice.h"
 
 #define WAIT_MS 5000

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "redis_fixture.h"
-#include "redis_job.h"
+#include "redis/queue.h"
 #include "sluice.h"
 
 struct fx {

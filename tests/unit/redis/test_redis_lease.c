@@ -1,5 +1,5 @@
 /*
- * The asynchronous shared limiter (redis_lease.c). First the lease cache on a virtual clock:
+ * The asynchronous shared limiter (lease.c). First the lease cache on a virtual clock:
  * lease sizes, units at their slots, missed slots, token averaging, fetching ahead, trimming
  * after a rate drop. Then lease caches simulated ms by ms against a real redis-server, the
  * script on the same virtual clock (its "op@T"): four workers' merged sends, a slow worker, a
@@ -20,10 +20,10 @@
 #include <uv.h>
 
 #include "limiter.h"
-#include "redis.h"
+#include "redis/redis.h"
 #include "redis_fixture.h"
-#include "redis_lease.h"
-#include "redis_limiter.h"
+#include "redis/lease.h"
+#include "redis/shared_limiter.h"
 #include "sluice.h"
 
 /* ---- the lease cache, on a virtual clock ---- */
@@ -572,7 +572,7 @@ static int script_at(redisContext *c, const char *key, const char *op, int64_t a
 
 /*
  * Workers simulated ms by ms on a virtual clock, each with its own lease cache, drawing from one
- * budget in a real redis-server: what redis_lease.c does, without the loop. A worker asks what
+ * budget in a real redis-server: what lease.c does, without the loop. A worker asks what
  * lease_cache_plan() says when no call of its own is in flight; Redis runs the call at once (at
  * the virtual time) and the reply reaches the worker `rtt` ms later. Each worker's clock is off
  * the virtual one by its own skew, so nothing but the reply's offsets ties them together.

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "redis_fixture.h"
-#include "redis_limiter.h"
+#include "redis/shared_limiter.h"
 #include "sluice.h"
 
 static struct redis_fixture fx;

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "redis_fixture.h"
-#include "redis_job.h"
+#include "redis/queue.h"
 #include "sluice.h"
 
 /* Idle time of the "dead" consumer's entries, and the sleep that outlasts it. */

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "rreply.h"
+#include "redis/reply.h"
 
 static redisReader *reader(void) {
     redisReader *r = redisReaderCreateWithFunctions(&rreply_fns);
