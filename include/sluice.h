@@ -25,28 +25,48 @@
 
 #include <uv.h>
 
+#include "sluice_version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* ---- errors ---- */
 
-#define SLUICE_OK       0
-#define SLUICE_ENOMEM   (-1)  /* out of memory */
-#define SLUICE_EINVAL   (-2)  /* invalid argument or configuration */
-#define SLUICE_EIO      (-3)  /* reading input or writing output failed (errno has details) */
-#define SLUICE_ECURL    (-4)  /* libcurl could not be set up */
-#define SLUICE_EUV      (-5)  /* libuv could not be set up */
-#define SLUICE_ESTOPPED (-6)  /* sluice_stop() was called: work is left for --resume */
-#define SLUICE_EOF      (-7)  /* source: no more requests, ever */
-#define SLUICE_EAGAIN   (-8)  /* source: none now; call sluice_source_ready() when there are */
-#define SLUICE_ENOSPC   (-9)  /* output device full */
-#define SLUICE_EPARSE   (-10) /* malformed input */
+/*
+ * The error codes, their names and their words, from one list (as libuv's UV_ERRNO_MAP):
+ * XX(name, code, words). Functions return 0 (SLUICE_OK) or one of these, all negative.
+ */
+#define SLUICE_ERRNO_MAP(XX)                                                                       \
+    XX(ENOMEM, -1, "out of memory")                                                                \
+    XX(EINVAL, -2, "invalid argument")                                                             \
+    XX(EIO, -3, "input/output error")                                                              \
+    XX(ECURL, -4, "libcurl could not be set up")                                                   \
+    XX(EUV, -5, "libuv could not be set up")                                                       \
+    XX(ESTOPPED, -6, "stopped before the end; work is left to resume")                             \
+    XX(EOF, -7, "end of input")                                                                    \
+    XX(EAGAIN, -8, "no request ready yet")                                                         \
+    XX(ENOSPC, -9, "no space left on the output device")                                           \
+    XX(EPARSE, -10, "malformed input")
+
+/* EIO: errno has the details. ESTOPPED: sluice_stop() was called, work is left (the results
+   written so far say which). EOF: a source has no more requests, ever. EAGAIN: a source has
+   none now, and calls sluice_source_ready() when it has. */
+typedef enum {
+    SLUICE_OK = 0,
+#define SLUICE_XX(name, code, words) SLUICE_##name = code,
+    SLUICE_ERRNO_MAP(SLUICE_XX)
+#undef SLUICE_XX
+} sluice_errno_t;
 
 /* Words for an SLUICE_E* code; never NULL. */
 const char *sluice_strerror(int err);
 
-/* "MAJOR.MINOR.PATCH" */
+/* The code's name without its prefix ("EINVAL"), "OK" for 0, "UNKNOWN" else; never NULL. */
+const char *sluice_err_name(int err);
+
+/* The library's version, "MAJOR.MINOR.PATCH" (of the library linked, which may be newer than
+   the SLUICE_VERSION_* of the header compiled against). */
 const char *sluice_version(void);
 
 /* ---- requests and results ---- */

@@ -11,35 +11,34 @@
 #include "engine.h"
 
 const char *sluice_version(void) {
-    return "0.1.0";
+    return SLUICE_VERSION_STRING;
 }
 
 const char *sluice_strerror(int err) {
     switch (err) {
     case SLUICE_OK:
         return "success";
-    case SLUICE_ENOMEM:
-        return "out of memory";
-    case SLUICE_EINVAL:
-        return "invalid argument";
-    case SLUICE_EIO:
-        return "input/output error";
-    case SLUICE_ECURL:
-        return "libcurl could not be set up";
-    case SLUICE_EUV:
-        return "libuv could not be set up";
-    case SLUICE_ESTOPPED:
-        return "stopped before the end; work is left for --resume";
-    case SLUICE_EOF:
-        return "end of input";
-    case SLUICE_EAGAIN:
-        return "no request ready yet";
-    case SLUICE_ENOSPC:
-        return "no space left on the output device";
-    case SLUICE_EPARSE:
-        return "malformed input";
+#define SLUICE_XX(name, code, words)                                                               \
+    case SLUICE_##name:                                                                            \
+        return words;
+        SLUICE_ERRNO_MAP(SLUICE_XX)
+#undef SLUICE_XX
     default:
         return "unknown error";
+    }
+}
+
+const char *sluice_err_name(int err) {
+    switch (err) {
+    case SLUICE_OK:
+        return "OK";
+#define SLUICE_XX(name, code, words)                                                               \
+    case SLUICE_##name:                                                                            \
+        return #name;
+        SLUICE_ERRNO_MAP(SLUICE_XX)
+#undef SLUICE_XX
+    default:
+        return "UNKNOWN";
     }
 }
 
