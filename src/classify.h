@@ -98,9 +98,6 @@ int64_t classify_parse_duration_ms(const char *s, size_t len);
 /* Retry-After value: delta-seconds or an HTTP-date -> ms from now (>= 0); -1 when malformed. */
 int64_t classify_parse_retry_after(const char *s, size_t len, int64_t now_epoch_ms);
 
-/* RFC 3339 timestamp -> epoch ms; -1 when malformed. */
-int64_t classify_parse_rfc3339_ms(const char *s, size_t len);
-
 /*
  * Every delay the classifier returns saturates at 2^31 seconds (the cap RFC 9111 §1.2.2 gives
  * for delta-seconds), and every count at 10^15, so a hostile header can never make a caller's
