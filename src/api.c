@@ -361,7 +361,7 @@ void sluice_free(sluice_t *s) {
     if (!s)
         return;
     /* Whatever is still held goes back to the source without a result. */
-    for (struct job *j = s->all_jobs; j; j = j->all_next) {
+    for (struct task *j = s->all_tasks; j; j = j->all_next) {
         if (j->in_flight)
             transport_cancel(s->tr, &j->x);
         if (j->live)
@@ -377,9 +377,9 @@ void sluice_free(sluice_t *s) {
         uv_loop_close(s->loop);
         free(s->loop);
     }
-    struct job *j = s->all_jobs;
+    struct task *j = s->all_tasks;
     while (j) {
-        struct job *n = j->all_next;
+        struct task *n = j->all_next;
         xfer_release(&j->x);
         free(j->url);
         free(j);

@@ -24,18 +24,18 @@
 #include "http/url.h"
 #include "util.h"
 
-/* ---- the retry heap: jobs waiting for their retry time, earliest first ---- */
+/* ---- the retry heap: tasks waiting for their retry time, earliest first ---- */
 
 static void heap_swap(struct sluice_s *e, size_t a, size_t b) {
-    struct job *t = e->heap[a];
+    struct task *t = e->heap[a];
     e->heap[a] = e->heap[b];
     e->heap[b] = t;
 }
 
-static int heap_push(struct sluice_s *e, struct job *j) {
+static int heap_push(struct sluice_s *e, struct task *j) {
     if (e->heap_len == e->heap_cap) {
         size_t cap = e->heap_cap ? e->heap_cap * 2 : 64;
-        struct job **nh = realloc(e->heap, cap * sizeof(*nh));
+        struct task **nh = realloc(e->heap, cap * sizeof(*nh));
         if (!nh)
             return SLUICE_ENOMEM;
         e->heap = nh;
@@ -53,8 +53,8 @@ static int heap_push(struct sluice_s *e, struct job *j) {
     return 0;
 }
 
-static struct job *heap_pop(struct sluice_s *e) {
-    struct job *top = e->heap[0];
+static struct task *heap_pop(struct sluice_s *e) {
+    struct task *top = e->heap[0];
     e->heap[0] = e->heap[--e->heap_len];
     size_t i = 0;
     for (;;) {
@@ -71,21 +71,21 @@ static struct job *heap_pop(struct sluice_s *e) {
     return top;
 }
 
-/* ---- jobs: pooled, so a long run allocates nothing per request beyond the request ---- */
+/* ---- tasks: pooled, so a long run allocates nothing per request beyond the request ---- */
 
-static struct job *job_take(struct sluice_s *e, sluice_request_t *req) {
-    struct job *j = e->free_jobs;
+static struct task *task_take(struct sluice_s *e, sluice_request_t *req) {
+    struct task *j = e->free_tasks;
     if (j) {
-        e->free_jobs = j->next_free;
+        e->free_tasks = j->next_free;
     } else {
         j = calloc(1, sizeof(*j));
         if (!j)
             return NULL;
-        j->all_next = e->all_jobs;
-        e->all_jobs = j;
+        j->all_next = e->all_tasks;
+        e->all_tasks = j;
     }
     j->req = req;
-    /* A pooled job must not show the last request's answer if this one never gets its own. */
+    /* A pooled task must not show the last request's answer if this one never gets its own. */
     j->x.status = 0;
     j->x.body_len = 0;
     j->x.hdrs.request_id[0] = '\0';
@@ -102,13 +102,13 @@ static struct job *job_take(struct sluice_s *e, sluice_request_t *req) {
     return j;
 }
 
-static void job_give(struct sluice_s *e, struct job *j) {
-    xfer_trim(&j->x); /* a free job does not keep a large answer's buffer */
+static void task_give(struct sluice_s *e, struct task *j) {
+    xfer_trim(&j->x); /* a free task does not keep a large answer's buffer */
     e->src.release(e->src.ud, j->req);
     j->req = NULL;
     j->live = 0;
-    j->next_free = e->free_jobs;
-    e->free_jobs = j;
+    j->next_free = e->free_tasks;
+    e->free_tasks = j;
     e->live--;
 }
 
@@ -289,7 +289,7 @@ static int answered(enum classify_transport tr) {
     return tr == TRANSPORT_OK || tr == TRANSPORT_TOO_LARGE;
 }
 
-static void emit_answer(struct sluice_s *e, struct job *j, const char *code, const char *msg) {
+static void emit_answer(struct sluice_s *e, struct task *j, const char *code, const char *msg) {
     sluice_result_t res = {0};
     res.req = j->req;
     res.status_code = j->x.status;
@@ -311,7 +311,7 @@ static void emit_answer(struct sluice_s *e, struct job *j, const char *code, con
         sink_vouch_json(res.body, res.body_len);
     emit(e, &res);
     sink_vouch_json(NULL, 0);
-    job_give(e, j);
+    task_give(e, j);
 }
 
 /* ---- dispatch ---- */
@@ -335,11 +335,11 @@ static void on_wake(uv_timer_t *t) {
 }
 
 /*
- * The URL of j's request in j->url (a buffer kept for the job's next attempts), built by
+ * The URL of j's request in j->url (a buffer kept for the task's next attempts), built by
  * url_join(): NULL with *refused set for an absolute url on another origin than the base URL's
  * (the API key goes only there), or NULL when out of memory.
  */
-static const char *job_url(struct sluice_s *e, struct job *j, int *refused) {
+static const char *task_url(struct sluice_s *e, struct task *j, int *refused) {
     long n = url_join(j->url, j->url_cap, e->base_url, j->req->url);
     *refused = n == URL_ELSEWHERE;
     if (n < 0)
@@ -355,9 +355,9 @@ static const char *job_url(struct sluice_s *e, struct job *j, int *refused) {
     return j->url;
 }
 
-static void job_send(struct sluice_s *e, struct job *j) {
+static void task_send(struct sluice_s *e, struct task *j) {
     int refused;
-    const char *url = job_url(e, j, &refused);
+    const char *url = task_url(e, j, &refused);
     if (refused) {
         j->x.status = 0;
         emit_answer(e, j, "invalid_request",
@@ -389,7 +389,7 @@ static void job_send(struct sluice_s *e, struct job *j) {
 }
 
 /* Pulls the next request to send: a retry whose time has come first, then the source. */
-static struct job *next_job(struct sluice_s *e, int64_t now) {
+static struct task *next_task(struct sluice_s *e, int64_t now) {
     /* A retry after a fault waits while the retry budget is spent (new requests refill it);
        retries after a 429 or an outage are the pacer's and the breaker's, not the budget's. */
     if (e->heap_len > 0 && e->heap[0]->ready_at <= now &&
@@ -422,7 +422,7 @@ static struct job *next_job(struct sluice_s *e, int64_t now) {
             }
             continue;
         }
-        struct job *j = job_take(e, r);
+        struct task *j = task_take(e, r);
         if (!j) {
             e->err = SLUICE_ENOMEM;
             e->src.release(e->src.ud, r);
@@ -515,7 +515,7 @@ void engine_dispatch(struct sluice_s *e) {
             gated = 1;
             break;
         }
-        struct job *j = e->pending ? e->pending : next_job(e, now);
+        struct task *j = e->pending ? e->pending : next_task(e, now);
         e->pending = NULL;
         if (!j)
             break;
@@ -548,14 +548,14 @@ void engine_dispatch(struct sluice_s *e) {
             break;
         }
         if (j->attempts == 0 && e->admit_cb && e->admit_cb(j->req, e->admit_ud) != 0) {
-            job_give(e, j);
+            task_give(e, j);
             engine_stop(e, SLUICE_STOPPED_BUDGET, SLUICE_STOP_DRAIN, NULL);
             break;
         }
         e->lim->ops->take(e->lim, now, cost);
         j->charged = cost;
         e->est_in_flight += cost;
-        job_send(e, j);
+        task_send(e, j);
     }
     /* Nothing was gated: wake for the next retry. (A gate's own time comes first; arming the
        retry's, already due, would spin the loop while the gate is shut.) */
@@ -603,7 +603,7 @@ static void finish_check(struct sluice_s *e) {
 /* ---- what an attempt's outcome means ---- */
 
 /* How long a request waits before its next attempt. */
-static int64_t retry_delay(struct sluice_s *e, const struct job *j,
+static int64_t retry_delay(struct sluice_s *e, const struct task *j,
                            const struct classify_verdict *v) {
     if (v->retry_after_ms >= 0)
         return v->retry_after_ms;
@@ -616,7 +616,7 @@ static int64_t retry_delay(struct sluice_s *e, const struct job *j,
 
 /* A request waits `delay` for its next attempt; everyone waits until `until` (a window's end
    the refusal named, pacer_pause_all_until) when that is later than now. */
-static void retry_later(struct sluice_s *e, struct job *j, const struct classify_verdict *v,
+static void retry_later(struct sluice_s *e, struct task *j, const struct classify_verdict *v,
                         int64_t now, int64_t delay, int64_t until) {
     if (until > now) {
         if (until > e->pause_until)
@@ -648,7 +648,7 @@ static double traffic_share(struct sluice_s *e, int64_t now, double rpm) {
  * "overloaded") is provider-wide and never lowers the rate (it feeds the slots and the
  * breaker); a 429 about rate never lowers the slots.
  */
-static void learn(struct sluice_s *e, const struct job *j, const struct classify_verdict *v,
+static void learn(struct sluice_s *e, const struct task *j, const struct classify_verdict *v,
                   int64_t now, int64_t until) {
     int changed = 0;
     /* A shared budget's rates in force: another process may have learned them. The slow start
@@ -698,7 +698,7 @@ static void learn(struct sluice_s *e, const struct job *j, const struct classify
 }
 
 /* Tells the attempt callback (--log, metrics) how an attempt ended. */
-static void note_attempt(struct sluice_s *e, const struct job *j, const struct classify_verdict *v,
+static void note_attempt(struct sluice_s *e, const struct task *j, const struct classify_verdict *v,
                          int64_t wait_ms) {
     if (!e->attempt_cb)
         return;
@@ -714,7 +714,7 @@ static void note_attempt(struct sluice_s *e, const struct job *j, const struct c
     e->attempt_cb(&a, e->attempt_ud);
 }
 
-static void describe(char *buf, size_t n, const struct job *j, const struct classify_verdict *v) {
+static void describe(char *buf, size_t n, const struct task *j, const struct classify_verdict *v) {
     if (j->x.tr != TRANSPORT_OK)
         snprintf(buf, n, "%s (attempt %d): %s", v->code, j->attempts, j->x.err);
     else
@@ -723,7 +723,7 @@ static void describe(char *buf, size_t n, const struct job *j, const struct clas
 
 void engine_on_done(struct xfer *x, void *ud) {
     struct sluice_s *e = ud;
-    struct job *j = x->ud;
+    struct task *j = x->ud;
     j->in_flight = 0;
     e->in_flight--;
     e->est_in_flight -= j->charged;
@@ -767,7 +767,7 @@ void engine_on_done(struct xfer *x, void *ud) {
         /* Every request to this server would fail the same way, and retrying is no fix. */
         note_attempt(e, j, &v, 0);
         snprintf(e->stop_detail, sizeof(e->stop_detail), "%s", x->err);
-        job_give(e, j);
+        task_give(e, j);
         engine_stop(e, SLUICE_STOPPED_TLS, SLUICE_STOP_DRAIN, NULL);
         engine_dispatch(e);
         return;
@@ -809,7 +809,7 @@ void engine_on_done(struct xfer *x, void *ud) {
     case CLASS_TOO_MANY_CONCURRENT:
         if (e->stopping) {
             /* Draining: no new attempts. The request is left for --resume. */
-            job_give(e, j);
+            task_give(e, j);
             break;
         }
         if (wait < 0) {
@@ -842,7 +842,7 @@ void engine_on_done(struct xfer *x, void *ud) {
         for (char *p = e->stop_detail; *p; p++)
             if ((unsigned char)*p < 0x20 || *p == 0x7f)
                 *p = ' ';
-        job_give(e, j);
+        task_give(e, j);
         engine_stop(e, v.cls == CLASS_AUTH ? SLUICE_STOPPED_AUTH : SLUICE_STOPPED_QUOTA,
                     SLUICE_STOP_DRAIN, NULL);
         break;
@@ -868,13 +868,13 @@ void engine_stop(struct sluice_s *e, sluice_stopped_t why, sluice_stop_t how, co
     uv_timer_stop(&e->wake);
     /* Requests waiting for a retry get no result: --resume sends them again. */
     while (e->heap_len > 0)
-        job_give(e, heap_pop(e));
+        task_give(e, heap_pop(e));
     if (e->pending) {
-        job_give(e, e->pending);
+        task_give(e, e->pending);
         e->pending = NULL;
     }
     if (how == SLUICE_STOP_ABANDON) {
-        for (struct job *j = e->all_jobs; j; j = j->all_next) {
+        for (struct task *j = e->all_tasks; j; j = j->all_next) {
             if (j->live && j->in_flight) {
                 transport_cancel(e->tr, &j->x);
                 breaker_record(&e->br, (int64_t)uv_now(e->loop), j->ticket, BREAKER_NEUTRAL);
@@ -885,7 +885,7 @@ void engine_stop(struct sluice_s *e, sluice_stopped_t why, sluice_stop_t how, co
                 j->in_flight = 0;
                 e->in_flight--;
                 e->est_in_flight -= j->charged;
-                job_give(e, j);
+                task_give(e, j);
             }
         }
     }

@@ -21,9 +21,9 @@ struct held_run {
 };
 
 /* One request held by the engine: in flight, or waiting for its retry time. */
-struct job {
+struct task {
     sluice_request_t *req;
-    struct xfer x; /* the attempt; its body buffer is reused across jobs */
+    struct xfer x; /* the attempt; its body buffer is reused across tasks */
     int attempts;
     int refused; /* of which refused (429) or lost to an outage: not counted in max_attempts */
     int in_flight;
@@ -38,8 +38,8 @@ struct job {
     int fault_in_flight; /* a retry after a fault is on the wire (the retry budget counts it) */
     char *url;           /* base URL + path; buffer reused */
     size_t url_cap;
-    struct job *next_free;
-    struct job *all_next; /* every job ever allocated, for abandon and free */
+    struct task *next_free;
+    struct task *all_next; /* every task ever allocated, for abandon and free */
 };
 
 struct sluice_s {
@@ -82,11 +82,11 @@ struct sluice_s {
     int ss_slots;               /* slow start: most in flight until a rate is known (engine.c) */
     int64_t ss_doubled_ms;      /* when the slow start last doubled its slots */
     int readahead;
-    struct job *pending; /* taken from the source or the heap, waiting for the budget */
+    struct task *pending; /* taken from the source or the heap, waiting for the budget */
     int in_flight, live;
-    struct job **heap; /* waiting retries, earliest first */
+    struct task **heap; /* waiting retries, earliest first */
     size_t heap_len, heap_cap;
-    struct job *free_jobs, *all_jobs;
+    struct task *free_tasks, *all_tasks;
     uv_timer_t wake;     /* the next retry time or the end of a pause */
     int64_t pause_until; /* global cool-down: the end of a window a refusal named, loop ms */
 
