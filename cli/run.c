@@ -542,8 +542,8 @@ int cli_run_main(int argc, char **argv) {
         env_base = getenv("OPENAI_BASE_URL");
     if (env_base && *env_base)
         cfg.base_url = opts.dist.own_base = env_base;
-    /* SLUICE_HTTP=curl: every request through libcurl, as before the fast path existed (to
-       compare, or to get around a server the fast path does not get on with). */
+    /* SLUICE_HTTP=curl: every request through libcurl, the fast path off (to compare, or to
+       get around a server the fast path does not get on with). */
     const char *env_http = getenv("SLUICE_HTTP");
     if (env_http && strcmp(env_http, "curl") == 0)
         cfg.http_fastpath = 0;

@@ -140,7 +140,7 @@ typedef enum sluice_provider_e {
     SLUICE_PROVIDER_GEMINI      /* Gemini's OpenAI-compatible endpoint: Authorization: Bearer */
 } sluice_provider_t;
 
-/* Parses "openai", "azure", "anthropic", "none"; returns 0 or SLUICE_EINVAL. */
+/* Parses "openai", "azure", "anthropic", "gemini", "none"; returns 0 or SLUICE_EINVAL. */
 int sluice_provider_parse(const char *name, sluice_provider_t *out);
 
 typedef struct sluice_config_s {

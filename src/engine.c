@@ -535,7 +535,7 @@ void engine_dispatch(struct sluice_s *e) {
             /* A budget the provider announces that cannot hold this request says more about
                the header (a proxy's, a placeholder) than about the request: it goes without a
                token charge, and the provider judges it (a real limit answers 429, "request
-               too large"). Every other request is paced as before. */
+               too large"). Every other request is paced by the announced budget. */
             cost = 0;
         }
         int64_t w = e->lim->ops->wait(e->lim, now, cost);

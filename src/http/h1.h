@@ -5,7 +5,7 @@
  * The plain-HTTP/1.1 fast path: a small client on libuv + http_parser that the transport uses
  * instead of libcurl for http:// URLs that no proxy applies to. libcurl 7.88 costs ~83,000
  * instructions per request (URL parsing and printing, a connection-cache scan, two poll(2)
- * liveness checks per reuse: bench/NOTES.md), more than the whole CPU budget of issue 7; this
+ * liveness checks per reuse: bench/NOTES.md), more than a request's whole CPU budget; this
  * path does the same job in a few thousand. https://, proxies and anything unusual stay with
  * libcurl (the reference client): h1_send() declines them.
  *

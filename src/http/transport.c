@@ -8,8 +8,8 @@
  * requests on a kept-alive connection it stays watched for "readable", so the next request
  * costs no epoll_ctl at all; an idle socket that turns readable (the server closed it) is
  * simply unwatched, and curl finds it dead when it next tries to reuse it. Other sockets curl
- * may ask us to watch (its resolver's) are watched only while curl says so, as before:
- * their close is not ours to see.
+ * may ask us to watch (its resolver's) are watched only while curl says so: their close is
+ * not ours to see.
  */
 #include <unistd.h>
 #include <sys/socket.h>
@@ -236,8 +236,8 @@ int xfer_body_append(struct xfer *x, const char *data, size_t len) {
     if (len > x->owner->o.max_body - x->body_len)
         return xfer_too_large(x);
     if (x->body_len + len + 1 > x->body_cap) {
-        /* Start small: with 10,000 requests in flight, 4 KiB each for answers of a few hundred
-           bytes was 40 MB of a 200 MB budget. It doubles as needed and is reused. */
+        /* Start small: with 10,000 requests in flight, answers of a few hundred bytes must not
+           each hold pages of buffer (bench/memory.sh). It doubles as needed and is reused. */
         size_t cap = x->body_cap ? x->body_cap : 1024;
         while (cap < x->body_len + len + 1)
             cap *= 2;

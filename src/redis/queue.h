@@ -2,7 +2,7 @@
 #define SLUICE_REDIS_JOB_H
 
 /*
- * The job queue of the distributed mode (docs/DESIGN.md "Distributed mode", issue 10) on a Redis
+ * The job queue of the distributed mode (docs/DESIGN.md "Distributed mode") on a Redis
  * stream with one consumer group. Synchronous hiredis calls: the building block that the
  * libuv-driven source and the feeder use.
  *
