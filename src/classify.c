@@ -51,6 +51,7 @@ enum {
     F_SPEND_LIMIT = 1u << 6,        /* Anthropic spend limit, credit balance, billing */
     F_TOO_LARGE = 1u << 7,          /* OpenAI "Request too large for ..." */
     F_CONTEXT_LENGTH = 1u << 8,     /* context_length_exceeded and its phrasings */
+    F_BROKEN_JSON = 1u << 9,        /* a 2xx whose Content-Type says JSON, and its body is not */
 };
 
 /* Marks a rule whose code is "http_<status>". */
@@ -66,8 +67,9 @@ struct rule {
 
 /*
  * THE table. classify_answer() takes the first row that matches, so specific rows come
- * before the general rows they refine. Only x-should-retry (after the table) can change the
- * verdict. Every status has a row; only a transport value outside the enum has none.
+ * before the general rows they refine. After the table only x-should-retry (classify_answer)
+ * and a wait longer than the caller allows (classify_attempt) change the verdict. Every status
+ * has a row; only a transport value outside the enum has none.
  */
 static const struct rule RULES[] = {
     /* Nothing whole came back, so nothing was decided: send it again (docs/DESIGN.md). */
@@ -77,7 +79,10 @@ static const struct rule RULES[] = {
     {TRANSPORT_OTHER, 0, 0, 0, CLASS_RETRY, "transport_error"},
     /* An answer did come: the same request would get the same one, so it is final. */
     {TRANSPORT_TOO_LARGE, 0, 0, 0, CLASS_FINAL, "response_too_large"},
-    /* 2xx is success, whatever the headers or the body say (RFC 9110 §15.3). */
+    /* A 2xx that says JSON and sends something else: a truncated or corrupt answer, which the
+       same request sent again is likely to get whole (classify_attempt). */
+    {TRANSPORT_OK, 200, 299, F_BROKEN_JSON, CLASS_RETRY, "invalid_json_response"},
+    /* Else 2xx is success, whatever the headers or the body say (RFC 9110 §15.3). */
     {TRANSPORT_OK, 200, 299, 0, CLASS_SUCCESS, NULL},
     /* The key is wrong or lacks the right: every request will fail alike, stop the run
        (OpenAI, Anthropic and Gemini error-code docs: 401 authentication, 403 permission). */
@@ -763,12 +768,14 @@ void classify_error_text(const char *body, size_t len, char *out, size_t n) {
  * The retry hint: retry-after-ms, else Retry-After (both in h), else Gemini's RetryInfo, else
  * a phrase in the error message.
  */
-struct classify_verdict classify_answer(enum classify_transport tr, int status,
+static struct classify_verdict classify(enum classify_transport tr, int status,
                                         const struct classify_hdrs *h, const char *body,
-                                        size_t body_len) {
+                                        size_t body_len, unsigned seen) {
     /* No row for the transport value: a caller's bug, made final so that it cannot loop. */
-    struct classify_verdict v = {CLASS_FINAL, "transport_error", -1, HINT_NONE};
-    struct body_facts f = {0, -1, -1};
+    struct classify_verdict v = {CLASS_FINAL, "transport_error", -1, HINT_NONE, 0, 0};
+    struct body_facts f = {seen, -1, -1};
+    /* Nothing whole came back, or a 5xx: the provider may be down, whatever the class. */
+    v.provider_fault = (tr != TRANSPORT_OK && tr != TRANSPORT_TOO_LARGE) || status >= 500;
     if (tr == TRANSPORT_OK && status >= 400 && body)
         body_read(body, body_len, &f);
 
@@ -800,6 +807,25 @@ struct classify_verdict classify_answer(enum classify_transport tr, int status,
     } else if (f.message_ms >= 0) {
         v.retry_after_ms = f.message_ms;
         v.hint = HINT_MESSAGE;
+    }
+    return v;
+}
+
+struct classify_verdict classify_answer(enum classify_transport tr, int status,
+                                        const struct classify_hdrs *h, const char *body,
+                                        size_t body_len) {
+    return classify(tr, status, h, body, body_len, 0);
+}
+
+struct classify_verdict classify_attempt(enum classify_transport tr, int status,
+                                         const struct classify_hdrs *h, const char *body,
+                                         size_t body_len, const struct classify_seen *seen) {
+    unsigned facts = seen && seen->json_promised && !seen->json_whole ? F_BROKEN_JSON : 0;
+    struct classify_verdict v = classify(tr, status, h, body, body_len, facts);
+    /* Waiting that long in silence helps no one: a quota in all but name. */
+    if (seen && v.cls != CLASS_SUCCESS && v.retry_after_ms > seen->max_wait_ms) {
+        v.cls = CLASS_QUOTA;
+        v.over_max_wait = 1;
     }
     return v;
 }

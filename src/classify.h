@@ -74,6 +74,8 @@ struct classify_verdict {
     const char *code;        /* error code for a result line: "http_500", "timeout", ... static */
     int64_t retry_after_ms;  /* the server's hint (headers, or a body's retryDelay); -1 if none */
     enum classify_hint hint; /* where retry_after_ms came from; HINT_NONE when it is -1 */
+    int over_max_wait;       /* a quota only because the hint was over classify_seen's wait */
+    int provider_fault;      /* no whole answer, or a 5xx: what the circuit breaker counts */
 };
 
 /*
@@ -83,6 +85,22 @@ struct classify_verdict {
 struct classify_verdict classify_answer(enum classify_transport tr, int status,
                                         const struct classify_hdrs *h, const char *body,
                                         size_t body_len);
+
+/* What the caller saw of an attempt beyond its status, headers and body. */
+struct classify_seen {
+    int json_promised;   /* the answer's Content-Type said JSON */
+    int json_whole;      /* and its body parsed as JSON */
+    int64_t max_wait_ms; /* the longest retry hint worth waiting for */
+};
+
+/*
+ * classify_answer(), and the rows that need what the caller saw: a 2xx that promised JSON and
+ * is not JSON is retried ("invalid_json_response"); a retry hint longer than max_wait_ms makes
+ * any failure a quota (over_max_wait set).
+ */
+struct classify_verdict classify_attempt(enum classify_transport tr, int status,
+                                         const struct classify_hdrs *h, const char *body,
+                                         size_t body_len, const struct classify_seen *seen);
 
 /*
  * The provider's own words in an error body, for people: the message of any dialect's error

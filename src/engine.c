@@ -739,18 +739,9 @@ void engine_on_done(struct xfer *x, void *ud) {
     j->body_is_json = x->tr == TRANSPORT_OK ? body_inspect(x, &j->tokens_in, &j->tokens_out) : 0;
     if (x->tr == TRANSPORT_OK && x->body && !j->body_is_json)
         text_check_size(e, x);
-    struct classify_verdict v = classify_answer(x->tr, x->status, &x->hdrs, x->body, x->body_len);
-    if (v.cls == CLASS_SUCCESS && x->body_is_json_type && !j->body_is_json) {
-        /* The server said JSON and sent something else: a truncated or corrupt answer. */
-        v.cls = CLASS_RETRY;
-        v.code = "invalid_json_response";
-    }
-    int long_hint = 0;
-    if (v.retry_after_ms > e->max_retry_after_ms && v.cls != CLASS_SUCCESS) {
-        /* Waiting that long in silence helps no one: it is a quota in all but name. */
-        long_hint = 1;
-        v.cls = CLASS_QUOTA;
-    }
+    struct classify_seen seen = {x->body_is_json_type, j->body_is_json, e->max_retry_after_ms};
+    struct classify_verdict v =
+        classify_attempt(x->tr, x->status, &x->hdrs, x->body, x->body_len, &seen);
     if (v.cls == CLASS_RATE_LIMITED)
         e->st.rate_limited++;
     int64_t until = pacer_pause_all_until(&e->pacer, &v, now);
@@ -773,7 +764,7 @@ void engine_on_done(struct xfer *x, void *ud) {
         return;
     }
     /* The breaker hears every answer: 5xx and transport failures say the provider is down. */
-    enum breaker_outcome bo = answered(x->tr) && x->status < 500 ? BREAKER_OK : BREAKER_FAIL;
+    enum breaker_outcome bo = v.provider_fault ? BREAKER_FAIL : BREAKER_OK;
     breaker_record(&e->br, now, j->ticket, bo);
     int closed = breaker_state(&e->br, now) == BREAKER_CLOSED;
     if (j->fault_in_flight) {
@@ -825,7 +816,7 @@ void engine_on_done(struct xfer *x, void *ud) {
     case CLASS_QUOTA:
         /* Every other request would get the same answer: stop, and leave this one and the
            rest for --resume once the key or quota is fixed. */
-        if (long_hint)
+        if (v.over_max_wait)
             snprintf(e->stop_detail, sizeof(e->stop_detail),
                      "HTTP %d from %s asks to wait %.0f s, more than --max-retry-after", x->status,
                      j->req->url, (double)v.retry_after_ms / 1000.0);

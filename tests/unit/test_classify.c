@@ -1206,8 +1206,66 @@ static void test_error_text_cut_between_words(void **state) {
                                               "guides/error-codes/api-errors now");
 }
 
+/* ---- What the caller saw: classify_attempt's rows ----------------------------------------- */
+
+static struct classify_verdict attempt(int status, const char *line, int promised, int whole,
+                                       int64_t max_wait_ms) {
+    struct classify_hdrs h;
+    classify_hdrs_init(&h);
+    if (line)
+        hdr(&h, line);
+    struct classify_seen seen = {promised, whole, max_wait_ms};
+    return classify_attempt(TRANSPORT_OK, status, &h, "x", 1, &seen);
+}
+
+/* A 2xx that promised JSON and sent something else is retried; a 2xx that promised nothing, or
+   kept its promise, is a success. */
+static void test_attempt_broken_json_retried(void **state) {
+    (void)state;
+    EXPECT(attempt(200, NULL, 1, 0, 60000), CLASS_RETRY, "invalid_json_response", -1);
+    EXPECT(attempt(201, NULL, 1, 0, 60000), CLASS_RETRY, "invalid_json_response", -1);
+    EXPECT(attempt(200, NULL, 0, 0, 60000), CLASS_SUCCESS, NULL, -1);
+    EXPECT(attempt(200, NULL, 1, 1, 60000), CLASS_SUCCESS, NULL, -1);
+    /* Only a 2xx: an error answer's body is the provider's words, JSON or not. */
+    EXPECT(attempt(500, NULL, 1, 0, 60000), CLASS_RETRY, "http_500", -1);
+}
+
+/* A hint longer than the caller waits makes any failure a quota, and says why; a hint within
+   it, or on a success, changes nothing. */
+static void test_attempt_long_hint_is_quota(void **state) {
+    (void)state;
+    struct classify_verdict v = attempt(429, "Retry-After: 3600", 0, 0, 600000);
+    EXPECT(v, CLASS_QUOTA, "rate_limited", 3600000);
+    assert_true(v.over_max_wait);
+    v = attempt(503, "Retry-After: 3600", 0, 0, 600000);
+    EXPECT(v, CLASS_QUOTA, "http_503", 3600000);
+    v = attempt(429, "Retry-After: 30", 0, 0, 600000);
+    EXPECT(v, CLASS_RATE_LIMITED, "rate_limited", 30000);
+    assert_false(v.over_max_wait);
+    v = attempt(200, "Retry-After: 3600", 0, 0, 600000);
+    EXPECT(v, CLASS_SUCCESS, NULL, -1);
+    assert_false(v.over_max_wait);
+}
+
+/* What the circuit breaker counts: no whole answer, or a 5xx; not a 4xx, nor a 2xx. */
+static void test_provider_fault(void **state) {
+    (void)state;
+    assert_true(transport(TRANSPORT_TIMEOUT).provider_fault);
+    assert_true(transport(TRANSPORT_CONNECT).provider_fault);
+    assert_true(transport(TRANSPORT_RESET).provider_fault);
+    assert_true(answer(500, NULL).provider_fault);
+    assert_true(answer(529, NULL).provider_fault);
+    assert_false(answer(200, "{}").provider_fault);
+    assert_false(answer(429, NULL).provider_fault);
+    assert_false(answer(404, NULL).provider_fault);
+    assert_false(transport(TRANSPORT_TOO_LARGE).provider_fault);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_attempt_broken_json_retried),
+        cmocka_unit_test(test_attempt_long_hint_is_quota),
+        cmocka_unit_test(test_provider_fault),
         cmocka_unit_test(test_fixture_openai_429_rate_limit_requests),
         cmocka_unit_test(test_fixture_openai_429_rate_limit_tokens),
         cmocka_unit_test(test_fixture_openai_429_insufficient_quota),

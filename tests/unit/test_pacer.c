@@ -133,7 +133,7 @@ static void sim_answer(struct sim *s, const struct answer *a) {
         return;
     }
     s->refused++;
-    struct classify_verdict v = {CLASS_RATE_LIMITED, "rate_limited", a->hint, s->hint_kind};
+    struct classify_verdict v = {CLASS_RATE_LIMITED, "rate_limited", a->hint, s->hint_kind, 0, 0};
     int64_t until = pacer_pause_all_until(&s->p, &v, s->now);
     if (until > s->pause_until)
         s->pause_until = until;
@@ -211,7 +211,7 @@ static void test_hint_pauses_all_only_for_windows(void **state) {
     (void)state;
     struct pacer p;
     pacer_init(&p, 0, 0, 0);
-    struct classify_verdict v = {CLASS_RATE_LIMITED, "rate_limited", 1000, HINT_HEADER};
+    struct classify_verdict v = {CLASS_RATE_LIMITED, "rate_limited", 1000, HINT_HEADER, 0, 0};
     assert_int_equal(pacer_pause_all_until(&p, &v, 500), -1); /* nginx's Retry-After: 1 */
     assert_int_equal(pacer_pause_all_until(&p, &v, 700), -1); /* ... every time */
     v.hint = HINT_MESSAGE;
