@@ -9,6 +9,7 @@
  * line and the CLI can say file:line and why.
  */
 #include "source.h"
+#include "estimate.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -505,35 +506,15 @@ struct source_members {
 };
 
 /* Longest decoded key worth comparing: longer than every name looked for. */
-#define SOURCE_KEY_MAX 32
-
-/*
- * The text of a key token (quotes included, already validated), decoded once for all the
- * names it is compared with: in place when it has no escapes ("bo\\u0064y" is "body", decoded
- * into buf, which has room for SOURCE_KEY_MAX bytes). A key that decodes to more than that is
- * returned empty, which matches no name.
- */
-static struct util_span source_key_text(const struct util_span *k, char *buf) {
-    if (!memchr(k->p, '\\', k->n))
-        return (struct util_span){k->p + 1, k->n - 2};
-    if (util_json_unescape(k->p, k->n, NULL) > SOURCE_KEY_MAX)
-        return (struct util_span){buf, 0};
-    return (struct util_span){buf, util_json_unescape(k->p, k->n, buf)};
-}
-
-static int source_key_eq(struct util_span t, const char *want, size_t wl) {
-    return t.n == wl && memcmp(t.p, want, wl) == 0;
-}
-
-#define SOURCE_KEY(t, lit) source_key_eq((t), (lit), sizeof(lit) - 1)
+#define SOURCE_KEY(t, lit) util_json_key_is((t), (lit), sizeof(lit) - 1)
 
 /* Keeps the members of a line that matter, as the scanner checks them. The last of repeated
    keys wins, as in json-c. */
 static void source_line_member(const struct util_span *k, const struct util_span *v, void *ud) {
     struct source_members *m = ud;
     struct source_span sv = {v->p, v->n};
-    char buf[SOURCE_KEY_MAX];
-    struct util_span t = source_key_text(k, buf);
+    char buf[UTIL_JSON_KEY_MAX];
+    struct util_span t = util_json_key_text(k, buf);
     if (SOURCE_KEY(t, "body"))
         m->body = sv;
     else if (SOURCE_KEY(t, "custom_id"))
@@ -615,10 +596,6 @@ static const char *source_json_reason(struct sluice_jsonl_source_s *js, int err,
     return rc == 0 ? m->data : "not valid JSON";
 }
 
-static uint64_t source_estimate_body(const char *body, size_t len, uint64_t *prompt,
-                                     struct util_span *model, struct util_span *stream);
-static struct util_span source_member(struct util_span v, const char *key);
-
 /*
  * A streamed answer is a run of server-sent events, not the JSON a batch stores: its text would
  * land in OUTPUT as one string, its usage unread, its tokens and cost counted as 0. Such a line
@@ -634,9 +611,9 @@ static void source_read_body(struct sluice_jsonl_source_s *js, struct source_spa
                              struct source_parts *pt) {
     struct util_span model = {NULL, 0}, stream = {NULL, 0};
     if (js->check_only)
-        stream = source_member((struct util_span){body.p, body.n}, "stream");
+        stream = util_json_find((struct util_span){body.p, body.n}, "stream");
     else
-        pt->est_tokens = source_estimate_body(body.p, body.n, &pt->est_prompt, &model, &stream);
+        pt->est_tokens = estimate_body(body.p, body.n, &pt->est_prompt, &model, &stream);
     if (stream.n == 4 && memcmp(stream.p, "true", 4) == 0) {
         pt->invalid = SOURCE_STREAM_REFUSED;
         return;
@@ -851,185 +828,6 @@ emit:
         pt.body = (struct source_span){0};
     }
     return source_emit(js, &pt, out) < 0 ? SLUICE_ENOMEM : 1;
-}
-
-/* ---- token estimate ---- */
-
-static uint64_t source_sat_add(uint64_t a, uint64_t b) {
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-static uint64_t source_sat_mul(uint64_t a, uint64_t b) {
-    return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
-}
-
-/* A JSON integer (no fraction, no exponent) that is positive, saturated at INT64_MAX as
-   json-c reads it; else 0. */
-static uint64_t source_count_of(struct util_span v) {
-    if (!v.p || v.n == 0 || v.p[0] < '0' || v.p[0] > '9')
-        return 0;
-    uint64_t n = 0;
-    for (size_t i = 0; i < v.n; i++) {
-        char c = v.p[i];
-        if (c == '.' || c == 'e' || c == 'E')
-            return 0;
-        n = n > (uint64_t)INT64_MAX / 10 ? (uint64_t)INT64_MAX : n * 10 + (uint64_t)(c - '0');
-        if (n > (uint64_t)INT64_MAX)
-            n = (uint64_t)INT64_MAX;
-    }
-    return n;
-}
-
-/* Decoded bytes of a string token; 0 for anything else. */
-static uint64_t source_str_len(struct util_span v) {
-    if (!v.p || v.p[0] != '"')
-        return 0;
-    return memchr(v.p, '\\', v.n) ? util_json_unescape(v.p, v.n, NULL) : v.n - 2;
-}
-
-/* The value of member `key` of the object v (the last one when repeated); p NULL if none. */
-static struct util_span source_member(struct util_span v, const char *key) {
-    struct util_span k, val, found = {NULL, 0};
-    size_t pos = 0;
-    if (!v.p || util_json_members(v.p, v.n, &pos) < 0)
-        return found;
-    size_t kl = strlen(key);
-    char buf[SOURCE_KEY_MAX];
-    while (util_json_member(v.p, v.n, &pos, &k, &val))
-        if (source_key_eq(source_key_text(&k, buf), key, kl))
-            found = val;
-    return found;
-}
-
-/* Text bytes of a string, or of the "text" of an object (a content part). */
-static uint64_t source_text_of(struct util_span v) {
-    if (v.p && v.p[0] == '{')
-        return source_str_len(source_member(v, "text"));
-    return source_str_len(v);
-}
-
-/* Calls fn for each element of the array v (nothing when v is not an array). */
-static void source_each(struct util_span v, void (*fn)(struct util_span e, void *ud), void *ud) {
-    if (!v.p || v.p[0] != '[')
-        return;
-    size_t pos = 1;
-    for (;;) {
-        util_json_skip_ws(v.p, v.n, &pos);
-        if (pos < v.n && v.p[pos] == ',') {
-            pos++;
-            util_json_skip_ws(v.p, v.n, &pos);
-        }
-        if (pos >= v.n || v.p[pos] == ']')
-            return;
-        size_t start = pos;
-        util_json_skip(v.p, v.n, &pos);
-        fn((struct util_span){v.p + start, pos - start}, ud);
-    }
-}
-
-struct source_tally {
-    uint64_t bytes, ids;
-    int depth;
-};
-
-static void source_tally_text(struct util_span e, void *ud) {
-    struct source_tally *t = ud;
-    t->bytes = source_sat_add(t->bytes, source_text_of(e));
-}
-
-/* Text bytes of a string or of each element of an array (strings or content parts). */
-static void source_text_all(struct util_span v, struct source_tally *t) {
-    if (v.p && v.p[0] == '[')
-        source_each(v, source_tally_text, t);
-    else
-        source_tally_text(v, t);
-}
-
-static void source_tally_message(struct util_span e, void *ud) {
-    if (e.p[0] == '{')
-        source_text_all(source_member(e, "content"), ud);
-}
-
-/* "prompt" / "input": text bytes, and 1 per token id (integers, or arrays of them). */
-static void source_tally_input(struct util_span v, void *ud) {
-    struct source_tally *t = ud;
-    char c = v.p[0];
-    if (c == '-' || (c >= '0' && c <= '9')) {
-        if (!memchr(v.p, '.', v.n) && !memchr(v.p, 'e', v.n) && !memchr(v.p, 'E', v.n))
-            t->ids = source_sat_add(t->ids, 1);
-    } else if (c == '[' && t->depth < 2) {
-        t->depth++;
-        source_each(v, source_tally_input, t);
-        t->depth--;
-    } else {
-        source_tally_text(v, t);
-    }
-}
-
-uint64_t source_estimate_tokens(const char *body, size_t len) {
-    uint64_t prompt;
-    return source_estimate_split(body, len, &prompt);
-}
-
-uint64_t source_estimate_split(const char *body, size_t len, uint64_t *prompt) {
-    struct util_span model, stream;
-    return source_estimate_body(body, len, prompt, &model, &stream);
-}
-
-/* One walk of the body's members for the estimate, and the "model" and "stream" members. */
-static uint64_t source_estimate_body(const char *body, size_t len, uint64_t *prompt,
-                                     struct util_span *model, struct util_span *stream) {
-    *prompt = 0;
-    *model = *stream = (struct util_span){NULL, 0};
-    size_t pos = 0;
-    if (!body || util_json_members(body, len, &pos) < 0)
-        return 0;
-    struct source_tally t = {0, 0, 0};
-    struct util_span k, v, messages = {0}, system = {0}, prompt_v = {0}, input = {0};
-    struct util_span max_completion = {0}, max_tokens = {0}, max_output = {0}, n_v = {0};
-    char buf[SOURCE_KEY_MAX];
-    while (util_json_member(body, len, &pos, &k, &v)) {
-        struct util_span t = source_key_text(&k, buf);
-        if (SOURCE_KEY(t, "messages"))
-            messages = v;
-        else if (SOURCE_KEY(t, "system"))
-            system = v;
-        else if (SOURCE_KEY(t, "prompt"))
-            prompt_v = v;
-        else if (SOURCE_KEY(t, "input"))
-            input = v;
-        else if (SOURCE_KEY(t, "max_completion_tokens"))
-            max_completion = v;
-        else if (SOURCE_KEY(t, "max_tokens"))
-            max_tokens = v;
-        else if (SOURCE_KEY(t, "max_output_tokens"))
-            max_output = v;
-        else if (SOURCE_KEY(t, "n"))
-            n_v = v;
-        else if (SOURCE_KEY(t, "model"))
-            *model = v;
-        else if (SOURCE_KEY(t, "stream"))
-            *stream = v;
-    }
-    source_each(messages, source_tally_message, &t);
-    if (system.p)
-        source_text_all(system, &t);
-    if (prompt_v.p)
-        source_tally_input(prompt_v, &t);
-    if (input.p)
-        source_tally_input(input, &t);
-
-    uint64_t out = source_count_of(max_completion);
-    if (out == 0)
-        out = source_count_of(max_tokens);
-    if (out == 0)
-        out = source_count_of(max_output);
-    uint64_t n = source_count_of(n_v);
-    if (n == 0)
-        n = 1;
-    uint64_t in = t.bytes / 4 + (t.bytes % 4 != 0);
-    *prompt = source_sat_add(in, t.ids);
-    return source_sat_add(*prompt, source_sat_mul(out, n));
 }
 
 /* ---- the sluice_source_t functions ---- */

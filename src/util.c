@@ -650,3 +650,30 @@ uint64_t util_hash64(const void *p, size_t n) {
     }
     return util_mix64(h);
 }
+
+/* See util.h. */
+struct util_span util_json_key_text(const struct util_span *k, char *buf) {
+    if (!memchr(k->p, '\\', k->n))
+        return (struct util_span){k->p + 1, k->n - 2};
+    if (util_json_unescape(k->p, k->n, NULL) > UTIL_JSON_KEY_MAX)
+        return (struct util_span){buf, 0};
+    return (struct util_span){buf, util_json_unescape(k->p, k->n, buf)};
+}
+
+int util_json_key_is(struct util_span t, const char *want, size_t wl) {
+    return t.n == wl && memcmp(t.p, want, wl) == 0;
+}
+
+/* See util.h. */
+struct util_span util_json_find(struct util_span v, const char *key) {
+    struct util_span k, val, found = {NULL, 0};
+    size_t pos = 0;
+    if (!v.p || util_json_members(v.p, v.n, &pos) < 0)
+        return found;
+    size_t kl = strlen(key);
+    char buf[UTIL_JSON_KEY_MAX];
+    while (util_json_member(v.p, v.n, &pos, &k, &val))
+        if (util_json_key_is(util_json_key_text(&k, buf), key, kl))
+            found = val;
+    return found;
+}

@@ -126,4 +126,22 @@ size_t util_json_unescape(const char *raw, size_t n, char *out);
  */
 uint64_t util_hash64(const void *p, size_t n);
 
+/* The most bytes util_json_key_text() decodes a key with escapes into: longer keys match no
+   name. */
+#define UTIL_JSON_KEY_MAX 32
+
+/*
+ * The text of a key token (quotes included, already validated), decoded once for all the
+ * names it is compared with: in place when it has no escapes ("bo\\u0064y" is "body", decoded
+ * into buf, of UTIL_JSON_KEY_MAX bytes). A key that decodes to more is returned empty.
+ */
+struct util_span util_json_key_text(const struct util_span *k, char *buf);
+
+/* 1 when a key's text (util_json_key_text) is want[0..wl). */
+int util_json_key_is(struct util_span t, const char *want, size_t wl);
+
+/* The value of member `key` of the JSON object v (the last one when repeated); p NULL when
+   there is none or v is not an object. */
+struct util_span util_json_find(struct util_span v, const char *key);
+
 #endif
