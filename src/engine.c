@@ -474,6 +474,82 @@ int engine_slots_full(const struct sluice_s *e) {
     return e->in_flight + e->unwritten >= engine_slots(e);
 }
 
+/*
+ * The gates before any request goes: a provider down too long (stops the run), the breaker
+ * open, everyone's pause. Returns 1 when one is shut, with *wake the time to look again (-1
+ * when the run stops).
+ */
+static int dispatch_gated(struct sluice_s *e, int64_t now, int64_t *wake) {
+    if (breaker_gave_up(&e->br, now)) {
+        snprintf(e->stop_detail, sizeof(e->stop_detail),
+                 "no answer from %s for %.0f s; it is still down", e->base_url,
+                 (double)breaker_outage_ms(&e->br, now) / 1000.0);
+        engine_stop(e, SLUICE_STOPPED_DOWN, SLUICE_STOP_DRAIN, NULL);
+        return 1;
+    }
+    int64_t bw = breaker_wait(&e->br, now);
+    if (bw > 0) {
+        *wake = now + bw; /* the provider is down: requests wait, they do not fail */
+        return 1;
+    }
+    if (now < e->pause_until) {
+        *wake = e->pause_until;
+        return 1;
+    }
+    return 0;
+}
+
+/* The tokens j charges the budget; -1 after writing it as failed when no budget can hold it. */
+static double dispatch_cost(struct sluice_s *e, struct task *j) {
+    double cost = (double)j->req->est_tokens;
+    if (e->pacer.told_tpm > 0 && cost > e->pacer.told_tpm) {
+        /* It can never fit the user's budget: waiting would stall the run forever. Final for
+           it alone. */
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "estimated %.0f tokens, more than the whole budget of %.0f tokens per minute "
+                 "(--tpm); raise it, shorten the request or lower max_tokens",
+                 cost, e->pacer.told_tpm);
+        emit_answer(e, j, "request_too_large", msg);
+        return -1;
+    }
+    /* A budget the provider announces that cannot hold this request says more about the
+       header (a proxy's, a placeholder) than about the request: it goes without a token
+       charge, and the provider judges it (a real limit answers 429, "request too large").
+       Every other request is paced by the announced budget. */
+    return e->pacer.header_tpm > 0 && cost > e->pacer.header_tpm ? 0 : cost;
+}
+
+/* When the loop should call engine_dispatch() next, given the gate's time (`wake`, -1 none). */
+static int64_t dispatch_next_wake(struct sluice_s *e, int64_t now, int64_t wake, int gated,
+                                  int slots) {
+    /* Nothing was gated: wake for the next retry. (A gate's own time comes first; arming the
+       retry's, already due, would spin the loop while the gate is shut.) */
+    if (!gated && !e->stopping && e->heap_len > 0 && e->in_flight + e->unwritten < slots) {
+        int64_t t = e->heap[0]->ready_at;
+        if (t <= now)
+            t = now + 1; /* due but held by the retry budget: look again shortly */
+        wake = t;
+    }
+    /* All the slow start's slots in use: look again when they double. */
+    if (!gated && !e->stopping && e->ss_slots < INT_MAX &&
+        e->in_flight + e->unwritten >= e->ss_slots) {
+        /* Filled just now, or earlier: either way the slots double SLOW_START_DOUBLE_MS after
+           the last doubling, answers or not (answers may take seconds). */
+        int64_t t = e->ss_doubled_ms + SLOW_START_DOUBLE_MS;
+        if (t <= now)
+            t = now + 1;
+        if (wake < 0 || t < wake)
+            wake = t;
+    }
+    if (e->yield && !e->stopping)
+        wake = now; /* more invalid lines may follow: the next turn of the loop goes on */
+    int64_t unreachable = reach_deadline(&e->reach);
+    if (!e->stopping && unreachable >= 0 && (wake < 0 || unreachable < wake))
+        wake = unreachable; /* retries may wait longer than the grace: stop on time */
+    return wake;
+}
+
 void engine_dispatch(struct sluice_s *e) {
     if (e->dispatching || e->finished)
         return;
@@ -496,48 +572,15 @@ void engine_dispatch(struct sluice_s *e) {
         engine_stop(e, SLUICE_STOPPED_UNREACHABLE, SLUICE_STOP_DRAIN, NULL);
     }
     while (!e->stopping && e->in_flight + e->unwritten < slots) {
-        if (breaker_gave_up(&e->br, now)) {
-            snprintf(e->stop_detail, sizeof(e->stop_detail),
-                     "no answer from %s for %.0f s; it is still down", e->base_url,
-                     (double)breaker_outage_ms(&e->br, now) / 1000.0);
-            engine_stop(e, SLUICE_STOPPED_DOWN, SLUICE_STOP_DRAIN, NULL);
+        if ((gated = dispatch_gated(e, now, &wake)) != 0)
             break;
-        }
-        int64_t bw = breaker_wait(&e->br, now);
-        if (bw > 0) {
-            /* The provider is down: requests wait, they do not fail. */
-            wake = now + bw;
-            gated = 1;
-            break;
-        }
-        if (now < e->pause_until) {
-            wake = e->pause_until;
-            gated = 1;
-            break;
-        }
         struct task *j = e->pending ? e->pending : next_task(e, now);
         e->pending = NULL;
         if (!j)
             break;
-        double cost = (double)j->req->est_tokens;
-        if (e->pacer.told_tpm > 0 && cost > e->pacer.told_tpm) {
-            /* It can never fit the user's budget: waiting would stall the run forever. Final
-               for it alone. */
-            char msg[200];
-            snprintf(msg, sizeof(msg),
-                     "estimated %.0f tokens, more than the whole budget of %.0f tokens per minute "
-                     "(--tpm); raise it, shorten the request or lower max_tokens",
-                     cost, e->pacer.told_tpm);
-            emit_answer(e, j, "request_too_large", msg);
+        double cost = dispatch_cost(e, j);
+        if (cost < 0)
             continue;
-        }
-        if (e->pacer.header_tpm > 0 && cost > e->pacer.header_tpm) {
-            /* A budget the provider announces that cannot hold this request says more about
-               the header (a proxy's, a placeholder) than about the request: it goes without a
-               token charge, and the provider judges it (a real limit answers 429, "request
-               too large"). Every other request is paced by the announced budget. */
-            cost = 0;
-        }
         int64_t w = e->lim->ops->wait(e->lim, now, cost);
         if (w > 0) {
             /* The budget decides when the next request goes; it waits at the head. */
@@ -557,31 +600,8 @@ void engine_dispatch(struct sluice_s *e) {
         e->est_in_flight += cost;
         task_send(e, j);
     }
-    /* Nothing was gated: wake for the next retry. (A gate's own time comes first; arming the
-       retry's, already due, would spin the loop while the gate is shut.) */
-    if (!gated && !e->stopping && e->heap_len > 0 && e->in_flight + e->unwritten < slots) {
-        int64_t t = e->heap[0]->ready_at;
-        if (t <= now)
-            t = now + 1; /* due but held by the retry budget: look again shortly */
-        wake = t;
-    }
     e->pacer.budget_bound = budget_bound;
-    /* All the slow start's slots in use: look again when they double. */
-    if (!gated && !e->stopping && e->ss_slots < INT_MAX &&
-        e->in_flight + e->unwritten >= e->ss_slots) {
-        /* Filled just now, or earlier: either way the slots double SLOW_START_DOUBLE_MS after
-           the last doubling, answers or not (answers may take seconds). */
-        int64_t t = e->ss_doubled_ms + SLOW_START_DOUBLE_MS;
-        if (t <= now)
-            t = now + 1;
-        if (wake < 0 || t < wake)
-            wake = t;
-    }
-    if (e->yield && !e->stopping)
-        wake = now; /* more invalid lines may follow: the next turn of the loop goes on */
-    int64_t unreachable = reach_deadline(&e->reach);
-    if (!e->stopping && unreachable >= 0 && (wake < 0 || unreachable < wake))
-        wake = unreachable; /* retries may wait longer than the grace: stop on time */
+    wake = dispatch_next_wake(e, now, wake, gated, slots);
     if (wake >= 0)
         uv_timer_start(&e->wake, on_wake, (uint64_t)(wake > now ? wake - now : 0), 0);
     else
@@ -721,14 +741,9 @@ static void describe(char *buf, size_t n, const struct task *j, const struct cla
         snprintf(buf, n, "HTTP %d (attempt %d)", j->x.status, j->attempts);
 }
 
-void engine_on_done(struct xfer *x, void *ud) {
-    struct sluice_s *e = ud;
-    struct task *j = x->ud;
-    j->in_flight = 0;
-    e->in_flight--;
-    e->est_in_flight -= j->charged;
-    uv_update_time(e->loop);
-    int64_t now = (int64_t)uv_now(e->loop);
+/* What an attempt's answer is: the figures every attempt feeds, then the classifier's verdict. */
+static struct classify_verdict done_classify(struct sluice_s *e, struct xfer *x, struct task *j,
+                                             int64_t now) {
     /* Every attempt, answered or not: attempts that time out are what the tail is for. */
     hist_record(&e->latency, x->latency_ms);
     reach_record(&e->reach, now, x->tr);
@@ -740,19 +755,97 @@ void engine_on_done(struct xfer *x, void *ud) {
     if (x->tr == TRANSPORT_OK && x->body && !j->body_is_json)
         text_check_size(e, x);
     struct classify_seen seen = {x->body_is_json_type, j->body_is_json, e->max_retry_after_ms};
-    struct classify_verdict v =
-        classify_attempt(x->tr, x->status, &x->hdrs, x->body, x->body_len, &seen);
-    if (v.cls == CLASS_RATE_LIMITED)
+    return classify_attempt(x->tr, x->status, &x->hdrs, x->body, x->body_len, &seen);
+}
+
+/* What the verdict teaches the rate control; returns when everyone is to pause until (-1:
+   no one). */
+static int64_t done_account(struct sluice_s *e, struct task *j, const struct classify_verdict *v,
+                            int64_t now) {
+    if (v->cls == CLASS_RATE_LIMITED)
         e->st.rate_limited++;
-    int64_t until = pacer_pause_all_until(&e->pacer, &v, now);
-    learn(e, j, &v, now, until);
-    if (v.cls == CLASS_SUCCESS && j->charged > 0 && j->tokens_in > 0 &&
+    int64_t until = pacer_pause_all_until(&e->pacer, v, now);
+    learn(e, j, v, now, until);
+    if (v->cls == CLASS_SUCCESS && j->charged > 0 && j->tokens_in > 0 &&
         j->req->est_prompt_tokens > 0) {
         /* Providers charge a request's budget at admission with its max_tokens (OpenAI
            documents this), so only the prompt part of the estimate is corrected by usage. */
         double actual = j->charged - (double)j->req->est_prompt_tokens + (double)j->tokens_in;
         e->lim->ops->reconcile(e->lim, now, j->charged, actual);
     }
+    return until;
+}
+
+/*
+ * The breaker and the retry budget hear the verdict. Returns the wait before j's next attempt,
+ * or -1 when it gets none (not a retryable class, stopping, or out of attempts).
+ */
+static int64_t done_retry_wait(struct sluice_s *e, struct task *j, const struct classify_verdict *v,
+                               int64_t now) {
+    /* The breaker hears every answer: 5xx and transport failures say the provider is down. */
+    enum breaker_outcome bo = v->provider_fault ? BREAKER_FAIL : BREAKER_OK;
+    breaker_record(&e->br, now, j->ticket, bo);
+    int closed = breaker_state(&e->br, now) == BREAKER_CLOSED;
+    if (j->fault_in_flight) {
+        j->fault_in_flight = 0;
+        e->retries_in_flight--;
+    }
+    if (v->cls == CLASS_SUCCESS)
+        retry_budget_on_success(&e->rb);
+    else if (bo == BREAKER_FAIL && closed)
+        retry_budget_on_failure(&e->rb);
+    int outage = bo == BREAKER_FAIL && !closed;
+    j->fault = bo == BREAKER_FAIL && closed;
+    if (v->cls != CLASS_RETRY && v->cls != CLASS_RATE_LIMITED && v->cls != CLASS_OVERLOADED &&
+        v->cls != CLASS_TOO_MANY_CONCURRENT)
+        return -1;
+    /* Refusals and failures during an outage are not the request's fault: they do not use up
+       --max-attempts, and an outage's retries wait for the breaker, not a backoff. A refusal to
+       go faster is not the request's failure: the pacer's job is to get it through. */
+    if (v->cls == CLASS_RATE_LIMITED || v->cls == CLASS_TOO_MANY_CONCURRENT || outage)
+        j->refused++;
+    if (e->stopping || j->attempts - j->refused >= e->max_attempts)
+        return -1;
+    return outage ? 0 : retry_delay(e, j, v);
+}
+
+/* An auth failure or a quota: every other request would get the same answer. Stop, and leave
+   this one and the rest for --resume once the key or quota is fixed. */
+static void done_stop(struct sluice_s *e, struct xfer *x, struct task *j,
+                      const struct classify_verdict *v) {
+    if (v->over_max_wait)
+        snprintf(e->stop_detail, sizeof(e->stop_detail),
+                 "HTTP %d from %s asks to wait %.0f s, more than --max-retry-after", x->status,
+                 j->req->url, (double)v->retry_after_ms / 1000.0);
+    else {
+        /* The provider's own words, whole or cut between words: a link to its docs is worth
+           more than the JSON around it. */
+        int k = snprintf(e->stop_detail, sizeof(e->stop_detail), "HTTP %d from %s: ", x->status,
+                         j->req->url);
+        if (k > 0 && (size_t)k < sizeof(e->stop_detail))
+            classify_error_text(x->body, x->body ? x->body_len : 0, e->stop_detail + k,
+                                sizeof(e->stop_detail) - (size_t)k);
+    }
+    /* A server's words go to a terminal: no control characters (escape sequences). */
+    for (char *p = e->stop_detail; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    task_give(e, j);
+    engine_stop(e, v->cls == CLASS_AUTH ? SLUICE_STOPPED_AUTH : SLUICE_STOPPED_QUOTA,
+                SLUICE_STOP_DRAIN, NULL);
+}
+
+/* An attempt ended: classify it, account for it, then act on it (a result, a retry, a stop). */
+void engine_on_done(struct xfer *x, void *ud) {
+    struct sluice_s *e = ud;
+    struct task *j = x->ud;
+    j->in_flight = 0;
+    e->in_flight--;
+    e->est_in_flight -= j->charged;
+    uv_update_time(e->loop);
+    int64_t now = (int64_t)uv_now(e->loop);
+    struct classify_verdict v = done_classify(e, x, j, now);
+    int64_t until = done_account(e, j, &v, now);
     char msg[CURL_ERROR_SIZE + 160];
     if (x->tls_unverified) {
         /* Every request to this server would fail the same way, and retrying is no fix. */
@@ -763,32 +856,7 @@ void engine_on_done(struct xfer *x, void *ud) {
         engine_dispatch(e);
         return;
     }
-    /* The breaker hears every answer: 5xx and transport failures say the provider is down. */
-    enum breaker_outcome bo = v.provider_fault ? BREAKER_FAIL : BREAKER_OK;
-    breaker_record(&e->br, now, j->ticket, bo);
-    int closed = breaker_state(&e->br, now) == BREAKER_CLOSED;
-    if (j->fault_in_flight) {
-        j->fault_in_flight = 0;
-        e->retries_in_flight--;
-    }
-    if (v.cls == CLASS_SUCCESS)
-        retry_budget_on_success(&e->rb);
-    else if (bo == BREAKER_FAIL && closed)
-        retry_budget_on_failure(&e->rb);
-    int outage = bo == BREAKER_FAIL && !closed;
-    j->fault = bo == BREAKER_FAIL && closed;
-    int64_t wait = -1;
-    if (v.cls == CLASS_RETRY || v.cls == CLASS_RATE_LIMITED || v.cls == CLASS_OVERLOADED ||
-        v.cls == CLASS_TOO_MANY_CONCURRENT) {
-        /* Refusals and failures during an outage are not the request's fault: they do not
-           use up --max-attempts, and an outage's retries wait for the breaker, not a backoff. */
-        if (v.cls == CLASS_RATE_LIMITED || v.cls == CLASS_TOO_MANY_CONCURRENT || outage)
-            j->refused++;
-        /* A refusal to go faster is not the request's failure: the pacer's job is to get it
-           through, so only other failures count towards --max-attempts. */
-        if (!e->stopping && j->attempts - j->refused < e->max_attempts)
-            wait = outage ? 0 : retry_delay(e, j, &v);
-    }
+    int64_t wait = done_retry_wait(e, j, &v, now);
     note_attempt(e, j, &v, wait > 0 ? wait : 0);
     switch (v.cls) {
     case CLASS_SUCCESS:
@@ -801,9 +869,7 @@ void engine_on_done(struct xfer *x, void *ud) {
         if (e->stopping) {
             /* Draining: no new attempts. The request is left for --resume. */
             task_give(e, j);
-            break;
-        }
-        if (wait < 0) {
+        } else if (wait < 0) {
             char last[CURL_ERROR_SIZE + 80];
             describe(last, sizeof(last), j, &v);
             snprintf(msg, sizeof(msg), "gave up after %d attempts; last: %s", j->attempts, last);
@@ -814,28 +880,7 @@ void engine_on_done(struct xfer *x, void *ud) {
         break;
     case CLASS_AUTH:
     case CLASS_QUOTA:
-        /* Every other request would get the same answer: stop, and leave this one and the
-           rest for --resume once the key or quota is fixed. */
-        if (v.over_max_wait)
-            snprintf(e->stop_detail, sizeof(e->stop_detail),
-                     "HTTP %d from %s asks to wait %.0f s, more than --max-retry-after", x->status,
-                     j->req->url, (double)v.retry_after_ms / 1000.0);
-        else {
-            /* The provider's own words, whole or cut between words: a link to its docs is
-               worth more than the JSON around it. */
-            int k = snprintf(e->stop_detail, sizeof(e->stop_detail), "HTTP %d from %s: ", x->status,
-                             j->req->url);
-            if (k > 0 && (size_t)k < sizeof(e->stop_detail))
-                classify_error_text(x->body, x->body ? x->body_len : 0, e->stop_detail + k,
-                                    sizeof(e->stop_detail) - (size_t)k);
-        }
-        /* A server's words go to a terminal: no control characters (escape sequences). */
-        for (char *p = e->stop_detail; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                *p = ' ';
-        task_give(e, j);
-        engine_stop(e, v.cls == CLASS_AUTH ? SLUICE_STOPPED_AUTH : SLUICE_STOPPED_QUOTA,
-                    SLUICE_STOP_DRAIN, NULL);
+        done_stop(e, x, j, &v);
         break;
     default:
         describe(msg, sizeof(msg), j, &v);
