@@ -146,6 +146,45 @@ static void on_handle_closed(uv_handle_t *h) {
     s->closing--;
 }
 
+/* The scheduler's policies from cfg: slots and the slow start, retries and their backoff, the
+   pacer, the breaker, the reach grace and the retry budget. */
+static void engine_policies_init(struct sluice_s *s, const sluice_config_t *cfg, int64_t now) {
+    s->limit = cfg->concurrency;
+    s->limit_max = cfg->concurrency;
+    s->ss_slots = cfg->rpm > 0 || cfg->tpm > 0 ? INT_MAX : SLOW_START_SLOTS;
+    s->ss_doubled_ms = now;
+    s->max_retry_after_ms = (int64_t)(cfg->max_retry_after_s * 1000);
+    s->max_response_bytes = cfg->max_response_bytes;
+    if (cfg->concurrency_auto) {
+        s->auto_conc = 1;
+        concurrency_init(&s->adapt, 16, 1, cfg->concurrency, now);
+        s->limit = concurrency_limit(&s->adapt);
+    }
+    /* Read-ahead: room for requests waiting on a retry without starving new ones. */
+    s->readahead = cfg->concurrency / 4 > 16 ? cfg->concurrency / 4 : 16;
+    s->max_attempts = cfg->max_attempts;
+    s->backoff_base_ms = (int64_t)(cfg->backoff_base_s * 1000);
+    s->backoff_cap_ms = (int64_t)(cfg->backoff_cap_s * 1000);
+    rng_seed(&s->rng, cfg->seed ? cfg->seed : uv_hrtime());
+    pacer_init(&s->pacer, cfg->rpm, cfg->tpm, now);
+    struct breaker_config bc;
+    breaker_config_init(&bc);
+    bc.give_up_after_ms = (int64_t)(cfg->give_up_after_s * 1000);
+    /* Failures (a 529, a refused connection) come back in milliseconds while successes take
+       the model's time, so the first outcomes after a burst are mostly failures even when
+       only a fifth fail. A wider window and a larger minimum see past that head start. */
+    bc.window = BREAKER_WINDOW_MAX;
+    bc.min_attempts = 20;
+    breaker_init(&s->br, &bc);
+    reach_init(&s->reach, (int64_t)(cfg->connect_grace_s * 1000));
+    /* Room for every slot to fail at once (one dropped HTTP/2 connection) and still retry. */
+    retry_budget_init(&s->rb,
+                      2 * cfg->concurrency > RETRY_BUDGET_DEFAULT_MAX_TOKENS
+                          ? 2 * cfg->concurrency
+                          : RETRY_BUDGET_DEFAULT_MAX_TOKENS,
+                      RETRY_BUDGET_DEFAULT_RATIO);
+}
+
 int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
     if (!out || !cfg || !cfg->base_url || cfg->concurrency < 1 || cfg->max_attempts < 1 ||
         cfg->max_response_bytes < 1)
@@ -177,23 +216,7 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
         goto fail_loop;
     if ((rc = headers_build(s, cfg)) < 0)
         goto fail_loop;
-    s->limit = cfg->concurrency;
-    s->limit_max = cfg->concurrency;
-    s->ss_slots = cfg->rpm > 0 || cfg->tpm > 0 ? INT_MAX : SLOW_START_SLOTS;
-    s->ss_doubled_ms = (int64_t)uv_now(loop);
-    s->max_retry_after_ms = (int64_t)(cfg->max_retry_after_s * 1000);
-    s->max_response_bytes = cfg->max_response_bytes;
-    if (cfg->concurrency_auto) {
-        s->auto_conc = 1;
-        adaptive_init(&s->adapt, 16, 1, cfg->concurrency, (int64_t)uv_now(loop));
-        s->limit = adaptive_limit(&s->adapt);
-    }
-    /* Read-ahead: room for requests waiting on a retry without starving new ones. */
-    s->readahead = cfg->concurrency / 4 > 16 ? cfg->concurrency / 4 : 16;
-    s->max_attempts = cfg->max_attempts;
-    s->backoff_base_ms = (int64_t)(cfg->backoff_base_s * 1000);
-    s->backoff_cap_ms = (int64_t)(cfg->backoff_cap_s * 1000);
-    rng_seed(&s->rng, cfg->seed ? cfg->seed : uv_hrtime());
+    engine_policies_init(s, cfg, (int64_t)uv_now(loop));
     struct transport_opts to = {
         .timeout_ms = (long)(cfg->timeout_s * 1000),
         .connect_timeout_ms = (long)(cfg->connect_timeout_s * 1000),
@@ -203,23 +226,6 @@ int sluice_new(sluice_t **out, const sluice_config_t *cfg, uv_loop_t *loop) {
         .max_body = cfg->max_response_bytes,
         .fastpath = cfg->http_fastpath,
     };
-    pacer_init(&s->pacer, cfg->rpm, cfg->tpm, (int64_t)uv_now(loop));
-    struct breaker_config bc;
-    breaker_config_init(&bc);
-    bc.give_up_after_ms = (int64_t)(cfg->give_up_after_s * 1000);
-    /* Failures (a 529, a refused connection) come back in milliseconds while successes take
-       the model's time, so the first outcomes after a burst are mostly failures even when
-       only a fifth fail. A wider window and a larger minimum see past that head start. */
-    bc.window = BREAKER_WINDOW_MAX;
-    bc.min_attempts = 20;
-    breaker_init(&s->br, &bc);
-    reach_init(&s->reach, (int64_t)(cfg->connect_grace_s * 1000));
-    /* Room for every slot to fail at once (one dropped HTTP/2 connection) and still retry. */
-    retry_budget_init(&s->rb,
-                      2 * cfg->concurrency > RETRY_BUDGET_DEFAULT_MAX_TOKENS
-                          ? 2 * cfg->concurrency
-                          : RETRY_BUDGET_DEFAULT_MAX_TOKENS,
-                      RETRY_BUDGET_DEFAULT_RATIO);
     s->lim = limiter_local_new(s->pacer.rpm, s->pacer.tpm, cfg->burst_s, (int64_t)uv_now(loop));
     if (!s->lim)
         goto fail_headers;

@@ -7,7 +7,7 @@
 #define SMOOTHING   0.1  /* weight of a new sample in the recent round trip */
 #define FORGET      0.01 /* how fast the no-load estimate drifts up towards what is seen */
 
-void adaptive_init(struct adaptive *a, int initial, int min, int max, int64_t now_ms) {
+void concurrency_init(struct concurrency *a, int initial, int min, int max, int64_t now_ms) {
     memset(a, 0, sizeof(*a));
     a->min = min < 1 ? 1 : min;
     a->max = max < a->min ? a->min : max;
@@ -15,18 +15,18 @@ void adaptive_init(struct adaptive *a, int initial, int min, int max, int64_t no
     a->last_cut_ms = now_ms;
 }
 
-int adaptive_limit(const struct adaptive *a) {
+int concurrency_limit(const struct concurrency *a) {
     return (int)a->limit;
 }
 
-static void clamp(struct adaptive *a) {
+static void clamp(struct concurrency *a) {
     if (a->limit < a->min)
         a->limit = a->min;
     if (a->limit > a->max)
         a->limit = a->max;
 }
 
-void adaptive_on_success(struct adaptive *a, int64_t now_ms, double rtt_ms, int in_flight) {
+void concurrency_on_success(struct concurrency *a, int64_t now_ms, double rtt_ms, int in_flight) {
     if (rtt_ms < 0.01)
         rtt_ms = 0.01;
     if (a->samples++ == 0) {
@@ -56,7 +56,7 @@ void adaptive_on_success(struct adaptive *a, int64_t now_ms, double rtt_ms, int 
     clamp(a);
 }
 
-void adaptive_on_drop(struct adaptive *a, int64_t now_ms) {
+void concurrency_on_drop(struct concurrency *a, int64_t now_ms) {
     double rtt = a->rtt_recent > 0 ? a->rtt_recent : 100;
     if ((double)(now_ms - a->last_cut_ms) < rtt)
         return; /* one cut per round trip: the drops of one burst are one signal */
@@ -66,7 +66,7 @@ void adaptive_on_drop(struct adaptive *a, int64_t now_ms) {
     clamp(a);
 }
 
-void adaptive_at_most(struct adaptive *a, int in_flight) {
+void concurrency_at_most(struct concurrency *a, int in_flight) {
     double cap = in_flight < a->min ? a->min : in_flight;
     if (a->limit > cap) {
         a->ceiling = a->limit;

@@ -1,5 +1,5 @@
-#ifndef SLUICE_ADAPTIVE_H
-#define SLUICE_ADAPTIVE_H
+#ifndef SLUICE_CONCURRENCY_H
+#define SLUICE_CONCURRENCY_H
 
 /*
  * --concurrency auto: an adaptive limit on requests in flight, for servers that saturate
@@ -15,7 +15,7 @@
  */
 #include <stdint.h>
 
-struct adaptive {
+struct concurrency {
     double limit;
     int min, max;
     double rtt_noload; /* ms: the lowest recent round trip (slowly forgets, to follow change) */
@@ -25,19 +25,19 @@ struct adaptive {
     uint64_t samples;
 };
 
-void adaptive_init(struct adaptive *a, int initial, int min, int max, int64_t now_ms);
+void concurrency_init(struct concurrency *a, int initial, int min, int max, int64_t now_ms);
 
 /* A successful attempt with its round trip; `in_flight` is how many were out when it ended. */
-void adaptive_on_success(struct adaptive *a, int64_t now_ms, double rtt_ms, int in_flight);
+void concurrency_on_success(struct concurrency *a, int64_t now_ms, double rtt_ms, int in_flight);
 
 /* An attempt refused or lost for overload. */
-void adaptive_on_drop(struct adaptive *a, int64_t now_ms);
+void concurrency_on_drop(struct concurrency *a, int64_t now_ms);
 
 /* A refusal that says the concurrency itself is too high: with `in_flight` still out when it
    came, the server's limit is at most that. */
-void adaptive_at_most(struct adaptive *a, int in_flight);
+void concurrency_at_most(struct concurrency *a, int in_flight);
 
 /* The limit now (at least min, at most max). */
-int adaptive_limit(const struct adaptive *a);
+int concurrency_limit(const struct concurrency *a);
 
 #endif

@@ -703,18 +703,18 @@ static void learn(struct sluice_s *e, const struct task *j, const struct classif
         /* The provider limits concurrent requests (Anthropic says so in a 429): from now on
            the slots adapt, starting just under what was out when it refused. */
         e->auto_conc = 1;
-        adaptive_init(&e->adapt, e->in_flight > 1 ? e->in_flight : 1, 1, e->limit_max, now);
+        concurrency_init(&e->adapt, e->in_flight > 1 ? e->in_flight : 1, 1, e->limit_max, now);
     }
     if (e->auto_conc && v->cls == CLASS_TOO_MANY_CONCURRENT)
-        adaptive_at_most(&e->adapt, e->in_flight);
+        concurrency_at_most(&e->adapt, e->in_flight);
     if (!e->auto_conc)
         return;
     if (v->cls == CLASS_SUCCESS)
-        adaptive_on_success(&e->adapt, now, j->x.latency_ms, e->in_flight + 1);
+        concurrency_on_success(&e->adapt, now, j->x.latency_ms, e->in_flight + 1);
     else if (v->cls == CLASS_OVERLOADED || v->cls == CLASS_TOO_MANY_CONCURRENT ||
              j->x.tr == TRANSPORT_TIMEOUT)
-        adaptive_on_drop(&e->adapt, now);
-    e->limit = adaptive_limit(&e->adapt);
+        concurrency_on_drop(&e->adapt, now);
+    e->limit = concurrency_limit(&e->adapt);
 }
 
 /* Tells the attempt callback (--log, metrics) how an attempt ended. */

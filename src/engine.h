@@ -69,11 +69,11 @@ struct sluice_s {
     int64_t backoff_base_ms, backoff_cap_ms;
 
     struct sluice_limiter_s *lim;
-    struct pacer pacer;     /* what rates to pace to */
-    struct adaptive adapt;  /* --concurrency auto */
-    struct breaker br;      /* one per engine = one per base URL */
-    struct reach reach;     /* has the base URL answered at all? */
-    struct retry_budget rb; /* retries take a bounded share of traffic (gRFC A6) */
+    struct pacer pacer;       /* what rates to pace to */
+    struct concurrency adapt; /* --concurrency auto */
+    struct breaker br;        /* one per engine = one per base URL */
+    struct reach reach;       /* has the base URL answered at all? */
+    struct retry_budget rb;   /* retries take a bounded share of traffic (gRFC A6) */
     int retries_in_flight;
     int auto_conc;
     int limit_max;              /* the configured concurrency: no limit goes above it */
