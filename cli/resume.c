@@ -128,6 +128,54 @@ void resume_free(struct resume_set *s) {
     free(s);
 }
 
+/*
+ * The rewrite of OUTPUT goes through a temp file (*tmp, malloc'd, beside it; *outf open on it,
+ * with OUTPUT's mode) and a rename. Returns 0, or -1 with err set (*tmp may still need freeing).
+ */
+static int rewrite_open(const char *path, FILE *in, char **tmp, FILE **outf, char *err,
+                        size_t errlen) {
+    size_t tl = strlen(path) + 16;
+    if (!(*tmp = malloc(tl))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(*tmp, tl, "%s.resume-tmp", path);
+    if (!(*outf = fopen(*tmp, "w"))) {
+        char why[512];
+        paths_why_not(*tmp, errno, why, sizeof(why));
+        snprintf(err, errlen, "cannot rewrite %s (through %s): %s", path, *tmp, why);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(in), &st) == 0)
+        fchmod(fileno(*outf), st.st_mode & 07777); /* the rewrite keeps OUTPUT's mode */
+    return 0;
+}
+
+/* Makes the rewrite durable and puts it in OUTPUT's place; *outf is closed either way (NULL
+   after), and on failure err says why (the caller removes tmp). */
+static int rewrite_commit(FILE **outf, const char *tmp, const char *path, char *err,
+                          size_t errlen) {
+    FILE *f = *outf;
+    *outf = NULL;
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int saved = errno;
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        saved = errno;
+    }
+    if (bad) {
+        snprintf(err, errlen, "writing %s failed: %s", tmp, strerror(saved));
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot replace %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int load(struct resume_set **out, const char *path, int rewrite, char *err, size_t errlen);
 
 int resume_load(struct resume_set **out, const char *path, char *err, size_t errlen) {
@@ -156,21 +204,8 @@ static int load(struct resume_set **out, const char *path, int rewrite, char *er
     size_t lines = count_lines(in);
     if (set_resize(s, lines + lines / 8 + 16) < 0)
         goto oom;
-    if (rewrite) { /* the rewrite goes through a temp file and a rename */
-        size_t tl = strlen(path) + 16;
-        if (!(tmp = malloc(tl)))
-            goto oom;
-        snprintf(tmp, tl, "%s.resume-tmp", path);
-        if (!(outf = fopen(tmp, "w"))) {
-            char why[512];
-            paths_why_not(tmp, errno, why, sizeof(why));
-            snprintf(err, errlen, "cannot rewrite %s (through %s): %s", path, tmp, why);
-            goto fail;
-        }
-    }
-    struct stat st;
-    if (outf && fstat(fileno(in), &st) == 0)
-        fchmod(fileno(outf), st.st_mode & 07777); /* the rewrite keeps OUTPUT's mode */
+    if (rewrite && rewrite_open(path, in, &tmp, &outf, err, errlen) < 0)
+        goto fail;
     size_t cap = 0;
     ssize_t n;
     while ((n = getline(&line, &cap, in)) > 0) {
@@ -195,20 +230,8 @@ static int load(struct resume_set **out, const char *path, int rewrite, char *er
         snprintf(err, errlen, "reading %s failed: %s", path, strerror(errno));
         goto fail;
     }
-    if (!outf)
-        goto done;
-    if (fflush(outf) != 0 || fsync(fileno(outf)) != 0)
-        goto write_fail;
-    if (fclose(outf) != 0) {
-        outf = NULL;
-        goto write_fail;
-    }
-    outf = NULL;
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot replace %s: %s", path, strerror(errno));
+    if (outf && rewrite_commit(&outf, tmp, path, err, errlen) < 0)
         goto fail;
-    }
-done:
     fclose(in);
     free(line);
     free(tmp);
