@@ -63,7 +63,87 @@ static void print_status(const char *name, const sluice_job_status_t *st, int js
                st->workers[i].age_s, st->workers[i].info);
 }
 
-int cli_job_main(int argc, char **argv) {
+/* The verb of `sluice job` is known and alone (extra: the first word after it, or NULL);
+   else -1 after saying what is wrong, with a did-you-mean. */
+static int job_check_verb(const char *verb, const char *extra) {
+    static const char *const verbs[] = {"status", "list", "delete"};
+    int known = verb && (strcmp(verb, "status") == 0 || strcmp(verb, "list") == 0 ||
+                         strcmp(verb, "delete") == 0);
+    if (known && !extra)
+        return 0;
+    char near[64] = "";
+    if (known)
+        fprintf(stderr, "sluice: job %s: unexpected '%s'\n", verb, extra);
+    else if (verb && *opts_nearest(verb, strlen(verb), verbs, 3, "", near, sizeof(near)))
+        fprintf(stderr, "sluice: job %s: did you mean job %s?\n", verb, near);
+    else
+        fprintf(stderr, "sluice: job expects status, list or delete\n");
+    fprintf(stderr, "sluice: 'sluice job --help' lists the options\n");
+    return -1;
+}
+
+/* `sluice job list`: one name per line on stdout. Returns the exit status. */
+static int job_list(sluice_redis_t *r) {
+    char **names, err[512];
+    size_t n;
+    if (sluice_job_list(r, &names, &n, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sluice: job list: %s\n", err);
+        return 3;
+    }
+    for (size_t i = 0; i < n; i++) {
+        printf("%s\n", names[i]);
+        free(names[i]);
+    }
+    free(names);
+    if (n == 0) {
+        /* Said on stderr: stdout stays one name per line for scripts. */
+        char where[256];
+        sluice_redis_describe(r, where, sizeof(where));
+        fprintf(stderr, "sluice: no jobs in Redis at %s\n", where);
+    }
+    return 0;
+}
+
+/* `sluice job delete`: a finished job, or any with force. Returns the exit status. */
+static int job_delete(sluice_redis_t *r, const char *name, const sluice_job_status_t *st,
+                      int force) {
+    char err[512];
+    if (!st->exists) {
+        fprintf(stderr, "sluice: job delete: no job %s\n", name);
+        return 1;
+    }
+    int finished = st->total >= 0 && st->done >= (uint64_t)st->total && st->unwritten == 0;
+    if (!finished && !force) {
+        if (st->total < 0)
+            fprintf(stderr,
+                    "sluice: job delete: job %s is still being fed (%llu lines so far, %llu "
+                    "done); pass --force to delete it anyway\n",
+                    name, (unsigned long long)st->fed, (unsigned long long)st->done);
+        else
+            fprintf(stderr,
+                    "sluice: job delete: job %s is not finished (%llu of %lld lines done, %llu "
+                    "results not yet written); pass --force to delete it anyway\n",
+                    name, (unsigned long long)st->done, (long long)st->total,
+                    (unsigned long long)st->unwritten);
+        return 2;
+    }
+    if (sluice_job_delete(r, name, err, sizeof(err)) < 0) {
+        fprintf(stderr, "sluice: job delete: %s\n", err);
+        return 3;
+    }
+    printf("job %s deleted\n", name);
+    return 0;
+}
+
+/* What `sluice job` was asked. */
+struct job_args {
+    const char *url, *name, *verb, *url_file;
+    int json, force;
+};
+
+/* Reads argv into *a. Returns -1 to go on, else the exit status (--help, a bad option or
+   verb, said on stderr). */
+static int job_parse(int argc, char **argv, struct job_args *a) {
     static const struct option opts[] = {
         {"redis", required_argument, NULL, 'r'},
         {"job", required_argument, NULL, 'j'},
@@ -73,11 +153,10 @@ int cli_job_main(int argc, char **argv) {
         {"redis-url-file", required_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
-    const char *url = NULL, *name = NULL, *verb = NULL, *url_file = NULL;
-    char *url_owned = NULL;
-    int json = 0, force = 0, opt;
+    int opt;
+    memset(a, 0, sizeof(*a));
     if (argc >= 2 && argv[1][0] != '-') {
-        verb = argv[1];
+        a->verb = argv[1];
         argc--;
         argv++;
     }
@@ -86,19 +165,19 @@ int cli_job_main(int argc, char **argv) {
     while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (opt) {
         case 'r':
-            url = optarg;
+            a->url = optarg;
             break;
         case 'F':
-            url_file = optarg;
+            a->url_file = optarg;
             break;
         case 'j':
-            name = optarg;
+            a->name = optarg;
             break;
         case 'J':
-            json = 1;
+            a->json = 1;
             break;
         case 'f':
-            force = 1;
+            a->force = 1;
             break;
         case 'h':
             job_usage(stdout);
@@ -109,22 +188,18 @@ int cli_job_main(int argc, char **argv) {
             return 2;
         }
     }
-    if (!verb || optind != argc ||
-        (strcmp(verb, "status") != 0 && strcmp(verb, "list") != 0 && strcmp(verb, "delete") != 0)) {
-        static const char *const verbs[] = {"status", "list", "delete"};
-        char near[64] = "";
-        int known = verb && (strcmp(verb, "status") == 0 || strcmp(verb, "list") == 0 ||
-                             strcmp(verb, "delete") == 0);
-        if (known)
-            fprintf(stderr, "sluice: job %s: unexpected '%s'\n", verb, argv[optind]);
-        else if (verb && *opts_nearest(verb, strlen(verb), verbs, 3, "", near, sizeof(near)))
-            fprintf(stderr, "sluice: job %s: did you mean job %s?\n", verb, near);
-        else
-            fprintf(stderr, "sluice: job expects status, list or delete\n");
-        fprintf(stderr, "sluice: 'sluice job --help' lists the options\n");
-        return 2;
-    }
-    if (dist_redis_url(url, url_file, 1, &url, &url_owned) != 0)
+    return job_check_verb(a->verb, optind != argc ? argv[optind] : NULL) < 0 ? 2 : -1;
+}
+
+int cli_job_main(int argc, char **argv) {
+    struct job_args a;
+    int code = job_parse(argc, argv, &a);
+    if (code >= 0)
+        return code;
+    const char *url = a.url, *name = a.name, *verb = a.verb;
+    int json = a.json, force = a.force;
+    char *url_owned = NULL;
+    if (dist_redis_url(url, a.url_file, 1, &url, &url_owned) != 0)
         return 2;
     if (!url || (strcmp(verb, "list") != 0 && !name)) {
         fprintf(stderr, "sluice: job %s: --redis URL (or $REDIS_URL)%s required\n", verb,
@@ -136,31 +211,14 @@ int cli_job_main(int argc, char **argv) {
     uv_loop_init(&loop);
     sluice_redis_t *r = NULL;
     char err[512];
-    int code = 3;
+    code = 3;
     if (sluice_redis_open(&r, &loop, url, err, sizeof(err)) < 0) {
         fprintf(stderr, "sluice: --redis: %s\n", err);
         code = 2;
         goto out;
     }
     if (strcmp(verb, "list") == 0) {
-        char **names;
-        size_t n;
-        if (sluice_job_list(r, &names, &n, err, sizeof(err)) < 0) {
-            fprintf(stderr, "sluice: job list: %s\n", err);
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++) {
-            printf("%s\n", names[i]);
-            free(names[i]);
-        }
-        free(names);
-        if (n == 0) {
-            /* Said on stderr: stdout stays one name per line for scripts. */
-            char where[256];
-            sluice_redis_describe(r, where, sizeof(where));
-            fprintf(stderr, "sluice: no jobs in Redis at %s\n", where);
-        }
-        code = 0;
+        code = job_list(r);
         goto out;
     }
     sluice_job_status_t st;
@@ -175,33 +233,7 @@ int cli_job_main(int argc, char **argv) {
         code = st.exists ? 0 : 1;
         goto out;
     }
-    if (!st.exists) {
-        fprintf(stderr, "sluice: job delete: no job %s\n", name);
-        code = 1;
-        goto out;
-    }
-    int finished = st.total >= 0 && st.done >= (uint64_t)st.total && st.unwritten == 0;
-    if (!finished && !force) {
-        if (st.total < 0)
-            fprintf(stderr,
-                    "sluice: job delete: job %s is still being fed (%llu lines so far, %llu "
-                    "done); pass --force to delete it anyway\n",
-                    name, (unsigned long long)st.fed, (unsigned long long)st.done);
-        else
-            fprintf(stderr,
-                    "sluice: job delete: job %s is not finished (%llu of %lld lines done, %llu "
-                    "results not yet written); pass --force to delete it anyway\n",
-                    name, (unsigned long long)st.done, (long long)st.total,
-                    (unsigned long long)st.unwritten);
-        code = 2;
-        goto out;
-    }
-    if (sluice_job_delete(r, name, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sluice: job delete: %s\n", err);
-        goto out;
-    }
-    printf("job %s deleted\n", name);
-    code = 0;
+    code = job_delete(r, name, &st, force);
 out:
     free(url_owned);
     sluice_redis_close(r);
