@@ -28,6 +28,7 @@
 #include "paths.h"
 #include "writer.h"
 #include "resume.h"
+#include "run_exit.h"
 #include "status.h"
 #include "term.h"
 
@@ -1270,133 +1271,48 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
                              .skipped = c.skipped};
     sluice_job_status_t js;
     int job_said = 0;
-
-    /* Why the run stopped comes first, then the numbers: a summary that began "5 succeeded"
-       and "results in OUTPUT" read as success above a full disk's error. */
-    if (c.redis_gave_up) {
-        fprintf(stderr, "sluice: stopped: Redis unreachable; run the same command again when it "
-                        "is back (the job keeps its place in Redis)\n");
-        exit_code = 3;
-    } else if (c.commit_gave_up) {
-        fprintf(stderr, "sluice: stopped: Redis refused the results' commits; fix the cause (its "
-                        "log says more), then run the same command again (the job keeps its "
-                        "place in Redis)\n");
-        exit_code = 3;
-    } else if (c.feed_failed) {
-        fprintf(stderr,
-                "sluice: stopped: %s could not be fed into the job (%s); the lines fed so "
-                "far stay in Redis: fix the cause, then run the same command again\n",
-                input, feed_why(&c));
-        exit_code = 3;
-    } else if (c.job && sluice_job_uncommitted(c.job) > 0) {
-        fprintf(stderr,
-                "sluice: stopped with %zu results not yet committed to Redis; they run again "
-                "(their entries are claimed after --claim-idle)\n",
-                sluice_job_uncommitted(c.job));
-        exit_code = 3;
-    } else if (c.job && c.src && rc == 0 && sluice_job_output_done(c.job) != 1) {
-        fprintf(stderr,
-                "sluice: writing the job's results to %s failed (%s); run the same "
-                "command again to finish\n",
-                output, werr_why ? werr_why : "interrupted");
-        exit_code = 3;
-    } else if (rc_src == SLUICE_EPARSE) {
-        paths_input_why(c.src, errno, err, sizeof(err));
-        fprintf(stderr,
-                "sluice: reading %s failed: %s; the lines before that point ran and their "
-                "results are in %s: get the whole file, then run again with --resume\n",
-                input, err, output);
-        exit_code = 3;
-    } else if (rc_src < 0) {
-        fprintf(stderr,
-                "sluice: reading %s failed: %s; results so far are in %s, run again "
-                "with --resume\n",
-                input, strerror(errno), output);
-        exit_code = 3;
-    } else if (werr || rc == SLUICE_ENOSPC || rc == SLUICE_EIO || rc_close < 0) {
-        end.unwritten = unwritten;
-        fprintf(stderr,
-                "sluice: writing %s failed (%s): dispatch stopped%s; %zu finished results "
-                "could not be written and will be requested again; free space, then run again "
-                "with --resume\n",
-                output, werr ? werr_why : sluice_strerror(rc < 0 ? rc : rc_close),
-                werr && !unwritten ? ", the results held in memory were written later" : "",
-                unwritten);
-        exit_code = 3;
-    } else if (why == SLUICE_STOPPED_AUTH) {
-        /* The provider's words go last and whole: they often end in a link to its docs. */
-        fprintf(stderr,
-                "sluice: stopped: the provider refused the API key; check the key in %s%s, "
-                "then run again with --resume. It said: %s\n",
-                o->key_file || !key_env ? "" : "$",
-                o->key_file ? o->key_file
-                : key_env   ? key_env
-                            : "your provider settings (--provider none sends no key)",
-                detail ? detail : "401/403");
-        exit_code = 3;
-    } else if (why == SLUICE_STOPPED_DOWN) {
-        fprintf(stderr,
-                "sluice: stopped: the provider is down (%s); results so far are in "
-                "%s; run again with --resume when it is back (or raise --give-up-after)\n",
-                detail ? detail : "", output);
-        exit_code = 3;
-    } else if (why == SLUICE_STOPPED_UNREACHABLE) {
-        fprintf(stderr,
-                "sluice run: stopped: cannot reach %s (%s) for %g s, and nothing has answered "
-                "yet: check --base-url (a server still starting up: raise --connect-grace), "
-                "then run again with --resume\n",
-                cfg->base_url, detail ? detail : "", cfg->connect_grace_s);
-        exit_code = 3;
-    } else if (why == SLUICE_STOPPED_TLS) {
-        fprintf(stderr,
-                "sluice: stopped: the TLS certificate of %s could not be verified "
-                "(%s); pass --cacert FILE with its CA, or --insecure to skip the check, "
-                "then run again with --resume\n",
-                cfg->base_url, detail ? detail : "");
-        exit_code = 3;
-    } else if (why == SLUICE_STOPPED_QUOTA) {
-        fprintf(stderr,
-                "sluice: stopped: the provider says the quota is exhausted; raise the quota or "
-                "wait for it to reset, then run again with --resume. It said: %s\n",
-                detail ? detail : "(nothing more)");
-        exit_code = 3;
-    } else if (why == SLUICE_STOPPED_BUDGET && cv.refused_model) {
-        fprintf(stderr,
-                "sluice: stopped: --max-cost needs a price for model %s; pass --prices "
-                "FILE or --price-in and --price-out, then run again with --resume\n",
-                cv.refused_model);
-        exit_code = 3;
-    } else if (why == SLUICE_STOPPED_BUDGET) {
-        fprintf(stderr,
-                "sluice: stopped: the next request could take the cost past --max-cost "
-                "$%g ($%.4f spent in this run); run again with --resume and --max-cost set to "
-                "what this next run may spend (--max-cost counts one run, not the results "
-                "already in OUTPUT)\n",
-                cv.max_usd, cv.spent_usd);
-        exit_code = 3;
-    } else if (rc == SLUICE_ESTOPPED && c.job && !c.src) {
-        fprintf(stderr, "sluice: stopped early; the job goes on with its other workers "
-                        "(what this one held is taken over after --claim-idle)\n");
-        exit_code = 3;
-    } else if (rc == SLUICE_ESTOPPED && c.job) {
-        fprintf(stderr, "sluice: stopped early; the job keeps its place in Redis: run the "
-                        "same command again (without --resume) to finish it\n");
-        exit_code = 3;
-    } else if (rc == SLUICE_ESTOPPED) {
-        fprintf(stderr, "sluice: stopped early; run the same command with --resume to "
-                        "finish the rest\n");
-        exit_code = 3;
-    } else if (rc < 0) {
-        fprintf(stderr, "sluice: %s\n", sluice_strerror(rc));
-        exit_code = 3;
-    } else {
-        exit_code = st.failed > 0 ? 1 : 0;
-        end.finished = 1;
-        if (c.job && c.src &&
-            sluice_job_status(c.dist.redis, o->dist.job, &js, err, sizeof(err)) == 0) {
-            job_said = 1;
-            exit_code = js.failed > 0 ? 1 : 0;
-        }
+    int saved_errno = errno; /* why reading INPUT failed */
+    struct run_facts f = {.job = c.job != NULL,
+                          .feeder = c.job && c.src,
+                          .redis_gave_up = c.redis_gave_up,
+                          .commit_gave_up = c.commit_gave_up,
+                          .feed_failed = c.feed_failed,
+                          .uncommitted = c.job ? sluice_job_uncommitted(c.job) : 0,
+                          .output_done = c.job ? sluice_job_output_done(c.job) : 0,
+                          .rc = rc,
+                          .why = why,
+                          .detail = detail,
+                          .failed = st.failed,
+                          .input = input,
+                          .output = output,
+                          .rc_src = rc_src,
+                          .werr = werr,
+                          .werr_why = werr_why,
+                          .unwritten = unwritten,
+                          .rc_close = rc_close,
+                          .key_file = o->key_file,
+                          .key_env = key_env,
+                          .base_url = cfg->base_url,
+                          .connect_grace_s = cfg->connect_grace_s,
+                          .refused_model = cv.refused_model,
+                          .max_usd = cv.max_usd,
+                          .spent_usd = cv.spent_usd};
+    if (rc_src == SLUICE_EPARSE)
+        paths_input_why(c.src, saved_errno, err, sizeof(err));
+    f.src_why = rc_src == SLUICE_EPARSE ? err : strerror(saved_errno);
+    if (c.feed_failed) {
+        errno = saved_errno;
+        f.feed_why = feed_why(&c);
+    }
+    enum run_end row;
+    exit_code = run_exit(&f, stderr, &row);
+    end.unwritten = row == RUN_END_WRITE_FAILED ? unwritten : 0;
+    end.finished = row == RUN_END_FINISHED;
+    /* A distributed run's feeder counts the whole job's failures, its other workers' too. */
+    if (end.finished && c.job && c.src &&
+        sluice_job_status(c.dist.redis, o->dist.job, &js, err, sizeof(err)) == 0) {
+        job_said = 1;
+        exit_code = js.failed > 0 ? 1 : 0;
     }
     status_summary(stderr, &st, &end);
     if (job_said)
