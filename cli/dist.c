@@ -5,6 +5,7 @@
  */
 #include "dist.h"
 #include "key.h"
+#include "msg.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -261,12 +262,12 @@ static int settings_match(struct dist *dist, sluice_config_t *cfg, struct dist_o
     char dropped[256];
     if (got[S_HEADERS] &&
         drop_secret_headers(dist, d, &got[S_HEADERS], dropped, sizeof(dropped)) < 0) {
-        fprintf(stderr, "sluice: out of memory\n");
+        msg_say(stderr, "out of memory\n");
         return 2;
     }
     if (got[S_HEADERS] && dropped[0])
-        fprintf(stderr,
-                "sluice: warning: job %s holds credential headers in Redis (%s), written by an "
+        msg_say(stderr,
+                "warning: job %s holds credential headers in Redis (%s), written by an "
                 "older sluice or by hand: they are ignored, each process sends its own; "
                 "delete the job once it is finished\n",
                 d->job, dropped);
@@ -274,7 +275,7 @@ static int settings_match(struct dist *dist, sluice_config_t *cfg, struct dist_o
        the job's credential names are known too. */
     char *mine = plain_headers(dist, d, cfg);
     if (!mine) {
-        fprintf(stderr, "sluice: out of memory\n");
+        msg_say(stderr, "out of memory\n");
         return 2;
     }
     int bad = 0;
@@ -285,14 +286,14 @@ static int settings_match(struct dist *dist, sluice_config_t *cfg, struct dist_o
         int gave = i == S_HEADERS ? own[0] != '\0' : (d->given & settings[i].given_bit) != 0;
         if (worker && !gave) {
             if (adopt(dist, i, got[i], cfg, d, url) < 0) {
-                fprintf(stderr, "sluice: job %s has a bad stored %s '", d->job, settings[i].key);
+                msg_say(stderr, "job %s has a bad stored %s '", d->job, settings[i].key);
                 put_value(stderr, got[i]);
                 fputs("'\n", stderr);
                 bad = 1;
             }
             continue;
         }
-        fprintf(stderr, "sluice: job %s was created with %s '", d->job, settings[i].flag);
+        msg_say(stderr, "job %s was created with %s '", d->job, settings[i].flag);
         put_value(stderr, got[i]);
         fprintf(stderr, "', this %s says '", worker ? "worker" : "run");
         put_value(stderr, own);
@@ -314,7 +315,7 @@ int dist_settings(struct dist *dist, sluice_config_t *cfg, struct dist_opts *d, 
     if (!headers || !secret) {
         free(headers);
         free(secret);
-        fprintf(stderr, "sluice: out of memory\n");
+        msg_say(stderr, "out of memory\n");
         return 2;
     }
     values_of(cfg, d, *url, vals);
@@ -331,8 +332,8 @@ int dist_settings(struct dist *dist, sluice_config_t *cfg, struct dist_opts *d, 
     while ((rc = sluice_job_settings(dist->redis, d->job, keys, v, N_SETTINGS, !worker, &created,
                                      &got, err, sizeof(err))) == SLUICE_EOF) {
         if (!said++)
-            fprintf(stderr,
-                    "sluice: no job %s in Redis yet; waiting for it (start it with: sluice "
+            msg_say(stderr,
+                    "no job %s in Redis yet; waiting for it (start it with: sluice "
                     "run INPUT -o OUTPUT --redis URL --job %s ...)\n",
                     d->job, d->job);
         sleep(1);
@@ -340,7 +341,7 @@ int dist_settings(struct dist *dist, sluice_config_t *cfg, struct dist_opts *d, 
     free(secret);
     if (rc < 0) {
         free(headers);
-        fprintf(stderr, "sluice: --job %s: %s\n", d->job, err);
+        msg_say(stderr, "--job %s: %s\n", d->job, err);
         return rc == SLUICE_EIO ? 3 : 2;
     }
     dist->created = created;
@@ -434,8 +435,8 @@ int dist_check_origin(const struct dist *dist, const sluice_config_t *cfg,
                       const struct dist_opts *d) {
     char job[300];
     if (dist_origin(cfg->base_url, job, sizeof(job)) < 0) {
-        fprintf(stderr,
-                "sluice: job %s: its base URL is not an http:// or https:// URL with a host; "
+        msg_say(stderr,
+                "job %s: its base URL is not an http:// or https:// URL with a host; "
                 "this worker will not send requests there (give it --base-url)\n",
                 d->job);
         return 2;
@@ -453,8 +454,8 @@ int dist_check_origin(const struct dist *dist, const sluice_config_t *cfg,
     for (size_t i = 0; i < d->n_allow; i++)
         if (same_origin(d->allow[i], job))
             return 0;
-    fprintf(stderr,
-            "sluice: job %s sends its requests to %s, which this worker was not given: it sends "
+    msg_say(stderr,
+            "job %s sends its requests to %s, which this worker was not given: it sends "
             "its API key and credential headers only to its own --base-url ($SLUICE_BASE_URL, "
             "$OPENAI_BASE_URL)%s%s%s or an --allow-origin, as whoever can write the job in Redis "
             "chooses its base URL. If that server is yours, give this worker the job's "
@@ -483,12 +484,12 @@ int dist_redis_url(const char *given, const char *file, int env_ok, const char *
     *url = NULL;
     *owned = NULL;
     if (given && file) {
-        fprintf(stderr, "sluice: give --redis or --redis-url-file, not both\n");
+        msg_say(stderr, "give --redis or --redis-url-file, not both\n");
         return 2;
     }
     if (given) {
         if (url_has_password(given))
-            fprintf(stderr, "sluice: warning: the password in --redis can be read by every user "
+            msg_say(stderr, "warning: the password in --redis can be read by every user "
                             "of this machine (ps); put the URL in $REDIS_URL or a file "
                             "(--redis-url-file), or the password in $SLUICE_REDIS_PASSWORD\n");
         *url = given;
@@ -497,8 +498,8 @@ int dist_redis_url(const char *given, const char *file, int env_ok, const char *
     if (file) {
         char *line = paths_read_line(file);
         if (!line || !*line) {
-            fprintf(stderr, "sluice: cannot read the Redis URL from --redis-url-file %s: %s\n",
-                    file, line ? "the file is empty" : strerror(errno));
+            msg_say(stderr, "cannot read the Redis URL from --redis-url-file %s: %s\n", file,
+                    line ? "the file is empty" : strerror(errno));
             free(line);
             return 2;
         }

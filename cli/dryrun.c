@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "msg.h"
 #include "paths.h"
 #include "resume.h"
 #include "term.h"
@@ -29,31 +30,30 @@ struct dry_totals {
 
 static void dry_report(FILE *f, const struct dry_totals *d, const sluice_config_t *cfg,
                        const char *input) {
-    fprintf(f, "sluice: dry run of %s: %llu line%s, %llu valid, %llu invalid; nothing was sent\n",
-            input, (unsigned long long)d->lines, d->lines == 1 ? "" : "s",
-            (unsigned long long)d->valid, (unsigned long long)d->invalid);
+    msg_say(f, "dry run of %s: %llu line%s, %llu valid, %llu invalid; nothing was sent\n", input,
+            (unsigned long long)d->lines, d->lines == 1 ? "" : "s", (unsigned long long)d->valid,
+            (unsigned long long)d->invalid);
     if (d->done)
-        fprintf(f,
-                "sluice: --resume: %llu more line%s skipped, OUTPUT already holds them as "
+        msg_say(f,
+                "--resume: %llu more line%s skipped, OUTPUT already holds them as "
                 "successes; the figures below are for the rest\n",
                 (unsigned long long)d->skipped, d->skipped == 1 ? "" : "s");
-    fprintf(f, "sluice: estimated tokens: %llu prompt + at most %llu completion = %llu\n",
+    msg_say(f, "estimated tokens: %llu prompt + at most %llu completion = %llu\n",
             (unsigned long long)d->prompt, (unsigned long long)d->completion,
             (unsigned long long)(d->prompt + d->completion));
     if (d->unpriced == 0)
-        fprintf(f, "sluice: estimated cost: at most $%.4f (completion at its max_tokens)\n",
-                d->usd);
+        msg_say(f, "estimated cost: at most $%.4f (completion at its max_tokens)\n", d->usd);
     else
-        fprintf(f,
-                "sluice: estimated cost: $%.4f for the priced lines; %llu lines have no price "
+        msg_say(f,
+                "estimated cost: $%.4f for the priced lines; %llu lines have no price "
                 "(model %s): pass --prices FILE or --price-in and --price-out\n",
                 d->usd, (unsigned long long)d->unpriced, d->unpriced_model);
     double min = dryrun_min_minutes(d->valid, d->prompt + d->completion, cfg->rpm, cfg->tpm);
     if (min < 0)
-        fprintf(f, "sluice: minimum time: unknown without --rpm or --tpm (the provider's "
+        msg_say(f, "minimum time: unknown without --rpm or --tpm (the provider's "
                    "limits decide)\n");
     else
-        fprintf(f, "sluice: minimum time: %.1f min (%.0f s) at --rpm %g --tpm %g (0 = none)\n", min,
+        msg_say(f, "minimum time: %.1f min (%.0f s) at --rpm %g --tpm %g (0 = none)\n", min,
                 min * 60, cfg->rpm, cfg->tpm);
 }
 
@@ -96,19 +96,19 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
     if (o->resume) {
         char err[512];
         if (resume_peek(&d.done, o->output, err, sizeof(err)) < 0) {
-            fprintf(stderr, "sluice: --resume: %s\n", err);
+            msg_say(stderr, "--resume: %s\n", err);
             return 2;
         }
     }
     if (sluice_jsonl_source_open(&js, o->input, o->url, d.done ? dry_skip : NULL, &d) < 0) {
-        fprintf(stderr, "sluice: cannot read %s: %s\n", o->input, strerror(errno));
+        msg_say(stderr, "cannot read %s: %s\n", o->input, strerror(errno));
         resume_free(d.done);
         return 2;
     }
     char why[512];
     if (sluice_jsonl_source_verify(js) < 0) {
         paths_input_why(js, errno, why, sizeof(why));
-        fprintf(stderr, "sluice: cannot read %s: %s\n", o->input, why);
+        msg_say(stderr, "cannot read %s: %s\n", o->input, why);
         sluice_jsonl_source_close(js);
         resume_free(d.done);
         return 2;
@@ -141,7 +141,7 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
     int exit_code = d.invalid ? 1 : 0;
     if (rc != SLUICE_EOF || sluice_jsonl_source_error(js) < 0) {
         paths_input_why(js, errno, why, sizeof(why));
-        fprintf(stderr, "sluice: reading %s failed: %s\n", o->input,
+        msg_say(stderr, "reading %s failed: %s\n", o->input,
                 rc == SLUICE_EOF ? why : sluice_strerror(rc));
         exit_code = 2;
     }
@@ -150,7 +150,7 @@ int dryrun_main(const sluice_config_t *cfg, const struct run_opts *o, struct cos
     if (o->stats_json && dry_json(o->stats_json, &d, cfg) < 0) {
         char why[512];
         paths_why_not(o->stats_json, errno, why, sizeof(why));
-        fprintf(stderr, "sluice: cannot write --stats-json %s: %s\n", o->stats_json, why);
+        msg_say(stderr, "cannot write --stats-json %s: %s\n", o->stats_json, why);
     }
     resume_free(d.done);
     return exit_code;

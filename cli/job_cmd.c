@@ -7,6 +7,7 @@
 #include <sluice.h>
 
 #include "cli.h"
+#include "msg.h"
 #include "opts.h"
 
 static void job_usage(FILE *f) {
@@ -73,12 +74,12 @@ static int job_check_verb(const char *verb, const char *extra) {
         return 0;
     char near[64] = "";
     if (known)
-        fprintf(stderr, "sluice: job %s: unexpected '%s'\n", verb, extra);
+        msg_say(stderr, "job %s: unexpected '%s'\n", verb, extra);
     else if (verb && *opts_nearest(verb, strlen(verb), verbs, 3, "", near, sizeof(near)))
-        fprintf(stderr, "sluice: job %s: did you mean job %s?\n", verb, near);
+        msg_say(stderr, "job %s: did you mean job %s?\n", verb, near);
     else
-        fprintf(stderr, "sluice: job expects status, list or delete\n");
-    fprintf(stderr, "sluice: 'sluice job --help' lists the options\n");
+        msg_say(stderr, "job expects status, list or delete\n");
+    msg_say(stderr, "'sluice job --help' lists the options\n");
     return -1;
 }
 
@@ -87,7 +88,7 @@ static int job_list(sluice_redis_t *r) {
     char **names, err[512];
     size_t n;
     if (sluice_job_list(r, &names, &n, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sluice: job list: %s\n", err);
+        msg_say(stderr, "job list: %s\n", err);
         return 3;
     }
     for (size_t i = 0; i < n; i++) {
@@ -99,7 +100,7 @@ static int job_list(sluice_redis_t *r) {
         /* Said on stderr: stdout stays one name per line for scripts. */
         char where[256];
         sluice_redis_describe(r, where, sizeof(where));
-        fprintf(stderr, "sluice: no jobs in Redis at %s\n", where);
+        msg_say(stderr, "no jobs in Redis at %s\n", where);
     }
     return 0;
 }
@@ -109,26 +110,26 @@ static int job_delete(sluice_redis_t *r, const char *name, const sluice_job_stat
                       int force) {
     char err[512];
     if (!st->exists) {
-        fprintf(stderr, "sluice: job delete: no job %s\n", name);
+        msg_say(stderr, "job delete: no job %s\n", name);
         return 1;
     }
     int finished = st->total >= 0 && st->done >= (uint64_t)st->total && st->unwritten == 0;
     if (!finished && !force) {
         if (st->total < 0)
-            fprintf(stderr,
-                    "sluice: job delete: job %s is still being fed (%llu lines so far, %llu "
+            msg_say(stderr,
+                    "job delete: job %s is still being fed (%llu lines so far, %llu "
                     "done); pass --force to delete it anyway\n",
                     name, (unsigned long long)st->fed, (unsigned long long)st->done);
         else
-            fprintf(stderr,
-                    "sluice: job delete: job %s is not finished (%llu of %lld lines done, %llu "
+            msg_say(stderr,
+                    "job delete: job %s is not finished (%llu of %lld lines done, %llu "
                     "results not yet written); pass --force to delete it anyway\n",
                     name, (unsigned long long)st->done, (long long)st->total,
                     (unsigned long long)st->unwritten);
         return 2;
     }
     if (sluice_job_delete(r, name, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sluice: job delete: %s\n", err);
+        msg_say(stderr, "job delete: %s\n", err);
         return 3;
     }
     printf("job %s deleted\n", name);
@@ -184,7 +185,7 @@ static int job_parse(int argc, char **argv, struct job_args *a) {
             return 0;
         default: /* '?' or ':' */
             opts_say_error(stderr, opt, argc, argv, opts);
-            fprintf(stderr, "sluice: 'sluice job --help' lists the options\n");
+            msg_say(stderr, "'sluice job --help' lists the options\n");
             return 2;
         }
     }
@@ -202,7 +203,7 @@ int cli_job_main(int argc, char **argv) {
     if (dist_redis_url(url, a.url_file, 1, &url, &url_owned) != 0)
         return 2;
     if (!url || (strcmp(verb, "list") != 0 && !name)) {
-        fprintf(stderr, "sluice: job %s: --redis URL (or $REDIS_URL)%s required\n", verb,
+        msg_say(stderr, "job %s: --redis URL (or $REDIS_URL)%s required\n", verb,
                 strcmp(verb, "list") != 0 ? " and --job NAME are" : " is");
         free(url_owned);
         return 2;
@@ -213,7 +214,7 @@ int cli_job_main(int argc, char **argv) {
     char err[512];
     code = 3;
     if (sluice_redis_open(&r, &loop, url, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sluice: --redis: %s\n", err);
+        msg_say(stderr, "--redis: %s\n", err);
         code = 2;
         goto out;
     }
@@ -224,7 +225,7 @@ int cli_job_main(int argc, char **argv) {
     sluice_job_status_t st;
     int rc = sluice_job_status(r, name, &st, err, sizeof(err));
     if (rc < 0) {
-        fprintf(stderr, "sluice: job %s: %s\n", verb, err);
+        msg_say(stderr, "job %s: %s\n", verb, err);
         code = rc == SLUICE_EINVAL ? 2 : 3;
         goto out;
     }

@@ -1,6 +1,7 @@
 /* sluice: the command. Dispatches to the subcommands; each lives in its own file. */
 #include "cli.h"
 #include "mock.h"
+#include "msg.h"
 #include "opts.h"
 
 #include <signal.h>
@@ -53,8 +54,8 @@ int main(int argc, char **argv) {
     char near[64];
     opts_nearest(cmd, strlen(cmd), cmds, sizeof(cmds) / sizeof(cmds[0]), "", near, sizeof(near));
     if (*near)
-        fprintf(stderr, "sluice: unknown command '%s'; did you mean '%s'?\n", cmd, near);
+        msg_say(stderr, "unknown command '%s'; did you mean '%s'?\n", cmd, near);
     else
-        fprintf(stderr, "sluice: unknown command '%s'; 'sluice --help' lists the commands\n", cmd);
+        msg_say(stderr, "unknown command '%s'; 'sluice --help' lists the commands\n", cmd);
     return 2;
 }

@@ -1,4 +1,5 @@
 #include "opts.h"
+#include "msg.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -102,11 +103,11 @@ static void say_long(FILE *f, const char *arg, const struct option *longs) {
     if (!o && n == 1)
         o = long_by_name(longs, names[0], strlen(names[0]));
     if (o && eq && o->has_arg == no_argument) {
-        fprintf(f, "sluice: --%s takes no value (got %s)\n", o->name, arg);
+        msg_say(f, "--%s takes no value (got %s)\n", o->name, arg);
         return;
     }
     if (n > 1) {
-        fprintf(f, "sluice: --%.*s is ambiguous: ", (int)len, name);
+        msg_say(f, "--%.*s is ambiguous: ", (int)len, name);
         for (size_t i = 0; i < n; i++)
             fprintf(f, "%s--%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
         fputs("?\n", f);
@@ -114,8 +115,8 @@ static void say_long(FILE *f, const char *arg, const struct option *longs) {
     }
     n = long_names(longs, names);
     opts_nearest(name, len, names, n, "--", near, sizeof(near));
-    fprintf(f, "sluice: unknown option --%.*s%s%s%s\n", (int)len, name,
-            *near ? "; did you mean " : "", near, *near ? "?" : "");
+    msg_say(f, "unknown option --%.*s%s%s%s\n", (int)len, name, *near ? "; did you mean " : "",
+            near, *near ? "?" : "");
 }
 
 void opts_say_error(FILE *f, int ret, int argc, char **argv, const struct option *longs) {
@@ -128,9 +129,9 @@ void opts_say_error(FILE *f, int ret, int argc, char **argv, const struct option
     int is_long = strncmp(arg, "--", 2) == 0 && arg[2];
     if (ret == ':') {
         if (is_long)
-            fprintf(f, "sluice: %s needs a value\n", arg);
+            msg_say(f, "%s needs a value\n", arg);
         else
-            fprintf(f, "sluice: -%c needs a value\n", optopt);
+            msg_say(f, "-%c needs a value\n", optopt);
         return;
     }
     if (is_long) {
@@ -145,9 +146,9 @@ void opts_say_error(FILE *f, int ret, int argc, char **argv, const struct option
         opts_nearest(arg + 1, strcspn(arg + 1, "="), names, n, "--", near, sizeof(near));
     }
     if (*near)
-        fprintf(f, "sluice: unknown option -%c (in %s); did you mean %s?\n", optopt, arg, near);
+        msg_say(f, "unknown option -%c (in %s); did you mean %s?\n", optopt, arg, near);
     else
-        fprintf(f, "sluice: unknown option -%c\n", optopt ? optopt : '?');
+        msg_say(f, "unknown option -%c\n", optopt ? optopt : '?');
 }
 
 int opts_parse_size(const char *s, uint64_t max, uint64_t *out) {

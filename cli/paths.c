@@ -1,4 +1,5 @@
 #include "paths.h"
+#include "msg.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -94,11 +95,10 @@ static void say_same(const struct path_use *w, const struct path_use *o) {
         snprintf(same, sizeof(same), "%s and %s are the same file (another name or a hard link)",
                  wd, od);
     if (o->writes)
-        fprintf(stderr, "sluice: %s: both would be written into it; give %s another path\n", same,
-                w->what);
+        msg_say(stderr, "%s: both would be written into it; give %s another path\n", same, w->what);
     else
-        fprintf(stderr, "sluice: %s: writing %s would destroy %s; give %s another path\n", same,
-                w->what, o->what, w->what);
+        msg_say(stderr, "%s: writing %s would destroy %s; give %s another path\n", same, w->what,
+                o->what, w->what);
 }
 
 int paths_check_distinct(const struct path_use *uses, size_t n) {
@@ -204,7 +204,7 @@ int paths_check_writable(const struct path_use *uses, size_t n) {
         if (!err)
             continue;
         paths_why_not(u->path, err, why, sizeof(why));
-        fprintf(stderr, "sluice: cannot write %s %s: %s\n", u->what, u->path, why);
+        msg_say(stderr, "cannot write %s %s: %s\n", u->what, u->path, why);
         return -1;
     }
     return 0;

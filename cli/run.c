@@ -23,6 +23,7 @@
 #include "key.h"
 #include "log.h"
 #include "metrics.h"
+#include "msg.h"
 #include "opts.h"
 #include "order.h"
 #include "paths.h"
@@ -139,7 +140,7 @@ static int parse_num(const char *opt, const char *s, double min, double max, dou
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || v < min || v > max) {
-        fprintf(stderr, "sluice: %s expects a number from %g to %g, got '%s'\n", opt, min, max, s);
+        msg_say(stderr, "%s expects a number from %g to %g, got '%s'\n", opt, min, max, s);
         return -1;
     }
     *out = v;
@@ -294,8 +295,8 @@ static void on_dist_timer(uv_timer_t *t) {
     if (down > c->give_up_s && !c->redis_gave_up) {
         c->redis_gave_up = 1;
         status_clear(c->status);
-        fprintf(stderr,
-                "sluice: Redis has been unreachable for %.0f s (--give-up-after %g); stopping. "
+        msg_say(stderr,
+                "Redis has been unreachable for %.0f s (--give-up-after %g); stopping. "
                 "Results not yet in Redis are lost to this process and run again elsewhere\n",
                 down, c->give_up_s);
         sluice_stop(c->eng, SLUICE_STOP_ABANDON);
@@ -308,8 +309,8 @@ static void on_dist_timer(uv_timer_t *t) {
            stored, so sending more would only add to what is lost to this process. */
         c->commit_gave_up = 1;
         status_clear(c->status);
-        fprintf(stderr,
-                "sluice: Redis has refused the results' commits for %.0f s (--give-up-after "
+        msg_say(stderr,
+                "Redis has refused the results' commits for %.0f s (--give-up-after "
                 "%g): %s; stopping. Results not yet in Redis are lost to this process and run "
                 "again elsewhere\n",
                 failing, c->give_up_s, why);
@@ -322,8 +323,7 @@ static void on_dist_timer(uv_timer_t *t) {
         c->feed_failed = 1;
         c->feed_failed_at = uv_now(t->loop);
         status_clear(c->status);
-        fprintf(stderr, "sluice: feeding %s into the job failed (%s); stopping\n", c->input,
-                feed_why(c));
+        msg_say(stderr, "feeding %s into the job failed (%s); stopping\n", c->input, feed_why(c));
         sluice_stop(c->eng, SLUICE_STOP_DRAIN);
         return;
     }
@@ -347,8 +347,8 @@ static void default_job_name(const char *input, char *buf, size_t size) {
 static void on_drain_timeout(uv_timer_t *t) {
     struct run_ctx *c = t->data;
     status_clear(c->status);
-    fprintf(stderr,
-            "sluice: requests in flight did not finish within --drain-timeout %g s; abandoning "
+    msg_say(stderr,
+            "requests in flight did not finish within --drain-timeout %g s; abandoning "
             "them (they run again on --resume)\n",
             c->drain_timeout_s);
     sluice_stop(c->eng, SLUICE_STOP_ABANDON);
@@ -359,8 +359,8 @@ static void on_signal(uv_signal_t *h, int signum) {
     c->sigints++;
     status_clear(c->status);
     if (c->sigints == 1) {
-        fprintf(stderr,
-                "sluice: %s: sending nothing more, waiting for requests in flight "
+        msg_say(stderr,
+                "%s: sending nothing more, waiting for requests in flight "
                 "(press Ctrl-C again to abandon them)\n",
                 signum == SIGINT ? "interrupted" : "terminated");
         sluice_stop(c->eng, SLUICE_STOP_DRAIN);
@@ -368,7 +368,7 @@ static void on_signal(uv_signal_t *h, int signum) {
             uv_timer_start(&c->drain_timer, on_drain_timeout, (uint64_t)(c->drain_timeout_s * 1000),
                            0);
     } else {
-        fprintf(stderr, "sluice: abandoning requests in flight; they run again on --resume\n");
+        msg_say(stderr, "abandoning requests in flight; they run again on --resume\n");
         sluice_stop(c->eng, SLUICE_STOP_ABANDON);
     }
 }
@@ -391,12 +391,12 @@ static int output_lock(struct output_lock *l, const char *output) {
         /* The lock is ours, not the user's: say what is wrong with OUTPUT's directory. */
         char why[2 * PATH_MAX + 64];
         paths_why_not(l->path, errno, why, sizeof(why));
-        fprintf(stderr, "sluice: cannot write OUTPUT %s: %s\n", output, why);
+        msg_say(stderr, "cannot write OUTPUT %s: %s\n", output, why);
         return -1;
     }
     if (flock(l->fd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr,
-                "sluice: %s is being written by another sluice run (it holds %s); wait "
+        msg_say(stderr,
+                "%s is being written by another sluice run (it holds %s); wait "
                 "for it to finish or stop it first\n",
                 output, l->path);
         close(l->fd);
@@ -449,8 +449,7 @@ static char *run_find_key(const sluice_config_t *cfg, const struct run_opts *o,
     if (o->key_file) {
         key = read_key_file(o->key_file);
         if (!key) {
-            fprintf(stderr, "sluice: cannot read the API key from %s: %s\n", o->key_file,
-                    strerror(errno));
+            msg_say(stderr, "cannot read the API key from %s: %s\n", o->key_file, strerror(errno));
             *bad = 1;
             return NULL;
         }
@@ -484,16 +483,16 @@ static int run_check_key(const sluice_config_t *cfg, const struct run_opts *o, c
             snprintf(fix, sizeof(fix), "put the key on its first line");
         else
             snprintf(fix, sizeof(fix), "export %s=..., or pass --api-key-file FILE", key_env);
-        fprintf(stderr,
-                "sluice: %sno API key: %s needs one and %s; %s (--provider none for a server "
+        msg_say(stderr,
+                "%sno API key: %s needs one and %s; %s (--provider none for a server "
                 "that takes no key)%s\n",
                 dry_run ? "note: " : "", cfg->base_url, where, fix,
                 dry_run ? "; the run itself will refuse to start" : "; nothing was sent");
         return dry_run ? 0 : -1;
     }
     if ((key_env || o->key_file) && !key_in_headers(cfg))
-        fprintf(stderr,
-                "sluice: warning: %s; sending requests without an API key (use --provider "
+        msg_say(stderr,
+                "warning: %s; sending requests without an API key (use --provider "
                 "none to silence this)\n",
                 where);
     return 0;
@@ -567,8 +566,8 @@ int cli_run_main(int argc, char **argv) {
         case OPT_PROVIDER:
             opts.dist.given |= DIST_GIVEN_PROVIDER;
             if (sluice_provider_parse(optarg, &cfg.provider) < 0) {
-                fprintf(stderr,
-                        "sluice: unknown --provider '%s'; use openai, azure, "
+                msg_say(stderr,
+                        "unknown --provider '%s'; use openai, azure, "
                         "anthropic, gemini or none\n",
                         optarg);
                 return 2;
@@ -583,7 +582,7 @@ int cli_run_main(int argc, char **argv) {
         case 'H': {
             if (!strchr(optarg, ':')) {
                 /* Not quoted: it may be a key pasted without its name. */
-                fprintf(stderr, "sluice: -H expects 'Name: value' (this one has no ':')\n");
+                msg_say(stderr, "-H expects 'Name: value' (this one has no ':')\n");
                 goto usage_fail;
             }
             if (list_add(&opts.headers, &opts.n_headers, optarg) < 0)
@@ -701,7 +700,7 @@ int cli_run_main(int argc, char **argv) {
             break;
         case OPT_SECRET_HEADER:
             if (!*optarg || optarg[strcspn(optarg, ":, \t")]) {
-                fprintf(stderr, "sluice: --secret-header expects a header's name, such as "
+                msg_say(stderr, "--secret-header expects a header's name, such as "
                                 "X-Team-Token, without ':' or a value\n");
                 goto usage_fail;
             }
@@ -711,8 +710,7 @@ int cli_run_main(int argc, char **argv) {
         case OPT_ALLOW_ORIGIN: {
             char origin[300];
             if (dist_origin(optarg, origin, sizeof(origin)) < 0) {
-                fprintf(stderr, "sluice: --allow-origin expects http(s)://host[:port], got '%s'\n",
-                        optarg);
+                msg_say(stderr, "--allow-origin expects http(s)://host[:port], got '%s'\n", optarg);
                 goto usage_fail;
             }
             if (list_add(&opts.dist.allow, &opts.dist.n_allow, optarg) < 0)
@@ -763,8 +761,8 @@ int cli_run_main(int argc, char **argv) {
         case OPT_MAX_RESPONSE_BYTES: {
             uint64_t max;
             if (opts_parse_size(optarg, (uint64_t)1 << 40, &max) < 0) {
-                fprintf(stderr,
-                        "sluice: --max-response-bytes expects a size from 1 byte to 1T, such "
+                msg_say(stderr,
+                        "--max-response-bytes expects a size from 1 byte to 1T, such "
                         "as 64M or 1G, got '%s'\n",
                         optarg);
                 goto usage_fail;
@@ -796,17 +794,16 @@ int cli_run_main(int argc, char **argv) {
         goto usage_fail;
     if (worker) {
         if (optind != argc) {
-            fprintf(stderr, "sluice: work takes no INPUT (the job has it); got '%s'\n",
-                    argv[optind]);
+            msg_say(stderr, "work takes no INPUT (the job has it); got '%s'\n", argv[optind]);
             goto usage_fail;
         }
         if (!opts.dist.redis || !opts.dist.job) {
-            fprintf(stderr, "sluice: work needs --redis URL (or $REDIS_URL, "
+            msg_say(stderr, "work needs --redis URL (or $REDIS_URL, "
                             "--redis-url-file) and --job NAME\n");
             goto usage_fail;
         }
         if (opts.output || opts.resume || opts.overwrite || opts.ordered || opts.dry_run) {
-            fprintf(stderr, "sluice: -o, --resume, --overwrite, --ordered and --dry-run "
+            msg_say(stderr, "-o, --resume, --overwrite, --ordered and --dry-run "
                             "belong to the `sluice run` that feeds the job\n");
             goto usage_fail;
         }
@@ -817,47 +814,46 @@ int cli_run_main(int argc, char **argv) {
         return cli_run_job(&cfg, &opts);
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "sluice: expected one INPUT (a file, or - for stdin)%s\n",
+        msg_say(stderr, "expected one INPUT (a file, or - for stdin)%s\n",
                 optind < argc - 1 ? ", got several" : "");
         goto usage_fail;
     }
     if (opts.resume && opts.overwrite) {
-        fprintf(stderr, "sluice: --resume keeps OUTPUT's results and --overwrite throws them "
+        msg_say(stderr, "--resume keeps OUTPUT's results and --overwrite throws them "
                         "away: give one of them\n");
         goto usage_fail;
     }
     if (opts.resume && !opts.output) {
-        fprintf(stderr, "sluice: --resume needs -o OUTPUT, the results to go on from\n");
+        msg_say(stderr, "--resume needs -o OUTPUT, the results to go on from\n");
         goto usage_fail;
     }
     if (!opts.output && !opts.dry_run) {
-        fprintf(stderr, "sluice: -o/--output PATH is required (- for stdout)\n");
+        msg_say(stderr, "-o/--output PATH is required (- for stdout)\n");
         goto usage_fail;
     }
     if (opts.dist.follow || opts.dist.n_allow) {
-        fprintf(stderr, "sluice: %s is for `sluice work`\n",
+        msg_say(stderr, "%s is for `sluice work`\n",
                 opts.dist.follow ? "--follow" : "--allow-origin");
         goto usage_fail;
     }
     if (opts.dist.redis &&
         (opts.resume || opts.ordered || (opts.output && strcmp(opts.output, "-") == 0))) {
-        fprintf(stderr, "sluice: with --redis, OUTPUT must be a file and --resume/--ordered "
+        msg_say(stderr, "with --redis, OUTPUT must be a file and --resume/--ordered "
                         "do not apply: run the same command again and the job goes on where it "
                         "stopped\n");
         goto usage_fail;
     }
     if (!opts.dist.redis && (opts.dist.job || opts.dist.given & DIST_GIVEN_LIMIT_KEY)) {
-        fprintf(stderr, "sluice: --job and --limit-key need --redis URL (or $REDIS_URL, or "
+        msg_say(stderr, "--job and --limit-key need --redis URL (or $REDIS_URL, or "
                         "--redis-url-file)\n");
         goto usage_fail;
     }
     if (opts.resume && opts.output && strcmp(opts.output, "-") == 0) {
-        fprintf(stderr, "sluice: --resume needs an output file, not stdout\n");
+        msg_say(stderr, "--resume needs an output file, not stdout\n");
         goto usage_fail;
     }
     if (strncmp(cfg.base_url, "http://", 7) != 0 && strncmp(cfg.base_url, "https://", 8) != 0) {
-        fprintf(stderr, "sluice: --base-url must start with http:// or https://, got '%s'\n",
-                cfg.base_url);
+        msg_say(stderr, "--base-url must start with http:// or https://, got '%s'\n", cfg.base_url);
         goto usage_fail;
     }
     opts.input = argv[optind];
@@ -868,7 +864,7 @@ int cli_run_main(int argc, char **argv) {
     return cli_run_job(&cfg, &opts);
 
 usage_fail:
-    fprintf(stderr, "sluice: 'sluice %s --help' lists the options\n", worker ? "work" : "run");
+    msg_say(stderr, "'sluice %s --help' lists the options\n", worker ? "work" : "run");
 fail:
     free(opts.headers);
     dist_opts_free(&opts.dist);
@@ -886,23 +882,23 @@ static int output_check_fresh(const char *output, const char *job) {
     if (stat(output, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
         return 0; /* missing (created), empty, or /dev/null and the like */
     if (resume_output_lines(output, &lines, &results) < 0) {
-        fprintf(stderr, "sluice: cannot read %s: %s\n", output, strerror(errno));
+        msg_say(stderr, "cannot read %s: %s\n", output, strerror(errno));
         return -1;
     }
     if (results == 0)
-        fprintf(stderr,
-                "sluice: OUTPUT %s is not empty (%llu line%s, none of them a result); give "
+        msg_say(stderr,
+                "OUTPUT %s is not empty (%llu line%s, none of them a result); give "
                 "another -o, or add --overwrite to replace it\n",
                 output, (unsigned long long)lines, lines == 1 ? "" : "s");
     else if (job)
-        fprintf(stderr,
-                "sluice: OUTPUT %s has %llu result%s, and job %s is not in Redis (finished "
+        msg_say(stderr,
+                "OUTPUT %s has %llu result%s, and job %s is not in Redis (finished "
                 "and deleted, or another --job): give another -o, or add --overwrite to start "
                 "over\n",
                 output, (unsigned long long)results, results == 1 ? "" : "s", job);
     else
-        fprintf(stderr,
-                "sluice: OUTPUT %s has %llu result%s; add --resume to continue, or "
+        msg_say(stderr,
+                "OUTPUT %s has %llu result%s; add --resume to continue, or "
                 "--overwrite to start over\n",
                 output, (unsigned long long)results, results == 1 ? "" : "s");
     return -1;
@@ -916,12 +912,12 @@ static int dist_check_output(sluice_redis_t *r, const struct run_opts *o) {
     if (!o->output)
         return 0; /* `sluice work` */
     if (sluice_job_status(r, o->dist.job, &js, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sluice: --job %s: %s\n", o->dist.job, err);
+        msg_say(stderr, "--job %s: %s\n", o->dist.job, err);
         return 3;
     }
     if (js.exists && o->overwrite) {
-        fprintf(stderr,
-                "sluice: --overwrite: job %s is in Redis, and running the same command goes "
+        msg_say(stderr,
+                "--overwrite: job %s is in Redis, and running the same command goes "
                 "on with it, keeping the results in %s; to start over, delete the job first "
                 "(sluice job delete --redis URL --job %s --force)\n",
                 o->dist.job, o->output, o->dist.job);
@@ -943,7 +939,7 @@ static int dist_start(struct run_ctx *c, const sluice_config_t *cfg, const struc
                                       cfg->tpm > 0 ? cfg->tpm : -1,
                                       o->dist.given & DIST_GIVEN_BURST ? cfg->burst_s : -1);
     if (rc < 0) {
-        fprintf(stderr, "sluice: the shared rate limiter: %s\n", sluice_strerror(rc));
+        msg_say(stderr, "the shared rate limiter: %s\n", sluice_strerror(rc));
         return -1;
     }
     sluice_set_limiter(c->eng, lim);
@@ -969,7 +965,7 @@ static int dist_start(struct run_ctx *c, const sluice_config_t *cfg, const struc
     }
     if ((rc = sluice_job_open(&c->job, c->dist.redis, &jc)) < 0 ||
         (rc = sluice_job_source(c->job, c->eng, s)) < 0) {
-        fprintf(stderr, "sluice: --job %s: %s\n", o->dist.job, sluice_strerror(rc));
+        msg_say(stderr, "--job %s: %s\n", o->dist.job, sluice_strerror(rc));
         return -1;
     }
     sluice_redis_describe(c->dist.redis, where, sizeof(where));
@@ -978,16 +974,16 @@ static int dist_start(struct run_ctx *c, const sluice_config_t *cfg, const struc
         if (rc == 0)
             rc = sluice_job_output(c->job, on_job_line, on_job_sync, c);
         if (rc < 0) {
-            fprintf(stderr, "sluice: feeding job %s in Redis at %s failed: %s\n", o->dist.job,
-                    where, sluice_strerror(rc));
+            msg_say(stderr, "feeding job %s in Redis at %s failed: %s\n", o->dist.job, where,
+                    sluice_strerror(rc));
             return -1;
         }
     }
     uv_timer_init(sluice_loop(c->eng), &c->dist_timer);
     c->dist_timer.data = c;
     uv_timer_start(&c->dist_timer, on_dist_timer, 500, 500);
-    fprintf(stderr,
-            "sluice: job %s in Redis at %s (this worker: %s); add workers with: sluice "
+    msg_say(stderr,
+            "job %s in Redis at %s (this worker: %s); add workers with: sluice "
             "work --redis URL --job %s\n",
             o->dist.job, where, sluice_job_consumer(c->job), o->dist.job);
     return 0;
@@ -1045,11 +1041,11 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     c.input = input;
 
     if (!(c.cost = cost_new())) {
-        fprintf(stderr, "sluice: out of memory\n");
+        msg_say(stderr, "out of memory\n");
         goto out;
     }
     if (o->prices && cost_load_file(c.cost, o->prices, err, sizeof(err)) < 0) {
-        fprintf(stderr, "sluice: --prices: %s\n", err);
+        msg_say(stderr, "--prices: %s\n", err);
         goto out;
     }
     cost_set_fixed(c.cost, o->price_in, o->price_out);
@@ -1069,18 +1065,18 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
        refused before Redis or OUTPUT is touched. */
     if (input &&
         sluice_jsonl_source_open(&c.src, input, o->url, o->resume ? on_skip : NULL, &c) < 0) {
-        fprintf(stderr, "sluice: cannot read %s: %s\n", input, strerror(errno));
+        msg_say(stderr, "cannot read %s: %s\n", input, strerror(errno));
         goto out;
     }
     if (c.src && sluice_jsonl_source_verify(c.src) < 0) {
         paths_input_why(c.src, errno, err, sizeof(err));
-        fprintf(stderr, "sluice: cannot read %s: %s; nothing was sent\n", input, err);
+        msg_say(stderr, "cannot read %s: %s; nothing was sent\n", input, err);
         goto out;
     }
     if (o->dist.redis) {
         if (!o->dist.job) {
             if (strcmp(input, "-") == 0) {
-                fprintf(stderr, "sluice: reading stdin with --redis needs --job NAME\n");
+                msg_say(stderr, "reading stdin with --redis needs --job NAME\n");
                 goto out;
             }
             default_job_name(input, job_name, sizeof(job_name));
@@ -1089,11 +1085,11 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         if (!(dist_loop = malloc(sizeof(*dist_loop))) || uv_loop_init(dist_loop) != 0) {
             free(dist_loop);
             dist_loop = NULL;
-            fprintf(stderr, "sluice: cannot set up the event loop\n");
+            msg_say(stderr, "cannot set up the event loop\n");
             goto out;
         }
         if (sluice_redis_open(&c.dist.redis, dist_loop, o->dist.redis, err, sizeof(err)) < 0) {
-            fprintf(stderr, "sluice: --redis: %s\n", err);
+            msg_say(stderr, "--redis: %s\n", err);
             goto out;
         }
         if ((rc = dist_check_output(c.dist.redis, o)) != 0 ||
@@ -1126,7 +1122,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         goto out;
     if (o->resume) {
         if (resume_load(&done, output, err, sizeof(err)) < 0) {
-            fprintf(stderr, "sluice: --resume: %s\n", err);
+            msg_say(stderr, "--resume: %s\n", err);
             goto out;
         }
         c.done = done;
@@ -1135,16 +1131,16 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
        only formats result lines (for Redis): its sink writes nowhere. */
     int append = o->resume || (o->dist.redis && output && !c.dist.created);
     if (append && o->dist.redis && dist_seen_load(&c.dist, output) < 0) {
-        fprintf(stderr, "sluice: cannot read %s: %s\n", output, strerror(errno));
+        msg_say(stderr, "cannot read %s: %s\n", output, strerror(errno));
         goto out;
     }
     if (sluice_jsonl_sink_open(&c.sink, output ? output : "/dev/null", append) < 0) {
         paths_why_not(output, errno, err, sizeof(err));
-        fprintf(stderr, "sluice: cannot write OUTPUT %s: %s\n", output, err);
+        msg_say(stderr, "cannot write OUTPUT %s: %s\n", output, err);
         goto out;
     }
     if ((rc = sluice_new(&c.eng, cfg, dist_loop)) < 0) {
-        fprintf(stderr, "sluice: %s\n", sluice_strerror(rc));
+        msg_say(stderr, "%s\n", sluice_strerror(rc));
         goto out;
     }
     if (key) {
@@ -1152,7 +1148,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     }
     c.writer = writer_new(c.sink, sluice_loop(c.eng), o->fsync_s);
     if (!c.writer) {
-        fprintf(stderr, "sluice: out of memory\n");
+        msg_say(stderr, "out of memory\n");
         goto out;
     }
     sluice_source_t s;
@@ -1164,7 +1160,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         /* A pipe (a producer upstream) is read by the loop: a slow one must not hold up the
            answers, the timers and the status line meanwhile. */
         if ((rc = sluice_jsonl_source_attach(c.src, c.eng)) < 0) {
-            fprintf(stderr, "sluice run: cannot watch %s: %s\n", input, sluice_strerror(rc));
+            msg_say_as(stderr, "run", "cannot watch %s: %s\n", input, sluice_strerror(rc));
             goto out;
         }
         if (!o->ordered) {
@@ -1183,7 +1179,7 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         sluice_source_t inner = s;
         c.order = order_new(&inner, c.sink, c.writer, window, &s);
         if (!c.order) {
-            fprintf(stderr, "sluice: out of memory\n");
+            msg_say(stderr, "out of memory\n");
             goto out;
         }
         order_set_engine(c.order, c.eng);
@@ -1195,16 +1191,16 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
         sluice_set_admit_cb(c.eng, cost_admit, c.cost);
     if (o->log && !(c.log = log_open(o->log))) {
         paths_why_not(o->log, errno, err, sizeof(err));
-        fprintf(stderr, "sluice: cannot write --log %s: %s\n", o->log, err);
+        msg_say(stderr, "cannot write --log %s: %s\n", o->log, err);
         goto out;
     }
     if (o->metrics) {
         if (metrics_start(&c.metrics, sluice_loop(c.eng), o->metrics, c.eng, c.cost, err,
                           sizeof(err)) < 0) {
-            fprintf(stderr, "sluice: %s\n", err);
+            msg_say(stderr, "%s\n", err);
             goto out;
         }
-        fprintf(stderr, "sluice: metrics at http://%.*s:%d/metrics\n",
+        msg_say(stderr, "metrics at http://%.*s:%d/metrics\n",
                 (int)(strrchr(o->metrics, ':') - o->metrics), o->metrics, metrics_port(c.metrics));
     }
 
@@ -1316,15 +1312,15 @@ int cli_run_job(sluice_config_t *cfg, struct run_opts *o) {
     }
     status_summary(stderr, &st, &end);
     if (job_said)
-        fprintf(stderr, "sluice: job %s: %lld line%s, %llu result%s, %llu failed\n", o->dist.job,
+        msg_say(stderr, "job %s: %lld line%s, %llu result%s, %llu failed\n", o->dist.job,
                 (long long)js.total, js.total == 1 ? "" : "s", (unsigned long long)js.done,
                 js.done == 1 ? "" : "s", (unsigned long long)js.failed);
     if (log_close(c.log) < 0)
-        fprintf(stderr, "sluice: writing --log %s failed: %s\n", o->log, strerror(errno));
+        msg_say(stderr, "writing --log %s failed: %s\n", o->log, strerror(errno));
     c.log = NULL;
     if (o->stats_json && status_write_json(o->stats_json, &st, &end, exit_code) < 0) {
         paths_why_not(o->stats_json, errno, err, sizeof(err));
-        fprintf(stderr, "sluice: cannot write --stats-json %s: %s\n", o->stats_json, err);
+        msg_say(stderr, "cannot write --stats-json %s: %s\n", o->stats_json, err);
     }
 out:
     metrics_close(c.metrics);

@@ -3,6 +3,7 @@
  * --stats-json). Only the CLI talks to people; these are its words for a run in progress.
  */
 #include "status.h"
+#include "msg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -250,7 +251,7 @@ static void on_tick(uv_timer_t *t) {
         fprintf(stderr, "\r\033[K%s", line);
         s->drawn = 1;
     } else if (st.wall_s - s->last_plain_s >= 10.0) {
-        fprintf(stderr, "sluice: %s\n", line);
+        msg_say(stderr, "%s\n", line);
         s->last_plain_s = st.wall_s;
     }
     fflush(stderr);
@@ -318,15 +319,15 @@ static const char *plural(uint64_t n) {
 /* A finished run that sent nothing: one line that says why, not six of zeros. */
 static void status_nothing(FILE *f, const struct status_end *e) {
     if (e->job)
-        fprintf(f, "sluice: this process sent no requests%s%s\n", e->output ? "; results in " : "",
+        msg_say(f, "this process sent no requests%s%s\n", e->output ? "; results in " : "",
                 e->output ? e->output : "");
     else if (e->skipped == 1)
-        fprintf(f, "sluice: nothing to do: the one id is already in %s\n", e->output);
+        msg_say(f, "nothing to do: the one id is already in %s\n", e->output);
     else if (e->skipped)
-        fprintf(f, "sluice: nothing to do: all %llu ids are already in %s\n",
+        msg_say(f, "nothing to do: all %llu ids are already in %s\n",
                 (unsigned long long)e->skipped, e->output);
     else
-        fprintf(f, "sluice: nothing to do: %s has no requests\n",
+        msg_say(f, "nothing to do: %s has no requests\n",
                 strcmp(e->input, "-") == 0 ? "stdin" : e->input);
 }
 
@@ -340,15 +341,14 @@ void status_summary(FILE *f, const sluice_stats_t *st, const struct status_end *
     uint64_t unwritten = e->unwritten < done ? e->unwritten : done;
     if (unwritten)
         /* What OUTPUT holds is the news (the error above says why the rest is not there). */
-        fprintf(f,
-                "sluice: %llu request%s finished in %.1fs (%llu succeeded, %llu failed); %s "
+        msg_say(f,
+                "%llu request%s finished in %.1fs (%llu succeeded, %llu failed); %s "
                 "holds %llu of them",
                 (unsigned long long)done, plural(done), st->wall_s,
                 (unsigned long long)st->succeeded, (unsigned long long)st->failed, e->output,
                 (unsigned long long)(done - unwritten));
     else {
-        fprintf(f, "sluice: %llu request%s in %.1fs", (unsigned long long)done, plural(done),
-                st->wall_s);
+        msg_say(f, "%llu request%s in %.1fs", (unsigned long long)done, plural(done), st->wall_s);
         if (st->wall_s >= STATUS_RATE_MIN_S)
             fprintf(f, " (%.1f req/s)", rps);
         fprintf(f, ": %llu succeeded, %llu failed", (unsigned long long)st->succeeded,
@@ -372,7 +372,7 @@ void status_summary(FILE *f, const sluice_stats_t *st, const struct status_end *
                 st->rate_source ? st->rate_source : "none");
     fprintf(f, "\nsluice: latency p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms\n",
             st->latency_p50_ms, st->latency_p90_ms, st->latency_p99_ms, st->latency_max_ms);
-    fprintf(f, "sluice: tokens: %llu in, %llu out", (unsigned long long)st->tokens_in,
+    msg_say(f, "tokens: %llu in, %llu out", (unsigned long long)st->tokens_in,
             (unsigned long long)st->tokens_out);
     const struct cost_view *cv = e->cost;
     if (cv && cv->known) {
@@ -394,10 +394,9 @@ void status_summary(FILE *f, const sluice_stats_t *st, const struct status_end *
     fputc('\n', f);
     if (unwritten)
         return; /* where they are and what to do: the error above said it */
-    fprintf(f, "sluice: results in %s\n", e->output);
+    msg_say(f, "results in %s\n", e->output);
     if (st->failed && !e->job)
-        fprintf(f,
-                "sluice: to retry the failed lines: sluice run %s -o %s --resume (same options)\n",
+        msg_say(f, "to retry the failed lines: sluice run %s -o %s --resume (same options)\n",
                 e->input, e->output);
 }
 
