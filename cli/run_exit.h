@@ -3,9 +3,9 @@
 
 /*
  * How a `sluice run` (or `sluice work`) that got as far as its loop ends: from the facts of the
- * run to the line that says why it stopped and the exit status. DESIGN.md's "Exit status" table
- * lists the rows in the order they are tried here; the first that holds wins, so a full disk is
- * reported over the Ctrl-C that followed it. Runs refused before the loop (bad usage, unreadable
+ * run to the line that says why it stopped and the exit status. docs/DESIGN.md's "Exit status"
+ * table lists the rows in the order they are tried here; the first that holds wins, so a full disk
+ * is reported over the Ctrl-C that followed it. Runs refused before the loop (bad usage, unreadable
  * INPUT: exit 2) never come here.
  */
 #include <stddef.h>
@@ -48,7 +48,7 @@ struct run_facts {
     double max_usd, spent_usd;
 };
 
-/* The rows of DESIGN.md's exit-status table, in the order they are tried. */
+/* The rows of docs/DESIGN.md's exit-status table, in the order they are tried. */
 enum run_end {
     RUN_END_REDIS_GONE,     /* Redis unreachable past --give-up-after */
     RUN_END_COMMIT_REFUSED, /* Redis refused the commits */

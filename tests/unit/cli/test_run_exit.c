@@ -1,4 +1,4 @@
-/* Unit tests for cli/run_exit.c: one test per row of DESIGN.md's exit-status table, in its
+/* Unit tests for cli/run_exit.c: one test per row of docs/DESIGN.md's exit-status table, in its
    order, each with the whole stop line (e2e tests grep for these words). */
 #include <setjmp.h>
 #include <stdarg.h>
