@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "paths.h"
+#include "util.h"
 
 /* ---- credentials ---- */
 
@@ -524,16 +525,6 @@ void dist_opts_free(struct dist_opts *d) {
     d->n_secret = d->n_allow = 0;
 }
 
-/* FNV-1a, 64 bits. */
-static uint64_t fnv64(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* The default limit key: the provider's address and a hash of the API key (never the key). */
 void dist_limit_key(const sluice_config_t *cfg, const char *given, char *buf, size_t size) {
     if (given) {
@@ -541,14 +532,15 @@ void dist_limit_key(const sluice_config_t *cfg, const char *given, char *buf, si
         return;
     }
     const char *key = cfg->api_key ? cfg->api_key : "";
-    snprintf(buf, size, "%s#%016" PRIx64, cfg->base_url, fnv64(key, strlen(key)));
+    snprintf(buf, size, "%s#%016" PRIx64, cfg->base_url,
+             util_fnv1a64_short_basis(key, strlen(key)));
 }
 
 /* ---- OUTPUT after a crash ---- */
 
 /* A line's hash for the seen set, where 0 marks an empty slot. */
 static uint64_t line_hash(const char *s, size_t n) {
-    uint64_t h = fnv64(s, n);
+    uint64_t h = util_fnv1a64_short_basis(s, n);
     return h ? h : 1;
 }
 

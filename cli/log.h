@@ -16,9 +16,6 @@ FILE *log_open(const char *path);
 /* Writes one attempt as a JSON line. */
 void log_attempt(FILE *f, const sluice_attempt_t *a, double t_s);
 
-/* Writes s as a JSON string (quotes included), escaping what RFC 8259 §7 requires. */
-void log_json_string(FILE *f, const char *s);
-
 /* Returns 0, or -1 with errno set when a write failed. f may be NULL. */
 int log_close(FILE *f);
 

@@ -10,6 +10,7 @@
 
 #include "paths.h"
 #include "sluice.h"
+#include "util.h"
 
 struct resume_set {
     uint64_t *slots; /* 0 marks an empty slot; a hash of 0 is stored as 1 */
@@ -17,11 +18,8 @@ struct resume_set {
 };
 
 uint64_t resume_hash(const char *s, size_t len) {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a, then a final mix against clustering */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
+    /* FNV-1a, then a final mix against clustering */
+    uint64_t h = util_fnv1a64_short_basis(s, len);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;

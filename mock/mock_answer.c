@@ -2,21 +2,6 @@
 
 #include <string.h>
 
-static uint64_t fnv1a(const char *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static uint64_t mix(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* Bytes of prompt text in a request value, whatever its shape: a string; an array of
  * strings, token ids (4 bytes each) or message objects; an object's "text" (content parts,
  * Anthropic blocks) and "content" (chat messages). Images and tool schemas count nothing. */
@@ -102,10 +87,10 @@ int mock_request_parse(struct mock_request *rq, enum mock_endpoint ep, json_toke
     rq->max_tokens = get_positive_int(root, "max_completion_tokens");
     if (!rq->max_tokens)
         rq->max_tokens = get_positive_int(root, "max_tokens");
-    rq->hash = fnv1a(body, len);
+    rq->hash = util_fnv1a64(body, len);
     if (ep != MOCK_EP_EMBEDDINGS) {
         int64_t cap = rq->max_tokens ? rq->max_tokens : MOCK_DEFAULT_MAX_TOKENS;
-        rq->completion_tokens = 1 + (int64_t)(mix(rq->hash) % (uint64_t)cap);
+        rq->completion_tokens = 1 + (int64_t)(util_mix64(rq->hash) % (uint64_t)cap);
     }
     return 0;
 fail:
@@ -136,7 +121,7 @@ static void put_words(struct mock_buf *out, uint64_t hash, int64_t n) {
         "retry", "budget", "stream", "water",  "bridge",  "canal",  "lock", "weir"};
     mock_buf_puts(out, "\"");
     for (int64_t i = 0; i < n; i++) {
-        const char *w = words[mix(hash + (uint64_t)i) % (sizeof words / sizeof words[0])];
+        const char *w = words[util_mix64(hash + (uint64_t)i) % (sizeof words / sizeof words[0])];
         if (i)
             mock_buf_puts(out, " ");
         mock_buf_puts(out, w);
@@ -162,7 +147,7 @@ static void put_embeddings(const struct mock_request *rq, struct mock_buf *out) 
         mock_buf_printf(out, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":[",
                         i ? "," : "", i);
         for (int64_t j = 0; j < dims; j++) {
-            uint64_t h = mix(rq->hash ^ mix((uint64_t)i * 4096 + (uint64_t)j));
+            uint64_t h = util_mix64(rq->hash ^ util_mix64((uint64_t)i * 4096 + (uint64_t)j));
             double x = (double)(h >> 11) / 9007199254740992.0 * 2.0 - 1.0;
             mock_buf_printf(out, "%s%.6f", j ? "," : "", x);
         }

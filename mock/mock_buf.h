@@ -1,4 +1,5 @@
-/* A growable byte buffer for the mock's answers and request bodies.
+/* The mock's growable byte buffer for answers and request bodies: the one struct buf (util.h)
+ * with a sticky failure.
  *
  * Buffers live in connections and are reused from request to request, so the hot path
  * allocates only while a buffer is still growing to its working size. Allocation failure is
@@ -9,10 +10,10 @@
 
 #include <stddef.h>
 
+#include "util.h"
+
 struct mock_buf {
-    char *data;
-    size_t len;
-    size_t cap;
+    struct buf buf;
     int failed;
 };
 
@@ -22,7 +23,7 @@ void mock_buf_append(struct mock_buf *b, const void *p, size_t n);
 void mock_buf_puts(struct mock_buf *b, const char *s);
 void mock_buf_printf(struct mock_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Appends `s` (n bytes) as a quoted JSON string, escaping as RFC 8259 §7 requires. */
+/* Appends `s` (n bytes) as a quoted JSON string (buf_append_json_string()). */
 void mock_buf_json_str(struct mock_buf *b, const char *s, size_t n);
 /* Empties the buffer; gives the memory back when it grew beyond `keep` bytes (one huge
  * request must not pin megabytes in an idle keep-alive connection). */

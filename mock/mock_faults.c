@@ -2,32 +2,14 @@
 
 #include <math.h>
 
-void mock_rng_seed(struct mock_rng *r, uint64_t seed) {
-    r->state = seed;
-}
-
-/* splitmix64 (Steele, Lea, Flood 2014): one add and a mix, full period, good enough for
- * fault injection and tiny to reason about. */
-uint64_t mock_rng_next(struct mock_rng *r) {
-    uint64_t z = (r->state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-double mock_rng_unit(struct mock_rng *r) {
-    return (double)(mock_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-double mock_rng_normal(struct mock_rng *r) {
-    double u1 = 1.0 - mock_rng_unit(r); /* (0, 1]: log(0) must not happen */
-    double u2 = mock_rng_unit(r);
+double mock_rng_normal(struct rng *r) {
+    double u1 = 1.0 - rng_uniform(r); /* (0, 1]: log(0) must not happen */
+    double u2 = rng_uniform(r);
     return sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2);
 }
 
-enum mock_fault mock_faults_pick(const double rates[MOCK_FAULT_COUNT], struct mock_rng *r,
-                                 int *status) {
-    double u = mock_rng_unit(r);
+enum mock_fault mock_faults_pick(const double rates[MOCK_FAULT_COUNT], struct rng *r, int *status) {
+    double u = rng_uniform(r);
     double lo = 0;
     *status = 0;
     for (int f = MOCK_FAULT_FAIL; f < MOCK_FAULT_COUNT; f++) {
@@ -52,7 +34,7 @@ const char *mock_fault_name(enum mock_fault f) {
     return (unsigned)f < MOCK_FAULT_COUNT ? names[f] : "?";
 }
 
-double mock_latency_ms(struct mock_rng *r, double median_ms, double sigma, double ms_per_token,
+double mock_latency_ms(struct rng *r, double median_ms, double sigma, double ms_per_token,
                        int64_t completion_tokens) {
     double ms = median_ms;
     /* The median of exp(N(mu, sigma)) is exp(mu): scaling by exp(sigma * z) keeps the median. */

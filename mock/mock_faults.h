@@ -7,16 +7,10 @@
 
 #include <stdint.h>
 
-struct mock_rng {
-    uint64_t state;
-};
+#include "util.h" /* struct rng: the one splitmix64, shared with the engine */
 
-void mock_rng_seed(struct mock_rng *r, uint64_t seed);
-uint64_t mock_rng_next(struct mock_rng *r);
-/* Uniform in [0, 1): 53 random bits, so 1.0 is never returned and a rate of 1 always hits. */
-double mock_rng_unit(struct mock_rng *r);
 /* Standard normal (Box-Muller; uses two draws). */
-double mock_rng_normal(struct mock_rng *r);
+double mock_rng_normal(struct rng *r);
 
 /* The faults, in the order their probability bands are laid out on [0, 1). */
 enum mock_fault {
@@ -38,13 +32,12 @@ enum mock_fault {
  * happens with exactly its probability while the rates sum to at most 1 (beyond that, the
  * later faults in the enum are crowded out). For MOCK_FAULT_FAIL, *status gets 500, 502 or
  * 503 (a third each, from where the draw fell in the band); otherwise 0. */
-enum mock_fault mock_faults_pick(const double rates[MOCK_FAULT_COUNT], struct mock_rng *r,
-                                 int *status);
+enum mock_fault mock_faults_pick(const double rates[MOCK_FAULT_COUNT], struct rng *r, int *status);
 const char *mock_fault_name(enum mock_fault f);
 
 /* The delay of one answer in ms: a lognormal around `median_ms` with spread `sigma` (0 means
  * exactly the median), plus `ms_per_token` per completion token. */
-double mock_latency_ms(struct mock_rng *r, double median_ms, double sigma, double ms_per_token,
+double mock_latency_ms(struct rng *r, double median_ms, double sigma, double ms_per_token,
                        int64_t completion_tokens);
 
 #endif

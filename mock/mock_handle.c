@@ -121,20 +121,20 @@ static void count_sent(struct mock_conn *c, int status, int64_t prompt, int64_t 
 static void finish(struct mock_conn *c, const struct reply *r) {
     struct mock *m = c->m;
     struct mock_buf *body = &m->scratch;
-    size_t declared = body->len, sent = body->len;
+    size_t declared = body->buf.len, sent = body->buf.len;
     if (r->reset)
-        sent = body->len / 2;
+        sent = body->buf.len / 2;
     if (r->truncate)
-        declared = sent = body->len / 2;
+        declared = sent = body->buf.len / 2;
     if (body->failed) {
         c->close_after = 1; /* out of memory: better a closed connection than a lie */
-        body->len = 0;
+        body->buf.len = 0;
         return;
     }
     uint64_t delay = r->delay_ms > 0 ? (uint64_t)llround(r->delay_ms) : 0;
     struct mock_buf *o = delay ? &c->later : &c->out;
     put_head(c, o, r, declared);
-    mock_buf_append(o, body->data, sent);
+    mock_buf_append(o, body->buf.data, sent);
     mock_buf_reset(body, 1u << 20);
     if (delay) {
         c->wait = MOCK_WAIT_TIMER;
@@ -152,12 +152,12 @@ static void finish(struct mock_conn *c, const struct reply *r) {
 
 void mock_handle_deliver(struct mock_conn *c) {
     c->wait = MOCK_WAIT_NONE;
-    if (!c->out.len) {
+    if (!c->out.buf.len) {
         struct mock_buf t = c->out;
         c->out = c->later;
         c->later = t;
     } else {
-        mock_buf_append(&c->out, c->later.data, c->later.len);
+        mock_buf_append(&c->out, c->later.buf.data, c->later.buf.len);
     }
     mock_buf_reset(&c->later, 64u << 10);
     if (c->later_reset)
@@ -174,7 +174,7 @@ static void send_error(struct mock_conn *c, struct reply *r, struct mock_err *e)
     e->seq = ++m->error_seq;
     e->wall_ms = wall_ms();
     struct mock_err_head h;
-    m->scratch.len = 0;
+    m->scratch.buf.len = 0;
     mock_dialect_error(m->cfg.provider, e, &h, &m->scratch);
     r->status = h.status;
     r->retry_ms = h.retry_after_ms;
@@ -209,7 +209,7 @@ static void handle_admin(struct mock_conn *c, const char *path, size_t plen, con
                          struct reply *r) {
     struct mock *m = c->m;
     int method = c->parser.method;
-    m->scratch.len = 0;
+    m->scratch.buf.len = 0;
     if (method == HTTP_POST && plen == 12 && memcmp(path, "/mock/outage", 12) == 0) {
         const char *q = strstr(query, "seconds=");
         char *end = NULL;
@@ -342,7 +342,7 @@ void mock_handle_request(struct mock_conn *c) {
         return;
     }
     struct mock_request rq;
-    if (mock_request_parse(&rq, ep, m->tok, c->body.data, c->body.len) < 0) {
+    if (mock_request_parse(&rq, ep, m->tok, c->body.buf.data, c->body.buf.len) < 0) {
         r.status = 400;
         error_reply(c, &r, "invalid_request_error", NULL, "invalid_request_error",
                     "We could not parse the JSON body of your request. (HINT: This likely means "
@@ -375,7 +375,7 @@ void mock_handle_request(struct mock_conn *c) {
     }
     /* Its own draw, and only when asked for, so that the fault sequence of a --seed stays
      * what it was without this option. */
-    if (m->cfg.overloaded_rate > 0 && mock_rng_unit(&m->rng) < m->cfg.overloaded_rate) {
+    if (m->cfg.overloaded_rate > 0 && rng_uniform(&m->rng) < m->cfg.overloaded_rate) {
         m->stats.overloaded++;
         struct mock_err e = {.kind = MOCK_ERR_OVERLOADED};
         send_error(c, &r, &e);
@@ -415,7 +415,7 @@ void mock_handle_request(struct mock_conn *c) {
         r.prompt = rq.prompt_tokens;
         r.completion = rq.completion_tokens;
     }
-    m->scratch.len = 0;
+    m->scratch.buf.len = 0;
     mock_answer_body(&rq, id, (int64_t)time(NULL), &m->scratch);
     finish(c, &r);
 done:

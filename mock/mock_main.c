@@ -419,7 +419,7 @@ int mock_main(int argc, char **argv) {
     raise_nofile();
     /* A client that closes while we write must cost an EPIPE, not the process. */
     signal(SIGPIPE, SIG_IGN);
-    mock_rng_seed(&m.rng, m.cfg.seed);
+    rng_seed(&m.rng, m.cfg.seed);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     m.id_prefix = (unsigned)(ts.tv_sec ^ ((unsigned)getpid() << 16) ^ ts.tv_nsec);

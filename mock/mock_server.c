@@ -62,7 +62,7 @@ static int on_message_begin(http_parser *p) {
     c->expect_continue = 0;
     c->auth = 0;
     c->hname_len = 0;
-    c->body.len = 0;
+    c->body.buf.len = 0;
     return 0;
 }
 
@@ -119,7 +119,7 @@ static int on_url(http_parser *p, const char *at, size_t n) {
 
 static int on_body(http_parser *p, const char *at, size_t n) {
     struct mock_conn *c = p->data;
-    if (c->body_too_large || c->body.len + n > MOCK_BODY_MAX) {
+    if (c->body_too_large || c->body.buf.len + n > MOCK_BODY_MAX) {
         c->body_too_large = 1;
         return 0;
     }
@@ -181,19 +181,19 @@ static void conn_output(struct mock_conn *c) {
         conn_close(c);
         return;
     }
-    if (!c->writing && c->out.len) {
+    if (!c->writing && c->out.buf.len) {
         struct mock_buf t = c->wbuf;
         c->wbuf = c->out;
         c->out = t;
-        c->out.len = 0;
-        uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+        c->out.buf.len = 0;
+        uv_buf_t b = uv_buf_init(c->wbuf.buf.data, (unsigned)c->wbuf.buf.len);
         if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
             conn_close(c);
             return;
         }
         c->writing = 1;
     }
-    if (!c->writing && !c->out.len && c->close_after && c->wait == MOCK_WAIT_NONE)
+    if (!c->writing && !c->out.buf.len && c->close_after && c->wait == MOCK_WAIT_NONE)
         conn_close(c);
 }
 
@@ -220,7 +220,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         /* A client that half-closes after its request still gets the answer; a hung request
          * has none to give, so its connection goes now. */
         if (nread == UV_EOF && c->wait != MOCK_WAIT_HANG &&
-            (c->wait == MOCK_WAIT_TIMER || c->writing || c->out.len)) {
+            (c->wait == MOCK_WAIT_TIMER || c->writing || c->out.buf.len)) {
             c->close_after = 1;
             uv_read_stop(s);
             c->reading = 0;
@@ -232,11 +232,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     if (nread == 0 || c->close_after)
         return;
     size_t len = (size_t)nread;
-    if (c->wait != MOCK_WAIT_NONE || c->pending.len) {
+    if (c->wait != MOCK_WAIT_NONE || c->pending.buf.len) {
         mock_buf_append(&c->pending, buf->base, len);
         if (c->pending.failed) {
             conn_close(c);
-        } else if (c->pending.len > MOCK_PENDING_MAX) {
+        } else if (c->pending.buf.len > MOCK_PENDING_MAX) {
             uv_read_stop(s);
             c->reading = 0;
         }
@@ -254,20 +254,20 @@ static void on_timer(uv_timer_t *t) {
     mock_handle_deliver(c);
     http_parser_pause(&c->parser, 0);
     size_t off = 0;
-    while (off < c->pending.len && c->wait == MOCK_WAIT_NONE && !c->close_after) {
-        off += conn_parse(c, c->pending.data + off, c->pending.len - off);
+    while (off < c->pending.buf.len && c->wait == MOCK_WAIT_NONE && !c->close_after) {
+        off += conn_parse(c, c->pending.buf.data + off, c->pending.buf.len - off);
         /* conn_parse may have paused again for the next request; its timer is running. */
     }
     if (c->close_after) {
-        off = c->pending.len;
+        off = c->pending.buf.len;
     }
-    if (off == c->pending.len) {
+    if (off == c->pending.buf.len) {
         mock_buf_reset(&c->pending, MOCK_KEEP_BYTES);
     } else if (off > 0) {
-        memmove(c->pending.data, c->pending.data + off, c->pending.len - off);
-        c->pending.len -= off;
+        memmove(c->pending.buf.data, c->pending.buf.data + off, c->pending.buf.len - off);
+        c->pending.buf.len -= off;
     }
-    if (!c->reading && !c->close_after && c->pending.len <= MOCK_PENDING_MAX) {
+    if (!c->reading && !c->close_after && c->pending.buf.len <= MOCK_PENDING_MAX) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
             c->reading = 1;
     }

@@ -97,7 +97,7 @@ struct mock {
     uv_tcp_t listener;
     uv_signal_t sigint, sigterm;
     struct mock_limits limits;
-    struct mock_rng rng;
+    struct rng rng;
     struct mock_stats stats;
     int64_t outage_until_ms; /* loop time; /v1 requests get 503 before it */
     uint64_t admitted;       /* requests past the limits: what --quota-after counts */

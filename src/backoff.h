@@ -2,19 +2,12 @@
 #define SLUICE_BACKOFF_H
 
 /*
- * Retry delays and the engine's one seeded PRNG (a run with a fixed seed can be replayed).
- * Pure functions of their arguments: no clock, no global state.
+ * Retry delays, drawn from the engine's one seeded PRNG (struct rng, util.h), so a run with a
+ * fixed seed can be replayed. Pure functions of their arguments: no clock, no global state.
  */
 #include <stdint.h>
 
-struct rng {
-    uint64_t s;
-};
-
-void rng_seed(struct rng *r, uint64_t seed);
-uint64_t rng_next(struct rng *r);
-/* Uniform in [0, 1). */
-double rng_uniform(struct rng *r);
+#include "util.h"
 
 /*
  * "Full jitter" exponential backoff: uniform in [0, min(cap, base * 2^(attempt-1))] ms, where

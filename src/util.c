@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +69,44 @@ int buf_append_u64(struct buf *b, uint64_t v) {
         v /= 10;
     } while (v > 0);
     return buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+int buf_append_vprintf(struct buf *b, const char *fmt, va_list ap) {
+    va_list again;
+    va_copy(again, ap);
+    int rc = SLUICE_ENOMEM;
+    if (buf_reserve(b, 256) != 0)
+        goto done;
+    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    if (n < 0)
+        goto done;
+    if ((size_t)n >= b->cap - b->len) {
+        if (buf_reserve(b, (size_t)n) != 0)
+            goto done;
+        vsnprintf(b->data + b->len, b->cap - b->len, fmt, again);
+    }
+    b->len += (size_t)n;
+    rc = 0;
+done:
+    va_end(again);
+    if (rc != 0 && b->cap > 0)
+        b->data[b->len] = '\0';
+    return rc;
+}
+
+int buf_append_printf(struct buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_append_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void buf_reset_keep(struct buf *b, size_t keep) {
+    if (b->cap > keep)
+        buf_free(b);
+    else
+        buf_reset(b);
 }
 
 size_t util_utf8_len(const unsigned char *p, size_t n) {
@@ -623,32 +663,6 @@ const char *util_json_strerror(int err) {
     default:
         return "unknown error";
     }
-}
-
-/* ---- hashing ---- */
-
-/* The splitmix64 finalizer: a bijection with full avalanche. */
-static uint64_t util_mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-uint64_t util_hash64(const void *p, size_t n) {
-    const unsigned char *s = p;
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)n * 0xff51afd7ed558ccdULL);
-    while (n > 0) {
-        /* Little-endian words assembled by hand, so the hash is the same on every CPU: the
-         * sink writes it into result ids. */
-        uint64_t w = 0;
-        size_t k = n < 8 ? n : 8;
-        for (size_t i = 0; i < k; i++)
-            w |= (uint64_t)s[i] << (8 * i);
-        h = util_mix64(h ^ util_mix64(w + k));
-        s += k;
-        n -= k;
-    }
-    return util_mix64(h);
 }
 
 /* See util.h. */

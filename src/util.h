@@ -2,10 +2,13 @@
 #define SLUICE_UTIL_H
 
 /*
- * Small helpers shared by the library's stages: a growable byte buffer, JSON string escaping
- * into it, a strict JSON validator that works on raw bytes (so raw text can be passed on
- * without re-serialising it), and a 64-bit string hash.
+ * The one copy of the small utilities that src/, cli/ and mock/ all use (as curl's lib/curlx/):
+ * a growable byte buffer, JSON string escaping into it, a strict JSON validator that works on
+ * raw bytes (so raw text can be passed on without re-serialising it), hashes and a seeded
+ * PRNG. They are built as their own library (sluiceutil) linked into each program, and depend
+ * on nothing but libc: the mock shares these and none of the engine's logic.
  */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +37,11 @@ int buf_append_str(struct buf *b, const char *s);
 int buf_append_char(struct buf *b, char c);
 /* Decimal digits of v. */
 int buf_append_u64(struct buf *b, uint64_t v);
+/* printf() onto the end of the buffer; on failure the buffer holds what it held. */
+int buf_append_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_append_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* buf_reset() that also gives the memory back when the buffer grew beyond `keep` bytes. */
+void buf_reset_keep(struct buf *b, size_t keep);
 /*
  * Length of the valid UTF-8 sequence at p[0..n) (n > 0), or 0 when it is not one: overlong
  * forms, surrogates (U+D800..DFFF) and code points above U+10FFFF are invalid (RFC 3629 §4).
@@ -120,11 +128,38 @@ int util_json_member(const char *s, size_t len, size_t *pos, struct util_span *k
  */
 size_t util_json_unescape(const char *raw, size_t n, char *out);
 
+/* ---- hashes and the PRNG (util_hash.c) ---- */
+
 /*
  * A 64-bit hash of n bytes with good avalanche (every input bit flips about half the output
  * bits), the same on every platform. Not cryptographic: don't use it against an adversary.
+ * Result ids are made from it, so what it computes must never change.
  */
 uint64_t util_hash64(const void *p, size_t n);
+/* The splitmix64 finalizer: a bijection of 64-bit words with full avalanche. */
+uint64_t util_mix64(uint64_t z);
+/* FNV-1a, 64 bits, with the standard offset basis 14695981039346656037. */
+uint64_t util_fnv1a64(const void *p, size_t n);
+/*
+ * FNV-1a, 64 bits, from the offset basis 1469598103934665603: the standard one with its last
+ * digit missing. Not FNV-1a as published, but the Redis limit key of a distributed run
+ * ("<url>#<hash of the API key>") is named with it, so workers of every version must keep
+ * computing it to find the same key. Use util_fnv1a64() for anything new.
+ */
+uint64_t util_fnv1a64_short_basis(const void *p, size_t n);
+
+/*
+ * A seeded PRNG (splitmix64): the engine has one per run, the mock one per server, so a run
+ * with a fixed seed can be replayed. A zeroed struct is seed 0.
+ */
+struct rng {
+    uint64_t s;
+};
+
+void rng_seed(struct rng *r, uint64_t seed);
+uint64_t rng_next(struct rng *r);
+/* Uniform in [0, 1): 53 random bits, so 1.0 is never returned and a rate of 1 always hits. */
+double rng_uniform(struct rng *r);
 
 /* The most bytes util_json_key_text() decodes a key with escapes into: longer keys match no
    name. */

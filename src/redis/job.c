@@ -80,8 +80,10 @@ void job_lens_of(const char **argv, size_t *lens, int argc) {
         lens[i] = strlen(argv[i]);
 }
 
-/* A call came back: drop its reference; 1 when the job is closed (the caller returns). */
-int job_call_back(struct sluice_job_s *j) {
+/* A call came back: clear its busy flag, drop its reference; 1 when the job is closed. */
+int job_call_back(struct sluice_job_s *j, int *busy) {
+    if (busy)
+        *busy = 0;
     j->refs--;
     if (j->closed) {
         job_maybe_free(j);
@@ -173,8 +175,7 @@ static void on_read_timer(uv_timer_t *t);
 static void on_read(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     struct sluice_job_s *j = ud;
-    j->reading = 0;
-    if (job_call_back(j))
+    if (job_call_back(j, &j->reading))
         return;
     if (!reply)
         return; /* the read connection went down: its "up" reads again */
@@ -262,8 +263,7 @@ int job_send_status(struct sluice_job_s *j, rconn_reply_cb cb, const char *after
 static void on_eof_status(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     struct sluice_job_s *j = ud;
-    j->checking = 0;
-    if (job_call_back(j))
+    if (job_call_back(j, &j->checking))
         return;
     int64_t total;
     uint64_t v[4];
@@ -404,8 +404,7 @@ static void on_claim_tick(uv_timer_t *t);
 static void on_claim(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     struct sluice_job_s *j = ud;
-    j->claiming = 0;
-    if (job_call_back(j))
+    if (job_call_back(j, &j->claiming))
         return;
     struct redis_job_entry *e = NULL;
     size_t n = 0;
@@ -433,7 +432,7 @@ static void on_claim_tick(uv_timer_t *t) {
 static void on_ignore(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     (void)reply;
-    job_call_back(ud);
+    job_call_back(ud, NULL);
 }
 
 /* Resets the idle time of every entry this worker holds (queued, at the engine, or with a result
@@ -470,8 +469,7 @@ static void on_beat(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     (void)reply;
     struct sluice_job_s *j = ud;
-    j->beating = 0;
-    job_call_back(j);
+    job_call_back(j, &j->beating);
 }
 
 /* Sends the heartbeat with the info last set, unless one is on its way. */
@@ -517,7 +515,7 @@ static void on_commit(struct rconn *rc, redisReply *reply, void *ud) {
     size_t n = j->inflight[0];
     memmove(j->inflight, j->inflight + 1, (size_t)(j->n_inflight - 1) * sizeof(j->inflight[0]));
     j->n_inflight--;
-    if (job_call_back(j))
+    if (job_call_back(j, NULL))
         return;
     if (!j->commit_failed && redis_job_parse_commit(reply, n, NULL) >= 0) {
         /* Calls are answered in order, so this one's records are at the head of the queue. */

@@ -133,8 +133,12 @@ int job_cmd_up(struct sluice_job_s *j);
 int job_send_cmd(struct sluice_job_s *j, struct rconn *rc, rconn_reply_cb cb, int64_t extra_ms,
                  int argc, const char **argv, const size_t *lens);
 void job_lens_of(const char **argv, size_t *lens, int argc);
-/* A call came back: drops its reference; 1 when the job is closed (the caller returns). */
-int job_call_back(struct sluice_job_s *j);
+/*
+ * The opening of every reply callback: clears the flag that said the call was under way (busy,
+ * when not NULL), drops the call's reference, and returns 1 when the job is closed, and maybe
+ * freed: the callback then returns at once without touching it.
+ */
+int job_call_back(struct sluice_job_s *j, int *busy);
 /* The status script (after: an ID of :out, or ""), and its reply: total (-1 while feeding) and
    {XLEN in, SCARD lost, SCARD done, more results after `after`}. */
 int job_send_status(struct sluice_job_s *j, rconn_reply_cb cb, const char *after);

@@ -81,8 +81,7 @@ static void fb_fix(struct feed_batch *b, struct redis_job_line *out) {
 static void on_feed(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     struct sluice_job_s *j = ud;
-    j->feed_busy = 0;
-    if (job_call_back(j))
+    if (job_call_back(j, &j->feed_busy))
         return;
     if (!reply || reply->type != REDIS_REPLY_INTEGER) {
         if (reply && reply->type == REDIS_REPLY_ERROR) {
@@ -125,8 +124,7 @@ later:
 static void on_total(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     struct sluice_job_s *j = ud;
-    j->feed_busy = 0;
-    if (job_call_back(j))
+    if (job_call_back(j, &j->feed_busy))
         return;
     if (reply && reply->type == REDIS_REPLY_INTEGER)
         j->feed_state = FEED_DONE;
@@ -167,8 +165,7 @@ static int feed_fill(struct sluice_job_s *j, uint64_t room) {
 static void on_backlog(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     struct sluice_job_s *j = ud;
-    j->feed_busy = 0;
-    if (job_call_back(j))
+    if (job_call_back(j, &j->feed_busy))
         return;
     if (!reply || reply->type != REDIS_REPLY_INTEGER) {
         feed_later(j, 200);

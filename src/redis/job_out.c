@@ -19,7 +19,7 @@ static void on_trim(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     (void)reply;
     struct sluice_job_s *j = ud;
-    if (job_call_back(j))
+    if (job_call_back(j, NULL))
         return;
     /* The last trim answered (or lost with the connection: then :out keeps lines already
        written, which only `job status` shows): the writer is done. */
@@ -61,8 +61,7 @@ static int out_sync_trim(struct sluice_job_s *j, int *sent) {
 static void on_out_status(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     struct sluice_job_s *j = ud;
-    j->out_busy = 0;
-    if (job_call_back(j))
+    if (job_call_back(j, &j->out_busy))
         return;
     int64_t total;
     uint64_t v[4];
@@ -89,8 +88,7 @@ static void on_out_status(struct rconn *rc, redisReply *reply, void *ud) {
 static void on_out(struct rconn *rc, redisReply *reply, void *ud) {
     (void)rc;
     struct sluice_job_s *j = ud;
-    j->out_busy = 0;
-    if (job_call_back(j))
+    if (job_call_back(j, &j->out_busy))
         return;
     struct redis_job_result *res = NULL;
     size_t n = 0;

@@ -72,11 +72,25 @@ static void test_origin(void **state) {
         assert_int_equal(dist_origin(bad[i], buf, sizeof(buf)), -1);
 }
 
+static void test_limit_key_is_pinned(void **state) {
+    (void)state;
+    /* Workers find each other's shared limiter by this name: it must not change. */
+    sluice_config_t cfg = {0};
+    cfg.base_url = "https://api.example.com/v1";
+    cfg.api_key = "sk-test";
+    char key[256];
+    dist_limit_key(&cfg, NULL, key, sizeof(key));
+    assert_string_equal(key, "https://api.example.com/v1#711c974c464d5840");
+    dist_limit_key(&cfg, "mine", key, sizeof(key));
+    assert_string_equal(key, "mine");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_secret_builtin),
         cmocka_unit_test(test_header_secret_named),
         cmocka_unit_test(test_origin),
+        cmocka_unit_test(test_limit_key_is_pinned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

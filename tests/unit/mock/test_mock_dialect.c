@@ -50,20 +50,20 @@ static void answer(struct answer *a, enum mock_provider p, struct mock_err e) {
         mock_buf_printf(&a->head, "retry-after-ms: %lld\r\n", (long long)a->h.retry_after_ms);
     if (a->h.should_retry >= 0)
         mock_buf_printf(&a->head, "x-should-retry: %s\r\n", a->h.should_retry ? "true" : "false");
-    /* mock_bufs hold no NUL: add one past the end for strstr and json-c. */
+    /* A NUL past the end for strstr and json-c (appended, so it holds whatever the buffer). */
     mock_buf_append(&a->body, "", 1);
-    a->body.len--;
+    a->body.buf.len--;
     mock_buf_append(&a->head, "", 1);
-    a->head.len--;
+    a->head.buf.len--;
     struct classify_hdrs hd;
     classify_hdrs_init(&hd);
-    for (size_t i = 0; i < a->head.len;) {
-        const char *line = a->head.data + i, *end = strstr(line, "\r\n");
+    for (size_t i = 0; i < a->head.buf.len;) {
+        const char *line = a->head.buf.data + i, *end = strstr(line, "\r\n");
         assert_non_null(end);
         classify_header(&hd, line, (size_t)(end - line), WALL);
         i += (size_t)(end - line) + 2;
     }
-    a->v = classify_answer(TRANSPORT_OK, a->h.status, &hd, a->body.data, a->body.len);
+    a->v = classify_answer(TRANSPORT_OK, a->h.status, &hd, a->body.buf.data, a->body.buf.len);
 }
 
 static void answer_free(struct answer *a) {
@@ -72,13 +72,13 @@ static void answer_free(struct answer *a) {
 }
 
 static json_object *parse(const struct answer *a) {
-    json_object *j = json_tokener_parse(a->body.data ? a->body.data : "");
+    json_object *j = json_tokener_parse(a->body.buf.data ? a->body.buf.data : "");
     assert_non_null(j);
     return j;
 }
 
 static int has(const struct answer *a, const char *s) {
-    return a->body.data && strstr(a->body.data, s) != NULL;
+    return a->body.buf.data && strstr(a->body.buf.data, s) != NULL;
 }
 
 static void test_rate_every_dialect(void **state) {
@@ -107,7 +107,7 @@ static void test_rate_every_dialect(void **state) {
             assert_int_equal(a.v.retry_after_ms, 2000);
             break;
         case MOCK_GEMINI: /* no header at all: RetryInfo in the body */
-            assert_int_equal(a.head.len, 0);
+            assert_int_equal(a.head.buf.len, 0);
             assert_true(has(&a, "\"retryDelay\":\"1.5s\""));
             assert_true(has(&a, "RESOURCE_EXHAUSTED"));
             assert_int_equal(a.v.retry_after_ms, 1500);
@@ -307,7 +307,7 @@ static char *headers(enum mock_provider p, const struct mock_limits *l) {
     struct mock_buf b = {0};
     mock_dialect_rate_headers(p, l, 0, WALL, &b);
     mock_buf_append(&b, "", 1);
-    return b.data;
+    return b.buf.data;
 }
 
 static void test_rate_headers(void **state) {

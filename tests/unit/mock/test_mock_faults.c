@@ -16,10 +16,10 @@
 static void test_same_seed_same_sequence(void **state) {
     (void)state;
     double rates[MOCK_FAULT_COUNT] = {0, 0.1, 0.1, 0.1, 0.1, 0.1};
-    struct mock_rng a, b, c;
-    mock_rng_seed(&a, 42);
-    mock_rng_seed(&b, 42);
-    mock_rng_seed(&c, 43);
+    struct rng a, b, c;
+    rng_seed(&a, 42);
+    rng_seed(&b, 42);
+    rng_seed(&c, 43);
     int differ = 0;
     for (int i = 0; i < 1000; i++) {
         int sa, sb, sc;
@@ -36,18 +36,18 @@ static void test_same_seed_same_sequence(void **state) {
 static void test_known_first_values(void **state) {
     (void)state;
     /* splitmix64 reference output for seed 0 (Vigna's splitmix64.c). */
-    struct mock_rng r;
-    mock_rng_seed(&r, 0);
-    assert_true(mock_rng_next(&r) == 0xe220a8397b1dcdafULL);
-    assert_true(mock_rng_next(&r) == 0x6e789e6aa1b965f4ULL);
+    struct rng r;
+    rng_seed(&r, 0);
+    assert_true(rng_next(&r) == 0xe220a8397b1dcdafULL);
+    assert_true(rng_next(&r) == 0x6e789e6aa1b965f4ULL);
 }
 
 static void test_rates_within_tolerance(void **state) {
     (void)state;
     double rates[MOCK_FAULT_COUNT] = {0, 0.05, 0.02, 0.01, 0.10, 0.03};
     long count[MOCK_FAULT_COUNT] = {0}, st500 = 0, st502 = 0, st503 = 0;
-    struct mock_rng r;
-    mock_rng_seed(&r, 1);
+    struct rng r;
+    rng_seed(&r, 1);
     for (int i = 0; i < DRAWS; i++) {
         int status;
         enum mock_fault f = mock_faults_pick(rates, &r, &status);
@@ -79,8 +79,8 @@ static void test_rates_within_tolerance(void **state) {
 static void test_rate_zero_never(void **state) {
     (void)state;
     double rates[MOCK_FAULT_COUNT] = {0};
-    struct mock_rng r;
-    mock_rng_seed(&r, 7);
+    struct rng r;
+    rng_seed(&r, 7);
     for (int i = 0; i < DRAWS; i++) {
         int status;
         assert_int_equal(mock_faults_pick(rates, &r, &status), MOCK_FAULT_NONE);
@@ -92,8 +92,8 @@ static void test_rate_one_always(void **state) {
     for (int f = MOCK_FAULT_FAIL; f < MOCK_FAULT_COUNT; f++) {
         double rates[MOCK_FAULT_COUNT] = {0};
         rates[f] = 1;
-        struct mock_rng r;
-        mock_rng_seed(&r, 7);
+        struct rng r;
+        rng_seed(&r, 7);
         for (int i = 0; i < DRAWS; i++) {
             int status;
             assert_int_equal(mock_faults_pick(rates, &r, &status), f);
@@ -103,11 +103,11 @@ static void test_rate_one_always(void **state) {
 
 static void test_unit_in_range(void **state) {
     (void)state;
-    struct mock_rng r;
-    mock_rng_seed(&r, 3);
+    struct rng r;
+    rng_seed(&r, 3);
     double sum = 0;
     for (int i = 0; i < DRAWS; i++) {
-        double u = mock_rng_unit(&r);
+        double u = rng_uniform(&r);
         assert_true(u >= 0 && u < 1);
         sum += u;
     }
@@ -116,8 +116,8 @@ static void test_unit_in_range(void **state) {
 
 static void test_latency_lognormal_median(void **state) {
     (void)state;
-    struct mock_rng r;
-    mock_rng_seed(&r, 5);
+    struct rng r;
+    rng_seed(&r, 5);
     /* Without jitter the delay is exact, plus the per-token part. */
     assert_true(mock_latency_ms(&r, 200, 0, 0, 50) == 200);
     assert_true(mock_latency_ms(&r, 200, 0, 2, 50) == 300);

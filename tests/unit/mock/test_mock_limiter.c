@@ -201,15 +201,15 @@ static int64_t most_in_any_window(const int64_t *t, size_t n, int64_t window) {
 }
 
 /* Irregular demand, as tests of the window kinds need it: bursts, short and long gaps. */
-static int64_t next_gap(struct mock_rng *r) {
-    double u = mock_rng_unit(r);
+static int64_t next_gap(struct rng *r) {
+    double u = rng_uniform(r);
     if (u < 0.4)
         return 0;
     if (u < 0.8)
-        return (int64_t)(mock_rng_unit(r) * 20);
+        return (int64_t)(rng_uniform(r) * 20);
     if (u < 0.97)
-        return (int64_t)(mock_rng_unit(r) * 300);
-    return (int64_t)(mock_rng_unit(r) * 5000);
+        return (int64_t)(rng_uniform(r) * 300);
+    return (int64_t)(rng_uniform(r) * 5000);
 }
 
 /* --burst N under gcra is N + 1 requests at rest, then one per interval. */
@@ -293,9 +293,9 @@ static void test_bucket_matches_nginx_rule(void **state) {
     const int64_t burst[] = {3, 0, 1, 10};
     for (int k = 0; k < 4; k++) {
         struct mock_budget b;
-        struct mock_rng r;
+        struct rng r;
         mock_budget_init_bucket(&b, rpm[k], burst[k]);
-        mock_rng_seed(&r, (uint64_t)k + 7);
+        rng_seed(&r, (uint64_t)k + 7);
         int64_t rate = rpm[k] * 1000 / 60, excess = 0, last = 0, now = 1000000;
         int fresh = 1, refused = 0;
         for (int i = 0; i < 20000; i++) {
@@ -412,10 +412,10 @@ static void test_fixed_quota_rounding(void **state) {
 static void test_sliding_never_more_than_q(void **state) {
     (void)state;
     struct mock_budget b;
-    struct mock_rng r;
+    struct rng r;
     assert_int_equal(mock_budget_init_sliding(&b, 600, 10000), 0);
     assert_int_equal(b.u.log.quota, 100);
-    mock_rng_seed(&r, 42);
+    rng_seed(&r, 42);
     size_t n = 0, cap = 100000;
     int64_t *t = malloc(cap * sizeof *t), now = 0;
     assert_non_null(t);
@@ -495,8 +495,8 @@ static void test_per_second_limits(void **state) {
     assert_true(t[90] >= 60000);
     mock_budget_free(&b);
 
-    struct mock_rng r;
-    mock_rng_seed(&r, 3);
+    struct rng r;
+    rng_seed(&r, 3);
     assert_int_equal(mock_budget_init_per_second(&b, 90), 0);
     int64_t now = 0;
     n = 0;

@@ -130,12 +130,8 @@ static int srv_start(struct t *t, const char *pass) {
     struct redis_fixture *f = &t->f;
     if (!pass)
         return redis_fixture_start(f);
-    if (system("command -v redis-server >/dev/null 2>&1") != 0)
+    if (redis_fixture_prepare(f) != 0)
         return -1;
-    strcpy(f->dir, "/tmp/sluice-redis.XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    f->port = redis_fixture_free_port();
     return srv_spawn(f, pass);
 }
 

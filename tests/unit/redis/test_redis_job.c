@@ -24,12 +24,8 @@ struct fx {
 
 static int group_setup(void **state) {
     static struct fx fx;
-    if (redis_fixture_start(&fx.rf) == 0)
-        fx.c = redisConnect("127.0.0.1", fx.rf.port);
-    if (fx.c && fx.c->err) {
-        redisFree(fx.c);
-        fx.c = NULL;
-    }
+    redis_fixture_start(&fx.rf);
+    fx.c = redis_fixture_connect(&fx.rf);
     snprintf(fx.url, sizeof(fx.url), "redis://127.0.0.1:%d", fx.rf.port);
     *state = &fx;
     return 0;

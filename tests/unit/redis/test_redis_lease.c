@@ -300,7 +300,6 @@ static void test_delta_policy(void **state) {
 /* ---- the limiter against redis-server, on a libuv loop ---- */
 
 static struct redis_fixture fx;
-static int fx_up;
 static uv_loop_t loop;
 static uv_timer_t guard, poll_timer;
 static int in_op;       /* inside a limiter op: wake must not be called then */
@@ -308,7 +307,7 @@ static int woken_in_op; /* times it was */
 
 static int group_setup(void **state) {
     (void)state;
-    fx_up = redis_fixture_start(&fx) == 0;
+    redis_fixture_start(&fx);
     uv_loop_init(&loop);
     uv_timer_init(&loop, &guard);
     uv_timer_init(&loop, &poll_timer);
@@ -327,25 +326,6 @@ static int group_teardown(void **state) {
     uv_loop_close(&loop);
     redis_fixture_stop(&fx);
     return 0;
-}
-
-static redisContext *connect_or_skip(void) {
-    if (!fx_up)
-        skip();
-    redisContext *c = redisConnect("127.0.0.1", fx.port);
-    assert_non_null(c);
-    assert_int_equal(c->err, 0);
-    return c;
-}
-
-static int64_t redis_now_ms(redisContext *c) {
-    redisReply *r = redisCommand(c, "TIME");
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-    int64_t ms =
-        strtoll(r->element[0]->str, NULL, 10) * 1000 + strtoll(r->element[1]->str, NULL, 10) / 1000;
-    freeReplyObject(r);
-    return ms;
 }
 
 /* A field of the budget's hash, as a number (NaN when absent). */
@@ -538,7 +518,7 @@ static void node_close(struct node *n) {
 
 static void test_script_sha_is_compiled_in(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     const char *sha = NULL;
     const char *body = redis_limiter_script(&sha);
     redisReply *r = redisCommand(c, "SCRIPT LOAD %s", body);
@@ -706,7 +686,7 @@ static void sim_report(const char *what, const struct sim *s, double most, int64
    10 ms, as if one process sent them. */
 static void test_four_caches_send_as_one(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     static struct sim s;
     memset(&s, 0, sizeof(s));
     s.key = "sim4";
@@ -733,7 +713,7 @@ static void test_four_caches_send_as_one(void **state) {
    demand has its slots after the leases the others fetched ahead.) */
 static void test_slow_cache_misses_slots_not_budget(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     static struct sim s;
     memset(&s, 0, sizeof(s));
     s.key = "simslow";
@@ -766,7 +746,7 @@ static int sim_count(const struct sim *s, int64_t from, int64_t until) {
    come one per interval, not a burst: the pause banked no credit, even with a burst given. */
 static void test_after_a_pause_one_per_interval(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     static struct sim s;
     const double bursts[] = {0, 0.3};
     for (int b = 0; b < 2; b++) {
@@ -805,7 +785,7 @@ static void test_after_a_pause_one_per_interval(void **state) {
    the tokens sent in any window are the budget's plus at most one request's per worker. */
 static void test_four_caches_pace_tokens(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     static struct sim s;
     memset(&s, 0, sizeof(s));
     s.key = "sim4tok";
@@ -832,8 +812,8 @@ static void test_four_caches_pace_tokens(void **state) {
 
 static void test_two_limiters_share_one_budget(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
-    int64_t t0 = redis_now_ms(c);
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
+    int64_t t0 = redis_fixture_now_ms(c);
     static struct node a, b;
     node_open(&a, "share", 600, 0, 0.5); /* 10 a second, a burst of 5, leases of 1 */
     node_open(&b, "share", 600, 0, 0.5);
@@ -842,7 +822,7 @@ static void test_two_limiters_share_one_budget(void **state) {
     run_for(1500);
     node_stop(&a);
     node_stop(&b);
-    int64_t t1 = redis_now_ms(c);
+    int64_t t1 = redis_fixture_now_ms(c);
     int64_t total = a.takes + b.takes;
     double elapsed_s = (double)(t1 - t0) / 1000.0;
     double bound = 5 + elapsed_s * 10 + 2 * 1;
@@ -864,7 +844,7 @@ static int woken(void *ud) {
 
 static void test_wake_when_lease_arrives_and_idle_is_silent(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     static struct node a;
     node_open(&a, "wake", 0, 0, 0.5);
     /* The lease may already be on its way (asked for when Redis came up): run until a reply
@@ -905,7 +885,7 @@ static int pause_is_shared(void *ud) {
 
 static void test_pause_from_one_stops_the_other(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     static struct node a, b;
     node_open(&a, "pause", 6000, 0, 0.5);
     node_open(&b, "pause", 6000, 0, 0.5);
@@ -939,7 +919,7 @@ static void test_pause_from_one_stops_the_other(void **state) {
 /* A burst of 429s is one PAUSE for Redis, not one each. */
 static void test_pauses_are_coalesced(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     static struct node a;
     node_open(&a, "pause2", 0, 0, 0.5);
     run_for(50); /* init and the first lease */
@@ -969,7 +949,7 @@ static int knows_1200(void *ud) {
 
 static void test_set_rates_reaches_the_other(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     static struct node a, b;
     node_open(&a, "rates", 600, 0, 0.5);
     node_open(&b, "rates", -1, -1, -1); /* keeps what is shared */
@@ -1014,7 +994,7 @@ static int holds_1000(void *ud) {
    everyone (and what it held past 1.5 leases would be dropped: test_cache_rate_drop_...). */
 static void test_rate_change_resizes_leases(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     static struct node a, b;
     node_open(&a, "resize", 0, 0, 0.5);
     node_open(&b, "resize", -1, -1, -1);
@@ -1025,7 +1005,7 @@ static void test_rate_change_resizes_leases(void **state) {
     node_start(&a);
     run_for(1000);
     node_stop(&a);
-    double debt = hash_field(c, "resize", "rtat") - (double)redis_now_ms(c);
+    double debt = hash_field(c, "resize", "rtat") - (double)redis_fixture_now_ms(c);
     fprintf(stderr, "resize: %lld grants in 1 s, request debt %.0f ms\n", (long long)a.takes, debt);
     /* The driver takes the whole first lease before the next lease's answer (it was granted
        when there was no limit), then the 0.5 s burst and 1 s at 100 a second; a second lease
@@ -1050,7 +1030,7 @@ static int took_max(void *ud) {
 
 static void test_reconcile_reaches_redis(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     static struct node a;
     node_open(&a, "recon", 0, 60000, 1); /* 1000 tokens a second: 1 ms per token */
     a.tokens = 10;
@@ -1119,7 +1099,7 @@ static void commands_per_grant(redisContext *c, const char *key, int n, double r
 
 static void test_commands_per_grant(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     double all, calls;
     /* Unlimited: leases of 1000. */
     commands_per_grant(c, "cpg0", 1, 0, 5000, 20000, &all, &calls);
@@ -1132,7 +1112,7 @@ static void test_commands_per_grant(void **state) {
 
 static void test_lost_hash_is_created_again(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     static struct node a;
     node_open(&a, "lost", 600, 0, 0.5);
     node_start(&a);
@@ -1152,7 +1132,7 @@ static void test_lost_hash_is_created_again(void **state) {
 
 static void test_free_with_a_call_in_flight(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     /* Freed while its lease is asked: the reply comes to a dead limiter, Redis still open. */
     static struct node a;
     node_open(&a, "free", 600, 0, 0.5);
@@ -1193,7 +1173,7 @@ static void fixture_kill(void) {
 
 static void test_redis_down_grants_nothing(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     redisFree(c);
     static struct node a;
     node_open(&a, "down", 6000, 0, 0.5);

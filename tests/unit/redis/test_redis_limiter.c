@@ -16,11 +16,10 @@
 #include "sluice.h"
 
 static struct redis_fixture fx;
-static int fx_up;
 
 static int group_setup(void **state) {
     (void)state;
-    fx_up = redis_fixture_start(&fx) == 0;
+    redis_fixture_start(&fx);
     return 0;
 }
 
@@ -28,27 +27,6 @@ static int group_teardown(void **state) {
     (void)state;
     redis_fixture_stop(&fx);
     return 0;
-}
-
-/* A new connection to the fixture, or the test is skipped when there is no redis-server. */
-static redisContext *connect_or_skip(void) {
-    if (!fx_up)
-        skip();
-    redisContext *c = redisConnect("127.0.0.1", fx.port);
-    assert_non_null(c);
-    assert_int_equal(c->err, 0);
-    return c;
-}
-
-/* Redis's clock, in ms: the only clock the budget uses. */
-static int64_t redis_now_ms(redisContext *c) {
-    redisReply *r = redisCommand(c, "TIME");
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-    int64_t ms =
-        strtoll(r->element[0]->str, NULL, 10) * 1000 + strtoll(r->element[1]->str, NULL, 10) / 1000;
-    freeReplyObject(r);
-    return ms;
 }
 
 /* Leases one request (and `tokens`) at a time until refused; returns how many were granted. */
@@ -81,11 +59,11 @@ static int script_at(redisContext *c, const char *key, const char *op, double at
 
 static void test_paces_evenly(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     /* One request per ms with a burst of 10 ms. */
     struct redis_limiter *l = redis_limiter_new(c, "pace", 60000, 0, 0.01);
     assert_non_null(l);
-    int64_t t0 = redis_now_ms(c), t1 = t0;
+    int64_t t0 = redis_fixture_now_ms(c), t1 = t0;
     int granted = 0;
     while (t1 - t0 < 500) {
         int64_t w = 0;
@@ -95,7 +73,7 @@ static void test_paces_evenly(void **state) {
             granted++;
         else
             usleep((useconds_t)(w * 1000));
-        t1 = redis_now_ms(c);
+        t1 = redis_fixture_now_ms(c);
     }
     int64_t elapsed = t1 - t0;
     /* GCRA admits the burst plus one per interval, and no more; a client that keeps asking
@@ -108,7 +86,7 @@ static void test_paces_evenly(void **state) {
 
 static void test_burst_is_bounded(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     /* 10 per s with a burst of 1 s: 10 at once, then one per 100 ms. */
     struct redis_limiter *l = redis_limiter_new(c, "burst", 600, 0, 1);
     assert_non_null(l);
@@ -125,8 +103,8 @@ static void test_burst_is_bounded(void **state) {
 
 static void test_two_clients_share_one_budget(void **state) {
     (void)state;
-    redisContext *ca = connect_or_skip();
-    redisContext *cb = connect_or_skip();
+    redisContext *ca = redis_fixture_connect_or_skip(&fx);
+    redisContext *cb = redis_fixture_connect_or_skip(&fx);
     struct redis_limiter *a = redis_limiter_new(ca, "shared", 600, 0, 1);
     struct redis_limiter *b = redis_limiter_new(cb, "shared", 600, 0, 1);
     assert_non_null(a);
@@ -151,7 +129,7 @@ static void test_two_clients_share_one_budget(void **state) {
 
 static void test_large_lease_at_rest_leaves_debt(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     /* 100 tokens per s (10 ms each), burst 1 s = 100 tokens; requests unlimited. */
     struct redis_limiter *l = redis_limiter_new(c, "debt", 0, 6000, 1);
     assert_non_null(l);
@@ -175,7 +153,7 @@ static void test_large_lease_at_rest_leaves_debt(void **state) {
 
 static void test_reconcile_refunds(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     struct redis_limiter *l = redis_limiter_new(c, "recon", 0, 6000, 1); /* 100 tokens burst */
     assert_non_null(l);
     int64_t w = -1;
@@ -205,7 +183,7 @@ static void test_reconcile_refunds(void **state) {
 
 static void test_reservation_within_max_wait(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     struct redis_limiter *l = redis_limiter_new(c, "reserve", 600, 0, 1);
     assert_non_null(l);
     int64_t w = -1;
@@ -221,8 +199,8 @@ static void test_reservation_within_max_wait(void **state) {
 
 static void test_set_rates_changes_the_pace(void **state) {
     (void)state;
-    redisContext *ca = connect_or_skip();
-    redisContext *cb = connect_or_skip();
+    redisContext *ca = redis_fixture_connect_or_skip(&fx);
+    redisContext *cb = redis_fixture_connect_or_skip(&fx);
     /* 100 per s, burst 100. */
     struct redis_limiter *a = redis_limiter_new(ca, "rates", 6000, 0, 1);
     struct redis_limiter *b = redis_limiter_new(cb, "rates", -1, -1, -1);
@@ -254,8 +232,8 @@ static void test_set_rates_changes_the_pace(void **state) {
 
 static void test_pause_blocks_every_client(void **state) {
     (void)state;
-    redisContext *ca = connect_or_skip();
-    redisContext *cb = connect_or_skip();
+    redisContext *ca = redis_fixture_connect_or_skip(&fx);
+    redisContext *cb = redis_fixture_connect_or_skip(&fx);
     struct redis_limiter *a = redis_limiter_new(ca, "pause", 0, 0, 1);
     struct redis_limiter *b = redis_limiter_new(cb, "pause", 0, 0, 1);
     assert_non_null(a);
@@ -296,7 +274,7 @@ static void test_pause_blocks_every_client(void **state) {
    the virtual clock and on nothing else. */
 static void test_virtual_clock_drives_the_budget(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     /* Created on Redis's clock, unlimited and with no burst; the rate set on the virtual clock
        puts the schedule there (a new rate on an unlimited budget starts at now). */
     struct redis_limiter *l = redis_limiter_new(c, "virtual", -1, -1, 0);
@@ -326,7 +304,7 @@ static void test_virtual_clock_drives_the_budget(void **state) {
 
 static void test_rate_zero_is_unlimited(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     struct redis_limiter *l = redis_limiter_new(c, "unlimited", 0, 0, 1);
     assert_non_null(l);
     int64_t w = -1;
@@ -356,8 +334,8 @@ static int looks_like_time(const char *s, int64_t now_ms) {
 
 static void test_caller_clock_does_not_matter(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
-    redisContext *mon = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
+    redisContext *mon = redis_fixture_connect_or_skip(&fx);
     /* The API takes no time at all; show that none goes over the wire either, and that the
        state is on Redis's clock. MONITOR shows every command the client sends. */
     struct redis_limiter *l = redis_limiter_new(c, "clock", 600, 6000, 1);
@@ -365,10 +343,10 @@ static void test_caller_clock_does_not_matter(void **state) {
     redisReply *r = redisCommand(mon, "MONITOR");
     assert_non_null(r);
     freeReplyObject(r);
-    int64_t before = redis_now_ms(c);
+    int64_t before = redis_fixture_now_ms(c);
     int64_t w = -1;
     assert_int_equal(redis_limiter_reserve(l, 10, 50, 3, 100, &w), 1);
-    int64_t after = redis_now_ms(c);
+    int64_t after = redis_fixture_now_ms(c);
     int seen = 0;
     while (!seen) {
         void *v = NULL;
@@ -403,7 +381,7 @@ static void test_caller_clock_does_not_matter(void **state) {
 
 static void test_script_reloaded_and_lost_budget_recreated(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     struct redis_limiter *l = redis_limiter_new(c, "lost", 600, 0, 1);
     assert_non_null(l);
     int64_t w = -1;
@@ -423,7 +401,7 @@ static void test_script_reloaded_and_lost_budget_recreated(void **state) {
 
 static void test_redis_errors_are_reported(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     redisReply *r = redisCommand(c, "SET sluice:limit:{string} x");
     freeReplyObject(r);
     assert_null(redis_limiter_new(c, "string", 600, 0, 1));
@@ -447,7 +425,7 @@ static void test_redis_errors_are_reported(void **state) {
    own time: requests at max(rtat, now + hold), tokens at max(ttat, now + hold). */
 static void test_lease_reply_gives_slot_starts(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     struct redis_limiter_reply rep;
     /* 6000 rpm (10 ms a request), 60,000 tpm (1 ms a token), no burst. */
     const double init[] = {6000, 60000, 0};
@@ -484,7 +462,7 @@ static void test_lease_reply_gives_slot_starts(void **state) {
    local limiter's default. A burst given still works. */
 static void test_default_burst_is_none(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     struct redis_limiter_reply rep;
     const double told[] = {600, 0, -1}; /* 100 ms a request, no burst told */
     assert_int_equal(script_at(c, "noburst", "init", 1000, 3, told, &rep), 1);
@@ -512,7 +490,7 @@ static void test_default_burst_is_none(void **state) {
    with a burst admits one request per interval after it, not the burst. */
 static void test_pause_banks_no_credit(void **state) {
     (void)state;
-    redisContext *c = connect_or_skip();
+    redisContext *c = redis_fixture_connect_or_skip(&fx);
     struct redis_limiter_reply rep;
     const double told[] = {600, 0, 1}; /* 100 ms a request, a burst of 1 s (10) */
     assert_int_equal(script_at(c, "nocredit", "init", 1000, 3, told, &rep), 1);
