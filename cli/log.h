@@ -10,13 +10,21 @@
 
 #include <sluice.h>
 
+#include "util.h"
+
+/* The open log: its file, and one buffer its lines are built in, kept from line to line. */
+struct log {
+    FILE *f;
+    struct buf line;
+};
+
 /* Opens (truncates) the log; NULL with errno set on failure. "-" is stderr. */
-FILE *log_open(const char *path);
+struct log *log_open(const char *path);
 
 /* Writes one attempt as a JSON line. */
-void log_attempt(FILE *f, const sluice_attempt_t *a, double t_s);
+void log_attempt(struct log *l, const sluice_attempt_t *a, double t_s);
 
-/* Returns 0, or -1 with errno set when a write failed. f may be NULL. */
-int log_close(FILE *f);
+/* Closes and frees l; returns 0, or -1 with errno set when a write failed. l may be NULL. */
+int log_close(struct log *l);
 
 #endif

@@ -162,7 +162,7 @@ struct run_ctx {
     struct cost *cost;
     struct status_tally tally; /* final failures by code */
     struct metrics *metrics;   /* --metrics */
-    FILE *log;                 /* --log */
+    struct log *log;           /* --log */
     uint64_t t0_ns;            /* for --log times */
     struct resume_set *done;   /* --resume: the ids OUTPUT holds as successes */
     uint64_t skipped;          /* input lines --resume skipped: their ids were done */

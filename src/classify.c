@@ -768,6 +768,10 @@ void classify_error_text(const char *body, size_t len, char *out, size_t n) {
  * The retry hint: retry-after-ms, else Retry-After (both in h), else Gemini's RetryInfo, else
  * a phrase in the error message.
  */
+int classify_answered(enum classify_transport tr) {
+    return tr == TRANSPORT_OK || tr == TRANSPORT_TOO_LARGE;
+}
+
 static struct classify_verdict classify(enum classify_transport tr, int status,
                                         const struct classify_hdrs *h, const char *body,
                                         size_t body_len, unsigned seen) {
@@ -775,7 +779,7 @@ static struct classify_verdict classify(enum classify_transport tr, int status,
     struct classify_verdict v = {CLASS_FINAL, "transport_error", -1, HINT_NONE, 0, 0};
     struct body_facts f = {seen, -1, -1};
     /* Nothing whole came back, or a 5xx: the provider may be down, whatever the class. */
-    v.provider_fault = (tr != TRANSPORT_OK && tr != TRANSPORT_TOO_LARGE) || status >= 500;
+    v.provider_fault = !classify_answered(tr) || status >= 500;
     if (tr == TRANSPORT_OK && status >= 400 && body)
         body_read(body, body_len, &f);
 

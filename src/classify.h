@@ -86,6 +86,10 @@ struct classify_verdict classify_answer(enum classify_transport tr, int status,
                                         const struct classify_hdrs *h, const char *body,
                                         size_t body_len);
 
+/* 1 when an answer came back whole (a status, maybe a body too large to keep): the server was
+   reached, whatever it said. */
+int classify_answered(enum classify_transport tr);
+
 /* What the caller saw of an attempt beyond its status, headers and body. */
 struct classify_seen {
     int json_promised;   /* the answer's Content-Type said JSON */

@@ -285,10 +285,6 @@ static void text_check_size(const struct sluice_s *e, struct xfer *x) {
 }
 
 /* An HTTP answer came, whether or not it was kept. */
-static int answered(enum classify_transport tr) {
-    return tr == TRANSPORT_OK || tr == TRANSPORT_TOO_LARGE;
-}
-
 static void emit_answer(struct sluice_s *e, struct task *j, const char *code, const char *msg) {
     sluice_result_t res = {0};
     res.req = j->req;
@@ -681,7 +677,7 @@ static void learn(struct sluice_s *e, const struct task *j, const struct classif
         pacer_adopt(&e->pacer, shared_rpm);
         in_force = shared_rpm > 0 || shared_tpm > 0;
     }
-    if (answered(j->x.tr))
+    if (classify_answered(j->x.tr))
         changed |= pacer_on_headers(&e->pacer, &j->x.hdrs, now);
     if (v->cls == CLASS_RATE_LIMITED) {
         /* A refusal says the server tolerates less burst than we allowed, whatever the rate. */
@@ -747,7 +743,7 @@ static struct classify_verdict done_classify(struct sluice_s *e, struct xfer *x,
     /* Every attempt, answered or not: attempts that time out are what the tail is for. */
     hist_record(&e->latency, x->latency_ms);
     reach_record(&e->reach, now, x->tr);
-    if (!answered(x->tr)) {
+    if (!classify_answered(x->tr)) {
         snprintf(e->st.last_error, sizeof(e->st.last_error), "%s", x->err);
         e->st.last_error_s = (double)(uv_hrtime() - e->started_ns) / 1e9;
     }

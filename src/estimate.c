@@ -6,8 +6,6 @@
 
 #include "source.h"
 
-#define KEY(t, lit) util_json_key_is((t), (lit), sizeof(lit) - 1)
-
 static uint64_t est_sat_add(uint64_t a, uint64_t b) {
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
@@ -129,25 +127,25 @@ uint64_t estimate_body(const char *body, size_t len, uint64_t *prompt, struct ut
     char buf[UTIL_JSON_KEY_MAX];
     while (util_json_member(body, len, &pos, &k, &v)) {
         struct util_span t = util_json_key_text(&k, buf);
-        if (KEY(t, "messages"))
+        if (UTIL_JSON_KEY_IS(t, "messages"))
             messages = v;
-        else if (KEY(t, "system"))
+        else if (UTIL_JSON_KEY_IS(t, "system"))
             system = v;
-        else if (KEY(t, "prompt"))
+        else if (UTIL_JSON_KEY_IS(t, "prompt"))
             prompt_v = v;
-        else if (KEY(t, "input"))
+        else if (UTIL_JSON_KEY_IS(t, "input"))
             input = v;
-        else if (KEY(t, "max_completion_tokens"))
+        else if (UTIL_JSON_KEY_IS(t, "max_completion_tokens"))
             max_completion = v;
-        else if (KEY(t, "max_tokens"))
+        else if (UTIL_JSON_KEY_IS(t, "max_tokens"))
             max_tokens = v;
-        else if (KEY(t, "max_output_tokens"))
+        else if (UTIL_JSON_KEY_IS(t, "max_output_tokens"))
             max_output = v;
-        else if (KEY(t, "n"))
+        else if (UTIL_JSON_KEY_IS(t, "n"))
             n_v = v;
-        else if (KEY(t, "model"))
+        else if (UTIL_JSON_KEY_IS(t, "model"))
             *model = v;
-        else if (KEY(t, "stream"))
+        else if (UTIL_JSON_KEY_IS(t, "stream"))
             *stream = v;
     }
     est_each(messages, est_tally_message, &t);

@@ -506,8 +506,6 @@ struct source_members {
 };
 
 /* Longest decoded key worth comparing: longer than every name looked for. */
-#define SOURCE_KEY(t, lit) util_json_key_is((t), (lit), sizeof(lit) - 1)
-
 /* Keeps the members of a line that matter, as the scanner checks them. The last of repeated
    keys wins, as in json-c. */
 static void source_line_member(const struct util_span *k, const struct util_span *v, void *ud) {
@@ -515,15 +513,15 @@ static void source_line_member(const struct util_span *k, const struct util_span
     struct source_span sv = {v->p, v->n};
     char buf[UTIL_JSON_KEY_MAX];
     struct util_span t = util_json_key_text(k, buf);
-    if (SOURCE_KEY(t, "body"))
+    if (UTIL_JSON_KEY_IS(t, "body"))
         m->body = sv;
-    else if (SOURCE_KEY(t, "custom_id"))
+    else if (UTIL_JSON_KEY_IS(t, "custom_id"))
         m->custom_id = sv;
-    else if (SOURCE_KEY(t, "metadata"))
+    else if (UTIL_JSON_KEY_IS(t, "metadata"))
         m->meta = sv;
-    else if (SOURCE_KEY(t, "method"))
+    else if (UTIL_JSON_KEY_IS(t, "method"))
         m->method = sv;
-    else if (SOURCE_KEY(t, "url"))
+    else if (UTIL_JSON_KEY_IS(t, "url"))
         m->url = sv;
 }
 

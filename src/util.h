@@ -174,6 +174,8 @@ struct util_span util_json_key_text(const struct util_span *k, char *buf);
 
 /* 1 when a key's text (util_json_key_text) is want[0..wl). */
 int util_json_key_is(struct util_span t, const char *want, size_t wl);
+/* util_json_key_is() against a string literal. */
+#define UTIL_JSON_KEY_IS(t, lit) util_json_key_is((t), (lit), sizeof(lit) - 1)
 
 /* The value of member `key` of the JSON object v (the last one when repeated); p NULL when
    there is none or v is not an object. */

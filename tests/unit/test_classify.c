@@ -1259,6 +1259,10 @@ static void test_provider_fault(void **state) {
     assert_false(answer(429, NULL).provider_fault);
     assert_false(answer(404, NULL).provider_fault);
     assert_false(transport(TRANSPORT_TOO_LARGE).provider_fault);
+    assert_true(classify_answered(TRANSPORT_OK));
+    assert_true(classify_answered(TRANSPORT_TOO_LARGE));
+    assert_false(classify_answered(TRANSPORT_TIMEOUT));
+    assert_false(classify_answered(TRANSPORT_CONNECT));
 }
 
 int main(void) {
